@@ -1,0 +1,52 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "SwiftBinder",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "SwiftBinder", targets: ["SwiftBinder"]),
+        .executable(name: "servicemanager", targets: ["servicemanager"]),
+        .executable(name: "binder", targets: ["binder"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // The kernel UAPI and the ioctl request numbers Swift cannot import. Nothing else.
+        .target(name: "CBinder"),
+        .target(
+            name: "SwiftBinder",
+            dependencies: [
+                "CBinder",
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "servicemanager",
+            dependencies: [
+                "SwiftBinder",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "binder",
+            dependencies: [
+                "SwiftBinder",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "SwiftBinderTests",
+            dependencies: [
+                "SwiftBinder",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

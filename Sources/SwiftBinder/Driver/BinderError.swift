@@ -1,0 +1,120 @@
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// An error from the binder driver layer: a failed system call, or something the driver or a
+/// binderfs mount returned that SwiftBinder cannot use.
+///
+/// Every case names what failed and where, so that its `description` is a complete one-line
+/// message, e.g. `open /dev/binderfs/missing: No such file or directory (ENOENT)`.
+public enum BinderError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// A system call failed.
+    ///
+    /// - Parameters:
+    ///   - call: the call, e.g. `open`, `mmap` or `ioctl(BINDER_SET_CONTEXT_MGR)`.
+    ///   - path: the file the call was about, when there is one.
+    ///   - errno: what the kernel returned.
+    case systemCall(_ call: String, path: FilePath?, errno: Errno)
+
+    /// The device speaks a binder protocol version other than 8 (the 64-bit protocol).
+    case unsupportedProtocolVersion(Int32, path: FilePath)
+
+    /// The directory is not the root of a binderfs mount.
+    case notBinderfs(FilePath, magic: UInt64)
+
+    /// A binderfs device name the kernel would refuse.
+    case invalidDeviceName(String, reason: String)
+
+    /// The driver's return stream could not be decoded.
+    case malformedReturn(String)
+
+    /// A transaction did not reach its target or the target could not take it.
+    case transactionFailed(TransactionFailure)
+
+    /// The errno behind a failed system call, if that is what this error is.
+    public var errno: Errno? {
+        if case .systemCall(_, _, let errno) = self { return errno }
+        return nil
+    }
+
+    public var description: String {
+        switch self {
+        case .systemCall(let call, let path, let errno):
+            let subject = path.map { "\(call) \($0)" } ?? call
+            return "\(subject): \(errno) (\(errno.symbolicName))"
+        case .unsupportedProtocolVersion(let version, let path):
+            return "\(path): binder protocol version \(version), SwiftBinder needs version 8"
+        case .notBinderfs(let path, let magic):
+            let hex = String(magic, radix: 16)
+            return "\(path): not a binderfs mount (filesystem magic 0x\(hex), binderfs is 0x6c6f6f70)"
+        case .invalidDeviceName(let name, let reason):
+            return "invalid binderfs device name '\(name)': \(reason)"
+        case .malformedReturn(let detail):
+            return "malformed driver return stream: \(detail)"
+        case .transactionFailed(let failure):
+            return "transaction failed: \(failure)"
+        }
+    }
+}
+
+/// Why the driver refused or could not deliver a transaction.
+public enum TransactionFailure: Equatable, Sendable, CustomStringConvertible {
+    /// The target process or thread is dead, or there is no context manager.
+    ///
+    /// The corresponding kernel return is `BR_DEAD_REPLY`.
+    case deadTarget
+    /// The driver rejected the transaction: bad data, no buffer space in the target, an fd the
+    /// target does not accept, or a security hook.
+    ///
+    /// The corresponding kernel return is `BR_FAILED_REPLY`.
+    case failed
+    /// The target process is frozen.
+    ///
+    /// The corresponding kernel return is `BR_FROZEN_REPLY`.
+    case frozenTarget
+
+    public var description: String {
+        switch self {
+        case .deadTarget: return "target is dead (BR_DEAD_REPLY)"
+        case .failed: return "rejected by the driver (BR_FAILED_REPLY)"
+        case .frozenTarget: return "target is frozen (BR_FROZEN_REPLY)"
+        }
+    }
+}
+
+extension Errno {
+    /// The C name of the error, e.g. `ENOENT`, for messages a person can search for.
+    public var symbolicName: String {
+        switch rawValue {
+        case Glibc.EPERM: return "EPERM"
+        case Glibc.ENOENT: return "ENOENT"
+        case Glibc.ESRCH: return "ESRCH"
+        case Glibc.EINTR: return "EINTR"
+        case Glibc.EIO: return "EIO"
+        case Glibc.EBADF: return "EBADF"
+        case Glibc.EAGAIN: return "EAGAIN"
+        case Glibc.ENOMEM: return "ENOMEM"
+        case Glibc.EACCES: return "EACCES"
+        case Glibc.EFAULT: return "EFAULT"
+        case Glibc.EBUSY: return "EBUSY"
+        case Glibc.EEXIST: return "EEXIST"
+        case Glibc.ENODEV: return "ENODEV"
+        case Glibc.ENOTDIR: return "ENOTDIR"
+        case Glibc.EISDIR: return "EISDIR"
+        case Glibc.EINVAL: return "EINVAL"
+        case Glibc.EMFILE: return "EMFILE"
+        case Glibc.ENOTTY: return "ENOTTY"
+        case Glibc.ENOSPC: return "ENOSPC"
+        case Glibc.EROFS: return "EROFS"
+        case Glibc.EPIPE: return "EPIPE"
+        case Glibc.ENAMETOOLONG: return "ENAMETOOLONG"
+        case Glibc.ENOSYS: return "ENOSYS"
+        case Glibc.ECONNREFUSED: return "ECONNREFUSED"
+        default: return "errno \(rawValue)"
+        }
+    }
+}

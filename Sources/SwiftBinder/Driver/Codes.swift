@@ -1,0 +1,26 @@
+/// Transaction codes every binder object answers (`IBinder::*_TRANSACTION`).
+public enum ReservedTransactionCode {
+    private static func code(_ a: Character, _ b: Character, _ c: Character, _ d: Character) -> UInt32 {
+        [a, b, c, d].reduce(0) { $0 << 8 | UInt32($1.asciiValue!) }
+    }
+    /// The first code available to user transactions.
+    public static let firstCall: UInt32 = 0x0000_0001
+    /// The last code available to user transactions.
+    public static let lastCall: UInt32 = 0x00FF_FFFF
+    /// `'_PNG'`: answered with an empty reply.
+    public static let ping = code("_", "P", "N", "G")
+    /// `'_NTF'`: returns the interface descriptor.
+    public static let interface = code("_", "N", "T", "F")
+    /// `'_DMP'`: writes a dump to a file descriptor.
+    public static let dump = code("_", "D", "M", "P")
+}
+
+/// libbinder's `status_t` values that travel in `TF_STATUS_CODE` replies.
+public enum StatusCode {
+    public static let ok: Int32 = 0
+    public static let unknownTransaction: Int32 = -74
+    public static let deadObject: Int32 = -32
+    public static let permissionDenied: Int32 = -1
+    public static let badValue: Int32 = -22
+    public static let failedTransaction: Int32 = Int32.min + 2
+}

@@ -1,0 +1,89 @@
+// The only place in SwiftBinder that calls libc for the driver layer. Everything here follows
+// swift-system's pattern: a `system_*` function that calls C, and callers that turn its result
+// into a typed error with `valueOrErrno`, which retries EINTR.
+
+import CBinder
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Runs `body` until it returns something other than -1 or fails with an error other than EINTR.
+@inline(__always)
+internal func valueOrErrno<I: FixedWidthInteger>(
+    retryOnInterrupt: Bool = true,
+    _ body: () -> I
+) -> Result<I, Errno> {
+    while true {
+        let result = body()
+        if result != -1 { return .success(result) }
+        let error = Errno(rawValue: system_errno())
+        if retryOnInterrupt && error == .interrupted { continue }
+        return .failure(error)
+    }
+}
+
+@inline(__always)
+internal func system_errno() -> CInt { errno }
+
+@inline(__always)
+internal func system_ioctl(_ fd: CInt, _ request: UInt, _ argument: UnsafeMutableRawPointer?) -> CInt {
+    CBinder_ioctl(fd, request, argument)
+}
+
+@inline(__always)
+internal func system_mmap_readonly(_ fd: CInt, _ length: Int) -> UnsafeMutableRawPointer? {
+    let address = mmap(nil, length, PROT_READ, MAP_PRIVATE | MAP_NORESERVE, fd, 0)
+    return address == MAP_FAILED ? nil : address
+}
+
+@inline(__always)
+internal func system_munmap(_ address: UnsafeMutableRawPointer, _ length: Int) -> CInt {
+    munmap(address, length)
+}
+
+@inline(__always)
+internal func system_pageSize() -> Int { Int(sysconf(CInt(_SC_PAGESIZE))) }
+
+/// Issues `ioctl(fd, request, &argument)`, retrying EINTR, and names the request in the error.
+internal func ioctl<Argument>(
+    _ fd: FileDescriptor,
+    _ request: UInt,
+    _ requestName: String,
+    path: FilePath,
+    _ argument: inout Argument
+) throws(BinderError) {
+    let result = withUnsafeMutableBytes(of: &argument) { bytes in
+        valueOrErrno { system_ioctl(fd.rawValue, request, bytes.baseAddress) }
+    }
+    if case .failure(let errno) = result {
+        throw .systemCall("ioctl(\(requestName))", path: path, errno: errno)
+    }
+}
+
+/// Reads a whole small file (procfs, binderfs `features/`) into memory.
+internal func readSmallFile(_ path: FilePath, limit: Int = 1 << 20) throws(BinderError) -> [UInt8] {
+    let fd: FileDescriptor
+    do {
+        fd = try FileDescriptor.open(path, .readOnly, options: [.closeOnExec], retryOnInterrupt: true)
+    } catch {
+        throw .systemCall("open", path: path, errno: error as? Errno ?? .ioError)
+    }
+    defer { try? fd.close() }
+    var contents: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 4096)
+    while contents.count < limit {
+        let count: Int
+        do {
+            count = try chunk.withUnsafeMutableBytes { try fd.read(into: $0, retryOnInterrupt: true) }
+        } catch {
+            throw .systemCall("read", path: path, errno: error as? Errno ?? .ioError)
+        }
+        if count == 0 { break }
+        contents.append(contentsOf: chunk[..<count])
+    }
+    return contents
+}

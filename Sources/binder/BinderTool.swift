@@ -1,0 +1,192 @@
+import ArgumentParser
+import SwiftBinder
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@main
+struct BinderTool: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "binder",
+        abstract: "Manage binderfs devices and talk to binder from the command line.",
+        version: "0.1.0",
+        subcommands: [Device.self, Features.self, Raw.self])
+}
+
+/// Options shared by the commands that work on a binderfs mount.
+struct BinderfsOptions: ParsableArguments {
+    @Option(help: "The binderfs mount (default: /dev/binderfs, or the first binderfs mounted).")
+    var binderfs: String?
+
+    func mount() throws -> Binderfs {
+        try runReportingErrors { () throws(BinderError) in
+            if let binderfs { return try Binderfs(mountPoint: FilePath(binderfs)) }
+            return try Binderfs.find()
+        }
+    }
+}
+
+/// Runs `body`, turning a `BinderError` into a one-line message and exit status 1.
+func runReportingErrors<T>(_ body: () throws(BinderError) -> T) throws -> T {
+    do {
+        return try body()
+    } catch {
+        var standardError = StandardError()
+        print("binder: \(error)", to: &standardError)
+        throw ExitCode.failure
+    }
+}
+
+struct StandardError: TextOutputStream {
+    mutating func write(_ string: String) { _ = try? FileDescriptor.standardError.writeAll(string.utf8) }
+}
+
+// MARK: - binder device
+
+struct Device: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Create, remove and list binderfs devices.",
+        subcommands: [Add.self, Remove.self, List.self])
+
+    struct Add: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a device through binder-control.")
+        @OptionGroup var options: BinderfsOptions
+        @Argument(help: "The new device's name.") var name: String
+        @Option(help: "Permission bits in octal, e.g. 0660 (binderfs creates 0600).") var mode: String?
+        @Option(help: "Owner as UID or UID:GID.") var owner: String?
+
+        func validate() throws {
+            if let mode, UInt16(mode, radix: 8) == nil { throw ValidationError("--mode must be octal, e.g. 0660") }
+            if let owner, parseOwner(owner) == nil { throw ValidationError("--owner must be UID or UID:GID") }
+        }
+
+        func run() throws {
+            let mount = try options.mount()
+            let device = try runReportingErrors { () throws(BinderError) in try mount.addDevice(named: name) }
+            if mode != nil || owner != nil {
+                let permissions = FilePermissions(rawValue: mode.flatMap { CModeT($0, radix: 8) } ?? 0o600)
+                let ids = owner.flatMap(parseOwner)
+                try runReportingErrors { () throws(BinderError) in
+                    try mount.setAccess(ofDevice: name, mode: permissions, owner: ids?.uid, group: ids?.gid)
+                }
+            }
+            print("\(device.path) (\(device.major):\(device.minor))")
+        }
+    }
+
+    struct Remove: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove a device.")
+        @OptionGroup var options: BinderfsOptions
+        @Argument(help: "The device's name.") var name: String
+
+        func run() throws {
+            let mount = try options.mount()
+            try runReportingErrors { () throws(BinderError) in try mount.removeDevice(named: name) }
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List the devices of a binderfs mount.")
+        @OptionGroup var options: BinderfsOptions
+
+        func run() throws {
+            let mount = try options.mount()
+            for name in try runReportingErrors({ () throws(BinderError) in try mount.deviceNames() }) {
+                print(mount.devicePath(name))
+            }
+        }
+    }
+}
+
+func parseOwner(_ text: String) -> (uid: uid_t, gid: gid_t?)? {
+    let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+    guard parts.count <= 2, let uid = uid_t(parts[0]) else { return nil }
+    if parts.count == 2 {
+        guard let gid = gid_t(parts[1]) else { return nil }
+        return (uid, gid)
+    }
+    return (uid, nil)
+}
+
+// MARK: - binder features
+
+struct Features: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show what the binder driver supports (features/).")
+    @OptionGroup var options: BinderfsOptions
+
+    func run() throws {
+        let features = try options.mount().features()
+        print("oneway_spam_detection: \(features.onewaySpamDetection)")
+        print("extended_error: \(features.extendedError)")
+        print("freeze_notification: \(features.freezeNotification)")
+    }
+}
+
+// MARK: - binder raw
+
+struct Raw: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Raw driver round trips, without objects or Parcels (diagnostics).",
+        subcommands: [Serve.self, Call.self])
+
+    /// Code that asks `binder raw serve` who is calling: the reply is the kernel-stamped
+    /// sender pid and euid (two int32s) followed by the request's bytes.
+    static let whoAmICode: UInt32 = 2
+
+    struct Serve: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Become the context manager and echo every transaction's data back.",
+            discussion: "Code 2 replies with the sender's pid and euid (as stamped by the kernel) before the data.")
+        @Option(help: "The binder device.") var device: String
+        @Option(help: "Stop after this many transactions.") var count: Int?
+        @Flag(help: "Print a line for each transaction.") var verbose = false
+
+        func run() throws {
+            try runReportingErrors { () throws(BinderError) in
+                let binder = try BinderDevice(path: FilePath(device))
+                try binder.becomeContextManager()
+                print("ready: context manager of \(device)")
+                fflush(nil)
+                try binder.serveRaw(limit: count) { request in
+                    if verbose {
+                        print("received code \(request.code), \(request.data.count) bytes from pid \(request.senderPID) euid \(request.senderEUID)")
+                        fflush(nil)
+                    }
+                    guard request.code == Raw.whoAmICode else { return .reply(request.data) }
+                    var reply = withUnsafeBytes(of: request.senderPID) { Array($0) }
+                    reply += withUnsafeBytes(of: request.senderEUID) { Array($0) }
+                    return .reply(reply + request.data)
+                }
+            }
+        }
+    }
+
+    struct Call: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Send a transaction to handle 0 and print the reply.")
+        @Option(help: "The binder device.") var device: String
+        @Option(help: "The transaction code.") var code: UInt32 = 1
+        @Argument(help: "The text to send.") var message: String
+
+        func run() throws {
+            let reply = try runReportingErrors { () throws(BinderError) in
+                let binder = try BinderDevice(path: FilePath(device))
+                return try binder.transactRaw(handle: 0, code: code, data: Array(message.utf8))
+            }
+            switch reply {
+            case .data(let bytes) where code == Raw.whoAmICode && bytes.count >= 8:
+                let pid = bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 0, as: Int32.self) }
+                let euid = bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 4, as: UInt32.self) }
+                print("reply: '\(String(decoding: bytes[8...], as: UTF8.self))', the kernel says I am pid \(pid) euid \(euid)")
+            case .data(let bytes):
+                print("reply: '\(String(decoding: bytes, as: UTF8.self))'")
+            case .status(let status):
+                print("reply: status \(status)")
+            case nil:
+                print("sent (oneway)")
+            }
+        }
+    }
+}

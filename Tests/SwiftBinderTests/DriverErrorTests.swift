@@ -1,0 +1,52 @@
+import SwiftBinder
+import SystemPackage
+import Testing
+
+/// Errors a user meets before binder is even involved: they must name the path and the errno.
+@Suite struct DriverErrorTests {
+    @Test func openingAMissingDeviceNamesPathAndErrno() {
+        let error = #expect(throws: BinderError.self) {
+            _ = try BinderDevice(path: "/dev/binderfs/no-such-device-here")
+        }
+        #expect(error?.errno == .noSuchFileOrDirectory)
+        #expect(error?.description == "open /dev/binderfs/no-such-device-here: No such file or directory (ENOENT)")
+    }
+
+    @Test func openingADirectoryFails() {
+        let error = #expect(throws: BinderError.self) { _ = try BinderDevice(path: "/") }
+        #expect(error?.errno == .isDirectory)
+        #expect(error?.description.hasPrefix("open /: ") == true)
+    }
+
+    @Test func openingANonBinderDeviceFailsOnTheVersionIoctl() {
+        let error = #expect(throws: BinderError.self) { _ = try BinderDevice(path: "/dev/null") }
+        #expect(error?.errno == .inappropriateIOCTLForDevice)
+        #expect(error?.description.hasPrefix("ioctl(BINDER_VERSION) /dev/null: ") == true)
+    }
+
+    @Test func aDirectoryThatIsNotBinderfsIsRefused() {
+        let error = #expect(throws: BinderError.self) { _ = try Binderfs(mountPoint: "/proc") }
+        guard case .notBinderfs(let path, _) = error else {
+            Issue.record("expected notBinderfs, got \(String(describing: error))")
+            return
+        }
+        #expect(path == "/proc")
+        #expect(error?.description.contains("/proc: not a binderfs mount") == true)
+    }
+
+    @Test func aMissingMountPointNamesStatfs() {
+        let error = #expect(throws: BinderError.self) { _ = try Binderfs(mountPoint: "/no/such/mount") }
+        #expect(error?.errno == .noSuchFileOrDirectory)
+        #expect(error?.description.hasPrefix("statfs /no/such/mount: ") == true)
+    }
+
+    @Test(arguments: ["", "a/b", "..", "binder-control", String(repeating: "x", count: 256)])
+    func invalidDeviceNamesAreRefusedBeforeTheKernel(_ name: String) {
+        #expect(throws: BinderError.self) { try Binderfs.validateDeviceName(name) }
+    }
+
+    @Test func validDeviceNamesPass() throws {
+        try Binderfs.validateDeviceName("binder")
+        try Binderfs.validateDeviceName(String(repeating: "x", count: 255))
+    }
+}

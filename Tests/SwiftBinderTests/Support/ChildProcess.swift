@@ -1,0 +1,87 @@
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A real child process started with posix_spawn, with its standard output on a pipe.
+final class ChildProcess {
+    let pid: pid_t
+    private let output: FileDescriptor
+    private var buffered: [UInt8] = []
+    private var exitStatus: CInt?
+
+    /// Starts `executable` with `arguments`; the child inherits the environment and stderr.
+    init(_ executable: String, _ arguments: [String]) throws {
+        let pipe = try FileDescriptor.pipe()
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, pipe.writeEnd.rawValue, STDOUT_FILENO)
+        posix_spawn_file_actions_addclose(&actions, pipe.readEnd.rawValue)
+
+        let argv = ([executable] + arguments).map { strdup($0) }
+        defer { argv.forEach { free($0) } }
+        var cArguments = argv + [nil]
+        var child = pid_t()
+        let result = posix_spawn(&child, executable, &actions, nil, &cArguments, environ)
+        try pipe.writeEnd.close()
+        guard result == 0 else {
+            try? pipe.readEnd.close()
+            throw Errno(rawValue: result)
+        }
+        pid = child
+        output = pipe.readEnd
+    }
+
+    deinit {
+        if exitStatus == nil {
+            kill(pid, SIGKILL)
+            _ = try? waitForExit()
+        }
+        try? output.close()
+    }
+
+    /// The next line the child printed, or nil at end of output.
+    func readLine() throws -> String? {
+        var chunk = [UInt8](repeating: 0, count: 512)
+        while true {
+            if let newline = buffered.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = String(decoding: buffered[..<newline], as: UTF8.self)
+                buffered.removeSubrange(...newline)
+                return line
+            }
+            let count = try chunk.withUnsafeMutableBytes { try output.read(into: $0) }
+            if count == 0 {
+                guard !buffered.isEmpty else { return nil }
+                defer { buffered.removeAll() }
+                return String(decoding: buffered, as: UTF8.self)
+            }
+            buffered += chunk[..<count]
+        }
+    }
+
+    /// Waits for the child and returns its exit code (128 + signal when killed).
+    @discardableResult
+    func waitForExit() throws -> CInt {
+        if let exitStatus { return exitStatus }
+        var status: CInt = 0
+        while waitpid(pid, &status, 0) == -1 {
+            guard errno == EINTR else { throw Errno(rawValue: errno) }
+        }
+        let code = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+        exitStatus = code
+        return code
+    }
+
+    /// The path of an executable built next to the test bundle, e.g. `binder`.
+    static func builtProduct(_ name: String) -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX))
+        let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        let executable = length > 0 ? String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
+        var directory = FilePath(executable)
+        // The test binary lives at .build/<config>/<Package>PackageTests.xctest (a file on Linux).
+        directory.removeLastComponent()
+        return directory.appending(name).string
+    }
+}
