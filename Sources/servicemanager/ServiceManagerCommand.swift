@@ -40,7 +40,7 @@ struct ServiceManagerCommand: ParsableCommand {
                         "transaction.code": "\(request.code)", "sender.pid": "\(request.senderPID)",
                         "sender.euid": "\(request.senderEUID)",
                     ])
-                return request.code == ReservedTransactionCode.ping ? .reply([]) : .status(StatusCode.unknownTransaction)
+                return request.code == ReservedTransactionCode.ping ? .reply([]) : .status(StatusCode.unknownTransaction.rawValue)
             }
         } catch {
             print("servicemanager: \(error)")

@@ -14,13 +14,3 @@ public enum ReservedTransactionCode {
     /// `'_DMP'`: writes a dump to a file descriptor.
     public static let dump = code("_", "D", "M", "P")
 }
-
-/// libbinder's `status_t` values that travel in `TF_STATUS_CODE` replies.
-public enum StatusCode {
-    public static let ok: Int32 = 0
-    public static let unknownTransaction: Int32 = -74
-    public static let deadObject: Int32 = -32
-    public static let permissionDenied: Int32 = -1
-    public static let badValue: Int32 = -22
-    public static let failedTransaction: Int32 = Int32.min + 2
-}

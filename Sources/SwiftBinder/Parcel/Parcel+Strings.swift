@@ -1,0 +1,164 @@
+extension Parcel {
+    // MARK: String16 (AIDL `String`, also `@utf8InCpp String`: the wire is always UTF-16)
+
+    /// Writes a String16: int32 length in UTF-16 code units, the units, a NUL unit, padding.
+    /// A null string is the single int32 −1.
+    public mutating func writeString16(_ string: String?) {
+        guard let string else {
+            writeInt32(-1)
+            return
+        }
+        let units = string.utf16
+        let count = units.count
+        writeInt32(Int32(truncatingIfNeeded: count))
+        let start = reserveForWriting((count + 1) * 2)
+        var offset = 0
+        for unit in units {
+            start.storeBytes(of: unit, toByteOffset: offset, as: UInt16.self)
+            offset += 2
+        }
+        start.storeBytes(of: 0, toByteOffset: offset, as: UInt16.self)
+    }
+
+    /// Reads a non-null String16.
+    public mutating func readString16() throws(ParcelError) -> String {
+        let start = readerIndex
+        guard let string = try readNullableString16() else {
+            readerIndex = start
+            throw .unexpectedNull(offset: start)
+        }
+        return string
+    }
+
+    /// Reads a String16 that may be null. Rejects a length below −1 or beyond the data, a
+    /// missing NUL terminator, and invalid UTF-16 (an unpaired surrogate).
+    public mutating func readNullableString16() throws(ParcelError) -> String? {
+        let start = readerIndex
+        let length = try readInt32()
+        if length == -1 { return nil }
+        do throws(ParcelError) {
+            guard length >= 0, Int(length) < (dataSize - readerIndex) / 2 else {
+                throw .invalidLength(Int64(length), offset: start)
+            }
+            let count = Int(length)
+            let units = try peekReadable((count + 1) * 2)
+            guard units.loadUnaligned(fromByteOffset: count * 2, as: UInt16.self) == 0 else {
+                throw .invalidString(offset: start, reason: "missing NUL terminator")
+            }
+            let codeUnits = UnalignedCodeUnits<UInt16>(base: units, count: count)
+            guard let string = String(validating: codeUnits, as: UTF16.self) else {
+                throw .invalidString(offset: start, reason: "invalid UTF-16")
+            }
+            advanceReader((count + 1) * 2)
+            return string
+        } catch {
+            readerIndex = start
+            throw error
+        }
+    }
+
+    // MARK: String8 and C strings (legacy forms, not used by AIDL)
+
+    /// Writes a String8: int32 length in bytes, the UTF-8 bytes, a NUL, padding; null is −1.
+    public mutating func writeString8(_ string: String?) {
+        guard let string else {
+            writeInt32(-1)
+            return
+        }
+        let utf8 = string.utf8
+        let count = utf8.count
+        writeInt32(Int32(truncatingIfNeeded: count))
+        let start = reserveForWriting(count + 1)
+        var offset = 0
+        for byte in utf8 {
+            start.storeBytes(of: byte, toByteOffset: offset, as: UInt8.self)
+            offset += 1
+        }
+        start.storeBytes(of: 0, toByteOffset: count, as: UInt8.self)
+    }
+
+    /// Reads a String8 that may be null; rejects bad lengths, a missing NUL and invalid UTF-8.
+    public mutating func readNullableString8() throws(ParcelError) -> String? {
+        let start = readerIndex
+        let length = try readInt32()
+        if length == -1 { return nil }
+        do throws(ParcelError) {
+            guard length >= 0, Int(length) < dataSize - readerIndex else {
+                throw .invalidLength(Int64(length), offset: start)
+            }
+            let count = Int(length)
+            let bytes = try peekReadable(count + 1)
+            guard bytes.load(fromByteOffset: count, as: UInt8.self) == 0 else {
+                throw .invalidString(offset: start, reason: "missing NUL terminator")
+            }
+            guard let string = String(validating: UnsafeRawBufferPointer(start: bytes, count: count), as: UTF8.self)
+            else {
+                throw .invalidString(offset: start, reason: "invalid UTF-8")
+            }
+            advanceReader(count + 1)
+            return string
+        } catch {
+            readerIndex = start
+            throw error
+        }
+    }
+
+    /// Reads a non-null String8.
+    public mutating func readString8() throws(ParcelError) -> String {
+        let start = readerIndex
+        guard let string = try readNullableString8() else {
+            readerIndex = start
+            throw .unexpectedNull(offset: start)
+        }
+        return string
+    }
+
+    /// Writes a C string: the UTF-8 bytes and a NUL, padded; no length. Refuses a string with
+    /// an embedded NUL, which would be read back cut short.
+    public mutating func writeCString(_ string: String) throws(ParcelError) {
+        let utf8 = Array(string.utf8)
+        guard !utf8.contains(0) else { throw .unwritableString(reason: "embedded NUL in a C string") }
+        let start = reserveForWriting(utf8.count + 1)
+        if !utf8.isEmpty { utf8.withUnsafeBytes { start.copyMemory(from: $0.baseAddress!, byteCount: utf8.count) } }
+        start.storeBytes(of: 0, toByteOffset: utf8.count, as: UInt8.self)
+    }
+
+    /// Reads a C string: bytes up to a NUL inside the data, which must be valid UTF-8.
+    public mutating func readCString() throws(ParcelError) -> String {
+        let start = try peekReadable(0)
+        let available = readableBytes
+        var length = 0
+        while length < available, start.load(fromByteOffset: length, as: UInt8.self) != 0 { length += 1 }
+        guard length < available else {
+            throw .invalidString(offset: readerIndex, reason: "missing NUL terminator")
+        }
+        guard Self.padded(length + 1) <= available else {
+            throw .notEnoughData(offset: readerIndex, needed: Self.padded(length + 1), available: available)
+        }
+        guard let string = String(validating: UnsafeRawBufferPointer(start: start, count: length), as: UTF8.self) else {
+            throw .invalidString(offset: readerIndex, reason: "invalid UTF-8")
+        }
+        advanceReader(length + 1)
+        return string
+    }
+}
+
+/// Code units read one by one from memory that need not be aligned for them.
+struct UnalignedCodeUnits<Unit: FixedWidthInteger>: Sequence {
+    let base: UnsafeRawPointer
+    let count: Int
+
+    struct Iterator: IteratorProtocol {
+        let base: UnsafeRawPointer
+        let count: Int
+        var index = 0
+        mutating func next() -> Unit? {
+            guard index < count else { return nil }
+            defer { index += 1 }
+            return base.loadUnaligned(fromByteOffset: index * MemoryLayout<Unit>.size, as: Unit.self)
+        }
+    }
+
+    func makeIterator() -> Iterator { Iterator(base: base, count: count) }
+    var underestimatedCount: Int { count }
+}

@@ -1,0 +1,360 @@
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// Who gets a received buffer back when the parcel reading it is released.
+///
+/// The runtime implements this by queueing `BC_FREE_BUFFER` with the kernel's own address.
+public protocol ReceivedBufferOwner: AnyObject, Sendable {
+    /// Hands the buffer that started at `address` back to the driver. Called exactly once.
+    func releaseReceivedBuffer(at address: UInt64)
+}
+
+/// The data of one binder transaction in Android's wire format: a flat byte buffer plus the
+/// objects array (the offsets of the binder objects and file descriptors in it).
+///
+/// `Parcel` follows swift-nio's `ByteBuffer` contract: `0 <= readerIndex <= dataSize`. Writes
+/// append at `dataSize`; reads consume from `readerIndex`; a read that fails throws a
+/// ``ParcelError`` and does not move the reader. Everything is written in host byte order and
+/// padded with zeros to 4 bytes; values narrower than 4 bytes are widened to 32 bits.
+///
+/// A parcel either owns its storage (one you write) or reads a buffer the kernel delivered into
+/// the receive mapping, without copying it. A received parcel is read-only; it validates every
+/// object it reads against the kernel's objects array, owns the file descriptors the kernel
+/// installed (closing those not taken), and hands the buffer back to its
+/// ``ReceivedBufferOwner`` exactly once, when the parcel is destroyed.
+///
+/// A parcel keeps its storage between uses (``clear()``), so a thread that reuses one allocates
+/// nothing per transaction once it has grown.
+public struct Parcel: ~Copyable {
+    /// Start of the data: owned storage, or the kernel's buffer for a received parcel.
+    private var base: UnsafeMutableRawPointer?
+    /// Bytes of owned storage (0 for a received parcel).
+    private var capacity: Int
+    /// Bytes of data: where the next write goes.
+    public private(set) var dataSize: Int
+    /// Where the next read starts.
+    public internal(set) var readerIndex: Int = 0
+
+    /// Offsets of the objects of an owned parcel, ascending.
+    private var ownedObjects: [UInt64] = []
+    /// The kernel's objects array of a received parcel.
+    private var receivedObjects: UnsafeRawBufferPointer?
+    /// Why the kernel's objects array cannot be trusted, if it cannot.
+    private var objectsProblem: String?
+    /// For a received parcel, the kernel's address of the buffer and who frees it.
+    private let receivedAddress: UInt64?
+    private let bufferOwner: (any ReceivedBufferOwner)?
+    /// Offsets of file-descriptor objects whose descriptor the reader took.
+    private var takenDescriptors: [Int] = []
+
+    /// How binder objects, stability and interface tokens are encoded for the peer.
+    public var wireFormat: WireFormat
+
+    /// An empty parcel for writing.
+    public init(capacity: Int = 0, wireFormat: WireFormat = .default) {
+        self.base = capacity > 0 ? UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 8) : nil
+        self.capacity = max(capacity, 0)
+        self.dataSize = 0
+        self.receivedAddress = nil
+        self.bufferOwner = nil
+        self.wireFormat = wireFormat
+    }
+
+    /// A parcel that reads, in place, a transaction buffer the kernel delivered.
+    ///
+    /// - Parameters:
+    ///   - data: the transaction data inside the receive mapping.
+    ///   - objectOffsets: the objects array the kernel delivered with it (u64 offsets).
+    ///   - bufferAddress: the kernel's address of the buffer, as `BC_FREE_BUFFER` wants it (even
+    ///     when `data` is empty).
+    ///   - owner: who frees the buffer when the parcel is released; nil when the caller does.
+    public init(
+        received data: UnsafeRawBufferPointer, objectOffsets: UnsafeRawBufferPointer, bufferAddress: UInt64,
+        owner: (any ReceivedBufferOwner)?, wireFormat: WireFormat = .default
+    ) {
+        self.base = UnsafeMutableRawPointer(mutating: data.baseAddress)
+        self.capacity = 0
+        self.dataSize = data.count
+        self.receivedObjects = objectOffsets
+        self.receivedAddress = bufferAddress
+        self.bufferOwner = owner
+        self.wireFormat = wireFormat
+        self.objectsProblem = Self.validateObjects(objectOffsets, dataSize: data.count, base: data.baseAddress)
+    }
+
+    deinit {
+        if let receivedAddress {
+            closeReceivedDescriptors()
+            bufferOwner?.releaseReceivedBuffer(at: receivedAddress)
+        } else {
+            closeOwnedDescriptors()
+            base?.deallocate()
+        }
+    }
+
+    /// Whether this parcel reads a received kernel buffer (and so cannot be written).
+    public var isReceived: Bool { receivedAddress != nil }
+
+    /// Bytes between the reader index and the end of the data.
+    public var readableBytes: Int { dataSize - readerIndex }
+
+    /// Empties an owned parcel for reuse, keeping its storage. Descriptors it owns are closed.
+    public mutating func clear() {
+        precondition(!isReceived, "a received parcel cannot be cleared")
+        closeOwnedDescriptors()
+        ownedObjects.removeAll(keepingCapacity: true)
+        dataSize = 0
+        readerIndex = 0
+    }
+
+    /// Moves the reader to `offset`, which must lie within the data.
+    public mutating func moveReaderIndex(to offset: Int) throws(ParcelError) {
+        guard offset >= 0, offset <= dataSize else {
+            throw .notEnoughData(offset: offset, needed: 0, available: dataSize - min(max(offset, 0), dataSize))
+        }
+        readerIndex = offset
+    }
+
+    /// Throws ``ParcelError/trailingData(count:)`` unless everything was read: Android 13+
+    /// services reject requests with unread trailing bytes, and so should ours.
+    public func requireFullyRead() throws(ParcelError) {
+        if readerIndex < dataSize { throw .trailingData(count: dataSize - readerIndex) }
+    }
+
+    /// Calls `body` with the data bytes. Do not let the pointer escape.
+    public func withUnsafeDataBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        try body(UnsafeRawBufferPointer(start: base, count: dataSize))
+    }
+
+    /// The data bytes, copied.
+    public var dataBytes: [UInt8] {
+        dataSize == 0 ? [] : Array(UnsafeRawBufferPointer(start: base, count: dataSize))
+    }
+
+    /// The offsets of the objects in the data, ascending.
+    public var objectOffsets: [UInt64] {
+        (0..<objectCount).map { objectOffset(at: $0) }
+    }
+
+    // MARK: - The one place for growth, alignment and padding
+
+    /// 4-byte alignment of every value on the wire.
+    @inline(__always)
+    static func padded(_ count: Int) -> Int { (count + 3) & ~3 }
+
+    /// Appends `count` bytes (rounded up to 4, padding zeroed) and returns where they start.
+    @usableFromInline @inline(__always)
+    mutating func reserveForWriting(_ count: Int) -> UnsafeMutableRawPointer {
+        precondition(!isReceived, "a received parcel cannot be written")
+        let paddedCount = Self.padded(count)
+        let end = dataSize + paddedCount
+        if end > capacity || base == nil { grow(toAtLeast: end) }
+        let start = base.unsafelyUnwrapped + dataSize
+        if paddedCount != count {
+            (start + paddedCount - 4).storeBytes(of: 0, as: UInt32.self)
+        }
+        dataSize = end
+        return start
+    }
+
+    /// Overwrites 4 bytes already written at `offset` (size prefixes written after the body).
+    mutating func patchInt32(_ value: Int32, at offset: Int) {
+        precondition(!isReceived && offset >= 0 && offset + 4 <= dataSize)
+        base.unsafelyUnwrapped.storeBytes(of: value, toByteOffset: offset, as: Int32.self)
+    }
+
+    @inline(never)
+    private mutating func grow(toAtLeast needed: Int) {
+        let newCapacity = max(needed, capacity * 2, 64)
+        let storage = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 8)
+        if let base {
+            storage.copyMemory(from: base, byteCount: dataSize)
+            base.deallocate()
+        }
+        base = storage
+        capacity = newCapacity
+    }
+
+    /// Checks that `count` bytes (padded to 4) can be read at the reader index and returns
+    /// where they start, without moving the reader.
+    @usableFromInline @inline(__always)
+    func peekReadable(_ count: Int) throws(ParcelError) -> UnsafeRawPointer {
+        let paddedCount = Self.padded(count)
+        guard count >= 0, paddedCount <= dataSize - readerIndex, let base else {
+            throw .notEnoughData(offset: readerIndex, needed: max(paddedCount, count), available: readableBytes)
+        }
+        return UnsafeRawPointer(base + readerIndex)
+    }
+
+    /// Moves the reader past `count` bytes (padded to 4) that ``peekReadable(_:)`` checked.
+    @usableFromInline @inline(__always)
+    mutating func advanceReader(_ count: Int) {
+        readerIndex += Self.padded(count)
+    }
+
+    // MARK: - Integers
+
+    /// Writes an integer: 8 bytes for 64-bit types, otherwise 4 bytes (narrower types are
+    /// widened, sign-extending signed ones), as Android does for bool, byte and char.
+    @inlinable
+    public mutating func writeInteger<T: FixedWidthInteger>(_ value: T) {
+        if T.bitWidth > 32 {
+            reserveForWriting(8).storeBytes(of: Int64(truncatingIfNeeded: value), as: Int64.self)
+        } else {
+            reserveForWriting(4).storeBytes(of: Int32(truncatingIfNeeded: value), as: Int32.self)
+        }
+    }
+
+    /// Reads an integer written by ``writeInteger(_:)``: 8 bytes for 64-bit types, otherwise a
+    /// 32-bit word truncated to `T` (as libbinder's `readByte` truncates).
+    @inlinable
+    public mutating func readInteger<T: FixedWidthInteger>(as type: T.Type = T.self) throws(ParcelError) -> T {
+        if T.bitWidth > 32 {
+            let value = try peekReadable(8).loadUnaligned(as: Int64.self)
+            advanceReader(8)
+            return T(truncatingIfNeeded: value)
+        } else {
+            let value = try peekReadable(4).loadUnaligned(as: Int32.self)
+            advanceReader(4)
+            return T(truncatingIfNeeded: value)
+        }
+    }
+
+    public mutating func writeInt32(_ value: Int32) { writeInteger(value) }
+    public mutating func readInt32() throws(ParcelError) -> Int32 { try readInteger() }
+    public mutating func writeInt64(_ value: Int64) { writeInteger(value) }
+    public mutating func readInt64() throws(ParcelError) -> Int64 { try readInteger() }
+
+    /// AIDL `boolean`: int32 0 or 1.
+    public mutating func writeBool(_ value: Bool) { writeInteger(Int32(value ? 1 : 0)) }
+    /// Reads AIDL `boolean`: any non-zero word is true, as in libbinder.
+    public mutating func readBool() throws(ParcelError) -> Bool { try readInteger(as: Int32.self) != 0 }
+
+    /// AIDL `char`: one UTF-16 code unit in an int32.
+    public mutating func writeChar(_ value: UInt16) { writeInteger(value) }
+    public mutating func readChar() throws(ParcelError) -> UInt16 { try readInteger() }
+
+    /// AIDL `float`: IEEE-754 binary32.
+    public mutating func writeFloat(_ value: Float) { writeInteger(value.bitPattern) }
+    public mutating func readFloat() throws(ParcelError) -> Float { Float(bitPattern: try readInteger()) }
+
+    /// AIDL `double`: IEEE-754 binary64 (4-byte aligned, like every 8-byte value).
+    public mutating func writeDouble(_ value: Double) { writeInteger(value.bitPattern) }
+    public mutating func readDouble() throws(ParcelError) -> Double { Double(bitPattern: try readInteger()) }
+
+    /// Writes raw bytes, zero-padded to 4.
+    public mutating func writeBytes(_ bytes: UnsafeRawBufferPointer) {
+        let start = reserveForWriting(bytes.count)
+        if let source = bytes.baseAddress, bytes.count > 0 {
+            start.copyMemory(from: source, byteCount: bytes.count)
+        }
+    }
+
+    /// Writes raw bytes, zero-padded to 4.
+    public mutating func writeBytes(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { writeBytes($0) }
+    }
+
+    /// Reads `count` raw bytes (and their padding) and passes them to `body`, without copying.
+    public mutating func readBytes<R>(
+        count: Int, _ body: (UnsafeRawBufferPointer) throws(ParcelError) -> R
+    ) throws(ParcelError) -> R {
+        let start = try peekReadable(count)
+        let result = try body(UnsafeRawBufferPointer(start: start, count: count))
+        advanceReader(count)
+        return result
+    }
+
+    // MARK: - Objects array
+
+    var objectCount: Int {
+        if let receivedObjects { return receivedObjects.count / 8 }
+        return ownedObjects.count
+    }
+
+    func objectOffset(at index: Int) -> UInt64 {
+        if let receivedObjects { return receivedObjects.loadUnaligned(fromByteOffset: index * 8, as: UInt64.self) }
+        return ownedObjects[index]
+    }
+
+    /// Whether the objects array lists an object at `offset` (binary search: it is ascending).
+    func isObjectListed(at offset: Int) throws(ParcelError) -> Bool {
+        if let objectsProblem { throw .malformedObjects(reason: objectsProblem) }
+        var low = 0
+        var high = objectCount
+        let target = UInt64(offset)
+        while low < high {
+            let middle = (low + high) / 2
+            let value = objectOffset(at: middle)
+            if value == target { return true }
+            if value < target { low = middle + 1 } else { high = middle }
+        }
+        return false
+    }
+
+    /// Records an object written at `offset` in an owned parcel.
+    mutating func appendObjectOffset(_ offset: Int) {
+        ownedObjects.append(UInt64(offset))
+    }
+
+    /// Checks a kernel objects array: whole entries, 4-byte aligned, ascending, inside the data,
+    /// and not overlapping one another. Returns what is wrong, or nil.
+    private static func validateObjects(
+        _ offsets: UnsafeRawBufferPointer, dataSize: Int, base: UnsafeRawPointer?
+    ) -> String? {
+        guard offsets.count % 8 == 0 else { return "size \(offsets.count) is not a multiple of 8" }
+        var minimum: UInt64 = 0
+        for index in 0..<offsets.count / 8 {
+            let offset = offsets.loadUnaligned(fromByteOffset: index * 8, as: UInt64.self)
+            guard offset % 4 == 0 else { return "offset \(offset) is not 4-byte aligned" }
+            guard offset >= minimum else { return "offset \(offset) is out of order or overlaps the previous object" }
+            guard offset <= UInt64(dataSize), UInt64(dataSize) - offset >= 8, let base else {
+                return "offset \(offset) is outside the data"
+            }
+            let type = base.loadUnaligned(fromByteOffset: Int(offset), as: UInt32.self)
+            let size = BinderObjectType(rawValue: type).wireSize
+            guard size > 0 else { return "unknown object type 0x\(String(type, radix: 16)) at \(offset)" }
+            guard UInt64(dataSize) - offset >= UInt64(size) else { return "object at \(offset) runs past the data" }
+            minimum = offset + UInt64(size)
+        }
+        return nil
+    }
+
+    // MARK: - File descriptor ownership
+
+    /// A received parcel owns every descriptor the kernel installed for it.
+    private func closeReceivedDescriptors() {
+        guard objectsProblem == nil, let base else { return }
+        for index in 0..<objectCount {
+            let offset = Int(objectOffset(at: index))
+            guard BinderObjectType(rawValue: base.loadUnaligned(fromByteOffset: offset, as: UInt32.self)) == .fileDescriptor,
+                !takenDescriptors.contains(offset)
+            else { continue }
+            _ = close(base.loadUnaligned(fromByteOffset: offset + 8, as: Int32.self))
+        }
+    }
+
+    /// An owned parcel closes the descriptors written with `takeOwnership` (cookie 1).
+    private func closeOwnedDescriptors() {
+        guard let base else { return }
+        for offset in ownedObjects {
+            let object = base + Int(offset)
+            guard BinderObjectType(rawValue: object.loadUnaligned(as: UInt32.self)) == .fileDescriptor,
+                object.loadUnaligned(fromByteOffset: 16, as: UInt64.self) == 1,
+                !takenDescriptors.contains(Int(offset))
+            else { continue }
+            _ = close(object.loadUnaligned(fromByteOffset: 8, as: Int32.self))
+        }
+    }
+
+    /// Marks the descriptor of the fd object at `offset` as taken by the reader.
+    mutating func markDescriptorTaken(at offset: Int) throws(ParcelError) {
+        guard !takenDescriptors.contains(offset) else { throw .fileDescriptorAlreadyTaken(offset: offset) }
+        takenDescriptors.append(offset)
+    }
+}

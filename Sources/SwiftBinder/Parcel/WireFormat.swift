@@ -1,0 +1,93 @@
+/// How a parcel encodes what changed between Android releases: the stability trailer after
+/// each binder object and the interface token's header word (PROTOCOL.md §3.7, §3.8).
+///
+/// The default is Android 13 and later. Choose an older format to talk to older peers.
+public struct WireFormat: Hashable, Sendable {
+    /// The stability trailer after each binder object.
+    public enum StabilityEncoding: Hashable, Sendable {
+        /// Android 10 and earlier: no trailer.
+        case none
+        /// Android 11: int32 level.
+        case level32
+        /// Android 12 and 12L: int32 "category", byte 0 the wire version (1), byte 3 the level.
+        case category
+        /// Android 13 and later: int32 holding the int16 level.
+        case level16
+    }
+
+    public var stability: StabilityEncoding
+    /// Whether the interface token carries a header word (Android 11 and later).
+    public var hasInterfaceHeader: Bool
+    /// The header word this side writes and expects.
+    public var interfaceHeader: InterfaceHeader
+    /// The stability level this side gives the objects it sends (SYSTEM by default).
+    public var localStability: StabilityLevel
+
+    public init(
+        stability: StabilityEncoding, hasInterfaceHeader: Bool, interfaceHeader: InterfaceHeader = .system,
+        localStability: StabilityLevel = .system
+    ) {
+        self.stability = stability
+        self.hasInterfaceHeader = hasInterfaceHeader
+        self.interfaceHeader = interfaceHeader
+        self.localStability = localStability
+    }
+
+    public static let android13 = WireFormat(stability: .level16, hasInterfaceHeader: true)
+    public static let android12 = WireFormat(stability: .category, hasInterfaceHeader: true)
+    public static let android11 = WireFormat(stability: .level32, hasInterfaceHeader: true)
+    public static let android10 = WireFormat(stability: .none, hasInterfaceHeader: false)
+    public static let `default` = android13
+}
+
+/// A binder object's stability level: which partitions may call it (libbinder `Stability`).
+public struct StabilityLevel: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    public var rawValue: Int16
+    public init(rawValue: Int16) { self.rawValue = rawValue }
+
+    /// Not declared: only on null objects.
+    public static let undeclared = Self(rawValue: 0)
+    public static let vendor = Self(rawValue: 0b000011)
+    public static let system = Self(rawValue: 0b001100)
+    public static let vintf = Self(rawValue: 0b111111)
+
+    /// The levels a non-null object may carry.
+    public var isDeclared: Bool { self == .vendor || self == .system || self == .vintf }
+
+    public var description: String {
+        switch self {
+        case .undeclared: return "UNDECLARED"
+        case .vendor: return "VENDOR"
+        case .system: return "SYSTEM"
+        case .vintf: return "VINTF"
+        default: return "stability(\(rawValue))"
+        }
+    }
+}
+
+/// The word in an interface token that says which libbinder build wrote it.
+public struct InterfaceHeader: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    public var rawValue: UInt32
+    public init(rawValue: UInt32) { self.rawValue = rawValue }
+
+    private static func pack(_ text: StaticString) -> UInt32 {
+        text.withUTF8Buffer { $0.reduce(0) { $0 << 8 | UInt32($1) } }
+    }
+
+    /// `'SYST'`: system libbinder; what everything on `/dev/binder` expects.
+    public static let system = Self(rawValue: pack("SYST"))
+    /// `'VNDR'`: vendor libbinder (`/dev/vndbinder`).
+    public static let vendor = Self(rawValue: pack("VNDR"))
+    /// `'RECO'`: recovery builds.
+    public static let recovery = Self(rawValue: pack("RECO"))
+    /// `'UNKN'`: libbinder built for a non-Android kernel binder.
+    public static let unknown = Self(rawValue: pack("UNKN"))
+
+    public var description: String {
+        let bytes = [24, 16, 8, 0].map { UInt8(truncatingIfNeeded: rawValue >> $0) }
+        if bytes.allSatisfy({ (0x20...0x7E).contains($0) }) {
+            return "'" + String(decoding: bytes, as: UTF8.self) + "'"
+        }
+        return "0x" + String(rawValue, radix: 16)
+    }
+}
