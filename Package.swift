@@ -40,10 +40,19 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Shared by the tests and the test peer: sample parcelables and the every-type value.
+        .target(name: "BinderTestSupport", dependencies: ["SwiftBinder"], path: "Tests/BinderTestSupport"),
+        // The second process of the in-VM tests.
+        .executableTarget(
+            name: "binder-test-peer",
+            dependencies: ["SwiftBinder", "BinderTestSupport", .product(name: "SystemPackage", package: "swift-system")],
+            path: "Tests/BinderTestPeer"
+        ),
         .testTarget(
             name: "SwiftBinderTests",
             dependencies: [
                 "SwiftBinder",
+                "BinderTestSupport",
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),

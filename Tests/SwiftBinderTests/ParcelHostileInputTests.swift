@@ -1,3 +1,4 @@
+import BinderTestSupport
 import SwiftBinder
 import Testing
 

@@ -254,6 +254,14 @@ extension Parcel {
         writeFileDescriptor(value.fileDescriptor)
     }
 
+    /// Writes a non-null `ParcelFileDescriptor` and hands its descriptor to the parcel, which
+    /// closes it when cleared or destroyed (after the transaction has been sent).
+    public mutating func writeParcelFileDescriptor(transferring value: consuming ParcelFileDescriptor) {
+        writeInt32(1)
+        writeInt32(0)
+        writeFileDescriptor(value.take(), takeOwnership: true)
+    }
+
     /// Writes a null `ParcelFileDescriptor` (AIDL `@nullable`): int32 0.
     public mutating func writeNullParcelFileDescriptor() {
         writeInt32(0)

@@ -136,6 +136,14 @@ public struct Parcel: ~Copyable {
         dataSize == 0 ? [] : Array(UnsafeRawBufferPointer(start: base, count: dataSize))
     }
 
+    /// Calls `body` with the objects array (u64 offsets) as the driver wants it. Do not let
+    /// the pointer escape.
+    public func withUnsafeObjectOffsets<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        if let receivedObjects { return try body(receivedObjects) }
+        let result = ownedObjects.withUnsafeBytes { bytes in Result { () throws(E) -> R in try body(bytes) } }
+        return try result.get()
+    }
+
     /// The offsets of the objects in the data, ascending.
     public var objectOffsets: [UInt64] {
         (0..<objectCount).map { objectOffset(at: $0) }
