@@ -40,6 +40,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Fuzz targets: a corpus replayer here; a libFuzzer binary when built by scripts/fuzz.
+        .executableTarget(name: "swiftbinder-fuzz", dependencies: ["SwiftBinder"], path: "Fuzz", exclude: ["seeds"]),
         // Shared by the tests and the test peer: sample parcelables and the every-type value.
         .target(name: "BinderTestSupport", dependencies: ["SwiftBinder"], path: "Tests/BinderTestSupport"),
         // The second process of the in-VM tests.

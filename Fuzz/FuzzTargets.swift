@@ -1,0 +1,152 @@
+import SwiftBinder
+
+/// The fuzz targets: each takes one input and must never crash, trap or leave a parcel in an
+/// inconsistent state, whatever the bytes.
+enum FuzzTarget: String, CaseIterable {
+    /// The Parcel reader over a received buffer: a script of reads chosen by the input.
+    case parcel
+    /// The decoder of the driver's return stream (`BR_*` sequences).
+    case driverReturns = "driver-returns"
+
+    var summary: String {
+        switch self {
+        case .parcel: return "Parcel reads (every type, objects, status, interface token) on hostile data"
+        case .driverReturns: return "the BR_* return-stream decoder"
+        }
+    }
+
+    func run(_ input: UnsafeRawBufferPointer) {
+        switch self {
+        case .parcel: fuzzParcel(input)
+        case .driverReturns: fuzzDriverReturns(input)
+        }
+    }
+}
+
+/// Frees nothing: the fuzz input is not a kernel buffer.
+final class DiscardingOwner: ReceivedBufferOwner {
+    func releaseReceivedBuffer(at address: UInt64) {}
+}
+
+private let owner = DiscardingOwner()
+
+/// Input layout: 1 byte wire format, 1 byte object count N, N bytes of object slots (each ×4
+/// is an offset), 16 bytes of read script, then the parcel data.
+func fuzzParcel(_ input: UnsafeRawBufferPointer) {
+    guard input.count >= 2 else { return }
+    let format: WireFormat = [.android13, .android12, .android11, .android10][Int(input[0] & 3)]
+    let objectCount = Int(input[1] % 8)
+    guard input.count >= 2 + objectCount + 16 else { return }
+    let slots = input[2..<(2 + objectCount)]
+    let script = Array(input[(2 + objectCount)..<(18 + objectCount)])
+    let data = UnsafeRawBufferPointer(rebasing: input[(18 + objectCount)...])
+
+    // Offsets as the input chooses them, ascending or not, but never at a file-descriptor
+    // object: a received parcel closes the descriptors it lists, and these are not ours.
+    var offsets: [UInt64] = []
+    for slot in slots {
+        let offset = Int(slot) * 4
+        if offset + 4 <= data.count,
+            BinderObjectType(rawValue: data.loadUnaligned(fromByteOffset: offset, as: UInt32.self)) == .fileDescriptor
+        {
+            continue
+        }
+        offsets.append(UInt64(offset))
+    }
+
+    offsets.withUnsafeBytes { offsetBytes in
+        var parcel = Parcel(received: data, objectOffsets: offsetBytes, bufferAddress: 1, owner: owner, wireFormat: format)
+        for step in script {
+            let before = parcel.readerIndex
+            do throws(ParcelError) {
+                try readOne(step, from: &parcel)
+            } catch {
+                // A failed read must not move the reader.
+                precondition(parcel.readerIndex == before, "reader moved on \(error)")
+            }
+            precondition(parcel.readerIndex >= 0 && parcel.readerIndex <= parcel.dataSize)
+        }
+        _ = try? parcel.requireFullyRead()
+    }
+}
+
+private func readOne(_ step: UInt8, from parcel: inout Parcel) throws(ParcelError) {
+    switch step % 26 {
+    case 0: _ = try parcel.readInt32()
+    case 1: _ = try parcel.readInt64()
+    case 2: _ = try parcel.readBool()
+    case 3: _ = try parcel.readDouble()
+    case 4: _ = try parcel.readNullableString16()
+    case 5: _ = try parcel.readNullableString8()
+    case 6: _ = try parcel.readCString()
+    case 7: _ = try parcel.readNullableByteArray()
+    case 8: _ = try parcel.readNullableIntegerArray(of: Int32.self)
+    case 9: _ = try parcel.readNullableIntegerArray(of: Int64.self)
+    case 10: _ = try parcel.readNullableIntegerArray(of: UInt16.self)
+    case 11: _ = try parcel.readNullableBoolArray()
+    case 12: _ = try parcel.readNullableStringArray()
+    case 13:
+        _ = try parcel.readFixedSizeArray(count: 2) { (parcel: inout Parcel) throws(ParcelError) in
+            try parcel.readNullableArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readNullableString16() }
+        }
+    case 14: _ = try parcel.readNullableParcelable(FuzzParcelable.self)
+    case 15: _ = try parcel.readNullableBinder()
+    case 16: _ = try parcel.readObject()
+    case 17: _ = try parcel.readStatus()
+    case 18: _ = try parcel.enforceInterface("android.os.IServiceManager")
+    case 19: _ = try parcel.readUnionTag(memberCount: 3)
+    case 20: _ = try parcel.readNullableFloatArray()
+    case 21: _ = try parcel.readNullableDoubleArray()
+    case 22: _ = try parcel.readFloat()
+    case 23: _ = try parcel.readChar()
+    case 24:
+        _ = try parcel.readNullableArray { (parcel: inout Parcel) throws(ParcelError) in
+            try parcel.readNullableParcelable(FuzzParcelable.self)
+        }
+    default: try parcel.moveReaderIndex(to: Int(step) * 4)
+    }
+}
+
+/// A structured parcelable with nested values, as generated code reads one.
+struct FuzzParcelable: Parcelable {
+    var name: String?
+    var values: [Int64]?
+    var child: [FuzzParcelable]?
+
+    func write(to parcel: inout Parcel) throws(ParcelError) {
+        parcel.writeStructured { parcel in
+            parcel.writeString16(name)
+            parcel.writeIntegerArray(values)
+        }
+    }
+
+    init(from parcel: inout Parcel) throws(ParcelError) {
+        (name, values, child) = try parcel.readStructured { (parcel: inout Parcel, frame) throws(ParcelError) in
+            var name: String?
+            var values: [Int64]?
+            var child: [FuzzParcelable]?
+            if frame.hasMoreFields(parcel) { name = try parcel.readNullableString16() }
+            if frame.hasMoreFields(parcel) { values = try parcel.readNullableIntegerArray(of: Int64.self) }
+            if frame.hasMoreFields(parcel) {
+                child = try parcel.readNullableArray { (parcel: inout Parcel) throws(ParcelError) in
+                    try parcel.readParcelable(FuzzParcelable.self)
+                }
+            }
+            return (name, values, child)
+        }
+    }
+}
+
+func fuzzDriverReturns(_ input: UnsafeRawBufferPointer) {
+    var reader = DriverReturnReader(input)
+    while true {
+        let before = reader.readerIndex
+        do throws(BinderError) {
+            guard try reader.next() != nil else { return }
+            precondition(reader.readerIndex > before && reader.readerIndex <= input.count)
+        } catch {
+            precondition(reader.readerIndex == before, "reader moved on \(error)")
+            return
+        }
+    }
+}
