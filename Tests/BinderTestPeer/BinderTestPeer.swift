@@ -8,6 +8,10 @@ import Glibc
 
 /// A second process for the in-VM tests: `binder-test-peer SCENARIO DEVICE`.
 ///
+/// - `serve DEVICE [MAX_THREADS]`: runs ``TestService`` as context manager (its extension is
+///   an ``AsyncTestService``) with a thread pool, until killed.
+/// - `call-whoami DEVICE UID`: switches to UID, asks the service who is calling and prints
+///   "pid euid" as the service saw them.
 /// - `every-type DEVICE`: becomes the context manager (accepting fds), reads one request
 ///   holding an interface token, an `EveryType`, a binder and a `ParcelFileDescriptor`, and
 ///   replies with Status OK, the same `EveryType` written back, the same binder, the same file
@@ -17,9 +21,45 @@ import Glibc
 struct BinderTestPeer {
     static func main() {
         let arguments = CommandLine.arguments
-        guard arguments.count == 3, arguments[1] == "every-type" else {
-            fail("usage: binder-test-peer every-type DEVICE")
+        switch (arguments.count, arguments.dropFirst().first) {
+        case (3...4, "serve"): serve(device: arguments[2], maxThreads: arguments.count == 4 ? UInt32(arguments[3]) : nil)
+        case (4, "call-whoami"): callWhoAmI(device: arguments[2], uid: uid_t(arguments[3]) ?? 65534)
+        case (3, "every-type"): everyType(device: arguments[2])
+        default: fail("usage: binder-test-peer serve DEVICE [MAX_THREADS] | call-whoami DEVICE UID | every-type DEVICE")
         }
+    }
+
+    static func serve(device: String, maxThreads: UInt32?) {
+        do throws(BinderError) {
+            let process = try BinderProcess(
+                path: FilePath(device), maxThreads: maxThreads ?? BinderProcess.defaultMaxThreads)
+            let service = TestService(process: process)
+            service.extensionObject = AsyncTestService()
+            try process.becomeContextManager(service)
+            process.startThreadPool()
+            print("ready")
+            fflush(nil)
+            process.joinThreadPool()
+        } catch {
+            fail("binder-test-peer: \(error)")
+        }
+    }
+
+    static func callWhoAmI(device: String, uid: uid_t) {
+        guard setgid(uid) == 0, setuid(uid) == 0 else { fail("binder-test-peer: cannot switch to uid \(uid)") }
+        do throws(BinderError) {
+            let process = try BinderProcess(path: FilePath(device))
+            var reply = try process.contextObject.transact(code: TestServiceCode.whoAmI.rawValue, data: Parcel())
+            let pid = try? reply.readInt32()
+            let euid = try? reply.readInteger(as: UInt32.self)
+            print("\(pid ?? -1) \(euid ?? 0)")
+        } catch {
+            fail("binder-test-peer: \(error)")
+        }
+    }
+
+    static func everyType(device: String) {
+        let arguments = ["", "", device]
         do throws(BinderError) {
             let device = try BinderDevice(path: FilePath(arguments[2]))
             try device.becomeContextManager(nodeFlags: BinderObjectFlags.acceptsFileDescriptors)

@@ -54,6 +54,7 @@ import Glibc
         let manager = try BinderDevice(path: device.path)
         try manager.becomeContextManager()
         let client = try BinderDevice(path: device.path)
+        expectKernelUserError("got transaction to invalid handle, 12345")
         let error = #expect(throws: BinderError.self) {
             try client.transactRaw(handle: 12345, code: 1, data: [])
         }

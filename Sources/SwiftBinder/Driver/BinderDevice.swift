@@ -97,7 +97,7 @@ public struct BinderDevice: ~Copyable, @unchecked Sendable {
     ///
     /// The corresponding ioctl is `BINDER_WRITE_READ`.
     public func writeRead(_ request: inout binder_write_read) throws(BinderError) {
-        try ioctl(fileDescriptor, CBinder_BINDER_WRITE_READ, "BINDER_WRITE_READ", path: path, &request)
+        try view.writeRead(&request)
     }
 
     /// Sets how many extra looper threads the driver may ask this process to start.
@@ -135,8 +135,7 @@ public struct BinderDevice: ~Copyable, @unchecked Sendable {
     ///
     /// The corresponding ioctl is `BINDER_THREAD_EXIT`.
     public func threadExit() throws(BinderError) {
-        var unused: Int32 = 0
-        try ioctl(fileDescriptor, CBinder_BINDER_THREAD_EXIT, "BINDER_THREAD_EXIT", path: path, &unused)
+        try view.threadExit()
     }
 
     /// Asks the driver to report oneway spam (`BR_ONEWAY_SPAM_SUSPECT`) to this process.
@@ -153,9 +152,7 @@ public struct BinderDevice: ~Copyable, @unchecked Sendable {
     ///
     /// The corresponding ioctl is `BINDER_GET_EXTENDED_ERROR` (Linux 5.19).
     public func takeExtendedError() throws(BinderError) -> ExtendedError {
-        var value = binder_extended_error()
-        try ioctl(fileDescriptor, CBinder_BINDER_GET_EXTENDED_ERROR, "BINDER_GET_EXTENDED_ERROR", path: path, &value)
-        return ExtendedError(id: value.id, command: DriverReturnCode(rawValue: value.command), errno: value.param)
+        try view.takeExtendedError()
     }
 
     /// The strong and weak reference counts on the node behind `handle`. Only the context
@@ -170,16 +167,58 @@ public struct BinderDevice: ~Copyable, @unchecked Sendable {
         return (info.strong_count, info.weak_count)
     }
 
+    /// Freezes (or thaws) every binder process of `pid`: incoming sync transactions get
+    /// `BR_FROZEN_REPLY`, oneway ones queue. With a timeout the kernel first waits for pending
+    /// transactions; EAGAIN means some are still in flight.
+    ///
+    /// The corresponding ioctl is `BINDER_FREEZE` (Linux 5.13).
+    public func freeze(pid: Int32, frozen: Bool, timeoutMilliseconds: UInt32 = 0) throws(BinderError) {
+        var info = binder_freeze_info(pid: UInt32(bitPattern: pid), enable: frozen ? 1 : 0, timeout_ms: timeoutMilliseconds)
+        try ioctl(fileDescriptor, CBinder_BINDER_FREEZE, "BINDER_FREEZE", path: path, &info)
+    }
+
     // MARK: - The receive buffer
 
     /// The bytes at a kernel-provided address inside the receive buffer, or nil when the range
     /// does not lie entirely inside it (a driver that hands out such an address is not trusted).
     public func mappedBytes(at address: UInt64, count: UInt64) -> UnsafeRawBufferPointer? {
-        guard let base = mapping.baseAddress else { return nil }
-        let start = UInt64(UInt(bitPattern: base))
-        let size = UInt64(mapping.count)
-        guard address >= start, count <= size, address - start <= size - count else { return nil }
-        return UnsafeRawBufferPointer(start: base + Int(address - start), count: Int(count))
+        view.mappedBytes(address, count)
+    }
+
+    /// A non-owning view of the open device, for the runtime's per-thread state: valid only
+    /// while the `BinderDevice` it came from is open.
+    var view: View { View(fileDescriptor: fileDescriptor, path: path, mapping: mapping) }
+
+    struct View: @unchecked Sendable {
+        let fileDescriptor: FileDescriptor
+        let path: FilePath
+        let mapping: UnsafeRawBufferPointer
+
+        func writeRead(_ request: inout binder_write_read) throws(BinderError) {
+            try ioctl(fileDescriptor, CBinder_BINDER_WRITE_READ, "BINDER_WRITE_READ", path: path, &request)
+        }
+
+        func threadExit() throws(BinderError) {
+            var unused: Int32 = 0
+            try ioctl(fileDescriptor, CBinder_BINDER_THREAD_EXIT, "BINDER_THREAD_EXIT", path: path, &unused)
+        }
+
+        func takeExtendedError() throws(BinderError) -> ExtendedError {
+            var value = binder_extended_error()
+            try ioctl(fileDescriptor, CBinder_BINDER_GET_EXTENDED_ERROR, "BINDER_GET_EXTENDED_ERROR", path: path, &value)
+            return ExtendedError(id: value.id, command: DriverReturnCode(rawValue: value.command), errno: value.param)
+        }
+
+        /// The bytes at a kernel-provided address inside the receive buffer, or nil when the
+        /// range does not lie entirely inside it; an empty range is always valid.
+        func mappedBytes(_ address: UInt64, _ count: UInt64) -> UnsafeRawBufferPointer? {
+            if count == 0 { return UnsafeRawBufferPointer(start: nil, count: 0) }
+            guard let base = mapping.baseAddress else { return nil }
+            let start = UInt64(UInt(bitPattern: base))
+            let size = UInt64(mapping.count)
+            guard address >= start, count <= size, address - start <= size - count else { return nil }
+            return UnsafeRawBufferPointer(start: base + Int(address - start), count: Int(count))
+        }
     }
 }
 

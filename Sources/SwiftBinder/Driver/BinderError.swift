@@ -32,8 +32,22 @@ public enum BinderError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The driver's return stream could not be decoded.
     case malformedReturn(String)
 
-    /// A transaction did not reach its target or the target could not take it.
-    case transactionFailed(TransactionFailure)
+    /// A transaction did not reach its target or the target could not take it. The runtime
+    /// adds the kernel's extended error where the driver supports it.
+    case transactionFailed(TransactionFailure, ExtendedError? = nil)
+
+    /// The target answered with a transport status (`TF_STATUS_CODE`) other than OK, e.g.
+    /// `UNKNOWN_TRANSACTION` for a code it does not know.
+    case remoteStatus(StatusCode)
+
+    /// A reply could not be read.
+    case malformedParcel(ParcelError)
+
+    /// The process's binder runtime was shut down.
+    case shutDown
+
+    /// The driver lacks a feature this call needs (see binderfs `features/`).
+    case unsupported(String)
 
     /// The errno behind a failed system call, if that is what this error is.
     public var errno: Errno? {
@@ -55,8 +69,17 @@ public enum BinderError: Error, Equatable, Sendable, CustomStringConvertible {
             return "invalid binderfs device name '\(name)': \(reason)"
         case .malformedReturn(let detail):
             return "malformed driver return stream: \(detail)"
-        case .transactionFailed(let failure):
-            return "transaction failed: \(failure)"
+        case .transactionFailed(let failure, let extended):
+            guard let extended, extended.command != .ok else { return "transaction failed: \(failure)" }
+            return "transaction failed: \(failure); the kernel says \(extended.command), errno \(-extended.errno)"
+        case .remoteStatus(let status):
+            return "the target replied \(status)"
+        case .malformedParcel(let error):
+            return "malformed parcel: \(error)"
+        case .shutDown:
+            return "the binder runtime was shut down"
+        case .unsupported(let feature):
+            return "the binder driver does not support \(feature)"
         }
     }
 }

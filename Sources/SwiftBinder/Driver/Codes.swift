@@ -13,4 +13,10 @@ public enum ReservedTransactionCode {
     public static let interface = code("_", "N", "T", "F")
     /// `'_DMP'`: writes a dump to a file descriptor.
     public static let dump = code("_", "D", "M", "P")
+    /// `'_PID'`: returns the process id (Android 11+).
+    public static let debugPID = code("_", "P", "I", "D")
+    /// `'_EXT'`: returns the object's extension, or null (Android 11+).
+    public static let `extension` = code("_", "E", "X", "T")
+    /// `'_CMD'`: a shell command with in/out/err descriptors.
+    public static let shellCommand = code("_", "C", "M", "D")
 }

@@ -29,8 +29,9 @@ public protocol ReceivedBufferOwner: AnyObject, Sendable {
 /// ``ReceivedBufferOwner`` exactly once, when the parcel is destroyed.
 ///
 /// A parcel keeps its storage between uses (``clear()``), so a thread that reuses one allocates
-/// nothing per transaction once it has grown.
-public struct Parcel: ~Copyable {
+/// nothing per transaction once it has grown. It has one owner at a time and may be moved to
+/// another thread; it is not for concurrent use.
+public struct Parcel: ~Copyable, @unchecked Sendable {
     /// Start of the data: owned storage, or the kernel's buffer for a received parcel.
     private var base: UnsafeMutableRawPointer?
     /// Bytes of owned storage (0 for a received parcel).
@@ -51,6 +52,8 @@ public struct Parcel: ~Copyable {
     private let bufferOwner: (any ReceivedBufferOwner)?
     /// Offsets of file-descriptor objects whose descriptor the reader took.
     private var takenDescriptors: [Int] = []
+    /// Objects written into the parcel, kept alive until it is destroyed.
+    private var retainedObjects: [AnyObject] = []
 
     /// How binder objects, stability and interface tokens are encoded for the peer.
     public var wireFormat: WireFormat
@@ -100,6 +103,14 @@ public struct Parcel: ~Copyable {
     /// Whether this parcel reads a received kernel buffer (and so cannot be written).
     public var isReceived: Bool { receivedAddress != nil }
 
+    /// Who frees the received buffer: the runtime's process, for parcels it received.
+    var receivedBufferOwner: (any ReceivedBufferOwner)? { bufferOwner }
+
+    /// Keeps `object` alive as long as the parcel (binder objects written into it).
+    mutating func keepAlive(_ object: AnyObject) {
+        retainedObjects.append(object)
+    }
+
     /// Bytes between the reader index and the end of the data.
     public var readableBytes: Int { dataSize - readerIndex }
 
@@ -108,6 +119,8 @@ public struct Parcel: ~Copyable {
         precondition(!isReceived, "a received parcel cannot be cleared")
         closeOwnedDescriptors()
         ownedObjects.removeAll(keepingCapacity: true)
+        retainedObjects.removeAll(keepingCapacity: true)
+        takenDescriptors.removeAll(keepingCapacity: true)
         dataSize = 0
         readerIndex = 0
     }

@@ -59,3 +59,13 @@ final class TestDevice {
         try? binderfs.removeDevice(named: name)
     }
 }
+
+/// Tells scripts/vm/check-kernel-log that the next binder user error containing `message` is
+/// provoked on purpose by this test (written to the kernel log, when this process may).
+func expectKernelUserError(_ message: String) {
+    let fd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC)
+    guard fd >= 0 else { return }
+    let line = "swiftbinder-test: expect binder user error: \(message)\n"
+    _ = line.utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress, $0.count - 1) }
+    close(fd)
+}

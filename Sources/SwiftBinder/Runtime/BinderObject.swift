@@ -1,0 +1,205 @@
+import Synchronization
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A binder object this process implements: the service side (libbinder's `BBinder`).
+///
+/// Subclass it and override ``onTransact(code:data:reply:flags:)``; the runtime answers the
+/// reserved codes (PING, INTERFACE, DUMP, DEBUG_PID, EXTENSION) before calling it. Incoming
+/// transactions arrive on the process's looper threads, possibly several at once: a subclass
+/// must be thread-safe.
+///
+/// The kernel knows the object by an opaque 64-bit id and a random cookie, never by its
+/// address. Once sent, the object stays alive as long as the kernel holds references to it,
+/// even if this process drops its own.
+open class BinderObject: IBinder, @unchecked Sendable {
+    /// The id the kernel knows this object by (`binder_uintptr_t ptr`), unique in this process.
+    public let nodeID: UInt64
+    /// A random value the kernel hands back with every transaction, checked on lookup.
+    public let nodeCookie: UInt64
+
+    /// An object that may carry another (AIDL extensions), returned for EXTENSION_TRANSACTION.
+    public var extensionObject: (any IBinder)? {
+        get { extensionStorage.withLock { $0 } }
+        set { extensionStorage.withLock { $0 = newValue } }
+    }
+    private let extensionStorage = Mutex<(any IBinder)?>(nil)
+
+    public init() {
+        nodeID = LocalObjectRegistry.shared.nextID()
+        nodeCookie = UInt64.random(in: 1...UInt64.max)
+    }
+
+    deinit {
+        LocalObjectRegistry.shared.remove(nodeID)
+    }
+
+    /// The interface this object implements (its AIDL descriptor), answered to
+    /// INTERFACE_TRANSACTION.
+    open var interfaceDescriptor: String { "" }
+
+    /// Flags the kernel keeps for this node: by default it accepts file descriptors and runs
+    /// incoming calls at priority 19 or better, as libbinder's objects do.
+    open var nodeFlags: UInt32 { BinderObjectFlags.localDefault }
+
+    /// Handles a transaction.
+    ///
+    /// Read the arguments from `data` and write the result to `reply` (not sent for oneway
+    /// calls). Throw a ``StatusCode`` to answer with a bare transport status (e.g.
+    /// `.unknownTransaction`), a ``ParcelError`` when the request is malformed (answered as
+    /// BAD_VALUE and the like), or a ``Status`` to answer with an AIDL exception.
+    ///
+    /// The default answers UNKNOWN_TRANSACTION.
+    open func onTransact(code: UInt32, data: inout Parcel, reply: inout Parcel, flags: TransactionFlags) throws {
+        throw StatusCode.unknownTransaction
+    }
+
+    /// Writes a description of the object's state for DUMP_TRANSACTION (`binder dump`). The
+    /// default writes nothing.
+    open func dump(to fd: FileDescriptor, arguments: [String]) throws {}
+
+    // MARK: - IBinder
+
+    public var isAlive: Bool { true }
+
+    public func interfaceDescriptorOrNil() throws(BinderError) -> String? { interfaceDescriptor }
+
+    public func ping() throws(BinderError) {}
+
+    /// Calls the object in this process, as a remote caller would, without the driver.
+    public func transact(code: UInt32, data: borrowing Parcel, flags: TransactionFlags) throws(BinderError) -> Parcel {
+        var request = Parcel(wireFormat: data.wireFormat)
+        data.withUnsafeDataBytes { request.writeBytes($0) }
+        var reply = Parcel(wireFormat: data.wireFormat)
+        let status = dispatch(code: code, data: &request, reply: &reply, flags: flags)
+        guard status == .ok else { throw .remoteStatus(status) }
+        return reply
+    }
+
+    // MARK: - Dispatch
+
+    /// Answers the reserved codes, then calls ``onTransact(code:data:reply:flags:)`` and maps
+    /// what it throws to the status sent back.
+    final func dispatch(code: UInt32, data: inout Parcel, reply: inout Parcel, flags: TransactionFlags) -> StatusCode {
+        do {
+            switch code {
+            case ReservedTransactionCode.ping:
+                return .ok
+            case ReservedTransactionCode.interface:
+                reply.writeString16(interfaceDescriptor)
+                return .ok
+            case ReservedTransactionCode.debugPID:
+                reply.writeInt32(getpid())
+                return .ok
+            case ReservedTransactionCode.extension:
+                reply.writeStrongBinder(extensionObject)
+                return .ok
+            case ReservedTransactionCode.dump:
+                let fd = try data.readFileDescriptor()
+                let count = try data.readArrayCount(minimumElementSize: 4) ?? 0
+                var arguments: [String] = []
+                for _ in 0..<count { arguments.append(try data.readNullableString16() ?? "") }
+                try dump(to: fd, arguments: arguments)
+                return .ok
+            default:
+                try onTransact(code: code, data: &data, reply: &reply, flags: flags)
+                return .ok
+            }
+        } catch let status as StatusCode {
+            return status == .ok ? .failedTransaction : status
+        } catch let error as ParcelError {
+            return StatusCode(error)
+        } catch let status as Status {
+            reply.clear()
+            reply.writeStatus(status)
+            return .ok
+        } catch {
+            return .unknownError
+        }
+    }
+}
+
+/// Every local object that was ever sent, by node id, held weakly: where the runtime finds the
+/// object behind a `BR_INCREFS` or `BR_TRANSACTION` on any device of this process.
+final class LocalObjectRegistry: Sendable {
+    static let shared = LocalObjectRegistry()
+
+    private struct WeakObject {
+        weak var object: BinderObject?
+    }
+
+    private let objects = Mutex<[UInt64: WeakObject]>([:])
+    private let lastID = Atomic<UInt64>(0)
+
+    func nextID() -> UInt64 {
+        lastID.add(1, ordering: .relaxed).newValue
+    }
+
+    /// Makes `object` findable by its node id (done when it is first written to a parcel).
+    func register(_ object: BinderObject) {
+        objects.withLock { $0[object.nodeID] = WeakObject(object: object) }
+    }
+
+    func remove(_ id: UInt64) {
+        _ = objects.withLock { $0.removeValue(forKey: id) }
+    }
+
+    /// The live object for a (ptr, cookie) pair from the kernel, or nil.
+    func object(for node: NodeIdentity) -> BinderObject? {
+        guard let object = objects.withLock({ $0[node.pointer]?.object }), object.nodeCookie == node.cookie else {
+            return nil
+        }
+        return object
+    }
+}
+
+/// The local objects the kernel holds references to on one device, with the kernel's counts.
+/// While either count is above zero the table keeps the object alive.
+final class NodeTable: Sendable {
+    private struct Entry {
+        let object: BinderObject
+        var strong: Int
+        var weak: Int
+    }
+
+    private let entries = Mutex<[UInt64: Entry]>([:])
+
+    /// The number of local objects the kernel currently holds references to.
+    var count: Int { entries.withLock { $0.count } }
+
+    func object(for node: NodeIdentity) -> BinderObject? {
+        if let object = entries.withLock({ $0[node.pointer]?.object }), object.nodeCookie == node.cookie {
+            return object
+        }
+        return LocalObjectRegistry.shared.object(for: node)
+    }
+
+    /// `BR_INCREFS` / `BR_ACQUIRE`: returns false when the node is unknown.
+    func increment(_ node: NodeIdentity, strong: Bool) -> Bool {
+        guard let object = object(for: node) else { return false }
+        entries.withLock { entries in
+            var entry = entries[node.pointer] ?? Entry(object: object, strong: 0, weak: 0)
+            if strong { entry.strong += 1 } else { entry.weak += 1 }
+            entries[node.pointer] = entry
+        }
+        return true
+    }
+
+    /// `BR_RELEASE` / `BR_DECREFS`: returns the object when the kernel no longer holds it, so
+    /// that the caller drops it outside the lock.
+    func decrement(_ node: NodeIdentity, strong: Bool) -> BinderObject? {
+        entries.withLock { entries in
+            guard var entry = entries[node.pointer], entry.object.nodeCookie == node.cookie else { return nil }
+            if strong { entry.strong = max(entry.strong - 1, 0) } else { entry.weak = max(entry.weak - 1, 0) }
+            if entry.strong == 0 && entry.weak == 0 {
+                entries.removeValue(forKey: node.pointer)
+                return entry.object
+            }
+            entries[node.pointer] = entry
+            return nil
+        }
+    }
+}

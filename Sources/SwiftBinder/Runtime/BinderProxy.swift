@@ -1,0 +1,260 @@
+import Synchronization
+
+/// A handle to a binder object in another process (libbinder's `BpBinder`).
+///
+/// There is one proxy per handle at a time; it holds a strong and a weak kernel reference on
+/// the handle from its creation until its last user drops it. Calls on it run on the calling
+/// thread, which serves nested calls back into this process while it waits.
+public final class BinderProxy: IBinder, @unchecked Sendable {
+    public let process: BinderProcess
+    public let handle: UInt32
+    let generation: UInt64
+
+    private struct State {
+        var isDead = false
+        var deathHandlers: [UInt64: @Sendable () -> Void] = [:]
+        var deathCookie: UInt64?
+        var freezeHandlers: [UInt64: @Sendable (Bool) -> Void] = [:]
+        var freezeCookie: UInt64?
+    }
+
+    private let state = Mutex(State())
+
+    init(process: BinderProcess, handle: UInt32, generation: UInt64) {
+        self.process = process
+        self.handle = handle
+        self.generation = generation
+    }
+
+    deinit {
+        let (deathCookie, freezeCookie) = state.withLock { ($0.isDead ? nil : $0.deathCookie, $0.freezeCookie) }
+        process.proxyReleased(handle: handle, generation: generation, deathCookie: deathCookie, freezeCookie: freezeCookie)
+    }
+
+    // MARK: - Calls
+
+    public func transact(code: UInt32, data: borrowing Parcel, flags: TransactionFlags) throws(BinderError) -> Parcel {
+        guard !process.isShuttingDown else { throw .shutDown }
+        do {
+            if flags.contains(.oneWay) {
+                _ = try process.threadState().transactOneway(handle: handle, code: code, data: data, flags: flags)
+                return Parcel(wireFormat: process.wireFormat)
+            }
+            return try process.threadState().transact(handle: handle, code: code, data: data, flags: flags)
+        } catch {
+            if case .transactionFailed(.deadTarget, _) = error { state.withLock { $0.isDead = true } }
+            throw error
+        }
+    }
+
+    /// Sends a oneway transaction: returns once the driver has queued it, with what the driver
+    /// said about the target's async buffer.
+    @discardableResult
+    public func transactOneway(code: UInt32, data: borrowing Parcel, flags: TransactionFlags = [])
+        throws(BinderError) -> OnewayDelivery
+    {
+        guard !process.isShuttingDown else { throw .shutDown }
+        do {
+            return try process.threadState().transactOneway(handle: handle, code: code, data: data, flags: flags)
+        } catch {
+            if case .transactionFailed(.deadTarget, _) = error { state.withLock { $0.isDead = true } }
+            throw error
+        }
+    }
+
+    public var isAlive: Bool { !state.withLock { $0.isDead } }
+
+    public func ping() throws(BinderError) {
+        _ = try transact(code: ReservedTransactionCode.ping, data: Parcel(), flags: [])
+    }
+
+    public func interfaceDescriptorOrNil() throws(BinderError) -> String? {
+        var reply = try transact(code: ReservedTransactionCode.interface, data: Parcel(), flags: [])
+        do {
+            return try reply.readNullableString16()
+        } catch {
+            throw .malformedParcel(error)
+        }
+    }
+
+    /// The process id of the object's process (DEBUG_PID_TRANSACTION).
+    public func debugPID() throws(BinderError) -> Int32 {
+        var reply = try transact(code: ReservedTransactionCode.debugPID, data: Parcel(), flags: [])
+        do {
+            return try reply.readInt32()
+        } catch {
+            throw .malformedParcel(error)
+        }
+    }
+
+    /// The object's extension (EXTENSION_TRANSACTION), or nil.
+    public func extensionObject() throws(BinderError) -> (any IBinder)? {
+        var reply = try transact(code: ReservedTransactionCode.extension, data: Parcel(), flags: [])
+        return try reply.readNullableStrongBinder()
+    }
+
+    // MARK: - Death notifications
+
+    /// A registration made by ``linkToDeath(_:)``, to pass to ``unlinkToDeath(_:)``.
+    public struct DeathLink: Hashable, Sendable {
+        let id: UInt64
+    }
+
+    /// Calls `onDeath` once, on a looper thread, when the object's process dies. The process
+    /// needs a looper (``BinderProcess/startThreadPool()``) to hear about it. If the object is
+    /// already dead, the kernel says so at once.
+    public func linkToDeath(_ onDeath: @escaping @Sendable () -> Void) throws(BinderError) -> DeathLink {
+        let id = process.deathNotifications.nextID()
+        let request: UInt64? = state.withLock { state in
+            state.deathHandlers[id] = onDeath
+            guard state.deathCookie == nil, !state.isDead else { return nil }
+            state.deathCookie = id
+            return id
+        }
+        if let cookie = request {
+            process.deathNotifications.register(cookie: cookie, proxy: self)
+            let thread = process.threadState()
+            thread.out.append(.requestDeathNotification, handle: handle, cookie: cookie)
+            try thread.flush()
+        }
+        return DeathLink(id: id)
+    }
+
+    /// Removes a registration; the last one removed clears the kernel's notification.
+    public func unlinkToDeath(_ link: DeathLink) throws(BinderError) {
+        let clear: UInt64? = state.withLock { state in
+            state.deathHandlers.removeValue(forKey: link.id)
+            guard state.deathHandlers.isEmpty, !state.isDead, let cookie = state.deathCookie else { return nil }
+            state.deathCookie = nil
+            return cookie
+        }
+        if let cookie = clear {
+            let thread = process.threadState()
+            thread.out.append(.clearDeathNotification, handle: handle, cookie: cookie)
+            try thread.flush()
+        }
+    }
+
+    /// `BR_DEAD_BINDER`: marks the proxy dead, clears the kernel's notification, and calls the
+    /// handlers (once each).
+    func binderDied(thread: ThreadState) {
+        let (handlers, cookie) = state.withLock { state -> ([@Sendable () -> Void], UInt64?) in
+            guard !state.isDead else { return ([], nil) }
+            state.isDead = true
+            let handlers = Array(state.deathHandlers.values)
+            state.deathHandlers.removeAll()
+            return (handlers, state.deathCookie)
+        }
+        if let cookie { thread.out.append(.clearDeathNotification, handle: handle, cookie: cookie) }
+        for handler in handlers { handler() }
+    }
+
+    // MARK: - Freeze notifications
+
+    /// A registration made by ``addFrozenStateCallback(_:)``.
+    public struct FreezeLink: Hashable, Sendable {
+        let id: UInt64
+    }
+
+    /// Calls `onChange` with the object's process's frozen state: at once with the current
+    /// state, then on every change (coalesced by the kernel). Needs Linux 6.12
+    /// (`features/freeze_notification`) and a looper thread.
+    public func addFrozenStateCallback(_ onChange: @escaping @Sendable (Bool) -> Void) throws(BinderError) -> FreezeLink {
+        guard process.features.freezeNotification else { throw .unsupported("freeze notifications") }
+        let id = process.freezeNotifications.nextID()
+        let request: UInt64? = state.withLock { state in
+            state.freezeHandlers[id] = onChange
+            guard state.freezeCookie == nil else { return nil }
+            state.freezeCookie = id
+            return id
+        }
+        if let cookie = request {
+            process.freezeNotifications.register(cookie: cookie, proxy: self)
+            let thread = process.threadState()
+            thread.out.append(.requestFreezeNotification, handle: handle, cookie: cookie)
+            do {
+                try thread.flush()
+            } catch {
+                state.withLock {
+                    $0.freezeHandlers.removeValue(forKey: id)
+                    $0.freezeCookie = nil
+                }
+                process.freezeNotifications.cleared(cookie: cookie)
+                throw error
+            }
+        }
+        return FreezeLink(id: id)
+    }
+
+    /// Removes a registration; the last one removed clears the kernel's notification.
+    public func removeFrozenStateCallback(_ link: FreezeLink) throws(BinderError) {
+        let clear: UInt64? = state.withLock { state in
+            state.freezeHandlers.removeValue(forKey: link.id)
+            guard state.freezeHandlers.isEmpty, let cookie = state.freezeCookie else { return nil }
+            state.freezeCookie = nil
+            return cookie
+        }
+        if let cookie = clear {
+            let thread = process.threadState()
+            thread.out.append(.clearFreezeNotification, handle: handle, cookie: cookie)
+            try thread.flush()
+        }
+    }
+
+    func frozenStateChanged(_ isFrozen: Bool) {
+        let handlers = state.withLock { Array($0.freezeHandlers.values) }
+        for handler in handlers { handler(isFrozen) }
+    }
+}
+
+/// Death notification cookies → proxies, until the kernel confirms each is cleared.
+final class DeathNotifications: Sendable {
+    private struct WeakProxy {
+        weak var proxy: BinderProxy?
+    }
+
+    private let registrations = Mutex<[UInt64: WeakProxy]>([:])
+    private let lastID = Atomic<UInt64>(0)
+
+    func nextID() -> UInt64 { lastID.add(1, ordering: .relaxed).newValue }
+
+    func register(cookie: UInt64, proxy: BinderProxy) {
+        registrations.withLock { $0[cookie] = WeakProxy(proxy: proxy) }
+    }
+
+    func binderDied(cookie: UInt64, thread: ThreadState) {
+        let proxy = registrations.withLock { $0[cookie]?.proxy }
+        proxy?.binderDied(thread: thread)
+    }
+
+    func cleared(cookie: UInt64) {
+        _ = registrations.withLock { $0.removeValue(forKey: cookie) }
+    }
+
+    var count: Int { registrations.withLock { $0.count } }
+}
+
+/// Freeze notification cookies → proxies, until the kernel confirms each is cleared.
+final class FreezeNotifications: Sendable {
+    private struct WeakProxy {
+        weak var proxy: BinderProxy?
+    }
+
+    private let registrations = Mutex<[UInt64: WeakProxy]>([:])
+    private let lastID = Atomic<UInt64>(0)
+
+    func nextID() -> UInt64 { lastID.add(1, ordering: .relaxed).newValue }
+
+    func register(cookie: UInt64, proxy: BinderProxy) {
+        registrations.withLock { $0[cookie] = WeakProxy(proxy: proxy) }
+    }
+
+    func stateChanged(cookie: UInt64, isFrozen: Bool) {
+        let proxy = registrations.withLock { $0[cookie]?.proxy }
+        proxy?.frozenStateChanged(isFrozen)
+    }
+
+    func cleared(cookie: UInt64) {
+        _ = registrations.withLock { $0.removeValue(forKey: cookie) }
+    }
+}

@@ -1,0 +1,93 @@
+/// A binder object, local or remote: what AIDL's `IBinder` is.
+public protocol IBinder: AnyObject, Sendable {
+    /// Sends a synchronous transaction and returns the reply.
+    ///
+    /// - Throws: ``BinderError/transactionFailed(_:_:)`` when the driver could not deliver it
+    ///   (dead or frozen target, no buffer space…), ``BinderError/remoteStatus(_:)`` when the
+    ///   target answered with a transport status.
+    func transact(code: UInt32, data: borrowing Parcel, flags: TransactionFlags) throws(BinderError) -> Parcel
+
+    /// Whether the object's process is still alive, as far as this process knows.
+    var isAlive: Bool { get }
+
+    /// Sends PING_TRANSACTION.
+    func ping() throws(BinderError)
+
+    /// Asks the object for its interface descriptor (INTERFACE_TRANSACTION).
+    func interfaceDescriptorOrNil() throws(BinderError) -> String?
+}
+
+extension IBinder {
+    /// The object's interface descriptor ("" when it declares none).
+    public func interfaceDescriptor() throws(BinderError) -> String {
+        try interfaceDescriptorOrNil() ?? ""
+    }
+
+    /// Sends a synchronous transaction.
+    public func transact(code: UInt32, data: borrowing Parcel) throws(BinderError) -> Parcel {
+        try transact(code: code, data: data, flags: [])
+    }
+}
+
+extension Parcel {
+    /// Writes a binder object (AIDL `IBinder` or an interface), null for nil.
+    ///
+    /// A local object is written as itself (the kernel creates a node for it) and the parcel
+    /// keeps it alive until the parcel is destroyed, by which time the kernel holds its own
+    /// references. A proxy is written as its handle.
+    public mutating func writeStrongBinder(_ binder: (any IBinder)?) {
+        switch binder {
+        case nil:
+            writeBinder(nil)
+        case let object as BinderObject:
+            LocalObjectRegistry.shared.register(object)
+            keepAlive(object)
+            writeBinder(.local(NodeIdentity(pointer: object.nodeID, cookie: object.nodeCookie)), flags: object.nodeFlags)
+        case let proxy as BinderProxy:
+            keepAlive(proxy)
+            writeBinder(.handle(proxy.handle))
+        default:
+            preconditionFailure("\(type(of: binder!)) is neither a BinderObject nor a BinderProxy")
+        }
+    }
+
+    /// Reads a binder object that may be null: a local object of this process, or a proxy for
+    /// a handle. For a received parcel, the proxy takes its own kernel references before the
+    /// parcel's buffer is freed.
+    ///
+    /// - Parameter process: where handles refer to; by default the process that received the
+    ///   parcel.
+    public mutating func readNullableStrongBinder(process: BinderProcess? = nil) throws(BinderError) -> (any IBinder)? {
+        let start = readerIndex
+        let received: ReceivedBinder?
+        do {
+            received = try readNullableBinder()
+        } catch {
+            throw .malformedParcel(error)
+        }
+        guard let received else { return nil }
+        switch received.reference {
+        case .local(let node):
+            guard let object = LocalObjectRegistry.shared.object(for: node) else {
+                readerIndex = start
+                throw .malformedParcel(.objectNotListed(offset: start))
+            }
+            return object
+        case .handle(let handle):
+            guard let owner = process ?? (receivedBufferOwner as? BinderProcess) else {
+                readerIndex = start
+                throw .malformedParcel(.unexpectedObjectType(BinderObjectType.handle.rawValue, offset: start))
+            }
+            return try owner.proxy(forHandle: handle)
+        }
+    }
+
+    /// Reads a non-null binder object.
+    public mutating func readStrongBinder(process: BinderProcess? = nil) throws(BinderError) -> any IBinder {
+        let start = readerIndex
+        guard let binder = try readNullableStrongBinder(process: process) else {
+            throw .malformedParcel(.unexpectedNull(offset: start))
+        }
+        return binder
+    }
+}

@@ -1,0 +1,404 @@
+import CBinder
+import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The kernel-stamped identity of the process that sent the transaction being served.
+public struct CallerIdentity: Hashable, Sendable {
+    /// The sender's process id (0 for oneway transactions: the kernel does not say).
+    public var pid: Int32
+    /// The sender's effective uid. This, not anything in the parcel, is who is calling.
+    public var euid: uid_t
+    /// The sender's security context, when the node asked for it (`TXN_SECURITY_CTX`).
+    public var securityContext: String?
+    /// The transaction's flags.
+    public var flags: TransactionFlags
+
+    /// This process, as it appears when it calls itself or clears the calling identity.
+    public static var ownProcess: CallerIdentity {
+        CallerIdentity(pid: getpid(), euid: geteuid(), securityContext: nil, flags: [])
+    }
+}
+
+/// What a oneway transaction's delivery reported.
+public enum OnewayDelivery: Sendable, Equatable {
+    /// Queued for the target (`BR_TRANSACTION_COMPLETE`).
+    case delivered
+    /// Queued, but the target's async buffer is nearly full and this process is sending most of
+    /// it (`BR_ONEWAY_SPAM_SUSPECT`, when spam detection is enabled).
+    case spamSuspected
+    /// Queued for a frozen target; it runs when the target thaws (`BR_TRANSACTION_PENDING_FROZEN`).
+    case pendingFrozen
+}
+
+/// One thread's conversation with one binder device (libbinder's `IPCThreadState`): the
+/// commands it has yet to write, the returns it has read and not yet handled, the references
+/// to drop once the batch is handled, and the identity of the transaction it is serving.
+///
+/// Only its own thread touches it; the runtime keeps one per (thread, device) in thread-local
+/// storage.
+final class ThreadState {
+    weak var process: BinderProcess?
+    private let device: BinderDevice.View
+
+    /// Commands to write with the next `BINDER_WRITE_READ`.
+    var out = CommandBuffer(capacity: 256)
+    /// The read buffer and how much of it is filled and handled.
+    private let incoming: UnsafeMutableRawBufferPointer
+    private var incomingFilled = 0
+    private var incomingPosition = 0
+
+    /// `BR_RELEASE` / `BR_DECREFS` received, applied once the batch is handled.
+    private var pendingStrongReleases: [NodeIdentity] = []
+    private var pendingWeakReleases: [NodeIdentity] = []
+
+    /// Whether this thread is a looper (entered or registered) of its process.
+    private(set) var isLooper = false
+    /// How many incoming transactions this thread is serving (nested calls stack up).
+    private(set) var servingDepth = 0
+    /// The identity of the transaction being served, if any.
+    var caller: CallerIdentity?
+
+    init(process: BinderProcess) {
+        self.process = process
+        self.device = process.device.view
+        incoming = UnsafeMutableRawBufferPointer.allocate(byteCount: 256, alignment: 8)
+    }
+
+    deinit {
+        incoming.deallocate()
+        // The kernel keeps a binder_thread per thread that ever talked to it: release it.
+        if process != nil { try? device.threadExit() }
+    }
+
+    // MARK: - Talking to the driver
+
+    /// Writes the pending commands and, when `receive` and everything read was handled, reads
+    /// the next batch (blocking until the driver has something).
+    private func talkWithDriver(receive: Bool = true) throws(BinderError) {
+        let needRead = receive && incomingPosition >= incomingFilled
+        if out.isEmpty && !needRead { return }
+        let result = out.bytes.withUnsafeBytes { write in
+            Result { () throws(BinderError) -> (Int, Int) in
+                var request = binder_write_read(
+                    write_size: UInt64(write.count), write_consumed: 0,
+                    write_buffer: UInt64(UInt(bitPattern: write.baseAddress)),
+                    read_size: needRead ? UInt64(incoming.count) : 0, read_consumed: 0,
+                    read_buffer: UInt64(UInt(bitPattern: incoming.baseAddress)))
+                try device.writeRead(&request)
+                return (Int(request.write_consumed), Int(request.read_consumed))
+            }
+        }
+        let (written, read) = try result.get()
+        out.removeFirst(written)
+        if needRead && read > 0 {
+            incomingFilled = read
+            incomingPosition = 0
+        }
+    }
+
+    /// The next return the driver sent, or nil when the batch is handled.
+    private func nextReturn() throws(BinderError) -> DriverReturn? {
+        guard incomingPosition < incomingFilled else { return nil }
+        var reader = DriverReturnReader(
+            UnsafeRawBufferPointer(rebasing: incoming[incomingPosition..<incomingFilled]))
+        do throws(BinderError) {
+            let entry = try reader.next()
+            incomingPosition += reader.readerIndex
+            return entry
+        } catch {
+            incomingPosition = incomingFilled  // drop the rest of an undecodable batch
+            throw error
+        }
+    }
+
+    /// Writes queued commands now, without reading, unless this thread will soon talk to the
+    /// driver anyway (it is a looper or is serving a transaction).
+    func flushIfIdle() {
+        guard !isLooper && servingDepth == 0 && !out.isEmpty else { return }
+        do {
+            try talkWithDriver(receive: false)
+        } catch {
+            process?.logger.warning("flushing binder commands failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Writes queued commands now.
+    func flush() throws(BinderError) {
+        try talkWithDriver(receive: false)
+    }
+
+    // MARK: - Outgoing transactions
+
+    /// Sends a transaction on this thread and waits for its reply, serving whatever the
+    /// driver delivers meanwhile (nested calls, reference counts, death notices).
+    func transact(handle: UInt32, code: UInt32, data: borrowing Parcel, flags: TransactionFlags)
+        throws(BinderError) -> Parcel
+    {
+        var reply: Parcel?
+        try send(handle: handle, code: code, data: data, flags: flags.subtracting(.oneWay), reply: &reply)
+        return reply ?? Parcel(wireFormat: data.wireFormat)
+    }
+
+    /// Sends a oneway transaction and returns once the driver has queued it.
+    func transactOneway(handle: UInt32, code: UInt32, data: borrowing Parcel, flags: TransactionFlags)
+        throws(BinderError) -> OnewayDelivery
+    {
+        var ignored: Parcel?
+        return try send(handle: handle, code: code, data: data, flags: flags.union(.oneWay), reply: &ignored)
+    }
+
+    @discardableResult
+    private func send(
+        handle: UInt32, code: UInt32, data: borrowing Parcel, flags: TransactionFlags, reply: inout Parcel?
+    ) throws(BinderError) -> OnewayDelivery {
+        let flags = flags.union(.acceptFileDescriptors)
+        let result = data.withUnsafeDataBytes { bytes in
+            data.withUnsafeObjectOffsets { offsets in
+                Result { () throws(BinderError) -> OnewayDelivery in
+                    out.append(
+                        .transaction,
+                        transaction: TransactionData(
+                            target: UInt64(handle), code: code, flags: flags, dataSize: UInt64(bytes.count),
+                            offsetsSize: UInt64(offsets.count),
+                            dataAddress: UInt64(UInt(bitPattern: bytes.baseAddress)),
+                            offsetsAddress: UInt64(UInt(bitPattern: offsets.baseAddress))))
+                    // The driver copies the data during the first write, inside this scope.
+                    return try waitForResponse(expectingReply: !flags.contains(.oneWay), reply: &reply)
+                }
+            }
+        }
+        defer { finishBatch() }
+        return try result.get()
+    }
+
+    /// Reads and handles returns until the outcome of the transaction just written.
+    private func waitForResponse(expectingReply: Bool, reply: inout Parcel?) throws(BinderError) -> OnewayDelivery {
+        while true {
+            try talkWithDriver()
+            while let entry = try nextReturn() {
+                switch entry {
+                case .transactionComplete:
+                    if !expectingReply { return .delivered }
+                case .onewaySpamSuspect:
+                    process?.logger.warning("oneway spam suspected: the target's async buffer is nearly full")
+                    if !expectingReply { return .spamSuspected }
+                case .transactionPendingFrozen:
+                    if !expectingReply { return .pendingFrozen }
+                case .reply(let transaction):
+                    reply = try receiveReply(transaction)
+                    return .delivered
+                case .deadReply:
+                    throw .transactionFailed(.deadTarget, extendedError())
+                case .failedReply:
+                    throw .transactionFailed(.failed, extendedError())
+                case .frozenReply:
+                    throw .transactionFailed(.frozenTarget, extendedError())
+                default:
+                    try execute(entry)
+                }
+            }
+        }
+    }
+
+    /// Wraps a reply's buffer in a parcel that frees it, or turns a status reply into an error.
+    private func receiveReply(_ transaction: TransactionData) throws(BinderError) -> Parcel {
+        guard let process else { throw .shutDown }
+        var parcel = try receivedParcel(transaction, process: process)
+        guard transaction.flags.contains(.statusCode) else { return parcel }
+        let status: Int32
+        do {
+            status = try parcel.readInt32()
+        } catch {
+            throw .malformedParcel(error)
+        }
+        guard status == 0 else { throw .remoteStatus(StatusCode(rawValue: status)) }
+        return Parcel(wireFormat: process.wireFormat)
+    }
+
+    private func extendedError() -> ExtendedError? {
+        guard let process, process.features.extendedError else { return nil }
+        return try? device.takeExtendedError()
+    }
+
+    /// After a batch: apply deferred releases once everything read is handled, and write out
+    /// acknowledgements and frees that a non-looper thread would otherwise keep.
+    private func finishBatch() {
+        if incomingPosition >= incomingFilled { applyPendingReleases() }
+        flushIfIdle()
+    }
+
+    // MARK: - Returns
+
+    /// Handles one return that is not the outcome of our own transaction.
+    private func execute(_ entry: DriverReturn) throws(BinderError) {
+        guard let process else { throw .shutDown }
+        switch entry {
+        case .noop, .ok, .acquireResult, .finished:
+            break
+        case .error(let code):
+            process.logger.error("the binder driver reported an error", metadata: ["binder.error": "\(code)"])
+        case .incrementWeak(let node):
+            if !process.nodes.increment(node, strong: false) { process.logUnknownNode("BR_INCREFS", node) }
+            out.append(.incrementWeakDone, node: node)
+        case .incrementStrong(let node):
+            if !process.nodes.increment(node, strong: true) { process.logUnknownNode("BR_ACQUIRE", node) }
+            out.append(.incrementStrongDone, node: node)
+        case .decrementStrong(let node):
+            pendingStrongReleases.append(node)
+        case .decrementWeak(let node):
+            pendingWeakReleases.append(node)
+        case .attemptAcquire:
+            out.appendInteger(DriverCommand(rawValue: BC_ACQUIRE_RESULT.rawValue).rawValue)
+            out.appendInteger(Int32(0))
+        case .transaction(let transaction):
+            try serve(transaction, securityContext: nil, process: process)
+        case .transactionWithSecurityContext(let transaction, let context):
+            try serve(transaction, securityContext: context, process: process)
+        case .spawnLooper:
+            process.threadPool.spawnLooper(process: process)
+        case .deadBinder(let cookie):
+            process.deathNotifications.binderDied(cookie: cookie, thread: self)
+            out.append(.deadBinderDone, value: cookie)
+        case .clearDeathNotificationDone(let cookie):
+            process.deathNotifications.cleared(cookie: cookie)
+        case .frozenBinder(let cookie, let isFrozen):
+            process.freezeNotifications.stateChanged(cookie: cookie, isFrozen: isFrozen)
+            out.append(.freezeNotificationDone, value: cookie)
+        case .clearFreezeNotificationDone(let cookie):
+            process.freezeNotifications.cleared(cookie: cookie)
+        case .transactionComplete, .onewaySpamSuspect, .transactionPendingFrozen, .reply, .deadReply, .failedReply,
+            .frozenReply:
+            process.logger.warning("unexpected driver return outside a transaction", metadata: ["binder.return": "\(entry)"])
+        }
+    }
+
+    /// Drops the references the kernel released in the batch just handled.
+    private func applyPendingReleases() {
+        guard let process, !(pendingStrongReleases.isEmpty && pendingWeakReleases.isEmpty) else { return }
+        var released: [BinderObject] = []
+        for node in pendingStrongReleases {
+            if let object = process.nodes.decrement(node, strong: true) { released.append(object) }
+        }
+        for node in pendingWeakReleases {
+            if let object = process.nodes.decrement(node, strong: false) { released.append(object) }
+        }
+        pendingStrongReleases.removeAll(keepingCapacity: true)
+        pendingWeakReleases.removeAll(keepingCapacity: true)
+        released.removeAll()  // the objects go here, outside every lock
+    }
+
+    // MARK: - Incoming transactions
+
+    private func serve(_ transaction: TransactionData, securityContext: UInt64?, process: BinderProcess)
+        throws(BinderError)
+    {
+        let oneWay = transaction.flags.contains(.oneWay)
+        var request: Parcel
+        do throws(BinderError) {
+            request = try receivedParcel(transaction, process: process)
+        } catch {
+            process.logger.error("dropping an incoming transaction", metadata: ["error": "\(error)"])
+            if !oneWay { try sendStatusReply(.badValue, requestFlags: transaction.flags) }
+            return
+        }
+
+        let saved = caller
+        caller = CallerIdentity(
+            pid: transaction.senderPID, euid: transaction.senderEUID,
+            securityContext: securityContext.flatMap { process.securityContext(at: $0) }, flags: transaction.flags)
+        servingDepth += 1
+        defer {
+            servingDepth -= 1
+            caller = saved
+        }
+
+        var reply = Parcel(wireFormat: process.wireFormat)
+        let status: StatusCode
+        if let target = transaction.target == 0
+            ? process.contextManagerObject
+            : process.nodes.object(for: NodeIdentity(pointer: transaction.target, cookie: transaction.cookie))
+        {
+            status = target.dispatch(code: transaction.code, data: &request, reply: &reply, flags: transaction.flags)
+        } else {
+            status = .unknownTransaction
+        }
+        // The request buffer goes back first (libbinder does the same): handles it carried are
+        // held by proxies that took their own references while reading it.
+        _ = consume request
+        if oneWay { return }
+        if status == .ok {
+            try sendReply(reply, flags: transaction.flags.intersection(.clearBuffer))
+        } else {
+            try sendStatusReply(status, requestFlags: transaction.flags)
+        }
+    }
+
+    private func sendStatusReply(_ status: StatusCode, requestFlags: TransactionFlags) throws(BinderError) {
+        var reply = Parcel(capacity: 4)
+        reply.writeInt32(status.rawValue)
+        try sendReply(reply, flags: requestFlags.intersection(.clearBuffer).union(.statusCode))
+    }
+
+    private func sendReply(_ reply: borrowing Parcel, flags: TransactionFlags) throws(BinderError) {
+        let result = reply.withUnsafeDataBytes { bytes in
+            reply.withUnsafeObjectOffsets { offsets in
+                Result { () throws(BinderError) in
+                    out.append(
+                        .reply,
+                        transaction: TransactionData(
+                            target: UInt64(UInt32.max), flags: flags, dataSize: UInt64(bytes.count),
+                            offsetsSize: UInt64(offsets.count),
+                            dataAddress: UInt64(UInt(bitPattern: bytes.baseAddress)),
+                            offsetsAddress: UInt64(UInt(bitPattern: offsets.baseAddress))))
+                    var ignored: Parcel?
+                    _ = try waitForResponse(expectingReply: false, reply: &ignored)
+                }
+            }
+        }
+        do throws(BinderError) {
+            try result.get()
+        } catch {
+            // The caller may have died meanwhile: that is its problem, not this looper's.
+            process?.logger.debug("reply not delivered", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func receivedParcel(_ transaction: TransactionData, process: BinderProcess) throws(BinderError) -> Parcel {
+        let data = device.mappedBytes(transaction.dataAddress, transaction.dataSize)
+        let offsets = device.mappedBytes(transaction.offsetsAddress, transaction.offsetsSize)
+        guard let data, let offsets else {
+            out.append(.freeBuffer, value: transaction.dataAddress)
+            throw .malformedReturn("transaction buffer outside the receive mapping")
+        }
+        return Parcel(
+            received: data, objectOffsets: offsets, bufferAddress: transaction.dataAddress, owner: process,
+            wireFormat: process.wireFormat)
+    }
+
+    // MARK: - Looping
+
+    /// Serves transactions on this thread until the process shuts down.
+    func joinThreadPool(isMain: Bool) {
+        guard let process else { return }
+        isLooper = true
+        out.append(isMain ? .enterLooper : .registerLooper)
+        while !process.isShuttingDown {
+            do {
+                try talkWithDriver()
+                while let entry = try nextReturn() { try execute(entry) }
+                applyPendingReleases()
+            } catch {
+                if case .systemCall(_, _, let errno) = error, errno == .badFileDescriptor || errno == .connectionRefused {
+                    break
+                }
+                process.logger.error("binder looper error", metadata: ["error": "\(error)"])
+            }
+        }
+        out.append(.exitLooper)
+        try? talkWithDriver(receive: false)
+        isLooper = false
+    }
+}
