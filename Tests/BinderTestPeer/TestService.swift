@@ -71,6 +71,11 @@ final class TestService: BinderObject, @unchecked Sendable {
         }
     }
 
+    override func dump(to fd: FileDescriptor, arguments: [String]) throws {
+        let count = recordedValues.withLock { $0.count }
+        _ = try fd.writeAll(Array("TestService: \(count) recorded; arguments: \(arguments.joined(separator: " "))\n".utf8))
+    }
+
     private func readToEnd(_ fd: FileDescriptor) throws -> [UInt8] {
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 4096)

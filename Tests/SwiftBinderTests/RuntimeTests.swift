@@ -226,6 +226,43 @@ import Glibc
         #expect(try eventually(within: 2) { try objectCount() == before })
     }
 
+    @Test func dumpWritesToTheDescriptorItIsGiven() throws {
+        let setup = try Setup("dump")
+        let pipe = try FileDescriptor.pipe()
+        defer { try? pipe.readEnd.close() }
+        var request = Parcel()
+        request.writeFileDescriptor(pipe.writeEnd, takeOwnership: true)
+        request.writeStringArray(["--verbose", "all"])
+        _ = try setup.service.transact(code: ReservedTransactionCode.dump, data: request)
+        _ = consume request  // closes our write end: the service's copy is closed with its parcel
+        var bytes = [UInt8](repeating: 0, count: 256)
+        let count = try bytes.withUnsafeMutableBytes { try pipe.readEnd.read(into: $0) }
+        #expect(String(decoding: bytes[..<count], as: UTF8.self) == "TestService: 0 recorded; arguments: --verbose all\n")
+    }
+
+    @Test func twoDevicesInOneProcess() throws {
+        let first = try Setup("first")
+        let second = try Setup("second")
+        #expect(first.client !== second.client)
+        var one = try first.call(.echo) { $0.writeString16("one") }
+        var two = try second.call(.echo) { $0.writeString16("two") }
+        #expect(try one.readString16() == "one")
+        #expect(try two.readString16() == "two")
+        #expect(try first.service.debugPID() == first.server.pid)
+        #expect(try second.service.debugPID() == second.server.pid)
+    }
+
+    @Test func aLocalObjectCalledInProcessSeesTheBindersItWasSent() throws {
+        let callback = Callback()
+        let echo = Callback()
+        var request = Parcel()
+        request.writeStrongBinder(echo)
+        request.writeInt32(0)
+        var reply = try callback.transact(code: TestServiceCode.nested.rawValue, data: request)
+        #expect(try reply.readInt32() == 0)
+        #expect(callback.calls.load(ordering: .relaxed) == 1)
+    }
+
     @Test func theSameHandleGivesTheSameProxy() throws {
         let setup = try Setup("cache")
         let again = try setup.client.contextObject

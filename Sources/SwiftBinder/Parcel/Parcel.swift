@@ -90,6 +90,20 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
         self.objectsProblem = Self.validateObjects(objectOffsets, dataSize: data.count, base: data.baseAddress)
     }
 
+    /// An owned copy of `other`'s data and objects, for delivering a transaction to an object
+    /// in this same process. File descriptors are shared, not owned, by the copy.
+    init(copying other: borrowing Parcel) {
+        self.init(capacity: other.dataSize, wireFormat: other.wireFormat)
+        other.withUnsafeDataBytes { writeBytes($0) }
+        for index in 0..<other.objectCount { ownedObjects.append(other.objectOffset(at: index)) }
+        retainedObjects = other.retainedObjects
+        // Descriptors the original owns stay its own: the copy must not close them.
+        guard let base else { return }
+        for offset in ownedObjects where BinderObjectType(rawValue: base.loadUnaligned(fromByteOffset: Int(offset), as: UInt32.self)) == .fileDescriptor {
+            (base + Int(offset) + 16).storeBytes(of: UInt64(0), as: UInt64.self)
+        }
+    }
+
     deinit {
         if let receivedAddress {
             closeReceivedDescriptors()

@@ -71,8 +71,7 @@ open class BinderObject: IBinder, @unchecked Sendable {
 
     /// Calls the object in this process, as a remote caller would, without the driver.
     public func transact(code: UInt32, data: borrowing Parcel, flags: TransactionFlags) throws(BinderError) -> Parcel {
-        var request = Parcel(wireFormat: data.wireFormat)
-        data.withUnsafeDataBytes { request.writeBytes($0) }
+        var request = Parcel(copying: data)
         var reply = Parcel(wireFormat: data.wireFormat)
         let status = dispatch(code: code, data: &request, reply: &reply, flags: flags)
         guard status == .ok else { throw .remoteStatus(status) }
