@@ -109,9 +109,17 @@ public final class BinderProcess: ReceivedBufferOwner, @unchecked Sendable {
     /// to handle 0.
     ///
     /// - Parameter requestSecurityContext: ask the kernel for each caller's security context.
+    ///   Honoured only where an LSM provides contexts (``kernelProvidesSecurityContexts``):
+    ///   without one the kernel would fail every transaction to the node.
     public func becomeContextManager(_ object: BinderObject, requestSecurityContext: Bool = false) throws(BinderError) {
         var flags = object.nodeFlags
-        if requestSecurityContext { flags |= BinderObjectFlags.securityContext }
+        if requestSecurityContext {
+            if Self.kernelProvidesSecurityContexts {
+                flags |= BinderObjectFlags.securityContext
+            } else {
+                logger.info("no LSM provides security contexts; not asking the kernel for them")
+            }
+        }
         do {
             try device.becomeContextManager(nodeFlags: flags)
         } catch {
@@ -122,6 +130,13 @@ public final class BinderProcess: ReceivedBufferOwner, @unchecked Sendable {
     }
 
     var contextManagerObject: BinderObject? { contextManager.withLock { $0 } }
+
+    /// Whether a security module (SELinux, Smack…) gives processes security contexts, which
+    /// `TXN_SECURITY_CTX` nodes need: this process has one in `/proc/self/attr/current`.
+    public static var kernelProvidesSecurityContexts: Bool {
+        guard let context = try? readSmallFile("/proc/self/attr/current", limit: 4096) else { return false }
+        return !context.isEmpty && context != [0]
+    }
 
     /// The proxy for handle 0, the context manager (servicemanager).
     public var contextObject: BinderProxy {
