@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "SwiftBinder", targets: ["SwiftBinder"]),
         .executable(name: "servicemanager", targets: ["servicemanager"]),
         .executable(name: "binder", targets: ["binder"]),
+        .executable(name: "calculator", targets: ["calculator"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
@@ -39,6 +40,11 @@ let package = Package(
                 "SwiftBinder",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
+        ),
+        // The demo's calculator service and client.
+        .executableTarget(
+            name: "calculator",
+            dependencies: ["SwiftBinder", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Fuzz targets: a corpus replayer here; a libFuzzer binary when built by scripts/fuzz.
         .executableTarget(name: "swiftbinder-fuzz", dependencies: ["SwiftBinder"], path: "Fuzz", exclude: ["seeds"]),

@@ -12,7 +12,9 @@ struct BinderTool: ParsableCommand {
         commandName: "binder",
         abstract: "Manage binderfs devices and talk to binder from the command line.",
         version: "0.1.0",
-        subcommands: [Device.self, Features.self, Raw.self])
+        subcommands: [
+            List.self, Check.self, Ping.self, Call.self, Device.self, Features.self, Stats.self, Raw.self,
+        ])
 }
 
 /// Options shared by the commands that work on a binderfs mount.

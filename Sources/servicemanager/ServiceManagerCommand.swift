@@ -3,48 +3,114 @@ import Logging
 import SwiftBinder
 import SystemPackage
 
-/// The context manager daemon. For now it claims handle 0 and answers PING, which is what
-/// other binder stacks send before anything else; the registry comes with the servicemanager issue.
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The context manager daemon: the registry at handle 0 (`android.os.IServiceManager`).
 @main
 struct ServiceManagerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "servicemanager",
-        abstract: "Becomes the binder context manager (handle 0) of a device.",
+        abstract: "Become the binder context manager (handle 0) of a device and keep its service registry.",
+        discussion: """
+            The access policy file has one rule per line (# starts a comment):
+              add     PATTERN UIDS    may register names matching PATTERN (a shell glob)
+              find    PATTERN UIDS    may look them up and watch for them
+              replace PATTERN UIDS    may re-register a name another uid registered
+              list            UIDS    may list services
+              declare NAME            a declared instance (isDeclared, getDeclaredInstances)
+            UIDS is * or a comma-separated list of uids. The first matching rule decides; without
+            one, root may add and replace, everyone may find and list. Identity is the caller's
+            euid as the kernel reports it.
+            """,
         version: "0.1.0")
 
     @Option(help: "The binder device to manage.")
     var device: String = "/dev/binderfs/binder"
 
+    @Option(help: "The access policy file (default: root adds, everyone finds and lists).")
+    var policy: String?
+
+    @Option(help: "The IServiceManager code table to serve: android16 or android11.")
+    var `protocol`: String = ServiceManagerProtocol.android16.rawValue
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
     func validate() throws {
-        guard Logger.Level(rawValue: logLevel) != nil else {
-            throw ValidationError("unknown log level '\(logLevel)'")
+        guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown log level '\(logLevel)'") }
+        guard ServiceManagerProtocol(rawValue: `protocol`) != nil else {
+            throw ValidationError("unknown protocol '\(`protocol`)': use android16 or android11")
         }
     }
 
     func run() throws {
-        LoggingSystem.bootstrap(StreamLogHandler.standardError)
-        var logger = Logger(label: "servicemanager")
-        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .info
-
-        do {
-            let binder = try BinderDevice(path: FilePath(device))
-            try binder.becomeContextManager()
-            logger.info("context manager", metadata: ["binder.device": "\(device)"])
-            try binder.serveRaw { request in
-                logger.debug(
-                    "transaction",
-                    metadata: [
-                        "transaction.code": "\(request.code)", "sender.pid": "\(request.senderPID)",
-                        "sender.euid": "\(request.senderEUID)",
-                    ])
-                return request.code == ReservedTransactionCode.ping ? .reply([]) : .status(StatusCode.unknownTransaction.rawValue)
-            }
-        } catch {
-            print("servicemanager: \(error)")
-            throw ExitCode.failure
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
         }
+        let logger = Logger(label: "servicemanager")
+
+        let accessPolicy: AccessPolicy
+        do {
+            accessPolicy = try policy.map(loadPolicy) ?? .default
+        } catch {
+            fail("\(policy ?? ""): \(error)")
+        }
+
+        // SIGTERM and SIGINT are taken by this thread (sigwait below), not delivered at random.
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        sigaddset(&signals, SIGTERM)
+        sigaddset(&signals, SIGINT)
+        pthread_sigmask(SIG_BLOCK, &signals, nil)
+
+        let process: BinderProcess
+        let service: ServiceManagerService
+        do {
+            // Single-threaded like AOSP's: one looper serves requests, deaths and callbacks.
+            process = try BinderProcess(path: FilePath(device), maxThreads: 0, logger: logger)
+            service = ServiceManagerService(
+                process: process, protocol: ServiceManagerProtocol(rawValue: `protocol`) ?? .android16,
+                policy: accessPolicy, logger: logger)
+            try process.becomeContextManager(service, requestSecurityContext: true)
+        } catch {
+            if error.errno == .resourceBusy {
+                fail("\(error) — another context manager holds \(device)")
+            }
+            fail("\(error)")
+        }
+        service.startClientCallbackTimer()
+        process.startThreadPool()
+        logger.info(
+            "ready", metadata: ["binder.device": "\(device)", "servicemanager.protocol": "\(`protocol`)"])
+
+        var received: Int32 = 0
+        sigwait(&signals, &received)
+        logger.info("shutting down", metadata: ["signal": "\(received)"])
+        service.stop()
+        process.shutdown()
+    }
+
+    private func loadPolicy(_ path: String) throws -> AccessPolicy {
+        let fd = try FileDescriptor.open(FilePath(path), .readOnly)
+        defer { try? fd.close() }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = try chunk.withUnsafeMutableBytes { try fd.read(into: $0) }
+            if count == 0 { break }
+            bytes += chunk[..<count]
+            guard bytes.count <= 1 << 20 else { throw ValidationError("larger than 1 MiB") }
+        }
+        return try AccessPolicy(parsing: String(decoding: bytes, as: UTF8.self))
+    }
+
+    private func fail(_ message: String) -> Never {
+        _ = try? FileDescriptor.standardError.writeAll("servicemanager: \(message)\n".utf8)
+        Glibc.exit(1)
     }
 }
