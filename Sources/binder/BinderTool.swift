@@ -22,9 +22,13 @@ struct BinderfsOptions: ParsableArguments {
     @Option(help: "The binderfs mount (default: /dev/binderfs, or the first binderfs mounted).")
     var binderfs: String?
 
+    @Option(help: "A binder device: its binderfs mount is the one used.")
+    var device: String?
+
     func mount() throws -> Binderfs {
         try runReportingErrors { () throws(BinderError) in
             if let binderfs { return try Binderfs(mountPoint: FilePath(binderfs)) }
+            if let device { return try Binderfs(mountPoint: FilePath(device).removingLastComponent()) }
             return try Binderfs.find()
         }
     }

@@ -25,7 +25,80 @@ struct BinderTestPeer {
         case (3...4, "serve"): serve(device: arguments[2], maxThreads: arguments.count == 4 ? UInt32(arguments[3]) : nil)
         case (4, "call-whoami"): callWhoAmI(device: arguments[2], uid: uid_t(arguments[3]) ?? 65534)
         case (3, "every-type"): everyType(device: arguments[2])
-        default: fail("usage: binder-test-peer serve DEVICE [MAX_THREADS] | call-whoami DEVICE UID | every-type DEVICE")
+        case (4, "sm-serve"): serviceManagerServe(device: arguments[2], name: arguments[3])
+        case (5, "sm-concurrent"):
+            serviceManagerConcurrent(device: arguments[2], index: Int(arguments[3]) ?? 0, count: Int(arguments[4]) ?? 1)
+        case (4, "sm-policy-probe"): serviceManagerPolicyProbe(device: arguments[2], uid: uid_t(arguments[3]) ?? 65534)
+        default:
+            fail(
+                "usage: binder-test-peer serve DEVICE [MAX_THREADS] | call-whoami DEVICE UID | every-type DEVICE"
+                    + " | sm-serve DEVICE NAME | sm-concurrent DEVICE INDEX COUNT | sm-policy-probe DEVICE UID")
+        }
+    }
+
+    /// Registers a TestService under NAME with servicemanager and serves it until killed.
+    static func serviceManagerServe(device: String, name: String) {
+        do {
+            let process = try BinderProcess(path: FilePath(device))
+            let manager = try ServiceManager(process: process)
+            try manager.addService(name, TestService(process: process))
+            print("ready")
+            fflush(nil)
+            process.startThreadPool()
+            process.joinThreadPool()
+        } catch {
+            fail("binder-test-peer: \(error)")
+        }
+    }
+
+    /// One of COUNT processes: registers svc-INDEX, waits for svc-(INDEX+1), pings it and
+    /// checks every name it can see; prints "ok" (or what failed) and serves until killed.
+    static func serviceManagerConcurrent(device: String, index: Int, count: Int) {
+        do {
+            let process = try BinderProcess(path: FilePath(device))
+            let manager = try ServiceManager(process: process)
+            try manager.addService("svc-\(index)", TestService(process: process))
+            let next = "svc-\((index + 1) % count)"
+            guard let service = try manager.waitForService(next, timeout: .seconds(30)) else {
+                fail("fail: \(next) never appeared")
+            }
+            try service.ping()
+            guard try service.interfaceDescriptor() == testServiceDescriptor else { fail("fail: wrong descriptor") }
+            for _ in 0..<20 { _ = try manager.checkService("svc-\(Int.random(in: 0..<count))") }
+            print("ok")
+            fflush(nil)
+            process.joinThreadPool()
+        } catch {
+            fail("fail: \(error)")
+        }
+    }
+
+    /// As UID, tries what the policy test's policy allows and denies; prints one line each.
+    static func serviceManagerPolicyProbe(device: String, uid: uid_t) {
+        guard setgid(uid) == 0, setuid(uid) == 0 else { fail("binder-test-peer: cannot switch to uid \(uid)") }
+        do {
+            let process = try BinderProcess(path: FilePath(device))
+            let manager = try ServiceManager(process: process)
+            func outcome(_ label: String, _ body: () throws(RemoteError) -> Void) {
+                do {
+                    try body()
+                    print("\(label): ok")
+                } catch .exception(let status) {
+                    print("\(label): \(status.exception)")
+                } catch {
+                    print("\(label): \(error)")
+                }
+            }
+            let object = ChildObject()
+            outcome("add demo.mine") { () throws(RemoteError) in try manager.addService("demo.mine", object) }
+            outcome("add other") { () throws(RemoteError) in try manager.addService("other", object) }
+            outcome("find demo.mine") { () throws(RemoteError) in _ = try manager.checkService("demo.mine") }
+            outcome("find secret") { () throws(RemoteError) in _ = try manager.checkService("secret") }
+            outcome("list") { () throws(RemoteError) in _ = try manager.listServices() }
+            outcome("replace root.owned") { () throws(RemoteError) in try manager.addService("root.owned", object) }
+            fflush(nil)
+        } catch {
+            fail("binder-test-peer: \(error)")
         }
     }
 

@@ -117,7 +117,7 @@ public final class BinderProcess: ReceivedBufferOwner, @unchecked Sendable {
             if Self.kernelProvidesSecurityContexts {
                 flags |= BinderObjectFlags.securityContext
             } else {
-                logger.info("no LSM provides security contexts; not asking the kernel for them")
+                logger.debug("no LSM provides security contexts; not asking the kernel for them")
             }
         }
         do {
@@ -139,8 +139,16 @@ public final class BinderProcess: ReceivedBufferOwner, @unchecked Sendable {
     }
 
     /// The proxy for handle 0, the context manager (servicemanager).
+    ///
+    /// As in libbinder, handle 0 is pinged first: the kernel only creates the reference once a
+    /// context manager exists, so without one this throws a dead-target error instead of
+    /// handing out a proxy whose references the kernel refused.
     public var contextObject: BinderProxy {
-        get throws(BinderError) { try proxy(forHandle: 0) }
+        get throws(BinderError) {
+            if let existing = proxies.withLock({ $0[0]?.proxy }) { return existing }
+            _ = try threadState().transact(handle: 0, code: ReservedTransactionCode.ping, data: Parcel(), flags: [])
+            return try proxy(forHandle: 0)
+        }
     }
 
     /// The proxy for `handle`, shared by everyone who holds one; a new proxy takes its own

@@ -11,13 +11,15 @@ final class ChildProcess {
     private var buffered: [UInt8] = []
     private var exitStatus: CInt?
 
-    /// Starts `executable` with `arguments`; the child inherits the environment and stderr.
-    init(_ executable: String, _ arguments: [String]) throws {
+    /// Starts `executable` with `arguments`; the child inherits the environment and, unless
+    /// `mergeStandardError`, stderr.
+    init(_ executable: String, _ arguments: [String], mergeStandardError: Bool = false) throws {
         let pipe = try FileDescriptor.pipe()
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_adddup2(&actions, pipe.writeEnd.rawValue, STDOUT_FILENO)
+        if mergeStandardError { posix_spawn_file_actions_adddup2(&actions, pipe.writeEnd.rawValue, STDERR_FILENO) }
         posix_spawn_file_actions_addclose(&actions, pipe.readEnd.rawValue)
 
         let argv = ([executable] + arguments).map { strdup($0) }
@@ -40,6 +42,13 @@ final class ChildProcess {
             _ = try? waitForExit()
         }
         try? output.close()
+    }
+
+    /// Everything the child prints until it closes its output.
+    func readAll() throws -> String {
+        var lines: [String] = []
+        while let line = try readLine() { lines.append(line) }
+        return lines.joined(separator: "\n")
     }
 
     /// The next line the child printed, or nil at end of output.
