@@ -9,6 +9,8 @@ let package = Package(
         .executable(name: "servicemanager", targets: ["servicemanager"]),
         .executable(name: "binder", targets: ["binder"]),
         .executable(name: "calculator", targets: ["calculator"]),
+        .executable(name: "swift-aidl", targets: ["swift-aidl"]),
+        .plugin(name: "SwiftAIDLPlugin", targets: ["SwiftAIDLPlugin"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
@@ -41,6 +43,14 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The AIDL compiler: parser, checker and Swift generator, and its command-line driver.
+        .target(name: "AIDLCompiler", dependencies: [.product(name: "SystemPackage", package: "swift-system")]),
+        .executableTarget(
+            name: "swift-aidl",
+            dependencies: ["AIDLCompiler", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        // Build-tool plugin: a target's .aidl files become Swift at build time.
+        .plugin(name: "SwiftAIDLPlugin", capability: .buildTool(), dependencies: ["swift-aidl"]),
         // The demo's calculator service and client.
         .executableTarget(
             name: "calculator",
@@ -49,7 +59,9 @@ let package = Package(
         // Fuzz targets: a corpus replayer here; a libFuzzer binary when built by scripts/fuzz.
         .executableTarget(name: "swiftbinder-fuzz", dependencies: ["SwiftBinder"], path: "Fuzz", exclude: ["seeds"]),
         // Shared by the tests and the test peer: sample parcelables and the every-type value.
-        .target(name: "BinderTestSupport", dependencies: ["SwiftBinder"], path: "Tests/BinderTestSupport"),
+        .target(
+            name: "BinderTestSupport", dependencies: ["SwiftBinder"], path: "Tests/BinderTestSupport",
+            plugins: ["SwiftAIDLPlugin"]),
         // The second process of the in-VM tests.
         .executableTarget(
             name: "binder-test-peer",

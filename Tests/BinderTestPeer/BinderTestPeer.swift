@@ -26,6 +26,7 @@ struct BinderTestPeer {
         case (4, "call-whoami"): callWhoAmI(device: arguments[2], uid: uid_t(arguments[3]) ?? 65534)
         case (3, "every-type"): everyType(device: arguments[2])
         case (4, "sm-serve"): serviceManagerServe(device: arguments[2], name: arguments[3])
+        case (3, "aidl"): serveAIDL(device: arguments[2])
         case (5, "sm-concurrent"):
             serviceManagerConcurrent(device: arguments[2], index: Int(arguments[3]) ?? 0, count: Int(arguments[4]) ?? 1)
         case (4, "sm-policy-probe"): serviceManagerPolicyProbe(device: arguments[2], uid: uid_t(arguments[3]) ?? 65534)
@@ -33,6 +34,20 @@ struct BinderTestPeer {
             fail(
                 "usage: binder-test-peer serve DEVICE [MAX_THREADS] | call-whoami DEVICE UID | every-type DEVICE"
                     + " | sm-serve DEVICE NAME | sm-concurrent DEVICE INDEX COUNT | sm-policy-probe DEVICE UID")
+        }
+    }
+
+    /// Serves the generated ITestService (AIDLTestService) as context manager until killed.
+    static func serveAIDL(device: String) {
+        do throws(BinderError) {
+            let process = try BinderProcess(path: FilePath(device))
+            try process.becomeContextManager(ITestService.Stub(AIDLTestService()))
+            process.startThreadPool()
+            print("ready")
+            fflush(nil)
+            process.joinThreadPool()
+        } catch {
+            fail("binder-test-peer: \(error)")
         }
     }
 

@@ -59,7 +59,7 @@ final class TestService: BinderObject, @unchecked Sendable {
         case .objectCount:
             reply.writeInt32(Int32(process.localObjectCount))
         case .reversePipe:
-            var incoming = try data.readParcelFileDescriptor()
+            let incoming = try data.readParcelFileDescriptor()
             let bytes = try readToEnd(incoming.fileDescriptor)
             _ = consume incoming
             let pipe = try FileDescriptor.pipe()

@@ -29,10 +29,10 @@ public struct EveryType: Equatable, Sendable {
     public var nullPoint: Point? = nil
     public var points: [Point] = [Point(x: 1, y: 1, label: nil), Point(x: 2, y: 2, label: "two")]
     public var shape = Shape.named("union member")
-    public var byteEnum = ByteEnum.b
-    public var intEnum = IntEnum.large
-    public var longEnum = LongEnum.huge
-    public var byteEnums: [ByteEnum] = [.a, .b]
+    public var byteEnum = SampleByteEnum.b
+    public var intEnum = SampleIntEnum.large
+    public var longEnum = SampleLongEnum.huge
+    public var byteEnums: [SampleByteEnum] = [.a, .b]
     public var status = Status.serviceSpecific(-77, message: "nested status")
 
     public init() {}

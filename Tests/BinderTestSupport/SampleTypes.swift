@@ -91,6 +91,6 @@ public enum Shape: Parcelable, Equatable, Sendable {
     }
 }
 
-public enum ByteEnum: Int8, Sendable { case a = 1, b = -2 }
-public enum IntEnum: Int32, Sendable { case small = 1, large = 0x7FFF_0000 }
-public enum LongEnum: Int64, Sendable { case huge = 0x1_0000_0000 }
+public enum SampleByteEnum: Int8, Sendable { case a = 1, b = -2 }
+public enum SampleIntEnum: Int32, Sendable { case small = 1, large = 0x7FFF_0000 }
+public enum SampleLongEnum: Int64, Sendable { case huge = 0x1_0000_0000 }

@@ -192,24 +192,24 @@ import Glibc
 
     @Test func enumsByBackingType() throws {
         var parcel = Parcel()
-        parcel.writeEnum(ByteEnum.b)
-        parcel.writeEnum(IntEnum.large)
-        parcel.writeEnum(LongEnum.huge)
-        parcel.writeEnumArray([ByteEnum.a, .b, .a])
-        parcel.writeEnumArray([LongEnum.huge])
+        parcel.writeEnum(SampleByteEnum.b)
+        parcel.writeEnum(SampleIntEnum.large)
+        parcel.writeEnum(SampleLongEnum.huge)
+        parcel.writeEnumArray([SampleByteEnum.a, .b, .a])
+        parcel.writeEnumArray([SampleLongEnum.huge])
         // byte-backed: int32 widened; arrays of byte-backed enums are packed bytes
         #expect(parcel.dataSize == 4 + 4 + 8 + (4 + 4) + (4 + 8))
-        #expect(try parcel.readEnum(ByteEnum.self) == .b)
-        #expect(try parcel.readEnum(IntEnum.self) == .large)
-        #expect(try parcel.readEnum(LongEnum.self) == .huge)
-        #expect(try parcel.readNullableEnumArray(ByteEnum.self) == [.a, .b, .a])
-        #expect(try parcel.readNullableEnumArray(LongEnum.self) == [.huge])
+        #expect(try parcel.readEnum(SampleByteEnum.self) == .b)
+        #expect(try parcel.readEnum(SampleIntEnum.self) == .large)
+        #expect(try parcel.readEnum(SampleLongEnum.self) == .huge)
+        #expect(try parcel.readNullableEnumArray(SampleByteEnum.self) == [.a, .b, .a])
+        #expect(try parcel.readNullableEnumArray(SampleLongEnum.self) == [.huge])
     }
 
     @Test func unknownEnumValueIsRefused() throws {
         var parcel = Parcel()
         parcel.writeInt32(42)
-        #expect(throws: ParcelError.invalidEnumValue(42, offset: 0)) { try parcel.readEnum(IntEnum.self) }
+        #expect(throws: ParcelError.invalidEnumValue(42, offset: 0)) { try parcel.readEnum(SampleIntEnum.self) }
     }
 
     @Test(arguments: [WireFormat.android13, .android12, .android11, .android10])

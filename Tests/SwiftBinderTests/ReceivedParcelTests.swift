@@ -88,16 +88,16 @@ import Glibc
         var parcel = Parcel()
         parcel.writeBinder(.handle(1))
         parcel.writeBinder(.handle(2))
-        try withReceived(parcel, objects: [0, 8], releaser: releaser) { received throws in
+        _ = try withReceived(parcel, objects: [0, 8], releaser: releaser) { received throws in
             #expect(throws: ParcelError.self) { try received.readBinder() }
         }
-        try withReceived(parcel, objects: [28, 0], releaser: releaser) { received throws in
+        _ = try withReceived(parcel, objects: [28, 0], releaser: releaser) { received throws in
             #expect(throws: ParcelError.self) { try received.readBinder() }
         }
-        try withReceived(parcel, objects: [0, 1000], releaser: releaser) { received throws in
+        _ = try withReceived(parcel, objects: [0, 1000], releaser: releaser) { received throws in
             #expect(throws: ParcelError.self) { try received.readBinder() }
         }
-        try withReceived(parcel, objects: [2], releaser: releaser) { received throws in
+        _ = try withReceived(parcel, objects: [2], releaser: releaser) { received throws in
             #expect(throws: ParcelError.self) { try received.readBinder() }
         }
         #expect(releaser.released.withLock { $0.count } == 4)
@@ -108,7 +108,7 @@ import Glibc
         var parcel = Parcel()
         parcel.writeBinder(.handle(1))
         parcel.writeBinder(.handle(2))
-        try withReceived(parcel, objects: [0], releaser: releaser) { received throws in
+        _ = try withReceived(parcel, objects: [0], releaser: releaser) { received throws in
             #expect(try received.readBinder().reference == .handle(1))
             #expect(throws: ParcelError.objectNotListed(offset: 28)) { try received.readBinder() }
         }
@@ -119,7 +119,7 @@ import Glibc
         var parcel = Parcel()
         parcel.writeByteArray([9, 8, 7])
         let data = parcel.dataBytes
-        try data.withUnsafeBytes { bytes in
+        data.withUnsafeBytes { bytes in
             let received = Parcel(
                 received: bytes, objectOffsets: UnsafeRawBufferPointer(start: nil, count: 0), bufferAddress: 1,
                 owner: releaser)

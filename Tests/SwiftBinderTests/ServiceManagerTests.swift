@@ -232,6 +232,20 @@ import Glibc
         #expect(try setup.manager.checkService("manager") != nil)
     }
 
+    @Test func handleZeroAsAnArgumentDoesNotWedgeServiceManager() throws {
+        let setup = try Setup("handle0")
+        // servicemanager may not take references to handle 0 (itself): it must not try.
+        try? setup.manager.addService("test.self", try setup.process.contextObject)
+        var request = Parcel()
+        request.writeInterfaceToken(ServiceManagerProtocol.descriptor)
+        request.writeString16("test.self")
+        request.writeStrongBinder(try setup.process.contextObject)
+        _ = try? setup.process.contextObject.transact(
+            code: ServiceManagerProtocol.android16.code(of: .registerForNotifications)!, data: request)
+        #expect(try setup.manager.checkService("manager") != nil)
+        #expect(try setup.manager.listServices().contains("manager"))
+    }
+
     @Test func lazyServiceClientsAreCountedByTheKernel() throws {
         let setup = try Setup("lazy")
         let lazy = Named("test.ILazy")

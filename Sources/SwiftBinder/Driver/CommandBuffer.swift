@@ -22,6 +22,35 @@ public struct CommandBuffer: Sendable {
         if count >= bytes.count { removeAll() } else { bytes.removeFirst(count) }
     }
 
+    /// Bytes of the command starting at `offset` (its word plus the payload its ioctl-style
+    /// encoding declares), or nil past the end.
+    func commandLength(at offset: Int) -> Int? {
+        guard offset + 4 <= bytes.count else { return nil }
+        let word = bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: UInt32.self) }
+        return 4 + Int((word >> 16) & 0x3FFF)
+    }
+
+    /// Removes the command at the front (the one the driver refused), keeping what follows.
+    mutating func removeFirstCommand() {
+        removeFirst(commandLength(at: 0) ?? bytes.count)
+    }
+
+    /// Removes a queued `BC_TRANSACTION`/`BC_REPLY` whose data is at `dataAddress`: it must not
+    /// be written once the parcel it points into is gone.
+    mutating func removeTransaction(dataAddress: UInt64) {
+        var offset = 0
+        while let length = commandLength(at: offset), offset + length <= bytes.count {
+            let word = bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: UInt32.self) }
+            if (word == DriverCommand.transaction.rawValue || word == DriverCommand.reply.rawValue),
+                bytes.withUnsafeBytes({ $0.loadUnaligned(fromByteOffset: offset + 4 + 48, as: UInt64.self) }) == dataAddress
+            {
+                bytes.removeSubrange(offset..<(offset + length))
+                return
+            }
+            offset += length
+        }
+    }
+
     @inline(__always)
     mutating func appendInteger<T: FixedWidthInteger>(_ value: T) {
         withUnsafeBytes(of: value) { bytes.append(contentsOf: $0) }

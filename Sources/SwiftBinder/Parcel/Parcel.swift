@@ -91,16 +91,20 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
     }
 
     /// An owned copy of `other`'s data and objects, for delivering a transaction to an object
-    /// in this same process. File descriptors are shared, not owned, by the copy.
+    /// in this same process. File descriptors are duplicated: the copy owns its own.
     init(copying other: borrowing Parcel) {
         self.init(capacity: other.dataSize, wireFormat: other.wireFormat)
         other.withUnsafeDataBytes { writeBytes($0) }
         for index in 0..<other.objectCount { ownedObjects.append(other.objectOffset(at: index)) }
         retainedObjects = other.retainedObjects
-        // Descriptors the original owns stay its own: the copy must not close them.
+        // The copy gets descriptors of its own, as a receiver would from the driver.
         guard let base else { return }
-        for offset in ownedObjects where BinderObjectType(rawValue: base.loadUnaligned(fromByteOffset: Int(offset), as: UInt32.self)) == .fileDescriptor {
-            (base + Int(offset) + 16).storeBytes(of: UInt64(0), as: UInt64.self)
+        for offset in ownedObjects
+        where BinderObjectType(rawValue: base.loadUnaligned(fromByteOffset: Int(offset), as: UInt32.self)) == .fileDescriptor {
+            let original = base.loadUnaligned(fromByteOffset: Int(offset) + 8, as: Int32.self)
+            let copy = fcntl(original, F_DUPFD_CLOEXEC, 0)
+            (base + Int(offset) + 8).storeBytes(of: UInt64(UInt32(bitPattern: copy)), as: UInt64.self)
+            (base + Int(offset) + 16).storeBytes(of: UInt64(copy >= 0 ? 1 : 0), as: UInt64.self)
         }
     }
 

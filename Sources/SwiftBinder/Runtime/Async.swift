@@ -31,6 +31,10 @@ extension IBinder {
 
 /// A local object whose methods are `async`: each incoming call runs as a task while the looper
 /// thread that received it waits (binder replies on the receiving thread).
+///
+/// The caller's identity is available as usual (``BinderProcess/callingIdentity``, through a
+/// task-local value). Calls the method makes go out from a thread of their own, not the looper
+/// that waits: a callback into a caller that has no looper thread of its own cannot be served.
 open class AsyncBinderObject: BinderObject, @unchecked Sendable {
     /// Handles a transaction; see ``BinderObject/onTransact(code:data:reply:flags:)`` for the
     /// errors it may throw.
@@ -46,18 +50,21 @@ open class AsyncBinderObject: BinderObject, @unchecked Sendable {
         let request = ParcelBox(data)
         let response = ParcelBox(reply)
         let outcome = OneShot<(any Error)?>()
+        let caller = ThreadStateKey.currentCaller()
         Task {
-            var data = request.take()
-            var reply = response.take()
-            var failure: (any Error)?
-            do {
-                try await handleTransaction(code: code, data: &data, reply: &reply, flags: flags)
-            } catch {
-                failure = error
+            await CallerIdentity.$ofCurrentTask.withValue(caller) {
+                var data = request.take()
+                var reply = response.take()
+                var failure: (any Error)?
+                do {
+                    try await handleTransaction(code: code, data: &data, reply: &reply, flags: flags)
+                } catch {
+                    failure = error
+                }
+                request.put(data)
+                response.put(reply)
+                outcome.fulfill(failure)
             }
-            request.put(data)
-            response.put(reply)
-            outcome.fulfill(failure)
         }
         let failure = outcome.wait()
         data = request.take()

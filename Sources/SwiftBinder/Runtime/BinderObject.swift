@@ -45,6 +45,10 @@ open class BinderObject: IBinder, @unchecked Sendable {
     /// incoming calls at priority 19 or better, as libbinder's objects do.
     open var nodeFlags: UInt32 { BinderObjectFlags.localDefault }
 
+    /// The stability level this object declares when sent (SYSTEM; `@VintfStability`
+    /// interfaces declare VINTF).
+    open var stability: StabilityLevel { .system }
+
     /// Handles a transaction.
     ///
     /// Read the arguments from `data` and write the result to `reply` (not sent for oneway

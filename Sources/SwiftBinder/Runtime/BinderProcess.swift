@@ -155,6 +155,11 @@ public final class BinderProcess: ReceivedBufferOwner, @unchecked Sendable {
     /// strong and weak references on the handle.
     public func proxy(forHandle handle: UInt32) throws(BinderError) -> BinderProxy {
         guard !isShuttingDown else { throw .shutDown }
+        if handle == 0 && contextManagerObject != nil {
+            // The kernel refuses the context manager references to handle 0, failing the whole
+            // write; there is nothing remote behind it anyway.
+            throw .unsupported("a proxy for handle 0 in the context manager itself")
+        }
         let (proxy, created) = proxies.withLock { proxies -> (BinderProxy, Bool) in
             if let existing = proxies[handle]?.proxy { return (existing, false) }
             let generation = proxyGeneration.add(1, ordering: .relaxed).newValue
@@ -192,8 +197,9 @@ public final class BinderProcess: ReceivedBufferOwner, @unchecked Sendable {
 
     // MARK: - Calls
 
-    /// The identity of the caller whose transaction this thread is serving, or nil.
-    public var callingIdentity: CallerIdentity? { threadState().caller }
+    /// The identity of the caller whose transaction this thread (or, in an
+    /// ``AsyncBinderObject`` method, this task) is serving, or nil.
+    public var callingIdentity: CallerIdentity? { threadState().caller ?? CallerIdentity.ofCurrentTask }
 
     /// Runs `body` with the calling identity set to this process's own, as libbinder's
     /// `clearCallingIdentity`/`restoreCallingIdentity` do around calls made on the service's
@@ -250,6 +256,13 @@ final class ThreadStateKey: @unchecked Sendable {
         precondition(result == 0, "pthread_key_create failed")
         return key
     }()
+
+    /// The caller the current thread is serving, on whichever device.
+    static func currentCaller() -> CallerIdentity? {
+        guard let raw = pthread_getspecific(key) else { return nil }
+        let states = Unmanaged<States>.fromOpaque(raw).takeUnretainedValue()
+        return states.byProcess.values.first { $0.caller != nil }?.caller
+    }
 
     func state(for process: BinderProcess) -> ThreadState {
         let states: States

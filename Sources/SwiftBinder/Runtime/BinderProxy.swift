@@ -103,19 +103,33 @@ public final class BinderProxy: IBinder, @unchecked Sendable {
     /// Calls `onDeath` once, on a looper thread, when the object's process dies. The process
     /// needs a looper (``BinderProcess/startThreadPool()``) to hear about it. If the object is
     /// already dead, the kernel says so at once.
+    ///
+    /// - Throws: a dead-target error when the object is already known to be dead (as
+    ///   libbinder's `DEAD_OBJECT`).
     public func linkToDeath(_ onDeath: @escaping @Sendable () -> Void) throws(BinderError) -> DeathLink {
         let id = process.deathNotifications.nextID()
-        let request: UInt64? = state.withLock { state in
+        let request: UInt64?? = state.withLock { state in
+            guard !state.isDead else { return .none }
             state.deathHandlers[id] = onDeath
-            guard state.deathCookie == nil, !state.isDead else { return nil }
+            guard state.deathCookie == nil else { return .some(nil) }
             state.deathCookie = id
-            return id
+            return .some(id)
         }
+        guard let request else { throw .transactionFailed(.deadTarget) }
         if let cookie = request {
             process.deathNotifications.register(cookie: cookie, proxy: self)
             let thread = process.threadState()
             thread.out.append(.requestDeathNotification, handle: handle, cookie: cookie)
-            try thread.flush()
+            do {
+                try thread.flush()
+            } catch {
+                state.withLock {
+                    $0.deathHandlers.removeValue(forKey: id)
+                    $0.deathCookie = nil
+                }
+                process.deathNotifications.cleared(cookie: cookie)
+                throw error
+            }
         }
         return DeathLink(id: id)
     }

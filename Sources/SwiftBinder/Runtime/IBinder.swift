@@ -42,7 +42,9 @@ extension Parcel {
         case let object as BinderObject:
             LocalObjectRegistry.shared.register(object)
             keepAlive(object)
-            writeBinder(.local(NodeIdentity(pointer: object.nodeID, cookie: object.nodeCookie)), flags: object.nodeFlags)
+            writeBinder(
+                .local(NodeIdentity(pointer: object.nodeID, cookie: object.nodeCookie)), flags: object.nodeFlags,
+                stability: object.stability)
         case let proxy as BinderProxy:
             keepAlive(proxy)
             writeBinder(.handle(proxy.handle))
@@ -78,6 +80,9 @@ extension Parcel {
                 readerIndex = start
                 throw .malformedParcel(.unexpectedObjectType(BinderObjectType.handle.rawValue, offset: start))
             }
+            // Handle 0 is the context manager: in the context manager itself, that is a local
+            // object (and the kernel refuses it references to handle 0).
+            if handle == 0, let local = owner.contextManagerObject { return local }
             return try owner.proxy(forHandle: handle)
         }
     }

@@ -44,7 +44,7 @@ final class ThreadPool: Sendable {
         let number = sequence.add(1, ordering: .relaxed).newValue
         // Thread names are at most 15 bytes: shorten the device name, keep "pid_n".
         let suffix = ":\(getpid())_\(String(number, radix: 16))"
-        let threadName = String(name.utf8.prefix(max(15 - suffix.utf8.count, 0)))! + suffix
+        let threadName = String(decoding: name.utf8.prefix(max(15 - suffix.utf8.count, 0)), as: UTF8.self) + suffix
         running.add(1, ordering: .relaxed)
         let start = ThreadStart { [self] in
             nameCurrentThread(threadName)
@@ -77,11 +77,15 @@ final class ThreadPool: Sendable {
     func stop(device: BinderDevice.View, callerIsLooper: Bool) {
         stopping.store(true, ordering: .sequentiallyConsistent)
         let current = pthread_self()
-        while running.load(ordering: .sequentiallyConsistent) > (callerIsLooper ? 1 : 0) {
+        // A looper busy in a long transaction (or waiting on the caller) gets 10 s.
+        var attempts = 0
+        while running.load(ordering: .sequentiallyConsistent) > (callerIsLooper ? 1 : 0), attempts < 5_000 {
             let duplicate = dup(device.fileDescriptor.rawValue)
             if duplicate >= 0 { close(duplicate) }
             usleep(2_000)
+            attempts += 1
         }
+        guard attempts < 5_000 else { return }
         let all = threads.withLock { threads in
             defer { threads.removeAll() }
             return threads

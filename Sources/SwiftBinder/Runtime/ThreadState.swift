@@ -16,6 +16,9 @@ public struct CallerIdentity: Hashable, Sendable {
     /// The transaction's flags.
     public var flags: TransactionFlags
 
+    /// The caller an ``AsyncBinderObject`` method is serving (tasks have no binder thread).
+    @TaskLocal public static var ofCurrentTask: CallerIdentity?
+
     /// This process, as it appears when it calls itself or clears the calling identity.
     public static var ownProcess: CallerIdentity {
         CallerIdentity(pid: getpid(), euid: geteuid(), securityContext: nil, flags: [])
@@ -69,8 +72,9 @@ final class ThreadState {
 
     deinit {
         incoming.deallocate()
-        // The kernel keeps a binder_thread per thread that ever talked to it: release it.
-        if process != nil { try? device.threadExit() }
+        // The kernel keeps a binder_thread per thread that ever talked to it: release it (while
+        // the process, and so the device, is certainly still open).
+        if let process { withExtendedLifetime(process) { try? device.threadExit() } }
     }
 
     // MARK: - Talking to the driver
@@ -80,22 +84,35 @@ final class ThreadState {
     private func talkWithDriver(receive: Bool = true) throws(BinderError) {
         let needRead = receive && incomingPosition >= incomingFilled
         if out.isEmpty && !needRead { return }
+        var written = 0
+        var read = 0
         let result = out.bytes.withUnsafeBytes { write in
-            Result { () throws(BinderError) -> (Int, Int) in
+            Result { () throws(BinderError) in
                 var request = binder_write_read(
                     write_size: UInt64(write.count), write_consumed: 0,
                     write_buffer: UInt64(UInt(bitPattern: write.baseAddress)),
                     read_size: needRead ? UInt64(incoming.count) : 0, read_consumed: 0,
                     read_buffer: UInt64(UInt(bitPattern: incoming.baseAddress)))
+                defer {
+                    // The driver reports what it used even when the ioctl fails.
+                    written = Int(request.write_consumed)
+                    read = Int(request.read_consumed)
+                }
                 try device.writeRead(&request)
-                return (Int(request.write_consumed), Int(request.read_consumed))
             }
         }
-        let (written, read) = try result.get()
         out.removeFirst(written)
         if needRead && read > 0 {
             incomingFilled = read
             incomingPosition = 0
+        }
+        if case .failure(let error) = result {
+            // The command the driver refused is dropped, or every later write would replay it.
+            if !out.isEmpty, error.errno != .interrupted {
+                process?.logger.warning("the binder driver refused a command", metadata: ["error": "\(error)"])
+                out.removeFirstCommand()
+            }
+            throw error
         }
     }
 
@@ -165,8 +182,14 @@ final class ThreadState {
                             offsetsSize: UInt64(offsets.count),
                             dataAddress: UInt64(UInt(bitPattern: bytes.baseAddress)),
                             offsetsAddress: UInt64(UInt(bitPattern: offsets.baseAddress))))
-                    // The driver copies the data during the first write, inside this scope.
-                    return try waitForResponse(expectingReply: !flags.contains(.oneWay), reply: &reply)
+                    // The driver copies the data during the first write, inside this scope; if that
+                    // write fails the command must not outlive the parcel it points into.
+                    do throws(BinderError) {
+                        return try waitForResponse(expectingReply: !flags.contains(.oneWay), reply: &reply)
+                    } catch {
+                        out.removeTransaction(dataAddress: UInt64(UInt(bitPattern: bytes.baseAddress)))
+                        throw error
+                    }
                 }
             }
         }
@@ -354,7 +377,12 @@ final class ThreadState {
                             dataAddress: UInt64(UInt(bitPattern: bytes.baseAddress)),
                             offsetsAddress: UInt64(UInt(bitPattern: offsets.baseAddress))))
                     var ignored: Parcel?
-                    _ = try waitForResponse(expectingReply: false, reply: &ignored)
+                    do throws(BinderError) {
+                        _ = try waitForResponse(expectingReply: false, reply: &ignored)
+                    } catch {
+                        out.removeTransaction(dataAddress: UInt64(UInt(bitPattern: bytes.baseAddress)))
+                        throw error
+                    }
                 }
             }
         }

@@ -45,6 +45,8 @@ public final class ServiceManagerService: BinderObject, @unchecked Sendable {
     }
 
     private let state = Mutex(State())
+    /// One death notification per watched proxy, dropped when nothing refers to it any more.
+    private let watched = Mutex<[ObjectIdentifier: (proxy: BinderProxy, link: BinderProxy.DeathLink)]>([:])
     private let stopping = Atomic<Bool>(false)
     private let timerWake = Waiter<Bool>()
 
@@ -242,6 +244,7 @@ public final class ServiceManagerService: BinderObject, @unchecked Sendable {
         try require(.add, name: name, caller: caller)
         guard let binder else { throw Status(exception: .illegalArgument, message: "null service binder") }
         try validate(name)
+        var replaced: [any IBinder] = []
         let watchers = try state.withLock { state throws -> [any IBinder] in
             if let existing = state.services[name], existing.ownerUID != caller.euid,
                 !policy.allows(.replace, name: name, uid: caller.euid)
@@ -251,12 +254,14 @@ public final class ServiceManagerService: BinderObject, @unchecked Sendable {
             if state.services[name] == nil && state.services.count >= limits.services {
                 throw Status(exception: .illegalState, message: "too many services (\(limits.services))")
             }
+            replaced = state.services[name].map { [$0.binder] + $0.clientCallbacks } ?? []
             state.services[name] = Service(
                 binder: binder, allowIsolated: allowIsolated, dumpPriority: dumpPriority, ownerUID: caller.euid,
                 ownerPID: caller.pid)
             return state.notificationCallbacks[name] ?? []
         }
         watchForDeath(binder)
+        unwatchUnreferenced(replaced)
         logger.info(
             "added", metadata: ["service.name": "\(name)", "caller.euid": "\(caller.euid)", "caller.pid": "\(caller.pid)"])
         for watcher in watchers { sendOnRegistration(to: watcher, name: name, binder: binder) }
@@ -294,6 +299,7 @@ public final class ServiceManagerService: BinderObject, @unchecked Sendable {
             callbacks.remove(at: index)
             state.notificationCallbacks[name] = callbacks.isEmpty ? nil : callbacks
         }
+        unwatchUnreferenced([callback])
     }
 
     private func registerClientCallback(
@@ -344,7 +350,8 @@ public final class ServiceManagerService: BinderObject, @unchecked Sendable {
         if let handle, let counts = try? process.device.nodeReferenceCounts(handle: handle), counts.strong > 2 {
             throw Status(exception: .illegalState, message: "'\(name)' has clients")
         }
-        _ = state.withLock { $0.services.removeValue(forKey: name) }
+        let removed = state.withLock { $0.services.removeValue(forKey: name) }
+        unwatchUnreferenced(removed.map { [$0.binder] + $0.clientCallbacks } ?? [])
         logger.info("unregistered lazy service", metadata: ["service.name": "\(name)"])
     }
 
@@ -435,13 +442,30 @@ public final class ServiceManagerService: BinderObject, @unchecked Sendable {
 
     private func watchForDeath(_ binder: any IBinder) {
         guard let proxy = binder as? BinderProxy else { return }
+        let key = ObjectIdentifier(proxy)
+        guard watched.withLock({ $0[key] == nil }) else { return }
         do {
-            _ = try proxy.linkToDeath { [weak self, weak proxy] in
+            let link = try proxy.linkToDeath { [weak self, weak proxy] in
                 guard let self, let proxy else { return }
                 self.binderDied(proxy)
             }
+            watched.withLock { $0[key] = (proxy, link) }
         } catch {
             logger.warning("cannot watch a binder for death", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Stops watching binders that no name or callback refers to any more.
+    private func unwatchUnreferenced(_ binders: [any IBinder]) {
+        for case let proxy as BinderProxy in binders {
+            let referenced = state.withLock { state in
+                state.services.values.contains { $0.binder === proxy || $0.clientCallbacks.contains { $0 === proxy } }
+                    || state.notificationCallbacks.values.contains { $0.contains { $0 === proxy } }
+            }
+            guard !referenced, let entry = watched.withLock({ $0.removeValue(forKey: ObjectIdentifier(proxy)) }) else {
+                continue
+            }
+            try? entry.proxy.unlinkToDeath(entry.link)
         }
     }
 
@@ -460,6 +484,7 @@ public final class ServiceManagerService: BinderObject, @unchecked Sendable {
             }
             return names
         }
+        _ = watched.withLock { $0.removeValue(forKey: ObjectIdentifier(proxy)) }
         if !removed.isEmpty { logger.info("service died", metadata: ["service.names": "\(removed)"]) }
     }
 }

@@ -1,0 +1,23 @@
+import Foundation
+import PackagePlugin
+
+/// Turns a target's `.aidl` files into Swift at build time with `swift-aidl`. Imports are
+/// resolved from the target's directory and each file's package root.
+@main
+struct SwiftAIDLPlugin: BuildToolPlugin {
+    func createBuildCommands(context: PluginContext, target: Target) throws -> [Command] {
+        guard let target = target as? SourceModuleTarget else { return [] }
+        let inputs = target.sourceFiles(withSuffix: "aidl").map(\.url)
+        guard !inputs.isEmpty else { return [] }
+        let output = context.pluginWorkDirectoryURL
+        let outputs = inputs.map { output.appending(path: $0.deletingPathExtension().lastPathComponent + ".swift") }
+        return [
+            .buildCommand(
+                displayName: "swift-aidl: \(inputs.count) file(s) of \(target.name)",
+                executable: try context.tool(named: "swift-aidl").url,
+                arguments: ["-I", target.directoryURL.path(), "-o", output.path()] + inputs.map { $0.path() },
+                inputFiles: inputs,
+                outputFiles: outputs)
+        ]
+    }
+}

@@ -1,0 +1,65 @@
+import SystemPackage
+
+/// The compiler's entry point: parse and check input files (resolving imports through the
+/// include roots, as AOSP's aidl does) and generate Swift for each.
+public enum AIDLCompilerDriver {
+    public struct Output: Sendable {
+        /// The input file.
+        public var input: String
+        /// Where the Swift goes: the input's name with `.swift`.
+        public var fileName: String
+        public var swift: String
+    }
+
+    /// Checks `inputs` and returns the Swift for each, or every error found.
+    public static func compile(
+        inputs: [String], includeRoots: [String], version: Int32? = nil, hash: String? = nil
+    ) throws(AIDLErrors) -> [Output] {
+        let compilation = Compilation(includeRoots: includeRoots)
+        var documents: [Document] = []
+        var errors: [AIDLError] = []
+        for input in inputs {
+            do {
+                documents.append(try compilation.load(path: input))
+            } catch {
+                errors += error.errors
+            }
+        }
+        for document in documents {
+            errors += compilation.check(document)
+            errors += checkLocation(document)
+        }
+        errors += compilation.errors.filter { error in !errors.contains(error) }
+        guard errors.isEmpty else { throw AIDLErrors(errors: dedupe(errors)) }
+        var generator = SwiftGenerator(compilation: compilation)
+        generator.interfaceVersion = version
+        generator.interfaceHash = hash
+        return documents.map { document in
+            let base = document.file.split(separator: "/").last.map(String.init) ?? document.file
+            let name = base.hasSuffix(".aidl") ? String(base.dropLast(5)) : base
+            return Output(input: document.file, fileName: name + ".swift", swift: generator.generate(document))
+        }
+    }
+
+    /// Checks inputs without generating anything.
+    public static func check(inputs: [String], includeRoots: [String]) throws(AIDLErrors) {
+        _ = try compile(inputs: inputs, includeRoots: includeRoots)
+    }
+
+    /// A file declaring one top-level type must be named after it (AOSP: "Filename does not
+    /// match the declared type").
+    private static func checkLocation(_ document: Document) -> [AIDLError] {
+        guard document.declarations.count == 1, let declaration = document.declarations.first else { return [] }
+        let base = document.file.split(separator: "/").last.map(String.init) ?? document.file
+        let expected = declaration.name.split(separator: ".").last.map(String.init) ?? declaration.name
+        guard base == expected + ".aidl" else {
+            return [AIDLError(declaration.location, "file name \(base) does not match the declared type \(expected)")]
+        }
+        return []
+    }
+
+    private static func dedupe(_ errors: [AIDLError]) -> [AIDLError] {
+        var seen = Set<AIDLError>()
+        return errors.filter { seen.insert($0).inserted }
+    }
+}

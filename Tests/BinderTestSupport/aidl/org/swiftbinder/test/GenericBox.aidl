@@ -1,0 +1,6 @@
+package org.swiftbinder.test;
+
+parcelable GenericBox<T> {
+    T value;
+    int tag;
+}

@@ -1,0 +1,5 @@
+package org.swiftbinder.test;
+
+interface INamedCallback {
+    String GetName();
+}

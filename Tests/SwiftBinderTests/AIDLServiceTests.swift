@@ -1,0 +1,166 @@
+import BinderTestSupport
+import Synchronization
+import SwiftBinder
+import SystemPackage
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Generated proxies calling the generated stub of `ITestService` in another process.
+@Suite(.requiresBinder) struct AIDLServiceTests {
+    final class Setup {
+        let device: TestDevice
+        let server: ChildProcess
+        let process: BinderProcess
+        let service: ITestService.Proxy
+
+        init(_ label: String) throws {
+            device = try TestDevice(label)
+            server = try ChildProcess(ChildProcess.builtProduct("binder-test-peer"), ["aidl", device.path.string])
+            let ready = try server.readLine()
+            guard ready == "ready" else { throw BinderError.unsupported("the peer said \(ready ?? "nothing")") }
+            process = try BinderProcess(path: device.path)
+            service = ITestService.Proxy(try process.contextObject)
+        }
+
+        deinit { process.shutdown() }
+    }
+
+    @Test func primitivesStringsAndEnumsRoundTrip() throws {
+        let setup = try Setup("aidl-prim")
+        let service = setup.service
+        #expect(try service.RepeatBoolean(token: true) == true)
+        #expect(try service.RepeatByte(token: -128) == -128)
+        #expect(try service.RepeatChar(token: 0x263A) == 0x263A)
+        #expect(try service.RepeatInt(token: ITestService.CONSTANT2) == -68)
+        #expect(try service.RepeatLong(token: ITestService.LONG_CONSTANT) == 1 << 40)
+        #expect(try service.RepeatFloat(token: ITestService.FLOAT_CONSTANT) == 1.5)
+        #expect(try service.RepeatDouble(token: ITestService.DOUBLE_CONSTANT) == 25)
+        #expect(try service.RepeatString(token: ITestService.STRING_CONSTANT) == "foobar")
+        #expect(try service.RepeatNullableString(token: nil) == nil)
+        #expect(try service.RepeatUtf8CppString(token: "ünïcödé") == "ünïcödé")
+        #expect(try service.RepeatByteEnum(token: .BAZ) == .BAZ)
+        #expect(try service.RepeatIntEnum(token: .QUX) == .QUX)
+        #expect(IntEnum.QUX.rawValue == 1000 | 2000)
+        #expect(try service.RepeatLongEnum(token: .BAZ) == .BAZ)
+        #expect(try service.RepeatNestedEnum(token: .C) == .C)
+        #expect(ITestService.HEX_CONSTANT == -1)
+        #expect(ITestService.BYTE_CONSTANT == -1)
+    }
+
+    @Test func arraysAreReversedThroughOutParameters() throws {
+        let setup = try Setup("aidl-arrays")
+        let service = setup.service
+        var booleans: [Bool] = []
+        #expect(try service.ReverseBoolean(input: [true, false, false], repeated: &booleans) == [false, false, true])
+        #expect(booleans == [true, false, false])
+        var bytes: [Int8] = [0, 0, 0]
+        #expect(try service.ReverseByte(input: [1, -2, 3], repeated: &bytes) == [3, -2, 1])
+        #expect(bytes == [1, -2, 3])
+        var chars: [UInt16] = [0, 0]
+        #expect(try service.ReverseChar(input: [65, 66], repeated: &chars) == [66, 65])
+        var ints = [Int32](repeating: 0, count: 3)
+        #expect(try service.ReverseInt(input: [1, 2, 3], repeated: &ints) == [3, 2, 1])
+        #expect(ints == [1, 2, 3])
+        var longs = [Int64](repeating: 0, count: 2)
+        #expect(try service.ReverseLong(input: [.min, .max], repeated: &longs) == [.max, .min])
+        var floats = [Float](repeating: 0, count: 2)
+        #expect(try service.ReverseFloat(input: [1.5, -2], repeated: &floats) == [-2, 1.5])
+        var doubles = [Double](repeating: 0, count: 1)
+        #expect(try service.ReverseDouble(input: [3.25], repeated: &doubles) == [3.25])
+        var strings = ["", ""]
+        #expect(try service.ReverseString(input: ["a", "b"], repeated: &strings) == ["b", "a"])
+        #expect(strings == ["a", "b"])
+        var enums: [ByteEnum] = [.FOO, .FOO]
+        #expect(try service.ReverseByteEnum(input: [.BAR, .BAZ], repeated: &enums) == [.BAZ, .BAR])
+        var list = ["", "", ""]
+        #expect(try service.ReverseStringList(input: ["x", "y", "z"], repeated: &list) == ["z", "y", "x"])
+        var doubled: [Int32] = [1, 2, 3]
+        try service.DoubleInPlace(values: &doubled)
+        #expect(doubled == [2, 4, 6])
+        #expect(try service.RepeatNullableIntArray(input: nil) == nil)
+        #expect(try service.RepeatNullableIntArray(input: [7]) == [7])
+        #expect(try service.RepeatFixedSizeArray(input: [[1, 2, 3], [4, 5, 6]]) == [[1, 2, 3], [4, 5, 6]])
+    }
+
+    @Test func parcelablesUnionsGenericsAndNestedTypes() throws {
+        let setup = try Setup("aidl-parcelables")
+        let service = setup.service
+        var parcelable = StructuredParcelable(f: 17)
+        #expect(parcelable.defaultInt == 83)
+        #expect(parcelable.defaultLong == 1 << 40)
+        #expect(parcelable.defaultString == "Hello, binder")
+        #expect(parcelable.defaultChar == 65)
+        #expect(parcelable.fixedPair == [1, 2])
+        #expect(parcelable.bits == 3)
+        #expect(parcelable.shouldBeByteBar == .BAR)
+        try service.FillOutStructuredParcelable(parcel: &parcelable)
+        #expect(parcelable.shouldBeJerry == "Jerry")
+        #expect(parcelable.shouldContainThreeFs == [17, 17, 17])
+        var repeated = StructuredParcelable()
+        let returned = try service.RepeatParcelable(input: parcelable, repeated: &repeated)
+        #expect(returned.shouldBeJerry == "Jerry" && repeated.shouldContainThreeFs == [17, 17, 17])
+        #expect(try service.RepeatNullableParcelable(input: nil) == nil)
+        #expect(try service.RepeatNullableParcelable(input: parcelable)?.f == 17)
+        guard case .s(let text) = try service.RepeatUnion(token: .s("union")) else {
+            Issue.record("expected the string member back")
+            return
+        }
+        #expect(text == "union")
+        guard case .be(let member) = try service.RepeatUnion(token: .be(.BAZ)) else {
+            Issue.record("expected the enum member back")
+            return
+        }
+        #expect(member == .BAZ)
+        #expect(Union.S1 == "a string constant in a union")
+        let box = try service.RepeatBox(box: GenericBox(value: "generic", tag: 9))
+        #expect(box.value == "generic" && box.tag == 9)
+        let nested = try service.RepeatNested(nested: ITestService.Nested(label: "inner", pair: [3, 4]))
+        #expect(nested.label == "inner" && nested.pair == [3, 4])
+    }
+
+    @Test func bindersCallbacksAndFileDescriptors() throws {
+        let setup = try Setup("aidl-binders")
+        let service = setup.service
+        let token = Token()
+        #expect(try service.RepeatBinder(token: token) === token)
+        #expect(try service.RepeatNullableBinder(token: nil) == nil)
+        let callback = try service.GetCallback(name: "remote")
+        #expect(try callback.GetName() == "remote")
+        // A local callback passed to the service is called back (a nested call into this process).
+        #expect(try service.CallbackName(callback: LocalCallback()) == "local")
+        // A file descriptor there and back.
+        let pipe = try FileDescriptor.pipe()
+        _ = try pipe.writeEnd.writeAll(Array("through AIDL".utf8))
+        try pipe.writeEnd.close()
+        let returned = try service.RepeatParcelFileDescriptor(read: SharedFileDescriptor(pipe.readEnd))
+        var bytes = [UInt8](repeating: 0, count: 32)
+        let count = try bytes.withUnsafeMutableBytes { try returned.fileDescriptor.read(into: $0) }
+        #expect(String(decoding: bytes[..<count], as: UTF8.self) == "through AIDL")
+    }
+
+    @Test func serviceSpecificErrorsAndOnewayCalls() throws {
+        let setup = try Setup("aidl-errors")
+        let service = setup.service
+        let error = #expect(throws: RemoteError.self) { try service.ThrowServiceException(code: ITestService.BAD_PARAMETER) }
+        #expect(error == .exception(.serviceSpecific(1, message: "thrown on request")))
+        for value in 0..<50 { try service.Record(value: Int32(value)) }
+        #expect(try eventually(within: 5) { try service.Recorded().count == 50 })
+        #expect(try service.Recorded() == (0..<50).map(Int32.init))
+    }
+
+    @Test func asyncProxyMethods() async throws {
+        let setup = try Setup("aidl-async")
+        let service = setup.service
+        #expect(try await service.RepeatString(token: "async") == "async")
+        #expect(try await service.RepeatInt(token: 5) == 5)
+    }
+}
+
+final class Token: BinderObject, @unchecked Sendable {}
+
+final class LocalCallback: INamedCallback.Service, @unchecked Sendable {
+    func GetName() throws -> String { "local" }
+}
