@@ -54,13 +54,18 @@ let package = Package(
         // The demo's calculator service and client.
         .executableTarget(
             name: "calculator",
-            dependencies: ["SwiftBinder", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["SwiftBinder", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            plugins: ["SwiftAIDLPlugin"]
         ),
         // Fuzz targets: a corpus replayer here; a libFuzzer binary when built by scripts/fuzz.
         .executableTarget(name: "swiftbinder-fuzz", dependencies: ["SwiftBinder"], path: "Fuzz", exclude: ["seeds"]),
         // Shared by the tests and the test peer: sample parcelables and the every-type value.
         .target(
             name: "BinderTestSupport", dependencies: ["SwiftBinder"], path: "Tests/BinderTestSupport",
+            plugins: ["SwiftAIDLPlugin"]),
+        // The valid AIDL corpus, compiled to Swift by the plugin.
+        .target(
+            name: "AIDLCorpus", dependencies: ["SwiftBinder"], path: "Tests/AIDLCorpus/valid",
             plugins: ["SwiftAIDLPlugin"]),
         // The second process of the in-VM tests.
         .executableTarget(
@@ -73,8 +78,11 @@ let package = Package(
             dependencies: [
                 "SwiftBinder",
                 "BinderTestSupport",
+                "AIDLCompiler",
+                "AIDLCorpus",
                 .product(name: "SystemPackage", package: "swift-system"),
-            ]
+            ],
+            exclude: []
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -179,7 +179,7 @@ extension Compilation {
             return nil
         }
         guard let converted = convert(value, to: type) else {
-            errors.append(AIDLError(expression.location, "a \(value.typeName) value cannot initialize a \(describe(type))"))
+            errors.append(AIDLError(expression.location, "a value of type \(value.typeName) cannot initialize '\(describe(type))'"))
             return nil
         }
         return converted
@@ -297,7 +297,8 @@ extension Compilation {
         var next: Int64 = 0
         for enumerator in enumerators {
             if let expression = enumerator.value {
-                guard let value = constant(expression, as: .primitive(backing), in: symbol), case .integer(let v, _) = value
+                // Evaluated as a long, then checked against the backing type below.
+                guard let value = constant(expression, as: .primitive("long"), in: symbol), case .integer(let v, _) = value
                 else { continue }
                 next = v
             }

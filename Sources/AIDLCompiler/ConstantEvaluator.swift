@@ -107,6 +107,15 @@ struct ConstantEvaluator {
             }
             return .boolean(op == "&&" ? l && r : l || r)
         }
+        // An integer meeting a floating-point value is promoted to it, as in C.
+        switch (left, right) {
+        case (.integer(let l, _), .floating(_, let isFloat)):
+            return try binary(op, .floating(Double(l), isFloat: isFloat), right, location)
+        case (.floating(_, let isFloat), .integer(let r, _)):
+            return try binary(op, left, .floating(Double(r), isFloat: isFloat), location)
+        default:
+            break
+        }
         switch (left, right) {
         case (.string(let l), .string(let r)):
             switch op {
@@ -176,7 +185,7 @@ struct ConstantEvaluator {
         throws(AIDLError) -> ConstantValue
     {
         let inRange = bits == 64 ? !result.overflow : Int32(exactly: result.partialValue) != nil
-        guard inRange else { throw AIDLError(location, "'\(op)' overflows a \(bits == 64 ? "long" : "int")") }
+        guard inRange else { throw AIDLError(location, "'\(op)' overflows \(bits == 64 ? "a long" : "an int")") }
         return .integer(result.partialValue, bits: bits)
     }
 }

@@ -1,0 +1,1 @@
+interface IDir10 { void f(int[] a); }

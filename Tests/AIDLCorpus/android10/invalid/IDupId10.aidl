@@ -1,0 +1,1 @@
+interface IDupId10 { void a() = 2; void b() = 2; }

@@ -1,0 +1,1 @@
+interface IDupMethod10 { void f(); void f(int x); }

@@ -1,0 +1,1 @@
+interface IMixed10 { void a() = 1; void b(); }

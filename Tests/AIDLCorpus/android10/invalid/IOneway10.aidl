@@ -1,0 +1,1 @@
+interface IOneway10 { oneway int f(); }

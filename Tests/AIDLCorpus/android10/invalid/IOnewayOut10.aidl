@@ -1,0 +1,1 @@
+oneway interface IOnewayOut10 { void f(out int[] a); }

@@ -1,0 +1,1 @@
+interface IOutPrim10 { void f(out int a); }

@@ -1,0 +1,1 @@
+interface ISemicolon10 { void f() }

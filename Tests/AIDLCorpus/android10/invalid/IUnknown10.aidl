@@ -1,0 +1,1 @@
+interface IUnknown10 { void f(in Nope n); }

@@ -1,0 +1,6 @@
+package com.example.old;
+
+interface IOldIds {
+    void a() = 1;
+    void b() = 10;
+}

@@ -1,0 +1,2 @@
+// error: invalid @Backing type 'short'
+@Backing(type="short") enum BadBacking { A }

@@ -1,0 +1,2 @@
+// error: has no enumerators
+enum EmptyEnum { }

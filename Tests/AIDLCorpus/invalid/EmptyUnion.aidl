@@ -1,0 +1,2 @@
+// error: has no fields
+union EmptyUnion { }

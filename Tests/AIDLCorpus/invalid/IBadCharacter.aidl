@@ -1,0 +1,2 @@
+// error: unexpected character '#'
+interface IBadCharacter { # }

@@ -1,0 +1,2 @@
+// error: cannot initialize 'int'
+interface IConstMismatch { const int X = "text"; }

@@ -1,0 +1,2 @@
+// error: redefinition of argument 'x'
+interface IDuplicateArgument { void f(int x, int x); }

@@ -1,0 +1,2 @@
+// error: List needs exactly one type argument
+interface IGenericArity { void f(in List<String, String> xs); }

@@ -1,0 +1,2 @@
+// error: List<int> is not supported
+interface IListOfInt { void f(in List<int> xs); }

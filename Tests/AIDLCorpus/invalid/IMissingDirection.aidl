@@ -1,0 +1,2 @@
+// error: The direction of 'a' is not specified
+interface IMissingDirection { void f(int[] a); }

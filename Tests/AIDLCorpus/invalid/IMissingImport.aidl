@@ -1,0 +1,3 @@
+// error: couldn't find import for class com.example.Nope
+import com.example.Nope;
+interface IMissingImport { }

@@ -1,0 +1,2 @@
+// error: out of range
+interface INegativeId { void a() = -1; }

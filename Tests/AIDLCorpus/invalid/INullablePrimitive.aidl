@@ -1,0 +1,2 @@
+// error: cannot be @nullable
+interface INullablePrimitive { void f(@nullable int x); }

@@ -1,0 +1,2 @@
+// error: cannot return a value
+oneway interface IOnewayInterfaceMethod { int f(); }

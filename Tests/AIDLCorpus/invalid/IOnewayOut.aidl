@@ -1,0 +1,2 @@
+// error: cannot have out parameters
+oneway interface IOnewayOut { void f(out int[] a); }

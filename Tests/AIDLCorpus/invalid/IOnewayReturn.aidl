@@ -1,0 +1,2 @@
+// error: cannot return a value
+interface IOnewayReturn { oneway int f(); }

@@ -1,0 +1,2 @@
+// error: can't be an out parameter
+interface IOutPrimitive { void f(out int a); }

@@ -1,0 +1,2 @@
+// error: '@Whatever' is not a supported annotation
+@Whatever interface IUnknownAnnotation { }

@@ -1,0 +1,2 @@
+// error: unknown constant 'NOPE'
+interface IUnknownConstant { const int X = NOPE + 1; }

@@ -1,0 +1,2 @@
+// error: unknown type 'Missing'
+interface IUnknownType { void f(in Missing m); }

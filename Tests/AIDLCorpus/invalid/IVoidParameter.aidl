@@ -1,0 +1,2 @@
+// error: void is only valid as a return type
+interface IVoidParameter { void f(void x); }

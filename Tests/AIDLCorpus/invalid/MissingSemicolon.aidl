@@ -1,0 +1,2 @@
+// error: expected ';'
+interface MissingSemicolon { void f() }

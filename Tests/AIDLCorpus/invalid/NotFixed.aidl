@@ -1,0 +1,2 @@
+// error: is not fixed size
+@FixedSize parcelable NotFixed { String s; }

@@ -1,0 +1,2 @@
+// error: does not match the declared type IRight
+interface IRight { }

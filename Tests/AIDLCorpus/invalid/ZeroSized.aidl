@@ -1,0 +1,2 @@
+// error: must be positive
+parcelable ZeroSized { int[0] none; }

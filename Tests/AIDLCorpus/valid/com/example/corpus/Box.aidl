@@ -1,0 +1,6 @@
+package com.example.corpus;
+
+parcelable Box<T> {
+    T value;
+    int count = 1;
+}

@@ -1,0 +1,4 @@
+package com.example.corpus;
+
+@Backing(type="long")
+enum Huge { ONE = 1L << 40, TWO }

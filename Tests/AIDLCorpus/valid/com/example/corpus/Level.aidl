@@ -1,0 +1,3 @@
+package com.example.corpus;
+
+enum Level { LOW = -1, MID, HIGH }

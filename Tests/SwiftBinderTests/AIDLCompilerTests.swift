@@ -1,0 +1,148 @@
+import AIDLCompiler
+import AIDLCorpus
+import SystemPackage
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The AIDL compiler on the corpus in Tests/AIDLCorpus: every feature accepted, every error
+/// reported as file:line:col, and the same accept/reject decisions as AOSP's Android 10 aidl.
+@Suite struct AIDLCompilerTests {
+    static let corpus: String = {
+        var parts = "\(#filePath)".split(separator: "/", omittingEmptySubsequences: false)
+        parts.removeLast(2)
+        return parts.joined(separator: "/") + "/AIDLCorpus"
+    }()
+
+    /// The .aidl files under `directory`, sorted.
+    static func files(in directory: String) -> [String] {
+        var found: [String] = []
+        guard let stream = opendir(directory) else { return [] }
+        defer { closedir(stream) }
+        while let entry = readdir(stream) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+            if name == "." || name == ".." { continue }
+            let path = directory + "/" + name
+            if entry.pointee.d_type == UInt8(DT_DIR) {
+                found += files(in: path)
+            } else if name.hasSuffix(".aidl") {
+                found.append(path)
+            }
+        }
+        return found.sorted()
+    }
+
+    static func expectedError(of file: String) -> String {
+        let fd = try! FileDescriptor.open(FilePath(file), .readOnly)
+        defer { try? fd.close() }
+        var bytes = [UInt8](repeating: 0, count: 512)
+        let count = (try? bytes.withUnsafeMutableBytes { try fd.read(into: $0) }) ?? 0
+        let firstLine = String(decoding: bytes[..<count], as: UTF8.self).split(separator: "\n").first ?? ""
+        return firstLine.hasPrefix("// error: ") ? String(firstLine.dropFirst("// error: ".count)) : ""
+    }
+
+    @Test func theValidCorpusCompiles() throws {
+        let root = Self.corpus + "/valid"
+        let inputs = Self.files(in: root)
+        #expect(inputs.count >= 10)
+        let outputs = try AIDLCompilerDriver.compile(inputs: inputs, includeRoots: [root])
+        #expect(outputs.count == inputs.count)
+        let everything = try #require(outputs.first { $0.fileName == "IEverything.swift" })
+        #expect(everything.swift.contains("public enum IEverything {"))
+        #expect(everything.swift.contains("public static let descriptor = \"com.example.corpus.IEverythingRenamed\""))
+        #expect(everything.swift.contains("flags: [.clearBuffer]"))  // @SensitiveData
+        #expect(everything.swift.contains("public static let ANSWER: Int32 = 42"))
+        #expect(everything.swift.contains("public static let SHIFTED: Int32 = "))
+        let versioned = try #require(outputs.first { $0.fileName == "IVersioned.swift" })
+        #expect(versioned.swift.contains("public static let second: UInt32 = 6"))  // id 5 → code 6
+        #expect(versioned.swift.contains("public override var stability: StabilityLevel { .vintf }"))
+        // And the plugin compiled the same files into the AIDLCorpus module.
+        #expect(CorpusTypes.descriptors == [
+            "com.example.corpus.IEverythingRenamed", "com.example.corpus.ICallback", "com.example.corpus.IVersioned",
+        ])
+    }
+
+    @Test(arguments: AIDLCompilerTests.files(in: AIDLCompilerTests.corpus + "/invalid"))
+    func everyErrorIsReportedWithItsPlace(_ file: String) throws {
+        let expected = Self.expectedError(of: file)
+        #expect(!expected.isEmpty, "\(file) has no '// error:' line")
+        let error = #expect(throws: AIDLErrors.self) { try AIDLCompilerDriver.check(inputs: [file], includeRoots: []) }
+        let messages = error?.errors.map(\.description) ?? []
+        #expect(messages.contains { $0.contains(expected) }, "expected '\(expected)', got \(messages)")
+        for message in messages {
+            #expect(message.hasPrefix(file + ":"))
+            let place = message.dropFirst(file.count + 1).split(separator: ":", maxSplits: 2)
+            #expect(place.count == 3 && Int(place[0]) != nil && Int(place[1]) != nil, "not file:line:col: \(message)")
+        }
+    }
+
+    @Test func constantExpressionsFollowAOSPRules() throws {
+        let source = """
+            interface IConstants {
+                const int PRECEDENCE = 1 + 2 * 3 - 4 / 2;
+                const int SHIFTS = 1 << 4 >> 2;
+                const int BITS = 0xF0 | 0x0F & 0x3C ^ 0x01;
+                const int HEX_IS_INT = 0xFFFFFFFF;
+                const long PROMOTED = 0x100000000;
+                const long LONG_MATH = 1L << 62;
+                const boolean LOGIC = 1 < 2 && 3 >= 3 || false;
+                const String CONCAT = "a" + "b" + "c";
+                const byte BYTE = -128;
+                const int UNARY = -~5;
+                const double MIXED = 1 / 2.0;
+            }
+            """
+        let file = try temporaryFile("IConstants.aidl", source)
+        let swift = try #require(try AIDLCompilerDriver.compile(inputs: [file], includeRoots: []).first).swift
+        for expected in [
+            "PRECEDENCE: Int32 = 5", "SHIFTS: Int32 = 4", "BITS: Int32 = 253", "HEX_IS_INT: Int32 = -1",
+            "PROMOTED: Int64 = 4294967296", "LONG_MATH: Int64 = 4611686018427387904", "LOGIC: Bool = true",
+            "CONCAT: String = \"abc\"", "BYTE: Int8 = -128", "UNARY: Int32 = 6", "MIXED: Double = 0.5",
+        ] {
+            #expect(swift.contains("public static let " + expected), "missing \(expected)")
+        }
+    }
+
+    @Test func theCommandLineExitsNonZeroWithTheErrors() throws {
+        let file = Self.corpus + "/invalid/IUnknownType.aidl"
+        let tool = try ChildProcess(ChildProcess.builtProduct("swift-aidl"), ["--check", file], mergeStandardError: true)
+        let output = try tool.readAll()
+        #expect(try tool.waitForExit() == 1)
+        #expect(output.hasPrefix(file + ":2:"))
+        #expect(output.contains("unknown type 'Missing'"))
+    }
+
+    @Test(.enabled(if: access("/usr/bin/aidl", X_OK) == 0, "Debian's aidl package (AOSP's Android 10 compiler) is not installed"))
+    func acceptsAndRejectsWhatAndroid10Does() throws {
+        let validRoot = Self.corpus + "/android10/valid"
+        let cases = Self.files(in: validRoot).map { ($0, true, validRoot) }
+            + Self.files(in: Self.corpus + "/android10/invalid").map { ($0, false, Self.corpus + "/android10/invalid") }
+        #expect(cases.count >= 10)
+        let output = try temporaryDirectory()
+        for (file, shouldAccept, root) in cases {
+            let aosp = try ChildProcess(
+                "/usr/bin/aidl", ["--lang=cpp", "-I", root, "-o", output, "-h", output, file], mergeStandardError: true)
+            _ = try aosp.readAll()
+            let aospAccepts = try aosp.waitForExit() == 0
+            let oursAccepts = (try? AIDLCompilerDriver.check(inputs: [file], includeRoots: [root])) != nil
+            #expect(aospAccepts == shouldAccept, "Android 10's aidl on \(file)")
+            #expect(oursAccepts == aospAccepts, "swift-aidl and Android 10's aidl disagree on \(file)")
+        }
+    }
+
+    private func temporaryDirectory() throws -> String {
+        var template = Array("/tmp/swift-aidl-test-XXXXXX".utf8CString)
+        guard mkdtemp(&template) != nil else { throw Errno(rawValue: errno) }
+        return String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    private func temporaryFile(_ name: String, _ contents: String) throws -> String {
+        let path = try temporaryDirectory() + "/" + name
+        let fd = try FileDescriptor.open(FilePath(path), .writeOnly, options: [.create, .truncate], permissions: .ownerReadWrite)
+        defer { try? fd.close() }
+        _ = try fd.writeAll(contents.utf8)
+        return path
+    }
+}
