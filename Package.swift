@@ -26,7 +26,9 @@ let package = Package(
                 "CBinder",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            // IServiceManager and its types are generated from ServiceManager/aidl.
+            plugins: ["SwiftAIDLPlugin"]
         ),
         .executableTarget(
             name: "servicemanager",

@@ -15,7 +15,8 @@ struct SwiftAIDLPlugin: BuildToolPlugin {
             .buildCommand(
                 displayName: "swift-aidl: \(inputs.count) file(s) of \(target.name)",
                 executable: try context.tool(named: "swift-aidl").url,
-                arguments: ["-I", target.directoryURL.path(), "-o", output.path()] + inputs.map { $0.path() },
+                arguments: ["-I", target.directoryURL.path(), "-o", output.path(), "--module-name", target.moduleName]
+                    + inputs.map { $0.path() },
                 inputFiles: inputs,
                 outputFiles: outputs)
         ]

@@ -13,7 +13,7 @@ public enum AIDLCompilerDriver {
 
     /// Checks `inputs` and returns the Swift for each, or every error found.
     public static func compile(
-        inputs: [String], includeRoots: [String], version: Int32? = nil, hash: String? = nil
+        inputs: [String], includeRoots: [String], version: Int32? = nil, hash: String? = nil, moduleName: String? = nil
     ) throws(AIDLErrors) -> [Output] {
         let compilation = Compilation(includeRoots: includeRoots)
         var documents: [Document] = []
@@ -34,6 +34,7 @@ public enum AIDLCompilerDriver {
         var generator = SwiftGenerator(compilation: compilation)
         generator.interfaceVersion = version
         generator.interfaceHash = hash
+        generator.moduleName = moduleName
         return documents.map { document in
             let base = document.file.split(separator: "/").last.map(String.init) ?? document.file
             let name = base.hasSuffix(".aidl") ? String(base.dropLast(5)) : base

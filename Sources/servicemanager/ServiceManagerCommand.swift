@@ -76,7 +76,7 @@ struct ServiceManagerCommand: ParsableCommand {
             service = ServiceManagerService(
                 process: process, protocol: ServiceManagerProtocol(rawValue: `protocol`) ?? .android16,
                 policy: accessPolicy, logger: logger)
-            try process.becomeContextManager(service, requestSecurityContext: true)
+            try process.becomeContextManager(service.binder, requestSecurityContext: true)
         } catch {
             if error.errno == .resourceBusy {
                 fail("\(error) — another context manager holds \(device)")

@@ -21,6 +21,9 @@ struct SwiftAIDL: ParsableCommand {
     @Option(help: "The interface hash (adds getInterfaceHash).")
     var hash: String?
 
+    @Option(help: "The Swift module the output is compiled into (qualifies names generated code would shadow).")
+    var moduleName: String?
+
     @Flag(help: "Only check the files; write nothing.")
     var check = false
 
@@ -30,7 +33,8 @@ struct SwiftAIDL: ParsableCommand {
     func run() throws {
         let outputs: [AIDLCompilerDriver.Output]
         do {
-            outputs = try AIDLCompilerDriver.compile(inputs: files, includeRoots: include, version: version, hash: hash)
+            outputs = try AIDLCompilerDriver.compile(
+                inputs: files, includeRoots: include, version: version, hash: hash, moduleName: moduleName)
         } catch {
             _ = try? FileDescriptor.standardError.writeAll((error.description + "\n").utf8)
             throw ExitCode.failure

@@ -62,6 +62,12 @@ final class AIDLTestService: ITestService.Service, @unchecked Sendable {
     func RepeatParcelFileDescriptor(read: SharedFileDescriptor) throws -> SharedFileDescriptor { read }
     func RepeatFileDescriptor(read: SharedFileDescriptor) throws -> SharedFileDescriptor { read }
 
+    func Shadowing(binder: any IBinder, request: Int32, reply: Int32, status: Int32, result: Int32, data: Int32, code: Int32)
+        throws -> Int32
+    {
+        request + reply + status + result + data + code
+    }
+
     func ThrowServiceException(code: Int32) throws {
         throw Status.serviceSpecific(code, message: "thrown on request")
     }

@@ -151,6 +151,12 @@ import Glibc
         #expect(try service.Recorded() == (0..<50).map(Int32.init))
     }
 
+    @Test func parametersNamedLikeGeneratedVariables() throws {
+        let setup = try Setup("aidl-shadow")
+        let sum = try setup.service.Shadowing(binder: Token(), request: 1, reply: 2, status: 3, result: 4, data: 5, code: 6)
+        #expect(sum == 21)
+    }
+
     @Test func asyncProxyMethods() async throws {
         let setup = try Setup("aidl-async")
         let service = setup.service

@@ -45,6 +45,12 @@ public enum ParcelError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The parcel is a received buffer and cannot be written.
     case readOnly
 
+    /// Whether a value was null where one is required.
+    public var isUnexpectedNull: Bool {
+        if case .unexpectedNull = self { return true }
+        return false
+    }
+
     public var description: String {
         switch self {
         case .notEnoughData(let offset, let needed, let available):

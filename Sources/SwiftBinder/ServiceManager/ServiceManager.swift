@@ -4,25 +4,53 @@ import Synchronization
 import Glibc
 #endif
 
+/// The calls both code tables have, which the client makes through either generated proxy.
+protocol ServiceManagerBackend: Sendable {
+    func getService(name: String) throws -> (any IBinder)?
+    func checkService(name: String) throws -> (any IBinder)?
+    func addService(name: String, service: any IBinder, allowIsolated: Bool, dumpPriority: Int32) throws
+    func listServices(dumpPriority: Int32) throws -> [String]
+    func registerForNotifications(name: String, callback: any IServiceCallback.Service) throws
+    func unregisterForNotifications(name: String, callback: any IServiceCallback.Service) throws
+    func isDeclared(name: String) throws -> Bool
+    func registerClientCallback(name: String, service: any IBinder, callback: any IClientCallback.Service) throws
+    func tryUnregisterService(name: String, service: any IBinder) throws
+}
+
+extension IServiceManager.Proxy: ServiceManagerBackend {}
+extension IServiceManagerAndroid11.Proxy: ServiceManagerBackend {}
+
 /// A client of the context manager at handle 0 (`android.os.IServiceManager`): SwiftBinder's
-/// `servicemanager` or Android's.
+/// `servicemanager` or Android's. The calls go through the proxies generated from
+/// `ServiceManager/aidl/android/os/IServiceManager*.aidl`.
 ///
 /// ```swift
 /// let process = try BinderProcess(path: "/dev/binderfs/binder")
 /// let manager = try ServiceManager(process: process)
-/// try manager.addService("calculator", Calculator())
+/// try manager.addService("calculator", ICalculator.Stub(Calculator()))
 /// let calculator = try manager.waitForService("calculator", timeout: .seconds(5))
 /// ```
 public final class ServiceManager: @unchecked Sendable {
     public let process: BinderProcess
     /// The code table both sides speak.
     public let protocolVersion: ServiceManagerProtocol
-    private let proxy: BinderProxy
+    private let backend: any ServiceManagerBackend
+    /// The Android 16 proxy, for the calls Android 11 does not have.
+    private let android16: IServiceManager.Proxy?
 
     public init(process: BinderProcess, protocol protocolVersion: ServiceManagerProtocol = .android16) throws(BinderError) {
         self.process = process
         self.protocolVersion = protocolVersion
-        self.proxy = try process.contextObject
+        let binder = try process.contextObject
+        switch protocolVersion {
+        case .android16:
+            let proxy = IServiceManager.Proxy(binder)
+            backend = proxy
+            android16 = proxy
+        case .android11:
+            backend = IServiceManagerAndroid11.Proxy(binder)
+            android16 = nil
+        }
     }
 
     // MARK: - Registering
@@ -34,11 +62,8 @@ public final class ServiceManager: @unchecked Sendable {
     public func addService(
         _ name: String, _ service: any IBinder, allowIsolated: Bool = false, dumpPriority: DumpPriority = .default
     ) throws(RemoteError) {
-        _ = try call(.addService) { request in
-            request.writeString16(name)
-            request.writeStrongBinder(service)
-            request.writeBool(allowIsolated)
-            request.writeInt32(dumpPriority.rawValue)
+        try remote {
+            try backend.addService(name: name, service: service, allowIsolated: allowIsolated, dumpPriority: dumpPriority.rawValue)
         }
     }
 
@@ -46,8 +71,7 @@ public final class ServiceManager: @unchecked Sendable {
 
     /// The service registered under `name`, or nil, without waiting.
     public func checkService(_ name: String) throws(RemoteError) -> (any IBinder)? {
-        var reply = try call(.checkService) { $0.writeString16(name) }
-        return try readBinder(&reply)
+        try remote { try backend.checkService(name: name) }
     }
 
     /// The service registered under `name`, waiting up to `timeout` for it to appear (libbinder
@@ -55,8 +79,7 @@ public final class ServiceManager: @unchecked Sendable {
     public func getService(_ name: String, timeout: Duration = .seconds(5)) throws(RemoteError) -> (any IBinder)? {
         let deadline = ContinuousClock.now + timeout
         while true {
-            var reply = try call(.getService) { $0.writeString16(name) }
-            if let service = try readBinder(&reply) { return service }
+            if let service = try remote({ try backend.getService(name: name) }) { return service }
             if ContinuousClock.now >= deadline { return nil }
             usleep(100_000)
         }
@@ -77,10 +100,7 @@ public final class ServiceManager: @unchecked Sendable {
 
     /// The registered names whose dump priority intersects `dumpPriority`, sorted.
     public func listServices(dumpPriority: DumpPriority = .all) throws(RemoteError) -> [String] {
-        var reply = try call(.listServices) { $0.writeInt32(dumpPriority.rawValue) }
-        return try decode(&reply) { (parcel: inout Parcel) throws(ParcelError) in
-            try parcel.readNullableStringArray()?.compactMap { $0 } ?? []
-        }
+        try remote { try backend.listServices(dumpPriority: dumpPriority.rawValue) }
     }
 
     // MARK: - Notifications
@@ -88,7 +108,7 @@ public final class ServiceManager: @unchecked Sendable {
     /// A registration made by ``registerForNotifications(_:_:)``.
     public struct NotificationRegistration: Sendable {
         public let name: String
-        let callback: ServiceNotificationCallback
+        let callback: NotificationCallback
     }
 
     /// Calls `handler` (on a looper thread) whenever a service is registered under `name`, and at
@@ -96,163 +116,120 @@ public final class ServiceManager: @unchecked Sendable {
     public func registerForNotifications(
         _ name: String, _ handler: @escaping @Sendable (String, any IBinder) -> Void
     ) throws(RemoteError) -> NotificationRegistration {
-        let callback = ServiceNotificationCallback(handler)
-        _ = try call(.registerForNotifications) { request in
-            request.writeString16(name)
-            request.writeStrongBinder(callback)
-        }
+        let callback = NotificationCallback(handler)
+        try remote { try backend.registerForNotifications(name: name, callback: callback) }
         return NotificationRegistration(name: name, callback: callback)
     }
 
     public func unregisterForNotifications(_ registration: NotificationRegistration) throws(RemoteError) {
-        _ = try call(.unregisterForNotifications) { request in
-            request.writeString16(registration.name)
-            request.writeStrongBinder(registration.callback)
-        }
+        try remote { try backend.unregisterForNotifications(name: registration.name, callback: registration.callback) }
     }
 
     // MARK: - Declarations and metadata
 
     /// Whether `name` is declared (in our servicemanager: in the policy's `declare` lines).
     public func isDeclared(_ name: String) throws(RemoteError) -> Bool {
-        var reply = try call(.isDeclared) { $0.writeString16(name) }
-        return try decode(&reply) { (parcel: inout Parcel) throws(ParcelError) in try parcel.readBool() }
+        try remote { try backend.isDeclared(name: name) }
     }
 
     /// The declared instances of `interface` (`package.IFoo/instance` names give `instance`).
     public func declaredInstances(of interface: String) throws(RemoteError) -> [String] {
-        var reply = try call(.getDeclaredInstances) { $0.writeString16(interface) }
-        return try decode(&reply) { (parcel: inout Parcel) throws(ParcelError) in
-            try parcel.readNullableStringArray()?.compactMap { $0 } ?? []
-        }
+        let proxy = try requireAndroid16("getDeclaredInstances")
+        return try remote { try proxy.getDeclaredInstances(iface: interface) }
     }
 
     public func updatableViaApex(_ name: String) throws(RemoteError) -> String? {
-        var reply = try call(.updatableViaApex) { $0.writeString16(name) }
-        return try decode(&reply) { (parcel: inout Parcel) throws(ParcelError) in try parcel.readNullableString16() }
+        let proxy = try requireAndroid16("updatableViaApex")
+        return try remote { try proxy.updatableViaApex(name: name) }
     }
 
     public func updatableNames(apex: String) throws(RemoteError) -> [String] {
-        var reply = try call(.getUpdatableNames) { $0.writeString16(apex) }
-        return try decode(&reply) { (parcel: inout Parcel) throws(ParcelError) in
-            try parcel.readNullableStringArray()?.compactMap { $0 } ?? []
-        }
+        let proxy = try requireAndroid16("getUpdatableNames")
+        return try remote { try proxy.getUpdatableNames(apexName: apex) }
     }
 
     public func connectionInfo(_ name: String) throws(RemoteError) -> ConnectionInfo? {
-        var reply = try call(.getConnectionInfo) { $0.writeString16(name) }
-        return try decode(&reply) { (parcel: inout Parcel) throws(ParcelError) in try parcel.readNullableParcelable(ConnectionInfo.self) }
+        let proxy = try requireAndroid16("getConnectionInfo")
+        return try remote { try proxy.getConnectionInfo(name: name) }
     }
 
     /// Every registered name with the pid of the process that added it.
     public func serviceDebugInfo() throws(RemoteError) -> [ServiceDebugInfo] {
-        var reply = try call(.getServiceDebugInfo)
-        return try decode(&reply) { (parcel: inout Parcel) throws(ParcelError) in
-            try parcel.readNullableArray { (parcel: inout Parcel) throws(ParcelError) in
-                try parcel.readParcelable(ServiceDebugInfo.self)
-            } ?? []
-        }
+        let proxy = try requireAndroid16("getServiceDebugInfo")
+        return try remote { try proxy.getServiceDebugInfo() }
+    }
+
+    /// `getService2`: the service with whether it is lazy (Android 16 servicemanagers).
+    public func service2(_ name: String) throws(RemoteError) -> ServiceWithMetadata? {
+        let proxy = try requireAndroid16("getService2")
+        guard case .serviceWithMetadata(let metadata) = try remote({ try proxy.getService2(name: name) }) else { return nil }
+        return metadata.service == nil ? nil : metadata
     }
 
     // MARK: - Lazy services
 
     /// Asks servicemanager to tell `handler` whether `service` (registered under `name` by this
     /// process) has clients: at once when it gains some, after a quiet period when it loses them.
+    /// Keep the returned callback as long as you want to hear.
     public func registerClientCallback(
         _ name: String, service: any IBinder, _ handler: @escaping @Sendable (any IBinder, Bool) -> Void
     ) throws(RemoteError) -> ClientCallback {
         let callback = ClientCallback(handler)
-        _ = try call(.registerClientCallback) { request in
-            request.writeString16(name)
-            request.writeStrongBinder(service)
-            request.writeStrongBinder(callback)
-        }
+        try remote { try backend.registerClientCallback(name: name, service: service, callback: callback) }
         return callback
     }
 
     /// Removes `name` if `service` has no clients; EX_ILLEGAL_STATE if it has.
     public func tryUnregisterService(_ name: String, service: any IBinder) throws(RemoteError) {
-        _ = try call(.tryUnregisterService) { request in
-            request.writeString16(name)
-            request.writeStrongBinder(service)
-        }
+        try remote { try backend.tryUnregisterService(name: name, service: service) }
     }
 
     // MARK: - Calls
 
-    private func call(
-        _ method: ServiceManagerMethod, _ writeArguments: (inout Parcel) -> Void = { _ in }
-    ) throws(RemoteError) -> Parcel {
-        guard let code = protocolVersion.code(of: method) else {
-            throw .transport(.unsupported("\(method.rawValue) in the \(protocolVersion.rawValue) servicemanager protocol"))
+    private func requireAndroid16(_ method: String) throws(RemoteError) -> IServiceManager.Proxy {
+        guard let android16 else {
+            throw .transport(.unsupported("\(method) in the \(protocolVersion.rawValue) servicemanager protocol"))
         }
-        var request = Parcel(wireFormat: process.wireFormat)
-        request.writeInterfaceToken(ServiceManagerProtocol.descriptor)
-        writeArguments(&request)
-        var reply: Parcel
-        do {
-            reply = try proxy.transact(code: code, data: request)
-        } catch {
-            throw .transport(error)
-        }
-        let status = try decode(&reply) { (parcel: inout Parcel) throws(ParcelError) in try parcel.readStatus() }
-        guard status.isOK else { throw .exception(status) }
-        return reply
+        return android16
     }
 
-    /// Reads a reply's values, reporting malformed data as a transport error.
-    private func decode<T>(_ reply: inout Parcel, _ body: (inout Parcel) throws(ParcelError) -> T) throws(RemoteError) -> T {
-        do throws(ParcelError) {
-            return try body(&reply)
-        } catch {
-            throw .transport(.malformedParcel(error))
-        }
-    }
-
-    private func readBinder(_ reply: inout Parcel) throws(RemoteError) -> (any IBinder)? {
+    /// Runs a generated proxy call, whose errors are `RemoteError`s.
+    private func remote<T>(_ body: () throws -> T) throws(RemoteError) -> T {
         do {
-            return try reply.readNullableStrongBinder(process: process)
-        } catch {
+            return try body()
+        } catch let error as RemoteError {
+            throw error
+        } catch let error as BinderError {
             throw .transport(error)
+        } catch {
+            throw .transport(.unsupported("\(error)"))
         }
     }
 }
 
 /// The `IServiceCallback` a client registers: servicemanager calls it (oneway) when a service
 /// is registered under the name it watches.
-final class ServiceNotificationCallback: BinderObject, @unchecked Sendable {
+final class NotificationCallback: IServiceCallback.Service, @unchecked Sendable {
     private let handler: @Sendable (String, any IBinder) -> Void
 
     init(_ handler: @escaping @Sendable (String, any IBinder) -> Void) {
         self.handler = handler
     }
 
-    override var interfaceDescriptor: String { ServiceManagerCallbacks.serviceCallbackDescriptor }
-
-    override func onTransact(code: UInt32, data: inout Parcel, reply: inout Parcel, flags: TransactionFlags) throws {
-        guard code == ServiceManagerCallbacks.onRegistrationCode else { throw StatusCode.unknownTransaction }
-        try data.enforceInterface(interfaceDescriptor)
-        let name = try data.readString16()
-        let binder = try data.readStrongBinder()
+    func onRegistration(name: String, binder: any IBinder) throws {
         handler(name, binder)
     }
 }
 
 /// The `IClientCallback` of a lazy service: told whether the service has clients.
-public final class ClientCallback: BinderObject, @unchecked Sendable {
+public final class ClientCallback: IClientCallback.Service, @unchecked Sendable {
     private let handler: @Sendable (any IBinder, Bool) -> Void
 
     init(_ handler: @escaping @Sendable (any IBinder, Bool) -> Void) {
         self.handler = handler
     }
 
-    public override var interfaceDescriptor: String { ServiceManagerCallbacks.clientCallbackDescriptor }
-
-    public override func onTransact(code: UInt32, data: inout Parcel, reply: inout Parcel, flags: TransactionFlags) throws {
-        guard code == ServiceManagerCallbacks.onClientsCode else { throw StatusCode.unknownTransaction }
-        try data.enforceInterface(interfaceDescriptor)
-        let registered = try data.readStrongBinder()
-        let hasClients = try data.readBool()
+    public func onClients(registered: any IBinder, hasClients: Bool) throws {
         handler(registered, hasClients)
     }
 }

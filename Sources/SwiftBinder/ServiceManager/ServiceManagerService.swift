@@ -8,10 +8,12 @@ import Glibc
 /// The registry behind handle 0: `android.os.IServiceManager` as AOSP's servicemanager serves
 /// it, with an ``AccessPolicy`` on the kernel-provided euid instead of SELinux.
 ///
-/// Every service and callback binder is watched for death and dropped when its process dies.
-/// Memory is bounded: the number of names, of watched names and of callbacks per name are
-/// capped, and each refusal is an error the caller sees.
-public final class ServiceManagerService: BinderObject, @unchecked Sendable {
+/// It implements the interfaces generated from `ServiceManager/aidl`; ``binder`` is the stub for
+/// the chosen code table, the object to make context manager. Every service and callback binder
+/// is watched for death and dropped when its process dies. Memory is bounded: the number of
+/// names, of watched names and of callbacks per name are capped, and each refusal is an error
+/// the caller sees.
+public final class ServiceManagerService: IServiceManager.Service, IServiceManagerAndroid11.Service, @unchecked Sendable {
     public struct Limits: Sendable {
         public var services = 4096
         public var watchedNames = 1024
@@ -28,21 +30,24 @@ public final class ServiceManagerService: BinderObject, @unchecked Sendable {
     public let limits: Limits
     private let logger: Logger
 
-    private struct Service {
+    private struct Registration {
         var binder: any IBinder
         var allowIsolated: Bool
         var dumpPriority: DumpPriority
         var ownerUID: uid_t
         var ownerPID: Int32
-        var clientCallbacks: [any IBinder] = []
+        var clientCallbacks: [any IClientCallback.Service] = []
         var hasClients = false
         var guaranteeClient = false
     }
 
     private struct State {
-        var services: [String: Service] = [:]
-        var notificationCallbacks: [String: [any IBinder]] = [:]
+        var services: [String: Registration] = [:]
+        var notificationCallbacks: [String: [any IServiceCallback.Service]] = [:]
     }
+
+    /// The binder object serving this registry with the chosen code table.
+    public private(set) var binder: BinderObject!
 
     private let state = Mutex(State())
     /// One death notification per watched proxy, dropped when nothing refers to it any more.
@@ -59,137 +64,102 @@ public final class ServiceManagerService: BinderObject, @unchecked Sendable {
         self.policy = policy
         self.limits = limits
         self.logger = logger
-        super.init()
+        switch protocolVersion {
+        case .android16: binder = IServiceManager.Stub(self)
+        case .android11: binder = IServiceManagerAndroid11.Stub(self)
+        }
         // Like AOSP's, it registers itself as "manager".
+        let binder: any IBinder = self.binder
         state.withLock { state in
-            state.services["manager"] = Service(
-                binder: self, allowIsolated: false, dumpPriority: .default, ownerUID: geteuid(), ownerPID: getpid())
+            state.services["manager"] = Registration(
+                binder: binder, allowIsolated: false, dumpPriority: .default, ownerUID: geteuid(), ownerPID: getpid())
         }
     }
-
-    public override var interfaceDescriptor: String { ServiceManagerProtocol.descriptor }
-
-    /// Context manager nodes run at any priority: the sched bits are left out, as AOSP does.
-    public override var nodeFlags: UInt32 { 0 }
 
     /// The registered names, sorted (for tests and tools in the same process).
     public var serviceNames: [String] { state.withLock { $0.services.keys.sorted() } }
 
-    // MARK: - Dispatch
+    // MARK: - IServiceManager
 
-    public override func onTransact(code: UInt32, data: inout Parcel, reply: inout Parcel, flags: TransactionFlags) throws {
-        guard let method = protocolVersion.method(forCode: code) else { throw StatusCode.unknownTransaction }
-        try data.enforceInterface(ServiceManagerProtocol.descriptor)
-        let caller = process.callingIdentity ?? .ownProcess
-        switch method {
-        case .getService, .checkService:
-            let name = try data.readString16()
-            try finish(&data)
-            let binder = try lookUp(name, caller: caller)
-            reply.writeStatus(.ok)
-            reply.writeStrongBinder(binder)
-        case .getService2, .checkService2:
-            let name = try data.readString16()
-            try finish(&data)
-            let binder = try lookUp(name, caller: caller)
-            let isLazy = state.withLock { $0.services[name]?.dumpPriority.contains(.lazyService) ?? false }
-            reply.writeStatus(.ok)
-            reply.writeInt32(1)  // non-null Service union
-            reply.writeInt32(0)  // tag: serviceWithMetadata
-            reply.writeInt32(1)  // non-null ServiceWithMetadata
-            reply.writeStructured { parcel in
-                parcel.writeStrongBinder(binder)
-                parcel.writeBool(binder != nil && isLazy)
-            }
-        case .addService:
-            let name = try data.readString16()
-            let binder = try data.readNullableStrongBinder()
-            let allowIsolated = try data.readBool()
-            let dumpPriority = DumpPriority(rawValue: try data.readInt32())
-            try finish(&data)
-            try addService(name, binder, allowIsolated: allowIsolated, dumpPriority: dumpPriority, caller: caller)
-            reply.writeStatus(.ok)
-        case .listServices:
-            let priority = DumpPriority(rawValue: try data.readInt32())
-            try finish(&data)
-            try require(.list, name: nil, caller: caller)
-            let names = state.withLock { state in
-                state.services.filter { !$0.value.dumpPriority.intersection(priority).isEmpty }.keys.sorted()
-            }
-            reply.writeStatus(.ok)
-            reply.writeStringArray(names)
-        case .registerForNotifications:
-            let name = try data.readString16()
-            let callback = try data.readNullableStrongBinder()
-            try finish(&data)
-            try registerForNotifications(name, callback, caller: caller)
-            reply.writeStatus(.ok)
-        case .unregisterForNotifications:
-            let name = try data.readString16()
-            let callback = try data.readNullableStrongBinder()
-            try finish(&data)
-            try unregisterForNotifications(name, callback, caller: caller)
-            reply.writeStatus(.ok)
-        case .isDeclared:
-            let name = try data.readString16()
-            try finish(&data)
-            try require(.find, name: name, caller: caller)
-            reply.writeStatus(.ok)
-            reply.writeBool(policy.declared.contains(name))
-        case .getDeclaredInstances:
-            let interface = try data.readString16()
-            try finish(&data)
-            let instances = policy.declared.compactMap { declared -> String? in
-                let parts = declared.split(separator: "/", maxSplits: 1)
-                guard parts.count == 2, parts[0] == interface else { return nil }
-                return policy.allows(.find, name: declared, uid: caller.euid) ? String(parts[1]) : nil
-            }
-            reply.writeStatus(.ok)
-            reply.writeStringArray(instances)
-        case .updatableViaApex:
-            _ = try data.readString16()
-            try finish(&data)
-            reply.writeStatus(.ok)
-            reply.writeString16(nil)
-        case .getUpdatableNames:
-            _ = try data.readString16()
-            try finish(&data)
-            reply.writeStatus(.ok)
-            reply.writeStringArray([])
-        case .getConnectionInfo:
-            _ = try data.readString16()
-            try finish(&data)
-            reply.writeStatus(.ok)
-            try reply.writeNullableParcelable(nil as ConnectionInfo?)
-        case .registerClientCallback:
-            let name = try data.readString16()
-            let service = try data.readNullableStrongBinder()
-            let callback = try data.readNullableStrongBinder()
-            try finish(&data)
-            try registerClientCallback(name, service: service, callback: callback, caller: caller)
-            reply.writeStatus(.ok)
-        case .tryUnregisterService:
-            let name = try data.readString16()
-            let service = try data.readNullableStrongBinder()
-            try finish(&data)
-            try tryUnregisterService(name, service: service, caller: caller)
-            reply.writeStatus(.ok)
-        case .getServiceDebugInfo:
-            try finish(&data)
-            try require(.list, name: nil, caller: caller)
-            let info = state.withLock { state in
-                state.services.keys.sorted().map { ServiceDebugInfo(name: $0, debugPID: state.services[$0]!.ownerPID) }
-            }
-            reply.writeStatus(.ok)
-            try reply.writeArray(info) { (parcel: inout Parcel, item) throws(ParcelError) in try parcel.writeParcelable(item) }
+    private var caller: CallerIdentity { process.callingIdentity ?? .ownProcess }
+
+    public func getService(name: String) throws -> (any IBinder)? { try lookUp(name, caller: caller) }
+
+    public func checkService(name: String) throws -> (any IBinder)? { try lookUp(name, caller: caller) }
+
+    public func getService2(name: String) throws -> Service { try service2(name) }
+
+    public func checkService2(name: String) throws -> Service { try service2(name) }
+
+    private func service2(_ name: String) throws -> Service {
+        let binder = try lookUp(name, caller: caller)
+        let isLazy = state.withLock { $0.services[name]?.dumpPriority.contains(.lazyService) ?? false }
+        return .serviceWithMetadata(ServiceWithMetadata(service: binder, isLazyService: binder != nil && isLazy))
+    }
+
+    public func addService(name: String, service: any IBinder, allowIsolated: Bool, dumpPriority: Int32) throws {
+        try addService(name, service, allowIsolated: allowIsolated, dumpPriority: DumpPriority(rawValue: dumpPriority), caller: caller)
+    }
+
+    public func listServices(dumpPriority: Int32) throws -> [String] {
+        try require(.list, name: nil, caller: caller)
+        let priority = DumpPriority(rawValue: dumpPriority)
+        return state.withLock { state in
+            state.services.filter { !$0.value.dumpPriority.intersection(priority).isEmpty }.keys.sorted()
         }
     }
 
-    /// Android 13+ services refuse requests with bytes left over.
-    private func finish(_ data: inout Parcel) throws {
-        guard data.readableBytes == 0 else {
-            throw Status(exception: .badParcelable, message: "Parcel data not fully consumed")
+    public func registerForNotifications(name: String, callback: any IServiceCallback.Service) throws {
+        try registerForNotifications(name, callback, caller: caller)
+    }
+
+    public func unregisterForNotifications(name: String, callback: any IServiceCallback.Service) throws {
+        try unregisterForNotifications(name, callback, caller: caller)
+    }
+
+    public func isDeclared(name: String) throws -> Bool {
+        try require(.find, name: name, caller: caller)
+        return policy.declared.contains(name)
+    }
+
+    public func getDeclaredInstances(iface: String) throws -> [String] {
+        let uid = caller.euid
+        return policy.declared.compactMap { declared -> String? in
+            let parts = declared.split(separator: "/", maxSplits: 1)
+            guard parts.count == 2, parts[0] == iface else { return nil }
+            return policy.allows(.find, name: declared, uid: uid) ? String(parts[1]) : nil
         }
+    }
+
+    public func updatableViaApex(name: String) throws -> String? { nil }
+
+    public func getUpdatableNames(apexName: String) throws -> [String] { [] }
+
+    public func getConnectionInfo(name: String) throws -> ConnectionInfo? { nil }
+
+    public func registerClientCallback(name: String, service: any IBinder, callback: any IClientCallback.Service) throws {
+        try registerClientCallback(name, service: service, callback: callback, caller: caller)
+    }
+
+    public func tryUnregisterService(name: String, service: any IBinder) throws {
+        try tryUnregisterService(name, service: service, caller: caller)
+    }
+
+    public func getServiceDebugInfo() throws -> [ServiceDebugInfo] {
+        try require(.list, name: nil, caller: caller)
+        return state.withLock { state in
+            state.services.keys.sorted().map { ServiceDebugInfo(name: $0, debugPid: state.services[$0]!.ownerPID) }
+        }
+    }
+
+    /// The binder behind a callback (its proxy's, or the stub serving a local one): what
+    /// identifies it across calls.
+    private func identity(_ callback: any IServiceCallback.Service) -> any IBinder {
+        IServiceCallback.Stub.binder(for: callback)
+    }
+
+    private func identity(_ callback: any IClientCallback.Service) -> any IBinder {
+        IClientCallback.Stub.binder(for: callback)
     }
 
     private func require(_ action: AccessPolicy.Action, name: String?, caller: CallerIdentity) throws {
@@ -220,9 +190,9 @@ public final class ServiceManagerService: BinderObject, @unchecked Sendable {
 
     private func lookUp(_ name: String, caller: CallerIdentity) throws -> (any IBinder)? {
         try require(.find, name: name, caller: caller)
-        let (binder, notify) = state.withLock { state -> ((any IBinder)?, [any IBinder]) in
+        let (binder, notify) = state.withLock { state -> ((any IBinder)?, [any IClientCallback.Service]) in
             guard var service = state.services[name] else { return (nil, []) }
-            var notify: [any IBinder] = []
+            var notify: [any IClientCallback.Service] = []
             if !service.clientCallbacks.isEmpty {
                 // Handing the service out guarantees it a client until the next check.
                 service.guaranteeClient = true
@@ -239,13 +209,12 @@ public final class ServiceManagerService: BinderObject, @unchecked Sendable {
     }
 
     private func addService(
-        _ name: String, _ binder: (any IBinder)?, allowIsolated: Bool, dumpPriority: DumpPriority, caller: CallerIdentity
+        _ name: String, _ binder: any IBinder, allowIsolated: Bool, dumpPriority: DumpPriority, caller: CallerIdentity
     ) throws {
         try require(.add, name: name, caller: caller)
-        guard let binder else { throw Status(exception: .illegalArgument, message: "null service binder") }
         try validate(name)
         var replaced: [any IBinder] = []
-        let watchers = try state.withLock { state throws -> [any IBinder] in
+        let watchers = try state.withLock { state throws -> [any IServiceCallback.Service] in
             if let existing = state.services[name], existing.ownerUID != caller.euid,
                 !policy.allows(.replace, name: name, uid: caller.euid)
             {
@@ -254,8 +223,8 @@ public final class ServiceManagerService: BinderObject, @unchecked Sendable {
             if state.services[name] == nil && state.services.count >= limits.services {
                 throw Status(exception: .illegalState, message: "too many services (\(limits.services))")
             }
-            replaced = state.services[name].map { [$0.binder] + $0.clientCallbacks } ?? []
-            state.services[name] = Service(
+            replaced = state.services[name].map { [$0.binder] + $0.clientCallbacks.map(identity) } ?? []
+            state.services[name] = Registration(
                 binder: binder, allowIsolated: allowIsolated, dumpPriority: dumpPriority, ownerUID: caller.euid,
                 ownerPID: caller.pid)
             return state.notificationCallbacks[name] ?? []
@@ -267,10 +236,11 @@ public final class ServiceManagerService: BinderObject, @unchecked Sendable {
         for watcher in watchers { sendOnRegistration(to: watcher, name: name, binder: binder) }
     }
 
-    private func registerForNotifications(_ name: String, _ callback: (any IBinder)?, caller: CallerIdentity) throws {
+    private func registerForNotifications(
+        _ name: String, _ callback: any IServiceCallback.Service, caller: CallerIdentity
+    ) throws {
         try require(.find, name: name, caller: caller)
         try validate(name)
-        guard let callback else { throw Status(exception: .illegalArgument, message: "null callback") }
         let existing = try state.withLock { state throws -> (any IBinder)? in
             var callbacks = state.notificationCallbacks[name] ?? []
             if callbacks.isEmpty && state.notificationCallbacks.count >= limits.watchedNames {
@@ -283,30 +253,31 @@ public final class ServiceManagerService: BinderObject, @unchecked Sendable {
             state.notificationCallbacks[name] = callbacks
             return state.services[name]?.binder
         }
-        watchForDeath(callback)
+        watchForDeath(identity(callback))
         if let existing { sendOnRegistration(to: callback, name: name, binder: existing) }
     }
 
-    private func unregisterForNotifications(_ name: String, _ callback: (any IBinder)?, caller: CallerIdentity) throws {
+    private func unregisterForNotifications(
+        _ name: String, _ callback: any IServiceCallback.Service, caller: CallerIdentity
+    ) throws {
         try require(.find, name: name, caller: caller)
-        guard let callback else { throw Status(exception: .illegalArgument, message: "null callback") }
+        let target = identity(callback)
         try state.withLock { state throws in
             guard var callbacks = state.notificationCallbacks[name],
-                let index = callbacks.firstIndex(where: { $0 === callback })
+                let index = callbacks.firstIndex(where: { identity($0) === target })
             else {
                 throw Status(exception: .illegalState, message: "no such callback registered for '\(name)'")
             }
             callbacks.remove(at: index)
             state.notificationCallbacks[name] = callbacks.isEmpty ? nil : callbacks
         }
-        unwatchUnreferenced([callback])
+        unwatchUnreferenced([target])
     }
 
     private func registerClientCallback(
-        _ name: String, service: (any IBinder)?, callback: (any IBinder)?, caller: CallerIdentity
+        _ name: String, service: any IBinder, callback: any IClientCallback.Service, caller: CallerIdentity
     ) throws {
         try require(.add, name: name, caller: caller)
-        guard let service, let callback else { throw Status(exception: .illegalArgument, message: "null binder") }
         try state.withLock { state throws in
             guard var entry = state.services[name] else {
                 throw Status(exception: .illegalArgument, message: "'\(name)' is not registered")
@@ -323,14 +294,13 @@ public final class ServiceManagerService: BinderObject, @unchecked Sendable {
             entry.clientCallbacks.append(callback)
             state.services[name] = entry
         }
-        watchForDeath(callback)
+        watchForDeath(identity(callback))
         // The registering transaction holds a reference too.
         updateClients(of: name, knownClients: 2, onInterval: false)
     }
 
-    private func tryUnregisterService(_ name: String, service: (any IBinder)?, caller: CallerIdentity) throws {
+    private func tryUnregisterService(_ name: String, service: any IBinder, caller: CallerIdentity) throws {
         try require(.add, name: name, caller: caller)
-        guard let service else { throw Status(exception: .illegalArgument, message: "null binder") }
         let handle = try state.withLock { state throws -> UInt32? in
             guard let entry = state.services[name] else {
                 throw Status(exception: .illegalState, message: "'\(name)' is not registered")
@@ -351,7 +321,7 @@ public final class ServiceManagerService: BinderObject, @unchecked Sendable {
             throw Status(exception: .illegalState, message: "'\(name)' has clients")
         }
         let removed = state.withLock { $0.services.removeValue(forKey: name) }
-        unwatchUnreferenced(removed.map { [$0.binder] + $0.clientCallbacks } ?? [])
+        unwatchUnreferenced(removed.map { [$0.binder] + $0.clientCallbacks.map(identity) } ?? [])
         logger.info("unregistered lazy service", metadata: ["service.name": "\(name)"])
     }
 
@@ -370,7 +340,7 @@ public final class ServiceManagerService: BinderObject, @unchecked Sendable {
         guard let (handle, _, _) = snapshot else { return }
         guard let counts = try? process.device.nodeReferenceCounts(handle: handle) else { return }
         let kernelReportsClients = counts.strong > knownClients
-        let (notify, hasClients, binder) = state.withLock { state -> ([any IBinder], Bool, (any IBinder)?) in
+        let (notify, hasClients, binder) = state.withLock { state -> ([any IClientCallback.Service], Bool, (any IBinder)?) in
             guard var entry = state.services[name] else { return ([], false, nil) }
             var change: Bool?
             if entry.guaranteeClient {
@@ -408,33 +378,21 @@ public final class ServiceManagerService: BinderObject, @unchecked Sendable {
 
     // MARK: - Outgoing calls (all oneway)
 
-    private func sendOnRegistration(to callback: any IBinder, name: String, binder: any IBinder) {
-        var request = Parcel(wireFormat: process.wireFormat)
-        request.writeInterfaceToken(ServiceManagerCallbacks.serviceCallbackDescriptor)
-        request.writeString16(name)
-        request.writeStrongBinder(binder)
-        sendOneway(to: callback, code: ServiceManagerCallbacks.onRegistrationCode, request)
-    }
-
-    private func sendOnClients(to callbacks: [any IBinder], service: any IBinder, hasClients: Bool) {
-        for callback in callbacks {
-            var request = Parcel(wireFormat: process.wireFormat)
-            request.writeInterfaceToken(ServiceManagerCallbacks.clientCallbackDescriptor)
-            request.writeStrongBinder(service)
-            request.writeBool(hasClients)
-            sendOneway(to: callback, code: ServiceManagerCallbacks.onClientsCode, request)
+    private func sendOnRegistration(to callback: any IServiceCallback.Service, name: String, binder: any IBinder) {
+        do {
+            try callback.onRegistration(name: name, binder: binder)
+        } catch {
+            logger.debug("callback not delivered", metadata: ["error": "\(error)"])
         }
     }
 
-    private func sendOneway(to binder: any IBinder, code: UInt32, _ request: consuming Parcel) {
-        do {
-            if let proxy = binder as? BinderProxy {
-                try proxy.transactOneway(code: code, data: request)
-            } else {
-                _ = try binder.transact(code: code, data: request, flags: .oneWay)
+    private func sendOnClients(to callbacks: [any IClientCallback.Service], service: any IBinder, hasClients: Bool) {
+        for callback in callbacks {
+            do {
+                try callback.onClients(registered: service, hasClients: hasClients)
+            } catch {
+                logger.debug("callback not delivered", metadata: ["error": "\(error)"])
             }
-        } catch {
-            logger.debug("callback not delivered", metadata: ["error": "\(error)"])
         }
     }
 
@@ -459,8 +417,8 @@ public final class ServiceManagerService: BinderObject, @unchecked Sendable {
     private func unwatchUnreferenced(_ binders: [any IBinder]) {
         for case let proxy as BinderProxy in binders {
             let referenced = state.withLock { state in
-                state.services.values.contains { $0.binder === proxy || $0.clientCallbacks.contains { $0 === proxy } }
-                    || state.notificationCallbacks.values.contains { $0.contains { $0 === proxy } }
+                state.services.values.contains { $0.binder === proxy || $0.clientCallbacks.contains { identity($0) === proxy } }
+                    || state.notificationCallbacks.values.contains { $0.contains { identity($0) === proxy } }
             }
             guard !referenced, let entry = watched.withLock({ $0.removeValue(forKey: ObjectIdentifier(proxy)) }) else {
                 continue
@@ -475,11 +433,11 @@ public final class ServiceManagerService: BinderObject, @unchecked Sendable {
             let names = state.services.filter { $0.value.binder === proxy }.keys.sorted()
             for name in names { state.services.removeValue(forKey: name) }
             for (name, callbacks) in state.notificationCallbacks {
-                let kept = callbacks.filter { $0 !== proxy }
+                let kept = callbacks.filter { identity($0) !== proxy }
                 state.notificationCallbacks[name] = kept.isEmpty ? nil : kept
             }
-            for (name, var entry) in state.services where entry.clientCallbacks.contains(where: { $0 === proxy }) {
-                entry.clientCallbacks.removeAll { $0 === proxy }
+            for (name, var entry) in state.services where entry.clientCallbacks.contains(where: { identity($0) === proxy }) {
+                entry.clientCallbacks.removeAll { identity($0) === proxy }
                 state.services[name] = entry
             }
             return names

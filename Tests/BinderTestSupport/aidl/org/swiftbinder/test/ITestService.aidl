@@ -75,6 +75,9 @@ interface ITestService {
     ParcelFileDescriptor RepeatParcelFileDescriptor(in ParcelFileDescriptor read);
     FileDescriptor RepeatFileDescriptor(in FileDescriptor read);
 
+    /** Parameters named like the generated code's own variables must not be confused with them. */
+    int Shadowing(IBinder binder, int request, int reply, int status, int result, int data, int code);
+
     void ThrowServiceException(int code);
     oneway void Record(int value);
     int[] Recorded();

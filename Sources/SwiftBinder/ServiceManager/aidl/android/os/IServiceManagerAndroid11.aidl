@@ -1,0 +1,18 @@
+package android.os;
+
+import android.os.IClientCallback;
+import android.os.IServiceCallback;
+
+/** IServiceManager as Android 11 orders it: the same interface, other transaction codes. */
+@Descriptor(value="android.os.IServiceManager")
+interface IServiceManagerAndroid11 {
+    @nullable IBinder getService(@utf8InCpp String name);
+    @nullable IBinder checkService(@utf8InCpp String name);
+    void addService(@utf8InCpp String name, IBinder service, boolean allowIsolated, int dumpPriority);
+    @utf8InCpp String[] listServices(int dumpPriority);
+    void registerForNotifications(@utf8InCpp String name, IServiceCallback callback);
+    void unregisterForNotifications(@utf8InCpp String name, IServiceCallback callback);
+    boolean isDeclared(@utf8InCpp String name);
+    void registerClientCallback(@utf8InCpp String name, IBinder service, IClientCallback callback);
+    void tryUnregisterService(@utf8InCpp String name, IBinder service);
+}
