@@ -27,8 +27,9 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            // IServiceManager and its types are generated from ServiceManager/aidl.
-            plugins: ["SwiftAIDLPlugin"]
+            // IServiceManager and its types: ServiceManager/Generated, made from ServiceManager/aidl
+            // by scripts/regenerate-aidl (committed, so the library builds without the plugin).
+            exclude: ["ServiceManager/aidl"]
         ),
         .executableTarget(
             name: "servicemanager",
@@ -60,7 +61,7 @@ let package = Package(
             plugins: ["SwiftAIDLPlugin"]
         ),
         // Fuzz targets: a corpus replayer here; a libFuzzer binary when built by scripts/fuzz.
-        .executableTarget(name: "swiftbinder-fuzz", dependencies: ["SwiftBinder"], path: "Fuzz", exclude: ["seeds"]),
+        .executableTarget(name: "swiftbinder-fuzz", dependencies: ["SwiftBinder", "AIDLCompiler"], path: "Fuzz", exclude: ["seeds"]),
         // Shared by the tests and the test peer: sample parcelables and the every-type value.
         .target(
             name: "BinderTestSupport", dependencies: ["SwiftBinder"], path: "Tests/BinderTestSupport",

@@ -1,3 +1,4 @@
+import AIDLCompiler
 import SwiftBinder
 
 /// The fuzz targets: each takes one input and must never crash, trap or leave a parcel in an
@@ -7,11 +8,14 @@ enum FuzzTarget: String, CaseIterable {
     case parcel
     /// The decoder of the driver's return stream (`BR_*` sequences).
     case driverReturns = "driver-returns"
+    /// The AIDL lexer and parser on arbitrary text.
+    case aidl
 
     var summary: String {
         switch self {
         case .parcel: return "Parcel reads (every type, objects, status, interface token) on hostile data"
         case .driverReturns: return "the BR_* return-stream decoder"
+        case .aidl: return "the AIDL lexer and parser"
         }
     }
 
@@ -19,6 +23,7 @@ enum FuzzTarget: String, CaseIterable {
         switch self {
         case .parcel: fuzzParcel(input)
         case .driverReturns: fuzzDriverReturns(input)
+        case .aidl: fuzzAIDL(input)
         }
     }
 }
@@ -148,5 +153,16 @@ func fuzzDriverReturns(_ input: UnsafeRawBufferPointer) {
             precondition(reader.readerIndex == before, "reader moved on \(error)")
             return
         }
+    }
+}
+
+/// Any text: the parser returns a document or an error with a place, never crashes.
+func fuzzAIDL(_ input: UnsafeRawBufferPointer) {
+    let text = String(decoding: input, as: UTF8.self)
+    do {
+        var parser = try Parser(text: text, file: "fuzz.aidl")
+        _ = try parser.parseDocument()
+    } catch {
+        precondition(error.location.line >= 1 || text.isEmpty)
     }
 }

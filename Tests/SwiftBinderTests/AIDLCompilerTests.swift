@@ -105,6 +105,16 @@ import Glibc
         }
     }
 
+    @Test func versionedInterfacesAnswerTheMetaMethods() throws {
+        let file = try temporaryFile("IVersionedApi.aidl", "interface IVersionedApi { void call(); }")
+        let swift = try #require(try AIDLCompilerDriver.compile(inputs: [file], includeRoots: [], version: 3, hash: "abc123").first).swift
+        #expect(swift.contains("public static let getInterfaceVersion: UInt32 = 16777215"))
+        #expect(swift.contains("public static let getInterfaceHash: UInt32 = 16777214"))
+        #expect(swift.contains("public static let version: Int32 = 3"))
+        #expect(swift.contains("public static let hash = \"abc123\""))
+        #expect(swift.contains("public func getInterfaceVersion() throws -> Int32"))
+    }
+
     @Test func theCommandLineExitsNonZeroWithTheErrors() throws {
         let file = Self.corpus + "/invalid/IUnknownType.aidl"
         let tool = try ChildProcess(ChildProcess.builtProduct("swift-aidl"), ["--check", file], mergeStandardError: true)
@@ -144,5 +154,32 @@ import Glibc
         defer { try? fd.close() }
         _ = try fd.writeAll(contents.utf8)
         return path
+    }
+}
+
+/// SwiftBinder compiles servicemanager's interface from committed Swift; it must be what
+/// swift-aidl makes of the committed .aidl files today (scripts/regenerate-aidl updates it).
+@Suite struct GeneratedServiceManagerTests {
+    @Test func theCommittedSwiftIsUpToDate() throws {
+        let sources = String(AIDLCompilerTests.corpus.dropLast("/Tests/AIDLCorpus".count)) + "/Sources/SwiftBinder/ServiceManager"
+        let inputs = AIDLCompilerTests.files(in: sources + "/aidl")
+        #expect(inputs.count == 8)
+        for output in try AIDLCompilerDriver.compile(inputs: inputs, includeRoots: [], moduleName: "SwiftBinder") {
+            let committed = try readText(sources + "/Generated/" + output.fileName)
+            #expect(committed == output.swift, "\(output.fileName) is stale: run scripts/regenerate-aidl")
+        }
+    }
+
+    private func readText(_ path: String) throws -> String {
+        let fd = try FileDescriptor.open(FilePath(path), .readOnly)
+        defer { try? fd.close() }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = try chunk.withUnsafeMutableBytes { try fd.read(into: $0) }
+            if count == 0 { break }
+            bytes += chunk[..<count]
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }

@@ -1,0 +1,2 @@
+// error: overflows an int
+interface IConstOverflow { const int X = 2147483647 + 1; }

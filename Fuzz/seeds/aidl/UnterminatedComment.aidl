@@ -1,0 +1,2 @@
+// error: unterminated comment
+interface UnterminatedComment { /* never closed }
