@@ -60,6 +60,10 @@ let package = Package(
             dependencies: ["SwiftBinder", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             plugins: ["SwiftAIDLPlugin"]
         ),
+        // The benchmarks' SwiftBinder side (scripts/bench).
+        .executableTarget(
+            name: "swiftbinder-bench", dependencies: ["SwiftBinder"], path: "Benchmarks/swift",
+            plugins: ["SwiftAIDLPlugin"]),
         // Fuzz targets: a corpus replayer here; a libFuzzer binary when built by scripts/fuzz.
         .executableTarget(name: "swiftbinder-fuzz", dependencies: ["SwiftBinder", "AIDLCompiler"], path: "Fuzz", exclude: ["seeds"]),
         // Shared by the tests and the test peer: sample parcelables and the every-type value.

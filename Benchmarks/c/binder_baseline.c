@@ -1,0 +1,187 @@
+/*
+ * The C baseline of scripts/bench: binder round trips with raw ioctls and no library, the floor
+ * every SwiftBinder figure is compared with.
+ *
+ *   binder_baseline server DEVICE            become context manager; answer every transaction
+ *                                            with an empty reply (oneway ones: count them)
+ *   binder_baseline rtt DEVICE SIZE COUNT    COUNT sync calls carrying SIZE bytes; prints the
+ *                                            round-trip times in nanoseconds, one per line
+ *   binder_baseline oneway DEVICE COUNT      COUNT oneway calls, then a sync call that waits
+ *                                            until the server has handled them; prints the
+ *                                            total nanoseconds
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/android/binder.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAP_SIZE (1024 * 1024 - 2 * 4096)
+#define CODE_CALL 1
+#define CODE_ONEWAY 2
+#define CODE_DRAIN 3
+
+static int fd;
+
+static uint64_t now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + t.tv_nsec;
+}
+
+static void die(const char *what) {
+    fprintf(stderr, "binder_baseline: %s: %s\n", what, strerror(errno));
+    exit(1);
+}
+
+static void open_device(const char *path) {
+    fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0) die("open");
+    struct binder_version version;
+    if (ioctl(fd, BINDER_VERSION, &version) < 0 || version.protocol_version != 8) die("BINDER_VERSION");
+    if (mmap(NULL, MAP_SIZE, PROT_READ, MAP_PRIVATE | MAP_NORESERVE, fd, 0) == MAP_FAILED) die("mmap");
+}
+
+/* Writes `out` (if any) and reads into `in`; returns bytes read. */
+static size_t write_read(const void *out, size_t out_size, void *in, size_t in_size) {
+    struct binder_write_read bwr = {
+        .write_size = out_size, .write_buffer = (uintptr_t)out, .read_size = in_size, .read_buffer = (uintptr_t)in,
+    };
+    while (ioctl(fd, BINDER_WRITE_READ, &bwr) < 0) {
+        if (errno != EINTR) die("BINDER_WRITE_READ");
+    }
+    return bwr.read_consumed;
+}
+
+static void server(void) {
+    if (ioctl(fd, BINDER_SET_CONTEXT_MGR, 0) < 0) die("BINDER_SET_CONTEXT_MGR");
+    uint32_t enter = BC_ENTER_LOOPER;
+    write_read(&enter, sizeof enter, NULL, 0);
+    unsigned char in[256];
+    uint64_t oneway_count = 0;
+    printf("ready\n");
+    fflush(stdout);
+    for (;;) {
+        size_t n = write_read(NULL, 0, in, sizeof in);
+        size_t pos = 0;
+        while (pos + 4 <= n) {
+            uint32_t cmd;
+            memcpy(&cmd, in + pos, 4);
+            pos += 4;
+            if (cmd == BR_TRANSACTION) {
+                struct binder_transaction_data tr;
+                memcpy(&tr, in + pos, sizeof tr);
+                pos += sizeof tr;
+                /* Free the request, then reply (for sync calls) in the same write. */
+                struct __attribute__((packed)) {
+                    uint32_t free_cmd;
+                    binder_uintptr_t buffer;
+                    uint32_t reply_cmd;
+                    struct binder_transaction_data reply;
+                } out;
+                int32_t status = (int32_t)(tr.code == CODE_DRAIN ? oneway_count : 0);
+                memset(&out, 0, sizeof out);
+                out.free_cmd = BC_FREE_BUFFER;
+                out.buffer = tr.data.ptr.buffer;
+                if (tr.flags & TF_ONE_WAY) {
+                    oneway_count++;
+                    write_read(&out, 12, NULL, 0);
+                    continue;
+                }
+                out.reply_cmd = BC_REPLY;
+                out.reply.target.handle = ~0u;
+                out.reply.data_size = sizeof status;
+                out.reply.data.ptr.buffer = (uintptr_t)&status;
+                write_read(&out, sizeof out, NULL, 0);
+            } else if (cmd == BR_NOOP || cmd == BR_TRANSACTION_COMPLETE || cmd == BR_SPAWN_LOOPER) {
+                /* nothing */
+            } else if (cmd == BR_INCREFS || cmd == BR_ACQUIRE || cmd == BR_RELEASE || cmd == BR_DECREFS) {
+                pos += sizeof(struct binder_ptr_cookie);
+            } else {
+                fprintf(stderr, "binder_baseline: unexpected return 0x%x\n", cmd);
+                pos = n;
+            }
+        }
+    }
+}
+
+/* One sync call to handle 0; returns the int32 status in the reply. */
+static int32_t call(uint32_t code, const void *data, size_t size, uint32_t flags) {
+    struct __attribute__((packed)) {
+        uint32_t cmd;
+        struct binder_transaction_data tr;
+    } out;
+    memset(&out, 0, sizeof out);
+    out.cmd = BC_TRANSACTION;
+    out.tr.target.handle = 0;
+    out.tr.code = code;
+    out.tr.flags = flags | TF_ACCEPT_FDS;
+    out.tr.data_size = size;
+    out.tr.data.ptr.buffer = (uintptr_t)data;
+    unsigned char in[256];
+    size_t n = write_read(&out, sizeof out, in, sizeof in);
+    int32_t result = 0;
+    for (;;) {
+        size_t pos = 0;
+        while (pos + 4 <= n) {
+            uint32_t cmd;
+            memcpy(&cmd, in + pos, 4);
+            pos += 4;
+            if (cmd == BR_REPLY) {
+                struct binder_transaction_data tr;
+                memcpy(&tr, in + pos, sizeof tr);
+                if (tr.data_size >= 4) memcpy(&result, (const void *)(uintptr_t)tr.data.ptr.buffer, 4);
+                struct __attribute__((packed)) {
+                    uint32_t cmd;
+                    binder_uintptr_t buffer;
+                } free_cmd = {BC_FREE_BUFFER, tr.data.ptr.buffer};
+                write_read(&free_cmd, sizeof free_cmd, NULL, 0);
+                return result;
+            } else if (cmd == BR_TRANSACTION_COMPLETE) {
+                if (flags & TF_ONE_WAY) return 0;
+            } else if (cmd == BR_DEAD_REPLY || cmd == BR_FAILED_REPLY) {
+                fprintf(stderr, "binder_baseline: transaction failed (0x%x)\n", cmd);
+                exit(1);
+            }
+        }
+        n = write_read(NULL, 0, in, sizeof in);
+    }
+}
+
+int main(int argc, char **argv) {
+    if (argc < 3) {
+        fprintf(stderr, "usage: binder_baseline server DEVICE | rtt DEVICE SIZE COUNT | oneway DEVICE COUNT\n");
+        return 2;
+    }
+    open_device(argv[2]);
+    if (strcmp(argv[1], "server") == 0) server();
+    if (strcmp(argv[1], "rtt") == 0 && argc == 5) {
+        size_t size = strtoul(argv[3], NULL, 10);
+        long count = strtol(argv[4], NULL, 10);
+        unsigned char *payload = calloc(size ? size : 1, 1);
+        for (long i = 0; i < count; i++) {
+            uint64_t start = now_ns();
+            call(CODE_CALL, payload, size, 0);
+            printf("%llu\n", (unsigned long long)(now_ns() - start));
+        }
+        return 0;
+    }
+    if (strcmp(argv[1], "oneway") == 0 && argc == 4) {
+        long count = strtol(argv[3], NULL, 10);
+        int32_t value = 0;
+        uint64_t start = now_ns();
+        for (long i = 0; i < count; i++) call(CODE_ONEWAY, &value, 4, TF_ONE_WAY);
+        while (call(CODE_DRAIN, NULL, 0, 0) < count) {
+        }
+        printf("%llu\n", (unsigned long long)(now_ns() - start));
+        return 0;
+    }
+    fprintf(stderr, "binder_baseline: bad arguments\n");
+    return 2;
+}

@@ -1,0 +1,192 @@
+import Synchronization
+import SwiftBinder
+import SystemPackage
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// swiftbinder-bench: the SwiftBinder side of scripts/bench (run inside the VM).
+//
+//   swiftbinder-bench server DEVICE [--register NAME]   serve IBenchmark (and raw code 100) as
+//                                                       context manager, or registered with
+//                                                       servicemanager under NAME
+//   swiftbinder-bench client DEVICE ITERATIONS          every client case; one JSON line each
+//   swiftbinder-bench servicemanager DEVICE NAME ITERATIONS   checkService latency
+//   swiftbinder-bench stats CASE                        nanoseconds on stdin → one JSON line
+//   swiftbinder-bench report FILE...                    JSON lines → Markdown table
+
+let rawCode: UInt32 = 100
+
+/// The benchmark service: IBenchmark, plus raw code 100 (payload in, 4-byte reply) to measure
+/// the runtime without generated code, as the C baseline does.
+final class BenchmarkService: IBenchmark.Service, @unchecked Sendable {
+    let pushedCount = Atomic<Int32>(0)
+    func add(a: Int32, b: Int32) throws -> Int32 { a &+ b }
+    func push(value: Int32) throws { pushedCount.add(1, ordering: .relaxed) }
+    func pushed() throws -> Int32 { pushedCount.load(ordering: .relaxed) }
+    func echoBinder(binder: any IBinder) throws -> any IBinder { binder }
+    func echoFd(fd: SharedFileDescriptor) throws -> SharedFileDescriptor { fd }
+    func allocations() throws -> Int64 { Int64(allocationCount() ?? 0) }
+}
+
+final class BenchmarkObject: BinderObject, @unchecked Sendable {
+    let stub: IBenchmark.Stub
+    init(_ service: BenchmarkService) { stub = IBenchmark.Stub(service) }
+    override var interfaceDescriptor: String { IBenchmark.descriptor }
+    override func onTransact(code: UInt32, data: inout Parcel, reply: inout Parcel, flags: TransactionFlags) throws {
+        if code == rawCode {
+            reply.writeInt32(0)
+            return
+        }
+        try stub.onTransact(code: code, data: &data, reply: &reply, flags: flags)
+    }
+}
+
+/// The allocation counter of malloc_count.so, when it is preloaded.
+func allocationCount() -> UInt64? {
+    guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "swiftbinder_allocation_count") else { return nil }
+    typealias Counter = @convention(c) () -> UInt64
+    return unsafeBitCast(symbol, to: Counter.self)()
+}
+
+func nanoseconds() -> UInt64 {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+}
+
+/// Median, p99, min and max of a sample, as a JSON line.
+func report(_ name: String, _ samples: [UInt64], extra: [String: String] = [:]) {
+    let sorted = samples.sorted()
+    guard !sorted.isEmpty else { return }
+    let median = sorted[sorted.count / 2]
+    let p99 = sorted[min(sorted.count - 1, Int(Double(sorted.count) * 0.99))]
+    var fields = [
+        "\"case\": \"\(name)\"", "\"n\": \(sorted.count)", "\"median_ns\": \(median)", "\"p99_ns\": \(p99)",
+        "\"min_ns\": \(sorted.first!)", "\"max_ns\": \(sorted.last!)",
+    ]
+    for (key, value) in extra.sorted(by: { $0.key < $1.key }) { fields.append("\"\(key)\": \(value)") }
+    print("{" + fields.joined(separator: ", ") + "}")
+    fflush(nil)
+}
+
+/// Times `body` `iterations` times after `iterations / 10` warm-up calls.
+func measure(_ iterations: Int, _ body: () throws -> Void) rethrows -> [UInt64] {
+    for _ in 0..<max(iterations / 10, 10) { try body() }
+    var samples: [UInt64] = []
+    samples.reserveCapacity(iterations)
+    for _ in 0..<iterations {
+        let start = nanoseconds()
+        try body()
+        samples.append(nanoseconds() - start)
+    }
+    return samples
+}
+
+func runClient(device: String, iterations: Int) throws {
+    let process = try BinderProcess(path: FilePath(device))
+    let binder = try process.contextObject
+    let service = IBenchmark.Proxy(binder)
+
+    // Sync round trips with a payload, through the runtime (reusing one request parcel).
+    for size in [0, 64, 1024, 4096, 16384, 65536] {
+        let payload = [UInt8](repeating: 0xA5, count: size)
+        var request = Parcel(capacity: size + 16)
+        let samples = try measure(iterations) {
+            request.clear()
+            payload.withUnsafeBytes { request.writeBytes($0) }
+            _ = try binder.transact(code: rawCode, data: request, flags: [])
+        }
+        report("rtt-\(size)", samples)
+    }
+
+    // add(int, int) through the generated proxy, with allocations per call on both sides.
+    let clientBefore = allocationCount()
+    let serverBefore = try service.allocations()
+    let addSamples = try measure(iterations) { _ = try service.add(a: 2, b: 3) }
+    let clientAfter = allocationCount()
+    let serverAfter = try service.allocations()
+    let calls = Double(iterations + max(iterations / 10, 10))
+    var extra: [String: String] = [:]
+    if let clientBefore, let clientAfter {
+        extra["client_allocations_per_call"] = String(Double(clientAfter - clientBefore) / calls)
+    }
+    if serverAfter > 0 {
+        // minus the one allocations() call in the window
+        extra["server_allocations_per_call"] = String(Double(serverAfter - serverBefore) / calls)
+    }
+    report("add", addSamples, extra: extra)
+
+    // Throughput with 1, 2 and 4 client threads.
+    for threads in [1, 2, 4] {
+        let perThread = iterations
+        let start = nanoseconds()
+        let failures = Atomic<Int>(0)
+        onThreads(threads) { _ in
+            for _ in 0..<perThread {
+                do { _ = try service.add(a: 1, b: 1) } catch { failures.add(1, ordering: .relaxed) }
+            }
+        }
+        let elapsed = nanoseconds() - start
+        let callsPerSecond = Double(threads * perThread) / (Double(elapsed) / 1e9)
+        report("threads-\(threads)", [elapsed / UInt64(threads * perThread)],
+            extra: ["calls_per_second": String(Int(callsPerSecond)), "failures": String(failures.load(ordering: .relaxed))])
+    }
+
+    // Oneway throughput: until the server has handled them all.
+    let onewayCount = iterations * 4
+    let base = try service.pushed()
+    let onewayStart = nanoseconds()
+    for value in 0..<onewayCount { try service.push(value: Int32(value)) }
+    while try service.pushed() - base < Int32(onewayCount) {}
+    let onewayElapsed = nanoseconds() - onewayStart
+    report("oneway", [onewayElapsed / UInt64(onewayCount)],
+        extra: ["calls_per_second": String(Int(Double(onewayCount) / (Double(onewayElapsed) / 1e9)))])
+
+    // Passing a binder object and a file descriptor.
+    let token = BinderObject()
+    report("binder", try measure(iterations / 2) { _ = try service.echoBinder(binder: token) })
+    let pipe = try FileDescriptor.pipe()
+    let shared = SharedFileDescriptor(pipe.readEnd)
+    report("fd", try measure(iterations / 2) { _ = try service.echoFd(fd: shared) })
+    try pipe.writeEnd.close()
+    process.shutdown()
+}
+
+func runServiceManagerClient(device: String, name: String, iterations: Int) throws {
+    let process = try BinderProcess(path: FilePath(device))
+    let manager = try ServiceManager(process: process)
+    guard try manager.waitForService(name, timeout: .seconds(10)) != nil else { throw BinderError.unsupported("no \(name)") }
+    report("servicemanager-check", try measure(iterations) { _ = try manager.checkService(name) })
+    process.shutdown()
+}
+
+func runServer(device: String, register name: String?) throws {
+    let process = try BinderProcess(path: FilePath(device), maxThreads: 4)
+    let object = BenchmarkObject(BenchmarkService())
+    if let name {
+        try ServiceManager(process: process).addService(name, object)
+    } else {
+        try process.becomeContextManager(object)
+    }
+    process.startThreadPool()
+    print("ready")
+    fflush(nil)
+    process.joinThreadPool()
+}
+
+func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {
+    final class Start {
+        let run: () -> Void
+        init(_ run: @escaping () -> Void) { self.run = run }
+    }
+    var threads: [pthread_t] = []
+    for index in 0..<count {
+        var thread = pthread_t()
+        let start = Unmanaged.passRetained(Start { body(index) })
+        pthread_create(&thread, nil, { Unmanaged<Start>.fromOpaque($0!).takeRetainedValue().run(); return nil }, start.toOpaque())
+        threads.append(thread)
+    }
+    for thread in threads { pthread_join(thread, nil) }
+}

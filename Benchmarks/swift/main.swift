@@ -1,0 +1,89 @@
+import Foundation
+import SwiftBinder
+
+let arguments = CommandLine.arguments
+func usage() -> Never {
+    print("usage: swiftbinder-bench server DEVICE [--register NAME] | client DEVICE ITERATIONS"
+        + " | servicemanager DEVICE NAME ITERATIONS | stats CASE | report FILE...")
+    exit(2)
+}
+guard arguments.count >= 2 else { usage() }
+
+do {
+    switch arguments[1] {
+    case "server" where arguments.count >= 3:
+        try runServer(device: arguments[2], register: arguments.count == 5 && arguments[3] == "--register" ? arguments[4] : nil)
+    case "client" where arguments.count == 4:
+        try runClient(device: arguments[2], iterations: Int(arguments[3]) ?? 1000)
+    case "servicemanager" where arguments.count == 5:
+        try runServiceManagerClient(device: arguments[2], name: arguments[3], iterations: Int(arguments[4]) ?? 1000)
+    case "stats" where arguments.count == 3:
+        var samples: [UInt64] = []
+        while let line = readLine() { if let value = UInt64(line) { samples.append(value) } }
+        if arguments[2].hasSuffix("oneway") {
+            // the C oneway run prints one total; reported per call
+            let calls = UInt64(ProcessInfo.processInfo.environment["ONEWAY_CALLS"] ?? "1") ?? 1
+            report(arguments[2], samples.map { $0 / calls },
+                extra: ["calls_per_second": String(Int(Double(calls) / (Double(samples.first ?? 1) / 1e9)))])
+        } else {
+            report(arguments[2], samples)
+        }
+    case "report" where arguments.count >= 3:
+        print(try markdownReport(files: Array(arguments.dropFirst(2))))
+    default:
+        usage()
+    }
+} catch {
+    print("swiftbinder-bench: \(error)")
+    exit(1)
+}
+
+/// Median of each case over the runs, as a Markdown table with the ratio to the C baseline.
+func markdownReport(files: [String]) throws -> String {
+    var runs: [String: [[String: Any]]] = [:]
+    for file in files {
+        for line in try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n") {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                let name = object["case"] as? String
+            else { continue }
+            runs[name, default: []].append(object)
+        }
+    }
+    func median(_ name: String, _ key: String) -> Double? {
+        let values = (runs[name] ?? []).compactMap { ($0[key] as? NSNumber)?.doubleValue }.sorted()
+        return values.isEmpty ? nil : values[values.count / 2]
+    }
+    func microseconds(_ ns: Double?) -> String { ns.map { String(format: "%.1f µs", $0 / 1000) } ?? "–" }
+    func ratio(_ value: Double?, _ base: Double?) -> String {
+        guard let value, let base, base > 0 else { return "–" }
+        return String(format: "%.2f×", value / base)
+    }
+    var lines = [
+        "| case | SwiftBinder median | p99 | C baseline median | ratio | notes |",
+        "|---|---|---|---|---|---|",
+    ]
+    for size in [0, 64, 1024, 4096, 16384, 65536] {
+        let swift = median("rtt-\(size)", "median_ns")
+        let c = median("c-rtt-\(size)", "median_ns")
+        lines.append("| sync round trip, \(size) B | \(microseconds(swift)) | \(microseconds(median("rtt-\(size)", "p99_ns"))) | \(microseconds(c)) | \(ratio(swift, c)) | |")
+    }
+    let c64 = median("c-rtt-64", "median_ns")
+    var addNotes: [String] = []
+    if let value = median("add", "client_allocations_per_call") { addNotes.append(String(format: "client %.2f allocations/call", value)) }
+    if let value = median("add", "server_allocations_per_call") { addNotes.append(String(format: "server %.2f allocations/call", value)) }
+    lines.append("| add(int, int), generated proxy | \(microseconds(median("add", "median_ns"))) | \(microseconds(median("add", "p99_ns"))) | \(microseconds(c64)) (64 B) | \(ratio(median("add", "median_ns"), c64)) | \(addNotes.joined(separator: "; ")) |")
+    for name in ["binder", "fd", "servicemanager-check"] {
+        let title = ["binder": "passing a binder object", "fd": "passing a file descriptor", "servicemanager-check": "servicemanager checkService"][name]!
+        lines.append("| \(title) | \(microseconds(median(name, "median_ns"))) | \(microseconds(median(name, "p99_ns"))) | \(microseconds(c64)) (64 B) | \(ratio(median(name, "median_ns"), c64)) | |")
+    }
+    let oneway = median("oneway", "median_ns")
+    let cOneway = median("c-oneway", "median_ns")
+    lines.append("| oneway, per call until drained | \(microseconds(oneway)) | | \(microseconds(cOneway)) | \(ratio(oneway, cOneway)) | \(Int(median("oneway", "calls_per_second") ?? 0)) calls/s (C: \(Int(median("c-oneway", "calls_per_second") ?? 0))) |")
+    let one = median("threads-1", "calls_per_second")
+    for threads in [1, 2, 4] {
+        let rate = median("threads-\(threads)", "calls_per_second")
+        let scaling = rate.flatMap { r in one.map { String(format: "%.2f× of 1 thread", r / $0) } } ?? ""
+        lines.append("| add(), \(threads) client thread\(threads == 1 ? "" : "s"), pooled server | \(Int(rate ?? 0)) calls/s | | | | \(scaling) |")
+    }
+    return lines.joined(separator: "\n")
+}
