@@ -36,9 +36,11 @@ extension Parcel {
                     throw .interfaceHeaderMismatch(expected: wireFormat.interfaceHeader, found: header)
                 }
             }
-            let found = try readNullableString16()
-            guard found == descriptor else {
-                throw .interfaceDescriptorMismatch(expected: descriptor, found: found)
+            // Compared in place, code unit by code unit: no String is made for the usual match.
+            let descriptorStart = readerIndex
+            if try readString16(matching: descriptor) == false {
+                readerIndex = descriptorStart
+                throw .interfaceDescriptorMismatch(expected: descriptor, found: try? readNullableString16())
             }
             return InterfaceToken(
                 strictModePolicy: policy & ~Self.strictModePenaltyGather, workSource: workSource, descriptor: descriptor)

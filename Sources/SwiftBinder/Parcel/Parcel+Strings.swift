@@ -57,6 +57,33 @@ extension Parcel {
         }
     }
 
+    /// Reads a String16 and says whether it is `expected`, without making a String; the reader
+    /// moves past it either way. Throws only when the data is not a String16 at all.
+    public mutating func readString16(matching expected: String) throws(ParcelError) -> Bool {
+        let start = readerIndex
+        let length = try readInt32()
+        guard length >= 0 else { return false }
+        guard Int(length) < (dataSize - readerIndex) / 2 else {
+            readerIndex = start
+            throw .invalidLength(Int64(length), offset: start)
+        }
+        let count = Int(length)
+        let units: UnsafeRawPointer
+        do throws(ParcelError) {
+            units = try peekReadable((count + 1) * 2)
+        } catch {
+            readerIndex = start
+            throw error
+        }
+        advanceReader((count + 1) * 2)
+        var index = 0
+        for unit in expected.utf16 {
+            guard index < count, units.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self) == unit else { return false }
+            index += 1
+        }
+        return index == count && units.loadUnaligned(fromByteOffset: count * 2, as: UInt16.self) == 0
+    }
+
     // MARK: String8 and C strings (legacy forms, not used by AIDL)
 
     /// Writes a String8: int32 length in bytes, the UTF-8 bytes, a NUL, padding; null is −1.

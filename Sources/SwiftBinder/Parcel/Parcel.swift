@@ -114,7 +114,7 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
             bufferOwner?.releaseReceivedBuffer(at: receivedAddress)
         } else {
             closeOwnedDescriptors()
-            base?.deallocate()
+            if let base { StorageCache.recycle(base, capacity: capacity) }
         }
     }
 
@@ -209,11 +209,16 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
 
     @inline(never)
     private mutating func grow(toAtLeast needed: Int) {
-        let newCapacity = max(needed, capacity * 2, 64)
+        if base == nil, let (storage, cachedCapacity) = StorageCache.reuse(atLeast: needed) {
+            base = storage
+            capacity = cachedCapacity
+            return
+        }
+        let newCapacity = max(needed, capacity * 2, StorageCache.blockSize)
         let storage = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 8)
         if let base {
             storage.copyMemory(from: base, byteCount: dataSize)
-            base.deallocate()
+            StorageCache.recycle(base, capacity: capacity)
         }
         base = storage
         capacity = newCapacity
@@ -395,5 +400,62 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
     mutating func markDescriptorTaken(at offset: Int) throws(ParcelError) {
         guard !takenDescriptors.contains(offset) else { throw .fileDescriptorAlreadyTaken(offset: offset) }
         takenDescriptors.append(offset)
+    }
+}
+
+/// A few blocks of parcel storage kept per thread, so that a thread making or serving one call
+/// after another allocates nothing in steady state: a parcel's storage goes back here when it is
+/// destroyed and the next parcel on the thread starts with it.
+enum StorageCache {
+    /// The size a parcel's storage starts at (and the most the cache keeps per block: 64 KiB).
+    static let blockSize = 512
+    static let largestCached = 64 * 1024
+    static let blocksPerThread = 4
+
+    private final class Blocks {
+        var pointers: [UnsafeMutableRawPointer] = []
+        var capacities: [Int] = []
+
+        init() {
+            pointers.reserveCapacity(StorageCache.blocksPerThread)
+            capacities.reserveCapacity(StorageCache.blocksPerThread)
+        }
+
+        deinit {
+            for pointer in pointers { pointer.deallocate() }
+        }
+    }
+
+    private static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key) { raw in
+            guard let raw else { return }
+            Unmanaged<Blocks>.fromOpaque(raw).release()
+        }
+        return key
+    }()
+
+    private static var blocks: Blocks {
+        if let raw = pthread_getspecific(key) { return Unmanaged<Blocks>.fromOpaque(raw).takeUnretainedValue() }
+        let blocks = Blocks()
+        pthread_setspecific(key, Unmanaged.passRetained(blocks).toOpaque())
+        return blocks
+    }
+
+    static func reuse(atLeast needed: Int) -> (UnsafeMutableRawPointer, Int)? {
+        let blocks = blocks
+        guard let index = blocks.capacities.firstIndex(where: { $0 >= needed }) else { return nil }
+        let capacity = blocks.capacities.remove(at: index)
+        return (blocks.pointers.remove(at: index), capacity)
+    }
+
+    static func recycle(_ pointer: UnsafeMutableRawPointer, capacity: Int) {
+        let blocks = blocks
+        guard capacity <= largestCached, blocks.pointers.count < blocksPerThread else {
+            pointer.deallocate()
+            return
+        }
+        blocks.pointers.append(pointer)
+        blocks.capacities.append(capacity)
     }
 }
