@@ -30,6 +30,8 @@ struct BinderTestPeer {
         case (5, "sm-concurrent"):
             serviceManagerConcurrent(device: arguments[2], index: Int(arguments[3]) ?? 0, count: Int(arguments[4]) ?? 1)
         case (4, "sm-policy-probe"): serviceManagerPolicyProbe(device: arguments[2], uid: uid_t(arguments[3]) ?? 65534)
+        case (3, "sm-client"): serviceManagerClient(device: arguments[2])
+        case (4, "become-context-manager"): becomeContextManager(device: arguments[2], uid: uid_t(arguments[3]) ?? 65534)
         default:
             fail(
                 "usage: binder-test-peer serve DEVICE [MAX_THREADS] | call-whoami DEVICE UID | every-type DEVICE"
@@ -88,6 +90,32 @@ struct BinderTestPeer {
         }
     }
 
+    /// A short-lived client: looks up, lists, registers for a notification, and exits.
+    static func serviceManagerClient(device: String) {
+        do {
+            let process = try BinderProcess(path: FilePath(device))
+            let manager = try ServiceManager(process: process)
+            _ = try manager.checkService("manager")
+            _ = try manager.listServices()
+            _ = try manager.registerForNotifications("test.never") { _, _ in }
+            print("ok")
+        } catch {
+            fail("fail: \(error)")
+        }
+    }
+
+    /// As UID, tries to become the context manager of DEVICE; prints the outcome.
+    static func becomeContextManager(device: String, uid: uid_t) {
+        guard setgid(uid) == 0, setuid(uid) == 0 else { fail("binder-test-peer: cannot switch to uid \(uid)") }
+        do throws(BinderError) {
+            let binder = try BinderDevice(path: FilePath(device))
+            try binder.becomeContextManager()
+            print("became context manager")
+        } catch {
+            print("\(error.errno.map { $0.symbolicName } ?? "\(error)")")
+        }
+    }
+
     /// As UID, tries what the policy test's policy allows and denies; prints one line each.
     static func serviceManagerPolicyProbe(device: String, uid: uid_t) {
         guard setgid(uid) == 0, setuid(uid) == 0 else { fail("binder-test-peer: cannot switch to uid \(uid)") }
@@ -111,6 +139,25 @@ struct BinderTestPeer {
             outcome("find secret") { () throws(RemoteError) in _ = try manager.checkService("secret") }
             outcome("list") { () throws(RemoteError) in _ = try manager.listServices() }
             outcome("replace root.owned") { () throws(RemoteError) in try manager.addService("root.owned", object) }
+            outcome("watch secret") { () throws(RemoteError) in _ = try manager.registerForNotifications("secret") { _, _ in } }
+            outcome("debug info") { () throws(RemoteError) in _ = try manager.serviceDebugInfo() }
+            outcome("lazy callback other") { () throws(RemoteError) in
+                _ = try manager.registerClientCallback("other", service: object) { _, _ in }
+            }
+            // The work source in the interface token claims root: it is not an identity.
+            outcome("spoofed find secret") { () throws(RemoteError) in
+                var request = Parcel()
+                request.writeInterfaceToken(ServiceManagerProtocol.descriptor, workSource: 0)
+                request.writeString16("secret")
+                var reply: Parcel
+                do throws(BinderError) {
+                    reply = try process.contextObject.transact(code: ServiceManagerProtocol.android16.code(of: .checkService)!, data: request)
+                } catch {
+                    throw .transport(error)
+                }
+                let status = (try? reply.readStatus()) ?? Status(exception: .illegalState)
+                if !status.isOK { throw .exception(status) }
+            }
             fflush(nil)
         } catch {
             fail("binder-test-peer: \(error)")

@@ -68,6 +68,10 @@ final class TestService: BinderObject, @unchecked Sendable {
             reply.writeParcelFileDescriptor(transferring: ParcelFileDescriptor(pipe.readEnd))
         case .asyncUppercase:
             throw StatusCode.unknownTransaction  // served by AsyncTestService
+        case .openFileDescriptors:
+            reply.writeInt32(Int32(countOpenFileDescriptors()))
+        case .slowOneway:
+            usleep(useconds_t(try data.readInt32()))
         }
     }
 
@@ -120,4 +124,13 @@ final class AsyncTestService: AsyncBinderObject, @unchecked Sendable {
         await Task.yield()
         reply.writeString16(text.uppercased())
     }
+}
+
+/// The entries of /proc/self/fd (minus the one opendir uses).
+func countOpenFileDescriptors() -> Int {
+    guard let directory = opendir("/proc/self/fd") else { return -1 }
+    defer { closedir(directory) }
+    var count = 0
+    while readdir(directory) != nil { count += 1 }
+    return count - 3  // ".", "..", and opendir's own descriptor
 }

@@ -25,6 +25,10 @@ public enum TestServiceCode: UInt32, Sendable {
     case reversePipe
     /// A service method implemented as async: String16 in, uppercased out.
     case asyncUppercase
+    /// Replies with how many file descriptors the service process has open.
+    case openFileDescriptors
+    /// Oneway: sleeps for the given microseconds (a slow consumer, for flooding).
+    case slowOneway
 }
 
 public let testServiceDescriptor = "org.swiftbinder.test.ITestService"

@@ -183,7 +183,8 @@ import Glibc
         #expect(
             lines == [
                 "add demo.mine: ok", "add other: EX_SECURITY", "find demo.mine: ok", "find secret: EX_SECURITY",
-                "list: EX_SECURITY", "replace root.owned: EX_SECURITY",
+                "list: EX_SECURITY", "replace root.owned: EX_SECURITY", "watch secret: EX_SECURITY",
+                "debug info: EX_SECURITY", "lazy callback other: EX_SECURITY", "spoofed find secret: EX_SECURITY",
             ])
         // Root is still allowed all of it.
         #expect(try setup.manager.checkService("secret") != nil)
