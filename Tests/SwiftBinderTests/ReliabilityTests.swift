@@ -70,7 +70,7 @@ import Glibc
         let process = try BinderProcess(path: device.path)
         defer { process.shutdown() }
         var manager: ServiceManager?
-        _ = eventually(within: 5) {
+        _ = eventually(within: 30) {
             manager = try? ServiceManager(process: process)
             return manager != nil
         }
@@ -95,7 +95,7 @@ import Glibc
         let daemon = try ChildProcess(ChildProcess.builtProduct("servicemanager"), ["--device", device.path.string, "--log-level", "critical"])
         let process = try BinderProcess(path: device.path)
         defer { process.shutdown() }
-        _ = eventually(within: 5) { (try? ServiceManager(process: process)) != nil }
+        _ = eventually(within: 30) { (try? ServiceManager(process: process)) != nil }
         let logs = device.binderfs.mountPoint.appending("binder_logs/proc/\(daemon.pid)")
         func counts() -> (references: Int, nodes: Int) {
             let text = readText(logs)

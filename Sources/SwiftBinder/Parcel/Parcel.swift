@@ -444,14 +444,19 @@ enum StorageCache {
 
     static func reuse(atLeast needed: Int) -> (UnsafeMutableRawPointer, Int)? {
         let blocks = blocks
-        guard let index = blocks.capacities.firstIndex(where: { $0 >= needed }) else { return nil }
+        let wanted = max(needed, blockSize)
+        var index = 0
+        while index < blocks.capacities.count, blocks.capacities[index] < wanted { index += 1 }
+        guard index < blocks.capacities.count else { return nil }
         let capacity = blocks.capacities.remove(at: index)
         return (blocks.pointers.remove(at: index), capacity)
     }
 
+    /// Keeps blocks of at least ``blockSize`` (a small one would only make the next parcel grow
+    /// again) and at most ``largestCached``.
     static func recycle(_ pointer: UnsafeMutableRawPointer, capacity: Int) {
         let blocks = blocks
-        guard capacity <= largestCached, blocks.pointers.count < blocksPerThread else {
+        guard capacity >= blockSize, capacity <= largestCached, blocks.pointers.count < blocksPerThread else {
             pointer.deallocate()
             return
         }
