@@ -31,6 +31,7 @@ struct BinderTestPeer {
             serviceManagerConcurrent(device: arguments[2], index: Int(arguments[3]) ?? 0, count: Int(arguments[4]) ?? 1)
         case (4, "sm-policy-probe"): serviceManagerPolicyProbe(device: arguments[2], uid: uid_t(arguments[3]) ?? 65534)
         case (3, "sm-client"): serviceManagerClient(device: arguments[2])
+        case (4, "sm-keep"): serviceManagerKeep(device: arguments[2], name: arguments[3])
         case (4, "become-context-manager"): becomeContextManager(device: arguments[2], uid: uid_t(arguments[3]) ?? 65534)
         default:
             fail(
@@ -87,6 +88,20 @@ struct BinderTestPeer {
             process.joinThreadPool()
         } catch {
             fail("fail: \(error)")
+        }
+    }
+
+    /// Registers a TestService under NAME and keeps it registered across servicemanager restarts.
+    static func serviceManagerKeep(device: String, name: String) {
+        do {
+            let process = try BinderProcess(path: FilePath(device))
+            let manager = try ServiceManager(process: process)
+            try manager.keepRegistered(name, TestService(process: process))
+            print("ready")
+            fflush(nil)
+            process.joinThreadPool()
+        } catch {
+            fail("binder-test-peer: \(error)")
         }
     }
 

@@ -89,6 +89,33 @@ import Glibc
         _ = daemon
     }
 
+    @Test func servicesRegisterAgainWhenServiceManagerRestarts() throws {
+        let device = try TestDevice("restart")
+        let arguments = ["--device", device.path.string, "--log-level", "critical"]
+        var daemon = try ChildProcess(ChildProcess.builtProduct("servicemanager"), arguments)
+        let process = try BinderProcess(path: device.path)
+        defer { process.shutdown() }
+        var manager: ServiceManager?
+        _ = eventually(within: 30) {
+            manager = try? ServiceManager(process: process)
+            return manager != nil
+        }
+        let keeper = try ChildProcess(ChildProcess.builtProduct("binder-test-peer"), ["sm-keep", device.path.string, "test.kept"])
+        #expect(try keeper.readLine() == "ready")
+        #expect(try manager?.checkService("test.kept") != nil)
+        // A client watching handle 0 sees servicemanager die.
+        let died = Atomic<Int>(0)
+        process.startThreadPool()
+        _ = try process.contextObject.linkToDeath { died.add(1, ordering: .relaxed) }
+        kill(daemon.pid, SIGKILL)
+        _ = try daemon.waitForExit()
+        #expect(eventually(within: 5) { died.load(ordering: .relaxed) == 1 })
+        // A new servicemanager: the service registers itself again.
+        daemon = try ChildProcess(ChildProcess.builtProduct("servicemanager"), arguments)
+        #expect(eventually(within: 30) { (try? manager?.checkService("test.kept")) != nil })
+        _ = keeper
+    }
+
     @Test func serviceManagerReferencesReturnToBaselineAfterAHundredClients() throws {
         let device = try TestDevice("hundred")
         try device.binderfs.setAccess(ofDevice: device.name, mode: FilePermissions(rawValue: 0o666))

@@ -34,22 +34,88 @@ public final class ServiceManager: @unchecked Sendable {
     public let process: BinderProcess
     /// The code table both sides speak.
     public let protocolVersion: ServiceManagerProtocol
-    private let backend: any ServiceManagerBackend
-    /// The Android 16 proxy, for the calls Android 11 does not have.
-    private let android16: IServiceManager.Proxy?
+
+    private struct Connection {
+        var backend: any ServiceManagerBackend
+        /// The Android 16 proxy, for the calls Android 11 does not have.
+        var android16: IServiceManager.Proxy?
+    }
+
+    private let connection: Mutex<Connection>
+    private var backend: any ServiceManagerBackend { connection.withLock { $0.backend } }
+    private var android16: IServiceManager.Proxy? { connection.withLock { $0.android16 } }
+
+    /// Services to register again when servicemanager restarts (``keepRegistered(_:_:allowIsolated:dumpPriority:)``).
+    private let kept = Mutex<[(name: String, service: any IBinder, allowIsolated: Bool, dumpPriority: DumpPriority)]>([])
+    private let watching = Mutex(false)
 
     public init(process: BinderProcess, protocol protocolVersion: ServiceManagerProtocol = .android16) throws(BinderError) {
         self.process = process
         self.protocolVersion = protocolVersion
+        self.connection = Mutex(try Self.connect(process, protocolVersion))
+    }
+
+    private static func connect(_ process: BinderProcess, _ version: ServiceManagerProtocol) throws(BinderError) -> Connection {
         let binder = try process.contextObject
-        switch protocolVersion {
+        switch version {
         case .android16:
             let proxy = IServiceManager.Proxy(binder)
-            backend = proxy
-            android16 = proxy
+            return Connection(backend: proxy, android16: proxy)
         case .android11:
-            backend = IServiceManagerAndroid11.Proxy(binder)
-            android16 = nil
+            return Connection(backend: IServiceManagerAndroid11.Proxy(binder), android16: nil)
+        }
+    }
+
+    // MARK: - Surviving a servicemanager restart
+
+    /// Registers `service` under `name` and registers it again whenever servicemanager dies and
+    /// a new one takes its place (the process's thread pool is started: the death notice arrives
+    /// on a looper).
+    public func keepRegistered(
+        _ name: String, _ service: any IBinder, allowIsolated: Bool = false, dumpPriority: DumpPriority = .default
+    ) throws(RemoteError) {
+        try addService(name, service, allowIsolated: allowIsolated, dumpPriority: dumpPriority)
+        kept.withLock { $0.append((name, service, allowIsolated, dumpPriority)) }
+        process.startThreadPool()
+        try watchServiceManager()
+    }
+
+    private func watchServiceManager() throws(RemoteError) {
+        guard !watching.withLock({ $0 }) else { return }
+        guard let proxy = (backend as? IServiceManager.Proxy)?.binder as? BinderProxy
+            ?? (backend as? IServiceManagerAndroid11.Proxy)?.binder as? BinderProxy
+        else { return }
+        // A proxy still held elsewhere from before the restart is dead for good: watching it would
+        // fire at once, forever. Registrations through it still reach the new servicemanager.
+        guard proxy.isAlive else { return }
+        do {
+            _ = try proxy.linkToDeath { [weak self] in self?.serviceManagerDied() }
+            watching.withLock { $0 = true }
+        } catch {
+            throw .transport(error)
+        }
+    }
+
+    /// On a thread of its own: drop the dead connection (releasing the kernel's reference to the
+    /// dead node), wait for a new context manager, connect, register again, watch again.
+    private func serviceManagerDied() {
+        watching.withLock { $0 = false }
+        let process = self.process
+        let version = protocolVersion
+        BlockingCallExecutor.shared.run { [weak self] in
+            guard let self else { return }
+            // Replace the proxy for handle 0 with a placeholder-free reconnect loop.
+            self.connection.withLock { $0 = Connection(backend: DeadBackend(), android16: nil) }
+            while !process.isShuttingDown {
+                usleep(100_000)
+                guard let fresh = try? Self.connect(process, version) else { continue }
+                self.connection.withLock { $0 = fresh }
+                for entry in self.kept.withLock({ $0 }) {
+                    try? self.addService(entry.name, entry.service, allowIsolated: entry.allowIsolated, dumpPriority: entry.dumpPriority)
+                }
+                try? self.watchServiceManager()
+                return
+            }
         }
     }
 
@@ -205,6 +271,20 @@ public final class ServiceManager: @unchecked Sendable {
             throw .transport(.unsupported("\(error)"))
         }
     }
+}
+
+/// Stands in while servicemanager is gone.
+private struct DeadBackend: ServiceManagerBackend {
+    private func dead() -> RemoteError { .transport(.transactionFailed(.deadTarget)) }
+    func getService(name: String) throws -> (any IBinder)? { throw dead() }
+    func checkService(name: String) throws -> (any IBinder)? { throw dead() }
+    func addService(name: String, service: any IBinder, allowIsolated: Bool, dumpPriority: Int32) throws { throw dead() }
+    func listServices(dumpPriority: Int32) throws -> [String] { throw dead() }
+    func registerForNotifications(name: String, callback: any IServiceCallback.Service) throws { throw dead() }
+    func unregisterForNotifications(name: String, callback: any IServiceCallback.Service) throws { throw dead() }
+    func isDeclared(name: String) throws -> Bool { throw dead() }
+    func registerClientCallback(name: String, service: any IBinder, callback: any IClientCallback.Service) throws { throw dead() }
+    func tryUnregisterService(name: String, service: any IBinder) throws { throw dead() }
 }
 
 /// The `IServiceCallback` a client registers: servicemanager calls it (oneway) when a service
