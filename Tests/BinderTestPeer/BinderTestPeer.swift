@@ -32,6 +32,7 @@ struct BinderTestPeer {
         case (4, "sm-policy-probe"): serviceManagerPolicyProbe(device: arguments[2], uid: uid_t(arguments[3]) ?? 65534)
         case (3, "sm-client"): serviceManagerClient(device: arguments[2])
         case (4, "sm-keep"): serviceManagerKeep(device: arguments[2], name: arguments[3])
+        case (4, "fd-passes"): fileDescriptorPasses(device: arguments[2], count: Int(arguments[3]) ?? 1000)
         case (4, "become-context-manager"): becomeContextManager(device: arguments[2], uid: uid_t(arguments[3]) ?? 65534)
         default:
             fail(
@@ -102,6 +103,31 @@ struct BinderTestPeer {
             process.joinThreadPool()
         } catch {
             fail("binder-test-peer: \(error)")
+        }
+    }
+
+    /// A client on its own (so no other test opens or closes descriptors meanwhile): sends a pipe
+    /// to the service's reversePipe COUNT times, getting a new one back each time, and prints its
+    /// open descriptors before and after.
+    static func fileDescriptorPasses(device: String, count: Int) {
+        do {
+            let process = try BinderProcess(path: FilePath(device))
+            let service = try process.contextObject
+            func pass() throws {
+                let pipe = try FileDescriptor.pipe()
+                _ = try pipe.writeEnd.writeAll([1, 2, 3])
+                try pipe.writeEnd.close()
+                var request = Parcel()
+                request.writeParcelFileDescriptor(transferring: ParcelFileDescriptor(pipe.readEnd))
+                var reply = try service.transact(code: TestServiceCode.reversePipe.rawValue, data: request)
+                _ = try reply.readParcelFileDescriptor()  // closed when it goes
+            }
+            for _ in 0..<20 { try pass() }
+            let before = countOpenFileDescriptors()
+            for _ in 0..<count { try pass() }
+            print("\(before) \(countOpenFileDescriptors())")
+        } catch {
+            fail("fail: \(error)")
         }
     }
 

@@ -125,12 +125,3 @@ final class AsyncTestService: AsyncBinderObject, @unchecked Sendable {
         reply.writeString16(text.uppercased())
     }
 }
-
-/// The entries of /proc/self/fd (minus the one opendir uses).
-func countOpenFileDescriptors() -> Int {
-    guard let directory = opendir("/proc/self/fd") else { return -1 }
-    defer { closedir(directory) }
-    var count = 0
-    while readdir(directory) != nil { count += 1 }
-    return count - 3  // ".", "..", and opendir's own descriptor
-}

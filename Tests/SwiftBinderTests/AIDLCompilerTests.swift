@@ -165,21 +165,8 @@ import Glibc
         let inputs = AIDLCompilerTests.files(in: sources + "/aidl")
         #expect(inputs.count == 8)
         for output in try AIDLCompilerDriver.compile(inputs: inputs, includeRoots: [], moduleName: "SwiftBinder") {
-            let committed = try readText(sources + "/Generated/" + output.fileName)
+            let committed = readText(FilePath(sources + "/Generated/" + output.fileName))
             #expect(committed == output.swift, "\(output.fileName) is stale: run scripts/regenerate-aidl")
         }
-    }
-
-    private func readText(_ path: String) throws -> String {
-        let fd = try FileDescriptor.open(FilePath(path), .readOnly)
-        defer { try? fd.close() }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = try chunk.withUnsafeMutableBytes { try fd.read(into: $0) }
-            if count == 0 { break }
-            bytes += chunk[..<count]
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 }

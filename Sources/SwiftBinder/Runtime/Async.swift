@@ -49,7 +49,7 @@ open class AsyncBinderObject: BinderObject, @unchecked Sendable {
     {
         let request = ParcelBox(data)
         let response = ParcelBox(reply)
-        let outcome = OneShot<(any Error)?>()
+        let outcome = Waiter<(any Error)?>()
         let caller = ThreadStateKey.currentCaller()
         Task {
             await CallerIdentity.$ofCurrentTask.withValue(caller) {
@@ -130,24 +130,36 @@ final class ConditionLock: @unchecked Sendable {
     func broadcast() { pthread_cond_broadcast(condition) }
 }
 
-/// A value handed from one thread to another that waits for it.
-final class OneShot<Value>: @unchecked Sendable {
+/// A value one thread waits for (with or without a timeout) and another provides; the first
+/// value provided wins.
+final class Waiter<Value>: @unchecked Sendable {
     private let lock = ConditionLock()
     private var value: Value?
 
     func fulfill(_ newValue: Value) {
         lock.lock()
-        value = newValue
-        lock.signal()
+        if value == nil { value = newValue }
+        lock.broadcast()
         lock.unlock()
     }
 
     func wait() -> Value {
         lock.lock()
+        defer { lock.unlock() }
         while value == nil { lock.wait() }
-        let result = value!
-        lock.unlock()
-        return result
+        return value!
+    }
+
+    func wait(timeout: Duration) -> Value? {
+        let deadline = ContinuousClock.now + timeout
+        lock.lock()
+        defer { lock.unlock() }
+        while value == nil {
+            let remaining = ContinuousClock.now.duration(to: deadline)
+            guard remaining > .zero else { break }
+            lock.wait(timeout: remaining)
+        }
+        return value
     }
 }
 

@@ -28,8 +28,8 @@ public final class BinderProcess: ReceivedBufferOwner, @unchecked Sendable {
 
     let nodes = NodeTable()
     let threadPool: ThreadPool
-    let deathNotifications = DeathNotifications()
-    let freezeNotifications = FreezeNotifications()
+    let deathNotifications = NotificationRegistry()
+    let freezeNotifications = NotificationRegistry()
     private let proxies = Mutex<[UInt32: ProxyEntry]>([:])
     private let proxyGeneration = Atomic<UInt64>(0)
     private let contextManager = Mutex<BinderObject?>(nil)

@@ -221,8 +221,9 @@ public final class BinderProxy: IBinder, @unchecked Sendable {
     }
 }
 
-/// Death notification cookies → proxies, until the kernel confirms each is cleared.
-final class DeathNotifications: Sendable {
+/// Notification cookies → proxies, until the kernel confirms each notification is cleared.
+/// One registry serves death notifications, another freeze notifications.
+final class NotificationRegistry: Sendable {
     private struct WeakProxy {
         weak var proxy: BinderProxy?
     }
@@ -236,36 +237,9 @@ final class DeathNotifications: Sendable {
         registrations.withLock { $0[cookie] = WeakProxy(proxy: proxy) }
     }
 
-    func binderDied(cookie: UInt64, thread: ThreadState) {
-        let proxy = registrations.withLock { $0[cookie]?.proxy }
-        proxy?.binderDied(thread: thread)
-    }
-
-    func cleared(cookie: UInt64) {
-        _ = registrations.withLock { $0.removeValue(forKey: cookie) }
-    }
-
-    var count: Int { registrations.withLock { $0.count } }
-}
-
-/// Freeze notification cookies → proxies, until the kernel confirms each is cleared.
-final class FreezeNotifications: Sendable {
-    private struct WeakProxy {
-        weak var proxy: BinderProxy?
-    }
-
-    private let registrations = Mutex<[UInt64: WeakProxy]>([:])
-    private let lastID = Atomic<UInt64>(0)
-
-    func nextID() -> UInt64 { lastID.add(1, ordering: .relaxed).newValue }
-
-    func register(cookie: UInt64, proxy: BinderProxy) {
-        registrations.withLock { $0[cookie] = WeakProxy(proxy: proxy) }
-    }
-
-    func stateChanged(cookie: UInt64, isFrozen: Bool) {
-        let proxy = registrations.withLock { $0[cookie]?.proxy }
-        proxy?.frozenStateChanged(isFrozen)
+    /// The proxy a notification from the driver is about, if it is still alive.
+    func proxy(for cookie: UInt64) -> BinderProxy? {
+        registrations.withLock { $0[cookie]?.proxy }
     }
 
     func cleared(cookie: UInt64) {

@@ -283,12 +283,12 @@ final class ThreadState {
         case .spawnLooper:
             process.threadPool.spawnLooper(process: process)
         case .deadBinder(let cookie):
-            process.deathNotifications.binderDied(cookie: cookie, thread: self)
+            process.deathNotifications.proxy(for: cookie)?.binderDied(thread: self)
             out.append(.deadBinderDone, value: cookie)
         case .clearDeathNotificationDone(let cookie):
             process.deathNotifications.cleared(cookie: cookie)
         case .frozenBinder(let cookie, let isFrozen):
-            process.freezeNotifications.stateChanged(cookie: cookie, isFrozen: isFrozen)
+            process.freezeNotifications.proxy(for: cookie)?.frozenStateChanged(isFrozen)
             out.append(.freezeNotificationDone, value: cookie)
         case .clearFreezeNotificationDone(let cookie):
             process.freezeNotifications.cleared(cookie: cookie)

@@ -313,28 +313,3 @@ public final class ClientCallback: IClientCallback.Service, @unchecked Sendable 
         handler(registered, hasClients)
     }
 }
-
-/// A value one thread waits for, with a timeout, and another provides (first one wins).
-final class Waiter<Value>: @unchecked Sendable {
-    private let lock = ConditionLock()
-    private var value: Value?
-
-    func fulfill(_ newValue: Value) {
-        lock.lock()
-        if value == nil { value = newValue }
-        lock.broadcast()
-        lock.unlock()
-    }
-
-    func wait(timeout: Duration) -> Value? {
-        let deadline = ContinuousClock.now + timeout
-        lock.lock()
-        defer { lock.unlock() }
-        while value == nil {
-            let remaining = ContinuousClock.now.duration(to: deadline)
-            guard remaining > .zero else { break }
-            lock.wait(timeout: remaining)
-        }
-        return value
-    }
-}

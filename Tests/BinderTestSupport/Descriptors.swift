@@ -1,0 +1,13 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How many file descriptors this process has open (the entries of /proc/self/fd, minus the one
+/// reading it takes), for the leak tests and the test peer.
+public func countOpenFileDescriptors() -> Int {
+    guard let directory = opendir("/proc/self/fd") else { return -1 }
+    defer { closedir(directory) }
+    var count = 0
+    while readdir(directory) != nil { count += 1 }
+    return count - 3  // ".", "..", and the directory's own descriptor
+}
