@@ -2,17 +2,22 @@
  * The C baseline of scripts/bench: binder round trips with raw ioctls and no library, the floor
  * every SwiftBinder figure is compared with.
  *
- *   binder_baseline server DEVICE            become context manager; answer every transaction
- *                                            with an empty reply (oneway ones: count them)
+ *   binder_baseline server DEVICE [THREADS]  become context manager; answer every transaction
+ *                                            with a 4-byte reply (oneway ones: count them), on
+ *                                            THREADS looper threads (default 1)
  *   binder_baseline rtt DEVICE SIZE COUNT    COUNT sync calls carrying SIZE bytes; prints the
  *                                            round-trip times in nanoseconds, one per line
  *   binder_baseline oneway DEVICE COUNT      COUNT oneway calls, then a sync call that waits
  *                                            until the server has handled them; prints the
  *                                            total nanoseconds
+ *   binder_baseline stop DEVICE              tell the server to exit (so a profiler writes its data)
+ *   binder_baseline threads DEVICE THREADS COUNT   THREADS client threads making COUNT sync calls
+ *                                            each; prints the total nanoseconds
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/android/binder.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,8 +31,10 @@
 #define CODE_CALL 1
 #define CODE_ONEWAY 2
 #define CODE_DRAIN 3
+#define CODE_EXIT 4
 
 static int fd;
+static uint64_t oneway_count;
 
 static uint64_t now_ns(void) {
     struct timespec t;
@@ -59,14 +66,11 @@ static size_t write_read(const void *out, size_t out_size, void *in, size_t in_s
     return bwr.read_consumed;
 }
 
-static void server(void) {
-    if (ioctl(fd, BINDER_SET_CONTEXT_MGR, 0) < 0) die("BINDER_SET_CONTEXT_MGR");
+static void *looper(void *unused) {
+    (void)unused;
     uint32_t enter = BC_ENTER_LOOPER;
     write_read(&enter, sizeof enter, NULL, 0);
     unsigned char in[256];
-    uint64_t oneway_count = 0;
-    printf("ready\n");
-    fflush(stdout);
     for (;;) {
         size_t n = write_read(NULL, 0, in, sizeof in);
         size_t pos = 0;
@@ -85,12 +89,13 @@ static void server(void) {
                     uint32_t reply_cmd;
                     struct binder_transaction_data reply;
                 } out;
-                int32_t status = (int32_t)(tr.code == CODE_DRAIN ? oneway_count : 0);
+                int32_t status = (int32_t)(tr.code == CODE_DRAIN ? __atomic_load_n(&oneway_count, __ATOMIC_RELAXED) : 0);
                 memset(&out, 0, sizeof out);
                 out.free_cmd = BC_FREE_BUFFER;
                 out.buffer = tr.data.ptr.buffer;
+                if (tr.code == CODE_EXIT) exit(0);
                 if (tr.flags & TF_ONE_WAY) {
-                    oneway_count++;
+                    __atomic_fetch_add(&oneway_count, 1, __ATOMIC_RELAXED);
                     write_read(&out, 12, NULL, 0);
                     continue;
                 }
@@ -109,6 +114,18 @@ static void server(void) {
             }
         }
     }
+    return NULL;
+}
+
+static void server(int threads) {
+    if (ioctl(fd, BINDER_SET_CONTEXT_MGR, 0) < 0) die("BINDER_SET_CONTEXT_MGR");
+    for (int i = 1; i < threads; i++) {
+        pthread_t thread;
+        if (pthread_create(&thread, NULL, looper, NULL) != 0) die("pthread_create");
+    }
+    printf("ready\n");
+    fflush(stdout);
+    looper(NULL);
 }
 
 /* One sync call to handle 0; returns the int32 status in the reply. */
@@ -154,13 +171,23 @@ static int32_t call(uint32_t code, const void *data, size_t size, uint32_t flags
     }
 }
 
+static long calls_per_thread;
+
+static void *client_thread(void *unused) {
+    (void)unused;
+    int32_t value = 1;
+    for (long i = 0; i < calls_per_thread; i++) call(CODE_CALL, &value, sizeof value, 0);
+    return NULL;
+}
+
 int main(int argc, char **argv) {
     if (argc < 3) {
-        fprintf(stderr, "usage: binder_baseline server DEVICE | rtt DEVICE SIZE COUNT | oneway DEVICE COUNT\n");
+        fprintf(stderr, "usage: binder_baseline server DEVICE [THREADS] | rtt DEVICE SIZE COUNT | oneway DEVICE COUNT"
+                        " | threads DEVICE THREADS COUNT | stop DEVICE\n");
         return 2;
     }
     open_device(argv[2]);
-    if (strcmp(argv[1], "server") == 0) server();
+    if (strcmp(argv[1], "server") == 0) server(argc > 3 ? atoi(argv[3]) : 1);
     if (strcmp(argv[1], "rtt") == 0 && argc == 5) {
         size_t size = strtoul(argv[3], NULL, 10);
         long count = strtol(argv[4], NULL, 10);
@@ -179,6 +206,23 @@ int main(int argc, char **argv) {
         for (long i = 0; i < count; i++) call(CODE_ONEWAY, &value, 4, TF_ONE_WAY);
         while (call(CODE_DRAIN, NULL, 0, 0) < count) {
         }
+        printf("%llu\n", (unsigned long long)(now_ns() - start));
+        return 0;
+    }
+    if (strcmp(argv[1], "stop") == 0) {
+        call(CODE_EXIT, NULL, 0, TF_ONE_WAY);
+        return 0;
+    }
+    if (strcmp(argv[1], "threads") == 0 && argc == 5) {
+        int threads = atoi(argv[3]);
+        calls_per_thread = strtol(argv[4], NULL, 10);
+        pthread_t clients[64];
+        if (threads < 1 || threads > 64) die("thread count");
+        uint64_t start = now_ns();
+        for (int i = 0; i < threads; i++) {
+            if (pthread_create(&clients[i], NULL, client_thread, NULL) != 0) die("pthread_create");
+        }
+        for (int i = 0; i < threads; i++) pthread_join(clients[i], NULL);
         printf("%llu\n", (unsigned long long)(now_ns() - start));
         return 0;
     }

@@ -13,10 +13,30 @@ import Glibc
 //                                                       servicemanager under NAME
 //   swiftbinder-bench client DEVICE ITERATIONS          every client case; one JSON line each
 //   swiftbinder-bench servicemanager DEVICE NAME ITERATIONS   checkService latency
+//   swiftbinder-bench profile-client DEVICE ITERATIONS  add() calls in profiledCalls (for callgrind)
+//   swiftbinder-bench stop DEVICE                       tell the server to exit (so a profiler
+//                                                       writes its data)
 //   swiftbinder-bench stats CASE                        nanoseconds on stdin → one JSON line
 //   swiftbinder-bench report FILE...                    JSON lines → Markdown table
 
 let rawCode: UInt32 = 100
+let stopCode: UInt32 = 101
+let profileStartCode: UInt32 = 102
+
+/// Called when the profiled client starts its measured calls: `scripts/bench --profile` zeroes
+/// the server's counts on entering it.
+@inline(never)
+func profileStart() {
+    print("profile start")
+}
+
+/// Called when the client asks the server to stop: `scripts/bench --profile` writes the server's
+/// counts on entering it (so they cover the measured calls, not the exit).
+@inline(never)
+func profileStop() -> Never {
+    print("profile stop")
+    exit(0)
+}
 
 /// The benchmark service: IBenchmark, plus raw code 100 (payload in, 4-byte reply) to measure
 /// the runtime without generated code, as the C baseline does.
@@ -36,6 +56,12 @@ final class BenchmarkObject: BinderObject, @unchecked Sendable {
     override var interfaceDescriptor: String { IBenchmark.descriptor }
     override func onTransact(code: UInt32, data: inout Parcel, reply: inout Parcel, flags: TransactionFlags) throws {
         if code == rawCode {
+            reply.writeInt32(0)
+            return
+        }
+        if code == stopCode { profileStop() }
+        if code == profileStartCode {
+            profileStart()
             reply.writeInt32(0)
             return
         }
@@ -151,6 +177,28 @@ func runClient(device: String, iterations: Int) throws {
     let shared = SharedFileDescriptor(pipe.readEnd)
     report("fd", try measure(iterations / 2) { _ = try service.echoFd(fd: shared) })
     try pipe.writeEnd.close()
+    process.shutdown()
+}
+
+/// add() calls and nothing else: `scripts/bench --profile` collects instructions only inside it.
+@inline(never)
+func profiledCalls(_ service: IBenchmark.Proxy, _ iterations: Int) throws {
+    for _ in 0..<iterations { _ = try service.add(a: 2, b: 3) }
+}
+
+func runProfileClient(device: String, iterations: Int) throws {
+    let process = try BinderProcess(path: FilePath(device))
+    let binder = try process.contextObject
+    let service = IBenchmark.Proxy(binder)
+    for _ in 0..<10 { _ = try service.add(a: 2, b: 3) }
+    _ = try binder.transact(code: profileStartCode, data: Parcel(), flags: [])
+    try profiledCalls(service, iterations)
+    process.shutdown()
+}
+
+func stopServer(device: String) throws {
+    let process = try BinderProcess(path: FilePath(device))
+    _ = try process.contextObject.transact(code: stopCode, data: Parcel(), flags: .oneWay)
     process.shutdown()
 }
 

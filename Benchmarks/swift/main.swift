@@ -4,7 +4,8 @@ import SwiftBinder
 let arguments = CommandLine.arguments
 func usage() -> Never {
     print("usage: swiftbinder-bench server DEVICE [--register NAME] | client DEVICE ITERATIONS"
-        + " | servicemanager DEVICE NAME ITERATIONS | stats CASE | report FILE...")
+        + " | servicemanager DEVICE NAME ITERATIONS | profile-client DEVICE ITERATIONS | stop DEVICE"
+        + " | stats CASE | report FILE...")
     exit(2)
 }
 guard arguments.count >= 2 else { usage() }
@@ -15,14 +16,18 @@ do {
         try runServer(device: arguments[2], register: arguments.count == 5 && arguments[3] == "--register" ? arguments[4] : nil)
     case "client" where arguments.count == 4:
         try runClient(device: arguments[2], iterations: Int(arguments[3]) ?? 1000)
+    case "profile-client" where arguments.count == 4:
+        try runProfileClient(device: arguments[2], iterations: Int(arguments[3]) ?? 1000)
+    case "stop" where arguments.count == 3:
+        try stopServer(device: arguments[2])
     case "servicemanager" where arguments.count == 5:
         try runServiceManagerClient(device: arguments[2], name: arguments[3], iterations: Int(arguments[4]) ?? 1000)
     case "stats" where arguments.count == 3:
         var samples: [UInt64] = []
         while let line = readLine() { if let value = UInt64(line) { samples.append(value) } }
-        if arguments[2].hasSuffix("oneway") {
-            // the C oneway run prints one total; reported per call
-            let calls = UInt64(ProcessInfo.processInfo.environment["ONEWAY_CALLS"] ?? "1") ?? 1
+        if let total = ProcessInfo.processInfo.environment["CALLS"] {
+            // the C oneway and threads runs print one total for CALLS calls; reported per call
+            let calls = UInt64(total) ?? 1
             report(arguments[2], samples.map { $0 / calls },
                 extra: ["calls_per_second": String(Int(Double(calls) / (Double(samples.first ?? 1) / 1e9)))])
         } else {
@@ -79,11 +84,16 @@ func markdownReport(files: [String]) throws -> String {
     let oneway = median("oneway", "median_ns")
     let cOneway = median("c-oneway", "median_ns")
     lines.append("| oneway, per call until drained | \(microseconds(oneway)) | | \(microseconds(cOneway)) | \(ratio(oneway, cOneway)) | \(Int(median("oneway", "calls_per_second") ?? 0)) calls/s (C: \(Int(median("c-oneway", "calls_per_second") ?? 0))) |")
-    let one = median("threads-1", "calls_per_second")
+    func scaling(_ prefix: String, _ threads: Int) -> String {
+        guard let rate = median("\(prefix)threads-\(threads)", "calls_per_second"),
+            let one = median("\(prefix)threads-1", "calls_per_second"), one > 0
+        else { return "–" }
+        return String(format: "%.2f×", rate / one)
+    }
     for threads in [1, 2, 4] {
-        let rate = median("threads-\(threads)", "calls_per_second")
-        let scaling = rate.flatMap { r in one.map { String(format: "%.2f× of 1 thread", r / $0) } } ?? ""
-        lines.append("| add(), \(threads) client thread\(threads == 1 ? "" : "s"), pooled server | \(Int(rate ?? 0)) calls/s | | | | \(scaling) |")
+        let swift = median("threads-\(threads)", "calls_per_second")
+        let c = median("c-threads-\(threads)", "calls_per_second")
+        lines.append("| add(), \(threads) client thread\(threads == 1 ? "" : "s"), pooled server | \(Int(swift ?? 0)) calls/s | | \(Int(c ?? 0)) calls/s | \(ratio(c, swift)) | \(scaling("", threads)) of 1 thread (C: \(scaling("c-", threads))) |")
     }
     return lines.joined(separator: "\n")
 }

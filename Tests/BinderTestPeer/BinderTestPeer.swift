@@ -12,6 +12,8 @@ import Glibc
 ///   an ``AsyncTestService``) with a thread pool, until killed.
 /// - `call-whoami DEVICE UID`: switches to UID, asks the service who is calling and prints
 ///   "pid euid" as the service saw them.
+/// - `sm-call-and-die DEVICE DELAY_US`: sends servicemanager a checkService("manager") (whose
+///   reply carries a binder) without waiting for the reply, and exits DELAY_US later.
 /// - `every-type DEVICE`: becomes the context manager (accepting fds), reads one request
 ///   holding an interface token, an `EveryType`, a binder and a `ParcelFileDescriptor`, and
 ///   replies with Status OK, the same `EveryType` written back, the same binder, the same file
@@ -31,6 +33,7 @@ struct BinderTestPeer {
             serviceManagerConcurrent(device: arguments[2], index: Int(arguments[3]) ?? 0, count: Int(arguments[4]) ?? 1)
         case (4, "sm-policy-probe"): serviceManagerPolicyProbe(device: arguments[2], uid: uid_t(arguments[3]) ?? 65534)
         case (3, "sm-client"): serviceManagerClient(device: arguments[2])
+        case (4, "sm-call-and-die"): serviceManagerCallAndDie(device: arguments[2], delay: UInt32(arguments[3]) ?? 0)
         case (4, "sm-keep"): serviceManagerKeep(device: arguments[2], name: arguments[3])
         case (4, "fd-passes"): fileDescriptorPasses(device: arguments[2], count: Int(arguments[3]) ?? 1000)
         case (4, "become-context-manager"): becomeContextManager(device: arguments[2], uid: uid_t(arguments[3]) ?? 65534)
@@ -142,6 +145,30 @@ struct BinderTestPeer {
             print("ok")
         } catch {
             fail("fail: \(error)")
+        }
+    }
+
+    /// Asks servicemanager for a binder and exits without reading the reply, so that
+    /// servicemanager replies to a thread that is gone or about to go.
+    static func serviceManagerCallAndDie(device: String, delay: UInt32) {
+        do throws(BinderError) {
+            let binder = try BinderDevice(path: FilePath(device))
+            var request = Parcel()
+            request.writeInterfaceToken(IServiceManager.descriptor)
+            request.writeString16("manager")
+            try request.withUnsafeDataBytes { (bytes) throws(BinderError) in
+                var commands = CommandBuffer()
+                commands.append(
+                    .transaction,
+                    transaction: TransactionData(
+                        target: 0, code: IServiceManager.Code.checkService, flags: .acceptFileDescriptors,
+                        dataSize: UInt64(bytes.count), dataAddress: UInt64(UInt(bitPattern: bytes.baseAddress))))
+                try binder.write(commands)
+            }
+            if delay > 0 { usleep(delay) }
+            _exit(0)
+        } catch {
+            fail("binder-test-peer: \(error)")
         }
     }
 

@@ -51,6 +51,24 @@ import Testing
         #expect(commands.bytes[36] == 9)
     }
 
+    @Test func commandBufferGrowsAndRemovesCommandsInPlace() {
+        var commands = CommandBuffer(capacity: 16)
+        for handle in 0..<10 { commands.append(.incrementStrong, handle: UInt32(handle)) }
+        commands.append(.transaction, transaction: TransactionData(target: 1, dataAddress: 0xABC))
+        commands.append(.freeBuffer, value: 0x55)
+        #expect(commands.count == 10 * 8 + 68 + 12)
+        // The transaction in the middle goes; what follows it moves up intact.
+        commands.removeTransaction(dataAddress: 0xABC)
+        #expect(commands.count == 10 * 8 + 12)
+        #expect(Array(commands.bytes[80..<84]) == withUnsafeBytes(of: DriverCommand.freeBuffer.rawValue) { Array($0) })
+        #expect(commands.bytes[84] == 0x55)
+        commands.removeFirst(8)
+        #expect(commands.count == 9 * 8 + 12)
+        #expect(commands.bytes[4] == 1)  // the handle of the second command
+        commands.removeFirst(1000)
+        #expect(commands.isEmpty)
+    }
+
     @Test func decodesASequenceOfReturns() throws {
         var stream = CommandBuffer()  // reused as a byte builder for the return stream
         stream.append(DriverCommand(rawValue: DriverReturnCode.noop.rawValue))

@@ -46,6 +46,20 @@ import Glibc
         try parcel.requireFullyRead()
     }
 
+    @Test(arguments: ["android.os.IServiceManager", "", "héllo", "emoji 🎉"])
+    func string16Matching(_ string: String) throws {
+        var parcel = Parcel()
+        for candidate in [string, string + "x", String(string.dropLast()), "android.os.IServiceManageR", "h\u{E9}llo"] {
+            parcel.writeString16(candidate)
+        }
+        #expect(try parcel.readString16(matching: string))
+        #expect(try !parcel.readString16(matching: string))
+        #expect(try parcel.readString16(matching: string) == string.isEmpty)  // "" drops nothing
+        #expect(try parcel.readString16(matching: string) == (string == "android.os.IServiceManageR"))
+        #expect(try parcel.readString16(matching: string) == (string == "héllo"))
+        try parcel.requireFullyRead()
+    }
+
     @Test func emptyAndNullString16OnTheWire() throws {
         var parcel = Parcel()
         parcel.writeString16("")

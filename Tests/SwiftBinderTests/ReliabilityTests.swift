@@ -143,6 +143,43 @@ import Glibc
         #expect(eventually(within: 5) { counts() == baseline }, "baseline \(baseline), now \(counts())")
     }
 
+    @Test func clientsThatDieWhileServiceManagerRepliesLeaveItServing() throws {
+        let device = try TestDevice("diereply")
+        let daemon = try ChildProcess(ChildProcess.builtProduct("servicemanager"), ["--device", device.path.string, "--log-level", "critical"])
+        let process = try BinderProcess(path: device.path)
+        defer { process.shutdown() }
+        var manager: ServiceManager?
+        _ = eventually(within: 30) {
+            manager = try? ServiceManager(process: process)
+            return manager != nil
+        }
+        let logs = device.binderfs.mountPoint.appending("binder_logs")
+        func counts() -> (references: Int, nodes: Int) {
+            let lines = readText(logs.appending("proc/\(daemon.pid)")).split(separator: "\n")
+            return (lines.filter { $0.hasPrefix("  ref ") }.count, lines.filter { $0.hasPrefix("  node ") }.count)
+        }
+        func failedReplies() -> Int {
+            readText(logs.appending("failed_transaction_log")).split(separator: "\n")
+                .filter { $0.contains("reply from \(daemon.pid):") }.count
+        }
+        let baseline = counts()
+        let failedBefore = failedReplies()
+        // Each client asks for a binder and exits without reading the reply: at once, or a
+        // little later (the reply then waits in a thread that dies).
+        for index in 0..<(50 * Self.scale) {
+            let client = try ChildProcess(
+                ChildProcess.builtProduct("binder-test-peer"), ["sm-call-and-die", device.path.string, String(index % 3 * 500)])
+            #expect(try client.waitForExit() == 0)
+        }
+        #expect(eventually(within: 5) { counts() == baseline }, "baseline \(baseline), now \(counts())")
+        // The kernel refused some of servicemanager's replies (the caller was gone), and
+        // servicemanager carried on.
+        #expect(failedReplies() > failedBefore)
+        #expect(kill(daemon.pid, 0) == 0)
+        #expect(try manager?.checkService("manager") != nil)
+        #expect(try manager?.listServices() == ["manager"])
+    }
+
     @Test func fileDescriptorsStayFlatOverAThousandPasses() throws {
         let served = try Served("fdflat")
         func serverDescriptors() throws -> Int32 {

@@ -4,56 +4,96 @@
 /// The buffer keeps its storage between batches (``removeAll()`` keeps the capacity), so a
 /// thread that reuses one allocates nothing per call in steady state.
 public struct CommandBuffer: Sendable {
-    public private(set) var bytes: [UInt8]
+    /// Zero-filled storage; the first ``count`` bytes are the commands. It only grows, so a
+    /// thread that reuses one buffer allocates nothing per call in steady state, and appending
+    /// is a store into it rather than a generic append.
+    private var storage: [UInt8]
+    /// Bytes of commands in the buffer.
+    public private(set) var count = 0
 
     public init(capacity: Int = 256) {
-        bytes = []
-        bytes.reserveCapacity(capacity)
+        storage = [UInt8](repeating: 0, count: max(capacity, 16))
     }
 
-    public var isEmpty: Bool { bytes.isEmpty }
-    public var count: Int { bytes.count }
+    /// The commands, as a copy (for inspection; the driver is handed ``withUnsafeBytes(_:)``).
+    public var bytes: [UInt8] { Array(storage[..<count]) }
+
+    public var isEmpty: Bool { count == 0 }
+
+    /// Calls `body` with the commands in place.
+    public func withUnsafeBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        let result: Result<R, E> = storage.withUnsafeBytes { all in
+            Result { () throws(E) in try body(UnsafeRawBufferPointer(rebasing: all[..<count])) }
+        }
+        return try result.get()
+    }
 
     /// Empties the buffer, keeping its storage.
-    public mutating func removeAll() { bytes.removeAll(keepingCapacity: true) }
+    public mutating func removeAll() { count = 0 }
 
     /// Drops the first `count` bytes (the part the driver consumed).
-    public mutating func removeFirst(_ count: Int) {
-        if count >= bytes.count { removeAll() } else { bytes.removeFirst(count) }
+    public mutating func removeFirst(_ consumed: Int) {
+        removeSubrange(0..<min(consumed, count))
+    }
+
+    private mutating func removeSubrange(_ range: Range<Int>) {
+        guard !range.isEmpty else { return }
+        let tail = count - range.upperBound
+        if tail > 0 {
+            storage.withUnsafeMutableBytes { all in
+                let base = all.baseAddress.unsafelyUnwrapped
+                (base + range.lowerBound).copyMemory(from: base + range.upperBound, byteCount: tail)
+            }
+        }
+        count -= range.count
     }
 
     /// Bytes of the command starting at `offset` (its word plus the payload its ioctl-style
     /// encoding declares), or nil past the end.
     func commandLength(at offset: Int) -> Int? {
-        guard offset + 4 <= bytes.count else { return nil }
-        let word = bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: UInt32.self) }
-        return 4 + Int((word >> 16) & 0x3FFF)
+        guard offset + 4 <= count else { return nil }
+        return 4 + Int((load(UInt32.self, at: offset) >> 16) & 0x3FFF)
+    }
+
+    private func load<T: FixedWidthInteger>(_ type: T.Type, at offset: Int) -> T {
+        storage.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: T.self) }
     }
 
     /// Removes the command at the front (the one the driver refused), keeping what follows.
-    mutating func removeFirstCommand() {
-        removeFirst(commandLength(at: 0) ?? bytes.count)
+    public mutating func removeFirstCommand() {
+        removeFirst(commandLength(at: 0) ?? count)
     }
 
     /// Removes a queued `BC_TRANSACTION`/`BC_REPLY` whose data is at `dataAddress`: it must not
     /// be written once the parcel it points into is gone.
-    mutating func removeTransaction(dataAddress: UInt64) {
+    public mutating func removeTransaction(dataAddress: UInt64) {
         var offset = 0
-        while let length = commandLength(at: offset), offset + length <= bytes.count {
-            let word = bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: UInt32.self) }
-            if (word == DriverCommand.transaction.rawValue || word == DriverCommand.reply.rawValue),
-                bytes.withUnsafeBytes({ $0.loadUnaligned(fromByteOffset: offset + 4 + 48, as: UInt64.self) }) == dataAddress
+        while let length = commandLength(at: offset), offset + length <= count {
+            let word = load(UInt32.self, at: offset)
+            if word == DriverCommand.transaction.rawValue || word == DriverCommand.reply.rawValue,
+                load(UInt64.self, at: offset + 4 + 48) == dataAddress
             {
-                bytes.removeSubrange(offset..<(offset + length))
+                removeSubrange(offset..<(offset + length))
                 return
             }
             offset += length
         }
     }
 
+    /// Appends `size` bytes written by `body` at the pointer it is given.
+    @inline(__always)
+    private mutating func append(size: Int, _ body: (UnsafeMutableRawPointer) -> Void) {
+        if count + size > storage.count {
+            storage.append(contentsOf: repeatElement(0, count: max(storage.count, size)))
+        }
+        let offset = count
+        storage.withUnsafeMutableBytes { body($0.baseAddress.unsafelyUnwrapped + offset) }
+        count += size
+    }
+
     @inline(__always)
     mutating func appendInteger<T: FixedWidthInteger>(_ value: T) {
-        withUnsafeBytes(of: value) { bytes.append(contentsOf: $0) }
+        append(size: MemoryLayout<T>.size) { $0.storeBytes(of: value, as: T.self) }
     }
 
     /// A command without payload: `BC_ENTER_LOOPER`, `BC_REGISTER_LOOPER`, `BC_EXIT_LOOPER`.
@@ -95,16 +135,18 @@ public struct CommandBuffer: Sendable {
     /// The data and offsets addresses in `transaction` must stay valid until the driver has
     /// consumed this command.
     public mutating func append(_ command: DriverCommand, transaction: TransactionData) {
-        appendInteger(command.rawValue)
-        appendInteger(transaction.target)
-        appendInteger(transaction.cookie)
-        appendInteger(transaction.code)
-        appendInteger(transaction.flags.rawValue)
-        appendInteger(transaction.senderPID)
-        appendInteger(transaction.senderEUID)
-        appendInteger(transaction.dataSize)
-        appendInteger(transaction.offsetsSize)
-        appendInteger(transaction.dataAddress)
-        appendInteger(transaction.offsetsAddress)
+        append(size: 4 + 64) { out in
+            out.storeBytes(of: command.rawValue, as: UInt32.self)
+            (out + 4).storeBytes(of: transaction.target, as: UInt64.self)
+            (out + 12).storeBytes(of: transaction.cookie, as: UInt64.self)
+            (out + 20).storeBytes(of: transaction.code, as: UInt32.self)
+            (out + 24).storeBytes(of: transaction.flags.rawValue, as: UInt32.self)
+            (out + 28).storeBytes(of: transaction.senderPID, as: Int32.self)
+            (out + 32).storeBytes(of: transaction.senderEUID, as: UInt32.self)
+            (out + 36).storeBytes(of: transaction.dataSize, as: UInt64.self)
+            (out + 44).storeBytes(of: transaction.offsetsSize, as: UInt64.self)
+            (out + 52).storeBytes(of: transaction.dataAddress, as: UInt64.self)
+            (out + 60).storeBytes(of: transaction.offsetsAddress, as: UInt64.self)
+        }
     }
 }

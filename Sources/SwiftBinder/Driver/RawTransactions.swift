@@ -62,7 +62,7 @@ final class ImmediateBufferReleaser: ReceivedBufferOwner, @unchecked Sendable {
 
 /// Writes `commands` to the driver without reading.
 private func writeCommands(_ commands: CommandBuffer, to fd: FileDescriptor, path: FilePath) throws(BinderError) {
-    let result = commands.bytes.withUnsafeBytes { write in
+    let result = commands.withUnsafeBytes { write in
         Result { () throws(BinderError) in
             var request = binder_write_read(
                 write_size: UInt64(write.count), write_consumed: 0,
@@ -332,7 +332,7 @@ extension BinderDevice {
         throws(BinderError) -> Int
     {
         defer { commands.removeAll() }
-        let result = commands.bytes.withUnsafeBytes { write in
+        let result = commands.withUnsafeBytes { write in
             Result { () throws(BinderError) -> Int in
                 var request = binder_write_read(
                     write_size: UInt64(write.count), write_consumed: 0,
@@ -344,6 +344,12 @@ extension BinderDevice {
             }
         }
         return try result.get()
+    }
+
+    /// Writes `commands` without reading: this thread does not wait for what they cause (a
+    /// transaction's reply stays queued for it until it reads, or is refused if it is gone).
+    public func write(_ commands: CommandBuffer) throws(BinderError) {
+        try writeCommands(commands, to: fileDescriptor, path: path)
     }
 
     /// Writes `commands` without reading.

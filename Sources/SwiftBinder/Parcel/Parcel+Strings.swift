@@ -8,6 +8,21 @@ extension Parcel {
             writeInt32(-1)
             return
         }
+        // ASCII (interface descriptors, service names, most strings): widen the UTF-8 bytes
+        // directly instead of iterating the UTF-16 view.
+        let wroteASCII = string.utf8.withContiguousStorageIfAvailable { utf8 -> Bool in
+            var combined: UInt8 = 0
+            for byte in utf8 { combined |= byte }
+            guard combined < 0x80 else { return false }
+            writeInt32(Int32(truncatingIfNeeded: utf8.count))
+            let start = reserveForWriting((utf8.count + 1) * 2)
+            for index in utf8.indices {
+                start.storeBytes(of: UInt16(utf8[index]), toByteOffset: index * 2, as: UInt16.self)
+            }
+            start.storeBytes(of: 0, toByteOffset: utf8.count * 2, as: UInt16.self)
+            return true
+        }
+        if wroteASCII == true { return }
         let units = string.utf16
         let count = units.count
         writeInt32(Int32(truncatingIfNeeded: count))
@@ -76,12 +91,26 @@ extension Parcel {
             throw error
         }
         advanceReader((count + 1) * 2)
+        guard units.loadUnaligned(fromByteOffset: count * 2, as: UInt16.self) == 0 else { return false }
+        // ASCII (every interface descriptor in practice): compare with the UTF-8 bytes directly.
+        let asciiMatch = expected.utf8.withContiguousStorageIfAvailable { utf8 -> Bool? in
+            var combined: UInt8 = 0
+            for byte in utf8 { combined |= byte }
+            guard combined < 0x80 else { return nil }
+            guard utf8.count == count else { return false }
+            for index in utf8.indices
+            where units.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self) != UInt16(utf8[index]) {
+                return false
+            }
+            return true
+        }
+        if let asciiMatch, let matched = asciiMatch { return matched }
         var index = 0
         for unit in expected.utf16 {
             guard index < count, units.loadUnaligned(fromByteOffset: index * 2, as: UInt16.self) == unit else { return false }
             index += 1
         }
-        return index == count && units.loadUnaligned(fromByteOffset: count * 2, as: UInt16.self) == 0
+        return index == count
     }
 
     // MARK: String8 and C strings (legacy forms, not used by AIDL)

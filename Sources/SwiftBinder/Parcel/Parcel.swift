@@ -413,8 +413,9 @@ enum StorageCache {
     static let blocksPerThread = 4
 
     private final class Blocks {
-        var pointers: [UnsafeMutableRawPointer] = []
-        var capacities: [Int] = []
+        // Per-thread: no exclusivity checks needed (they cost more than the cache saves).
+        @exclusivity(unchecked) var pointers: [UnsafeMutableRawPointer] = []
+        @exclusivity(unchecked) var capacities: [Int] = []
 
         init() {
             pointers.reserveCapacity(StorageCache.blocksPerThread)

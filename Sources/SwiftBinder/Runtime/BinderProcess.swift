@@ -35,6 +35,9 @@ public final class BinderProcess: ReceivedBufferOwner, @unchecked Sendable {
     private let contextManager = Mutex<BinderObject?>(nil)
     private let shuttingDown = Atomic<Bool>(false)
     private let threadStateKey = ThreadStateKey()
+    /// Unique among the processes this program opens (thread states are matched on it).
+    let serial = BinderProcess.nextSerial.add(1, ordering: .relaxed).newValue
+    private static let nextSerial = Atomic<UInt64>(0)
 
     private struct ProxyEntry {
         weak var proxy: BinderProxy?
@@ -244,7 +247,9 @@ public final class BinderProcess: ReceivedBufferOwner, @unchecked Sendable {
 /// thread, which releases each state's kernel thread.
 final class ThreadStateKey: @unchecked Sendable {
     private final class States {
-        var byProcess: [ObjectIdentifier: ThreadState] = [:]
+        @exclusivity(unchecked) var byProcess: [ObjectIdentifier: ThreadState] = [:]
+        /// The state used last: almost every thread uses one process.
+        @exclusivity(unchecked) var last: ThreadState?
     }
 
     private static let key: pthread_key_t = {
@@ -272,12 +277,17 @@ final class ThreadStateKey: @unchecked Sendable {
             states = States()
             pthread_setspecific(Self.key, Unmanaged.passRetained(states).toOpaque())
         }
+        if let last = states.last, last.processSerial == process.serial { return last }
         let id = ObjectIdentifier(process)
-        if let state = states.byProcess[id], state.process === process { return state }
+        if let state = states.byProcess[id], state.processSerial == process.serial {
+            states.last = state
+            return state
+        }
         // Drop states of processes that are gone, then make this one.
         states.byProcess = states.byProcess.filter { $0.value.process != nil }
         let state = ThreadState(process: process)
         states.byProcess[id] = state
+        states.last = state
         return state
     }
 }

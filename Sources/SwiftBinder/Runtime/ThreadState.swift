@@ -42,30 +42,44 @@ public enum OnewayDelivery: Sendable, Equatable {
 ///
 /// Only its own thread touches it; the runtime keeps one per (thread, device) in thread-local
 /// storage.
+///
+/// Its mutable state is `@exclusivity(unchecked)`: only its own thread ever touches it, and the
+/// runtime's dynamic exclusivity checks were a tenth of a call's instructions (callgrind, see
+/// docs/benchmarks.md).
 final class ThreadState {
     weak var process: BinderProcess?
+    /// The same process without reference counting, for the per-call paths: every method but
+    /// `deinit` runs inside a call made through a strong reference to the process (a proxy's, a
+    /// looper's, a received parcel's), so it is alive there. Its weak and strong counts cost more
+    /// than a tenth of a call's instructions (callgrind).
+    private unowned(unsafe) let owner: BinderProcess
+    /// ``BinderProcess/serial`` of the process: tells a state of a process that is gone from one
+    /// of a new process at the same address, without loading the weak reference.
+    let processSerial: UInt64
     private let device: BinderDevice.View
 
     /// Commands to write with the next `BINDER_WRITE_READ`.
-    var out = CommandBuffer(capacity: 256)
+    @exclusivity(unchecked) var out = CommandBuffer(capacity: 256)
     /// The read buffer and how much of it is filled and handled.
     private let incoming: UnsafeMutableRawBufferPointer
-    private var incomingFilled = 0
-    private var incomingPosition = 0
+    @exclusivity(unchecked) private var incomingFilled = 0
+    @exclusivity(unchecked) private var incomingPosition = 0
 
     /// `BR_RELEASE` / `BR_DECREFS` received, applied once the batch is handled.
-    private var pendingStrongReleases: [NodeIdentity] = []
-    private var pendingWeakReleases: [NodeIdentity] = []
+    @exclusivity(unchecked) private var pendingStrongReleases: [NodeIdentity] = []
+    @exclusivity(unchecked) private var pendingWeakReleases: [NodeIdentity] = []
 
     /// Whether this thread is a looper (entered or registered) of its process.
-    private(set) var isLooper = false
+    @exclusivity(unchecked) private(set) var isLooper = false
     /// How many incoming transactions this thread is serving (nested calls stack up).
-    private(set) var servingDepth = 0
+    @exclusivity(unchecked) private(set) var servingDepth = 0
     /// The identity of the transaction being served, if any.
-    var caller: CallerIdentity?
+    @exclusivity(unchecked) var caller: CallerIdentity?
 
     init(process: BinderProcess) {
         self.process = process
+        self.owner = process
+        self.processSerial = process.serial
         self.device = process.device.view
         incoming = UnsafeMutableRawBufferPointer.allocate(byteCount: 256, alignment: 8)
     }
@@ -86,7 +100,7 @@ final class ThreadState {
         if out.isEmpty && !needRead { return }
         var written = 0
         var read = 0
-        let result = out.bytes.withUnsafeBytes { write in
+        let result = out.withUnsafeBytes { write in
             Result { () throws(BinderError) in
                 var request = binder_write_read(
                     write_size: UInt64(write.count), write_consumed: 0,
@@ -109,7 +123,7 @@ final class ThreadState {
         if case .failure(let error) = result {
             // The command the driver refused is dropped, or every later write would replay it.
             if !out.isEmpty, error.errno != .interrupted {
-                process?.logger.warning("the binder driver refused a command", metadata: ["error": "\(error)"])
+                owner.logger.warning("the binder driver refused a command", metadata: ["error": "\(error)"])
                 out.removeFirstCommand()
             }
             throw error
@@ -138,7 +152,7 @@ final class ThreadState {
         do {
             try talkWithDriver(receive: false)
         } catch {
-            process?.logger.warning("flushing binder commands failed", metadata: ["error": "\(error)"])
+            owner.logger.warning("flushing binder commands failed", metadata: ["error": "\(error)"])
         }
     }
 
@@ -206,7 +220,7 @@ final class ThreadState {
                 case .transactionComplete:
                     if !expectingReply { return .delivered }
                 case .onewaySpamSuspect:
-                    process?.logger.warning("oneway spam suspected: the target's async buffer is nearly full")
+                    owner.logger.warning("oneway spam suspected: the target's async buffer is nearly full")
                     if !expectingReply { return .spamSuspected }
                 case .transactionPendingFrozen:
                     if !expectingReply { return .pendingFrozen }
@@ -228,7 +242,7 @@ final class ThreadState {
 
     /// Wraps a reply's buffer in a parcel that frees it, or turns a status reply into an error.
     private func receiveReply(_ transaction: TransactionData) throws(BinderError) -> Parcel {
-        guard let process else { throw .shutDown }
+        let process = owner
         var parcel = try receivedParcel(transaction, process: process)
         guard transaction.flags.contains(.statusCode) else { return parcel }
         let status: Int32
@@ -242,7 +256,7 @@ final class ThreadState {
     }
 
     private func extendedError() -> ExtendedError? {
-        guard let process, process.features.extendedError else { return nil }
+        guard owner.features.extendedError else { return nil }
         return try? device.takeExtendedError()
     }
 
@@ -257,7 +271,7 @@ final class ThreadState {
 
     /// Handles one return that is not the outcome of our own transaction.
     private func execute(_ entry: DriverReturn) throws(BinderError) {
-        guard let process else { throw .shutDown }
+        let process = owner
         switch entry {
         case .noop, .ok, .acquireResult, .finished:
             break
@@ -300,7 +314,8 @@ final class ThreadState {
 
     /// Drops the references the kernel released in the batch just handled.
     private func applyPendingReleases() {
-        guard let process, !(pendingStrongReleases.isEmpty && pendingWeakReleases.isEmpty) else { return }
+        guard !(pendingStrongReleases.isEmpty && pendingWeakReleases.isEmpty) else { return }
+        let process = owner
         var released: [BinderObject] = []
         for node in pendingStrongReleases {
             if let object = process.nodes.decrement(node, strong: true) { released.append(object) }
@@ -390,7 +405,7 @@ final class ThreadState {
             try result.get()
         } catch {
             // The caller may have died meanwhile: that is its problem, not this looper's.
-            process?.logger.debug("reply not delivered", metadata: ["error": "\(error)"])
+            owner.logger.debug("reply not delivered", metadata: ["error": "\(error)"])
         }
     }
 
