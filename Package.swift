@@ -65,7 +65,10 @@ let package = Package(
             name: "swiftbinder-bench", dependencies: ["SwiftBinder"], path: "Benchmarks/swift",
             plugins: ["SwiftAIDLPlugin"]),
         // Fuzz targets: a corpus replayer here; a libFuzzer binary when built by scripts/fuzz.
-        .executableTarget(name: "swiftbinder-fuzz", dependencies: ["SwiftBinder", "AIDLCompiler"], path: "Fuzz", exclude: ["seeds"]),
+        .executableTarget(
+            name: "swiftbinder-fuzz",
+            dependencies: ["SwiftBinder", "AIDLCompiler", .product(name: "Logging", package: "swift-log")],
+            path: "Fuzz", exclude: ["seeds"]),
         // Shared by the tests and the test peer: sample parcelables and the every-type value.
         .target(
             name: "BinderTestSupport", dependencies: ["SwiftBinder"], path: "Tests/BinderTestSupport",

@@ -1,5 +1,11 @@
 import AIDLCompiler
+import Logging
+import Synchronization
 import SwiftBinder
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The fuzz targets: each takes one input and must never crash, trap or leave a parcel in an
 /// inconsistent state, whatever the bytes.
@@ -10,12 +16,15 @@ enum FuzzTarget: String, CaseIterable {
     case driverReturns = "driver-returns"
     /// The AIDL lexer and parser on arbitrary text.
     case aidl
+    /// servicemanager's request handling: any code and parcel, from callers of several uids.
+    case servicemanager
 
     var summary: String {
         switch self {
         case .parcel: return "Parcel reads (every type, objects, status, interface token) on hostile data"
         case .driverReturns: return "the BR_* return-stream decoder"
         case .aidl: return "the AIDL lexer and parser"
+        case .servicemanager: return "servicemanager's dispatch (both code tables, policy on the caller's uid)"
         }
     }
 
@@ -24,6 +33,7 @@ enum FuzzTarget: String, CaseIterable {
         case .parcel: fuzzParcel(input)
         case .driverReturns: fuzzDriverReturns(input)
         case .aidl: fuzzAIDL(input)
+        case .servicemanager: fuzzServiceManager(input)
         }
     }
 }
@@ -164,5 +174,73 @@ func fuzzAIDL(_ input: UnsafeRawBufferPointer) {
         _ = try parser.parseDocument()
     } catch {
         precondition(error.location.line >= 1 || text.isEmpty)
+    }
+}
+
+// MARK: - servicemanager
+
+/// The caller the registry sees for the input being run.
+private let fuzzCaller = Mutex(CallerIdentity(pid: 1, euid: 0, securityContext: nil, flags: []))
+
+/// One registry per code table, kept across inputs (state builds up as in a real daemon), with
+/// a policy that restricts some names to some uids.
+private let registries: [ServiceManagerService] = {
+    let policy = try! AccessPolicy(parsing: """
+        add     vendor.*   1000
+        find    secret.*   0
+        replace *          0
+        list               0,1000
+        declare android.hardware.foo/default
+        """)
+    var limits = ServiceManagerService.Limits()
+    limits.services = 64
+    limits.watchedNames = 64
+    limits.callbacksPerName = 4
+    return ServiceManagerProtocol.allCases.map { version in
+        ServiceManagerService(
+            detachedWithCaller: { fuzzCaller.withLock { $0 } }, protocol: version, policy: policy, limits: limits,
+            logger: Logger(label: "fuzz", factory: { _ in SwiftLogNoOpLogHandler() }))
+    }
+}()
+
+/// Input layout: 1 byte code table and caller (bit 0: table, bits 1–2: uid 0, 1000, 1234 or
+/// 65534), 1 byte code (below 0xF0: a method code 0–39; else the next 4 bytes are the code),
+/// 1 byte object count N, N bytes of object slots (each ×4 is an offset), then the request.
+func fuzzServiceManager(_ input: UnsafeRawBufferPointer) {
+    guard input.count >= 3 else { return }
+    let registry = registries[Int(input[0] & 1) % registries.count]
+    let uid: uid_t = [0, 1000, 1234, 65534][Int(input[0] >> 1) & 3]
+    var position = 1
+    let code: UInt32
+    if input[position] < 0xF0 {
+        code = UInt32(input[position] % 40)
+        position += 1
+    } else {
+        guard input.count >= position + 5 else { return }
+        code = input.loadUnaligned(fromByteOffset: position + 1, as: UInt32.self)
+        position += 5
+    }
+    guard input.count > position else { return }
+    let objectCount = Int(input[position] % 4)
+    position += 1
+    guard input.count >= position + objectCount else { return }
+    let slots = input[position..<(position + objectCount)]
+    let data = UnsafeRawBufferPointer(rebasing: input[(position + objectCount)...])
+    var offsets: [UInt64] = []
+    for slot in slots {
+        let offset = Int(slot) * 4
+        if offset + 4 <= data.count,
+            BinderObjectType(rawValue: data.loadUnaligned(fromByteOffset: offset, as: UInt32.self)) == .fileDescriptor
+        {
+            continue
+        }
+        offsets.append(UInt64(offset))
+    }
+    fuzzCaller.withLock { $0 = CallerIdentity(pid: Int32(uid) + 1, euid: uid, securityContext: nil, flags: []) }
+    offsets.withUnsafeBytes { offsetBytes in
+        var request = Parcel(received: data, objectOffsets: offsetBytes, bufferAddress: 1, owner: owner)
+        var reply = Parcel()
+        // Any outcome but a crash will do: a Status in the reply, or a thrown error.
+        try? registry.binder.onTransact(code: code, data: &request, reply: &reply, flags: [])
     }
 }

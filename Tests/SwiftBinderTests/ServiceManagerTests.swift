@@ -326,3 +326,36 @@ import Glibc
         #expect(statsStatus == 0 && stats.hasPrefix("processes: "))
     }
 }
+
+/// The registry's request handling without a device (what the servicemanager fuzz target drives):
+/// the caller's uid is whatever the host says, the policy applies to it.
+@Suite struct DetachedServiceManagerTests {
+    static let policy = try! AccessPolicy(parsing: "find secret.* 0\nlist 0")
+
+    static func call(_ registry: ServiceManagerService, _ code: UInt32, _ write: (inout Parcel) -> Void) throws -> Parcel {
+        var request = Parcel()
+        request.writeInterfaceToken(IServiceManager.descriptor)
+        write(&request)
+        var reply = Parcel()
+        try registry.binder.onTransact(code: code, data: &request, reply: &reply, flags: [])
+        return reply
+    }
+
+    @Test func answersAndAppliesThePolicyToTheCallersUid() throws {
+        let uid = Mutex<uid_t>(0)
+        let registry = ServiceManagerService(
+            detachedWithCaller: { CallerIdentity(pid: 7, euid: uid.withLock { $0 }) }, policy: Self.policy)
+        var found = try Self.call(registry, IServiceManager.Code.checkService) { $0.writeString16("manager") }
+        #expect(try found.readStatus().exception == .none)
+        #expect(try found.readNullableStrongBinder() === registry.binder)
+        var listed = try Self.call(registry, IServiceManager.Code.listServices) { $0.writeInt32(15) }
+        #expect(try listed.readStatus().exception == .none)
+        #expect(try listed.readArray { (p: inout Parcel) throws(ParcelError) in try p.readString16() } == ["manager"])
+
+        uid.withLock { $0 = 1234 }
+        var denied = try Self.call(registry, IServiceManager.Code.listServices) { $0.writeInt32(15) }
+        #expect(try denied.readStatus().exception == .security)
+        var hidden = try Self.call(registry, IServiceManager.Code.checkService) { $0.writeString16("secret.thing") }
+        #expect(try hidden.readStatus().exception == .security)
+    }
+}

@@ -16,6 +16,15 @@ public struct CallerIdentity: Hashable, Sendable {
     /// The transaction's flags.
     public var flags: TransactionFlags
 
+    /// An identity as the kernel would stamp it (for detached registries and unit tests; the
+    /// runtime fills it from the transaction).
+    public init(pid: Int32, euid: uid_t, securityContext: String? = nil, flags: TransactionFlags = []) {
+        self.pid = pid
+        self.euid = euid
+        self.securityContext = securityContext
+        self.flags = flags
+    }
+
     /// The caller an ``AsyncBinderObject`` method is serving (tasks have no binder thread).
     @TaskLocal public static var ofCurrentTask: CallerIdentity?
 

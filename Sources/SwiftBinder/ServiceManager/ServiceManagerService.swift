@@ -24,7 +24,11 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
     /// How often lazy services' client counts are checked (AOSP: 5 s).
     public static let clientCheckInterval: Duration = .seconds(5)
 
-    public let process: BinderProcess
+    /// The runtime serving the registry; nil for a detached one (see
+    /// ``init(detachedWithCaller:protocol:policy:limits:logger:)``).
+    public let process: BinderProcess?
+    /// Who is calling, for a detached registry.
+    private let detachedCaller: (@Sendable () -> CallerIdentity)?
     public let protocolVersion: ServiceManagerProtocol
     public let policy: AccessPolicy
     public let limits: Limits
@@ -55,11 +59,30 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
     private let stopping = Atomic<Bool>(false)
     private let timerWake = Waiter<Bool>()
 
-    public init(
+    public convenience init(
         process: BinderProcess, protocol protocolVersion: ServiceManagerProtocol = .android16,
         policy: AccessPolicy = .default, limits: Limits = Limits(), logger: Logger = Logger(label: "servicemanager")
     ) {
+        self.init(process: process, caller: nil, protocol: protocolVersion, policy: policy, limits: limits, logger: logger)
+    }
+
+    /// A registry on no binder device, whose callers are whoever `caller` says: its request
+    /// handling can be driven in process (the fuzzer does). Lazy-service client counts, which
+    /// come from the kernel, are unknown to it.
+    public convenience init(
+        detachedWithCaller caller: @escaping @Sendable () -> CallerIdentity,
+        protocol protocolVersion: ServiceManagerProtocol = .android16, policy: AccessPolicy = .default,
+        limits: Limits = Limits(), logger: Logger = Logger(label: "servicemanager")
+    ) {
+        self.init(process: nil, caller: caller, protocol: protocolVersion, policy: policy, limits: limits, logger: logger)
+    }
+
+    private init(
+        process: BinderProcess?, caller: (@Sendable () -> CallerIdentity)?, protocol protocolVersion: ServiceManagerProtocol,
+        policy: AccessPolicy, limits: Limits, logger: Logger
+    ) {
         self.process = process
+        self.detachedCaller = caller
         self.protocolVersion = protocolVersion
         self.policy = policy
         self.limits = limits
@@ -81,7 +104,7 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
 
     // MARK: - IServiceManager
 
-    private var caller: CallerIdentity { process.callingIdentity ?? .ownProcess }
+    private var caller: CallerIdentity { detachedCaller?() ?? process?.callingIdentity ?? .ownProcess }
 
     public func getService(name: String) throws -> (any IBinder)? { try lookUp(name, caller: caller) }
 
@@ -317,7 +340,7 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
             return (entry.binder as? BinderProxy)?.handle
         }
         // servicemanager's own reference plus the one this transaction holds.
-        if let handle, let counts = try? process.device.nodeReferenceCounts(handle: handle), counts.strong > 2 {
+        if let handle, let counts = try? process?.device.nodeReferenceCounts(handle: handle), counts.strong > 2 {
             throw Status(exception: .illegalState, message: "'\(name)' has clients")
         }
         let removed = state.withLock { $0.services.removeValue(forKey: name) }
@@ -338,7 +361,7 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
             return (proxy.handle, entry.hasClients, entry.guaranteeClient)
         }
         guard let (handle, _, _) = snapshot else { return }
-        guard let counts = try? process.device.nodeReferenceCounts(handle: handle) else { return }
+        guard let counts = try? process?.device.nodeReferenceCounts(handle: handle) else { return }
         let kernelReportsClients = counts.strong > knownClients
         let (notify, hasClients, binder) = state.withLock { state -> ([any IClientCallback.Service], Bool, (any IBinder)?) in
             guard var entry = state.services[name] else { return ([], false, nil) }
