@@ -412,18 +412,17 @@ enum StorageCache {
     static let largestCached = 64 * 1024
     static let blocksPerThread = 4
 
+    /// This thread's blocks: a fixed handful of slots, filled from the front, order immaterial.
     private final class Blocks {
+        let pointers = UnsafeMutablePointer<UnsafeMutableRawPointer>.allocate(capacity: StorageCache.blocksPerThread)
+        let capacities = UnsafeMutablePointer<Int>.allocate(capacity: StorageCache.blocksPerThread)
         // Per-thread: no exclusivity checks needed (they cost more than the cache saves).
-        @exclusivity(unchecked) var pointers: [UnsafeMutableRawPointer] = []
-        @exclusivity(unchecked) var capacities: [Int] = []
-
-        init() {
-            pointers.reserveCapacity(StorageCache.blocksPerThread)
-            capacities.reserveCapacity(StorageCache.blocksPerThread)
-        }
+        @exclusivity(unchecked) var count = 0
 
         deinit {
-            for pointer in pointers { pointer.deallocate() }
+            for index in 0..<count { pointers[index].deallocate() }
+            pointers.deallocate()
+            capacities.deallocate()
         }
     }
 
@@ -446,22 +445,26 @@ enum StorageCache {
     static func reuse(atLeast needed: Int) -> (UnsafeMutableRawPointer, Int)? {
         let blocks = blocks
         let wanted = max(needed, blockSize)
-        var index = 0
-        while index < blocks.capacities.count, blocks.capacities[index] < wanted { index += 1 }
-        guard index < blocks.capacities.count else { return nil }
-        let capacity = blocks.capacities.remove(at: index)
-        return (blocks.pointers.remove(at: index), capacity)
+        for index in 0..<blocks.count where blocks.capacities[index] >= wanted {
+            let found = (blocks.pointers[index], blocks.capacities[index])
+            blocks.count -= 1
+            blocks.pointers[index] = blocks.pointers[blocks.count]
+            blocks.capacities[index] = blocks.capacities[blocks.count]
+            return found
+        }
+        return nil
     }
 
     /// Keeps blocks of at least ``blockSize`` (a small one would only make the next parcel grow
     /// again) and at most ``largestCached``.
     static func recycle(_ pointer: UnsafeMutableRawPointer, capacity: Int) {
         let blocks = blocks
-        guard capacity >= blockSize, capacity <= largestCached, blocks.pointers.count < blocksPerThread else {
+        guard capacity >= blockSize, capacity <= largestCached, blocks.count < blocksPerThread else {
             pointer.deallocate()
             return
         }
-        blocks.pointers.append(pointer)
-        blocks.capacities.append(capacity)
+        blocks.pointers[blocks.count] = pointer
+        blocks.capacities[blocks.count] = capacity
+        blocks.count += 1
     }
 }
