@@ -158,12 +158,7 @@ import Glibc
             let lines = readText(logs.appending("proc/\(daemon.pid)")).split(separator: "\n")
             return (lines.filter { $0.hasPrefix("  ref ") }.count, lines.filter { $0.hasPrefix("  node ") }.count)
         }
-        func failedReplies() -> Int {
-            readText(logs.appending("failed_transaction_log")).split(separator: "\n")
-                .filter { $0.contains("reply from \(daemon.pid):") }.count
-        }
         let baseline = counts()
-        let failedBefore = failedReplies()
         // Each client asks for a binder and exits without reading the reply: at once, or a
         // little later (the reply then waits in a thread that dies).
         for index in 0..<(50 * Self.scale) {
@@ -172,9 +167,9 @@ import Glibc
             #expect(try client.waitForExit() == 0)
         }
         #expect(eventually(within: 5) { counts() == baseline }, "baseline \(baseline), now \(counts())")
-        // The kernel refused some of servicemanager's replies (the caller was gone), and
-        // servicemanager carried on.
-        #expect(failedReplies() > failedBefore)
+        // servicemanager carried on. (The kernel refuses the replies whose caller is gone and
+        // logs them in failed_transaction_log, but that log is a ring of 32 entries shared by
+        // every test running at once, so it is not counted here.)
         #expect(kill(daemon.pid, 0) == 0)
         #expect(try manager?.checkService("manager") != nil)
         #expect(try manager?.listServices() == ["manager"])
