@@ -182,7 +182,7 @@ func fuzzAIDL(_ input: UnsafeRawBufferPointer) {
 /// The caller the registry sees for the input being run.
 private let fuzzCaller = Mutex(CallerIdentity(pid: 1, euid: 0, securityContext: nil, flags: []))
 
-/// One registry per code table, kept across inputs (state builds up as in a real daemon), with
+/// One registry per release, kept across inputs (state builds up as in a real daemon), with
 /// a policy that restricts some names to some uids.
 private let registries: [ServiceManagerService] = {
     let policy = try! AccessPolicy(parsing: """
@@ -196,20 +196,20 @@ private let registries: [ServiceManagerService] = {
     limits.services = 64
     limits.watchedNames = 64
     limits.callbacksPerName = 4
-    return ServiceManagerProtocol.allCases.map { version in
+    return AndroidRelease.allCases.map { release in
         ServiceManagerService(
-            detachedWithCaller: { fuzzCaller.withLock { $0 } }, protocol: version, policy: policy, limits: limits,
+            detachedWithCaller: { fuzzCaller.withLock { $0 } }, release: release, policy: policy, limits: limits,
             logger: Logger(label: "fuzz", factory: { _ in SwiftLogNoOpLogHandler() }))
     }
 }()
 
-/// Input layout: 1 byte code table and caller (bit 0: table, bits 1–2: uid 0, 1000, 1234 or
-/// 65534), 1 byte code (below 0xF0: a method code 0–39; else the next 4 bytes are the code),
+/// Input layout: 1 byte release and caller (bits 0–2: the release, in `AndroidRelease.allCases`
+/// order; bits 3–4: uid 0, 1000, 1234 or 65534), 1 byte code (below 0xF0: a method code 0–39; else the next 4 bytes are the code),
 /// 1 byte object count N, N bytes of object slots (each ×4 is an offset), then the request.
 func fuzzServiceManager(_ input: UnsafeRawBufferPointer) {
     guard input.count >= 3 else { return }
-    let registry = registries[Int(input[0] & 1) % registries.count]
-    let uid: uid_t = [0, 1000, 1234, 65534][Int(input[0] >> 1) & 3]
+    let registry = registries[Int(input[0] & 7) % registries.count]
+    let uid: uid_t = [0, 1000, 1234, 65534][Int(input[0] >> 3) & 3]
     var position = 1
     let code: UInt32
     if input[position] < 0xF0 {
@@ -238,8 +238,9 @@ func fuzzServiceManager(_ input: UnsafeRawBufferPointer) {
     }
     fuzzCaller.withLock { $0 = CallerIdentity(pid: Int32(uid) + 1, euid: uid, securityContext: nil, flags: []) }
     offsets.withUnsafeBytes { offsetBytes in
-        var request = Parcel(received: data, objectOffsets: offsetBytes, bufferAddress: 1, owner: owner)
-        var reply = Parcel()
+        let format = registry.release.wireFormat
+        var request = Parcel(received: data, objectOffsets: offsetBytes, bufferAddress: 1, owner: owner, wireFormat: format)
+        var reply = Parcel(wireFormat: format)
         // Any outcome but a crash will do: a Status in the reply, or a thrown error.
         try? registry.binder.onTransact(code: code, data: &request, reply: &reply, flags: [])
     }

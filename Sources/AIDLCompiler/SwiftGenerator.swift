@@ -329,7 +329,7 @@ public struct SwiftGenerator {
             out.line("")
             out.open("public func getInterfaceVersion() throws -> Int32 {")
             out.open("try aidlProxyCall {")
-            out.line("var request = Parcel()")
+            out.line("var request = self.binder.prepareTransaction()")
             out.line("request.writeInterfaceToken(\(name).descriptor)")
             out.line("var reply = try self.binder.transact(code: Code.getInterfaceVersion, data: request, flags: \(flags))")
             out.line("let status = try reply.readStatus()")
@@ -342,7 +342,7 @@ public struct SwiftGenerator {
             out.line("")
             out.open("public func getInterfaceHash() throws -> String {")
             out.open("try aidlProxyCall {")
-            out.line("var request = Parcel()")
+            out.line("var request = self.binder.prepareTransaction()")
             out.line("request.writeInterfaceToken(\(name).descriptor)")
             out.line("var reply = try self.binder.transact(code: Code.getInterfaceHash, data: request, flags: \(flags))")
             out.line("let status = try reply.readStatus()")
@@ -443,7 +443,7 @@ public struct SwiftGenerator {
         let oneway = info.oneway
         out.open("public " + signature(info) + " throws" + returnClause(info) + " {")
         out.open("try aidlProxyCall {")
-        out.line("var _request = Parcel()")
+        out.line("var _request = self.binder.prepareTransaction()")
         out.line("_request.writeInterfaceToken(\(interfaceName).descriptor)")
         for (argument, type) in info.arguments {
             let nullable = argument.type.hasAnnotation("nullable")

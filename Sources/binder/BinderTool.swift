@@ -13,7 +13,7 @@ struct BinderTool: ParsableCommand {
         abstract: "Manage binderfs devices and talk to binder from the command line.",
         version: "0.1.0",
         subcommands: [
-            List.self, Check.self, Ping.self, Call.self, Device.self, Features.self, Stats.self, Raw.self,
+            List.self, Check.self, Ping.self, Call.self, Device.self, Features.self, Config.self, Stats.self, Raw.self,
         ])
 }
 
@@ -35,6 +35,14 @@ struct BinderfsOptions: ParsableArguments {
 }
 
 /// Runs `body`, turning a `BinderError` into a one-line message and exit status 1.
+/// `--protocol RELEASE`: a release name or an API level.
+func parseRelease(_ text: String) throws -> AndroidRelease {
+    guard let release = AndroidRelease(parsing: text) else {
+        throw ValidationError("unknown release '\(text)': use \(AndroidRelease.names), or an API level 29…36")
+    }
+    return release
+}
+
 func runReportingErrors<T>(_ body: () throws(BinderError) -> T) throws -> T {
     do {
         return try body()
@@ -114,6 +122,43 @@ func parseOwner(_ text: String) -> (uid: uid_t, gid: gid_t?)? {
         return (uid, gid)
     }
     return (uid, nil)
+}
+
+// MARK: - binder config
+
+struct Config: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show which Android release each device speaks, and why.",
+        discussion: """
+            The release comes from, in order: --protocol, SWIFTBINDER_ANDROID_RELEASE, libgbinder's \
+            /etc/gbinder.conf and /etc/gbinder.d/*.conf ([ServiceManager] and [Protocol] keys for the \
+            device or Default, then [General] ApiLevel), then the default (\(AndroidRelease.default)).
+            """)
+    @OptionGroup var options: BinderfsOptions
+    @Option(name: .customLong("protocol"), help: "Show what this release would speak instead.", transform: parseRelease)
+    var release: AndroidRelease?
+
+    func run() throws {
+        let configuration = BinderConfiguration.system()
+        print("configuration files: \(configuration.files.isEmpty ? "none" : configuration.files.joined(separator: ", "))")
+        for warning in configuration.warnings { print("warning: \(warning)") }
+        let devices: [FilePath]
+        if let device = options.device, options.binderfs == nil {
+            devices = [FilePath(device)]
+        } else {
+            let mount = try options.mount()
+            devices = try runReportingErrors { () throws(BinderError) in try mount.deviceNames() }.map(mount.devicePath)
+        }
+        for device in devices {
+            do {
+                let choice = try configuration.release(for: device, explicit: release)
+                print("\(device): \(choice.release) (\(choice.source))")
+                for line in choice.release.protocolSummary { print("    \(line)") }
+            } catch {
+                print("\(device): \(error)")
+            }
+        }
+    }
 }
 
 // MARK: - binder features

@@ -7,20 +7,17 @@ struct ServiceOptions: ParsableArguments {
     @Option(help: "The binder device.")
     var device: String = "/dev/binderfs/binder"
 
-    @Option(help: "servicemanager's code table: android16 or android11.")
-    var `protocol`: String = ServiceManagerProtocol.android16.rawValue
-
-    func validate() throws {
-        guard ServiceManagerProtocol(rawValue: `protocol`) != nil else {
-            throw ValidationError("unknown protocol '\(`protocol`)': use android16 or android11")
-        }
-    }
+    @Option(
+        name: .customLong("protocol"),
+        help: "The Android release the device speaks (\(AndroidRelease.names), or an API level); default: the configuration (binder config).",
+        transform: parseRelease)
+    var release: AndroidRelease?
 
     func connect() throws -> ServiceManager {
-        let process = try runReportingErrors { () throws(BinderError) in try BinderProcess(path: FilePath(device)) }
-        return try runReportingErrors { () throws(BinderError) in
-            try ServiceManager(process: process, protocol: ServiceManagerProtocol(rawValue: `protocol`) ?? .android16)
+        let process = try runReportingErrors { () throws(BinderError) in
+            try BinderProcess(path: FilePath(device), release: release)
         }
+        return try runReportingErrors { () throws(BinderError) in try ServiceManager(process: process) }
     }
 
     /// The service registered as `name`, or exit status 1 with a message.
@@ -126,7 +123,7 @@ struct Call: ParsableCommand {
     func run() throws {
         let manager = try options.connect()
         let service = try options.service(name, in: manager)
-        var request = Parcel()
+        var request = service.prepareTransaction()
         request.writeInterfaceToken(descriptor(of: service))
         var opened: [FileDescriptor] = []
         defer { opened.forEach { try? $0.close() } }

@@ -40,6 +40,20 @@ struct CalculatorCommand: ParsableCommand {
     struct Options: ParsableArguments {
         @Option(help: "The binder device.") var device: String = "/dev/binderfs/binder"
         @Option(help: "The service name.") var name: String = "calculator"
+        @Option(
+            name: .customLong("protocol"),
+            help: "The Android release the device speaks (\(AndroidRelease.names), or an API level); default: the configuration.",
+            transform: { text in
+                guard let release = AndroidRelease(parsing: text) else {
+                    throw ValidationError("unknown release '\(text)': use \(AndroidRelease.names), or an API level 29…36")
+                }
+                return release
+            })
+        var release: AndroidRelease?
+
+        func open() throws -> BinderProcess {
+            try BinderProcess(path: FilePath(device), release: release)
+        }
     }
 
     struct Serve: ParsableCommand {
@@ -48,10 +62,10 @@ struct CalculatorCommand: ParsableCommand {
 
         func run() throws {
             do {
-                let process = try BinderProcess(path: FilePath(options.device))
+                let process = try options.open()
                 let manager = try ServiceManager(process: process)
                 try manager.addService(options.name, ICalculator.Stub(Calculator(process: process)))
-                print("calculator: registered as '\(options.name)' by pid \(getpid()), uid \(geteuid())")
+                print("calculator: registered as '\(options.name)' by pid \(getpid()), uid \(geteuid()), speaking \(process.release)")
                 fflush(nil)
                 process.startThreadPool()
                 process.joinThreadPool()
@@ -70,7 +84,7 @@ struct CalculatorCommand: ParsableCommand {
 
         func run() throws {
             do {
-                let process = try BinderProcess(path: FilePath(options.device))
+                let process = try options.open()
                 let manager = try ServiceManager(process: process)
                 guard let binder = try manager.waitForService(options.name, timeout: .seconds(5)) else {
                     print("client: no service named '\(options.name)'")

@@ -32,17 +32,24 @@ struct ServiceManagerCommand: ParsableCommand {
     @Option(help: "The access policy file (default: root adds, everyone finds and lists).")
     var policy: String?
 
-    @Option(help: "The IServiceManager code table to serve: android16 or android11.")
-    var `protocol`: String = ServiceManagerProtocol.android16.rawValue
+    @Option(
+        name: .customLong("protocol"),
+        help: ArgumentHelp(
+            "The Android release to speak: \(AndroidRelease.names), or an API level.",
+            discussion: "Default: the configuration (SWIFTBINDER_ANDROID_RELEASE, /etc/gbinder.conf; see `binder config`)."),
+        transform: { text in
+            guard let release = AndroidRelease(parsing: text) else {
+                throw ValidationError("unknown release '\(text)': use \(AndroidRelease.names), or an API level 29…36")
+            }
+            return release
+        })
+    var release: AndroidRelease?
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error or critical.")
     var logLevel: String = "info"
 
     func validate() throws {
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown log level '\(logLevel)'") }
-        guard ServiceManagerProtocol(rawValue: `protocol`) != nil else {
-            throw ValidationError("unknown protocol '\(`protocol`)': use android16 or android11")
-        }
     }
 
     func run() throws {
@@ -72,10 +79,8 @@ struct ServiceManagerCommand: ParsableCommand {
         let service: ServiceManagerService
         do {
             // Single-threaded like AOSP's: one looper serves requests, deaths and callbacks.
-            process = try BinderProcess(path: FilePath(device), maxThreads: 0, logger: logger)
-            service = ServiceManagerService(
-                process: process, protocol: ServiceManagerProtocol(rawValue: `protocol`) ?? .android16,
-                policy: accessPolicy, logger: logger)
+            process = try BinderProcess(path: FilePath(device), maxThreads: 0, release: release, logger: logger)
+            service = ServiceManagerService(process: process, policy: accessPolicy, logger: logger)
             try process.becomeContextManager(service.binder, requestSecurityContext: true)
         } catch {
             if error.errno == .resourceBusy {
@@ -86,7 +91,11 @@ struct ServiceManagerCommand: ParsableCommand {
         service.startClientCallbackTimer()
         process.startThreadPool()
         logger.info(
-            "ready", metadata: ["binder.device": "\(device)", "servicemanager.protocol": "\(`protocol`)"])
+            "ready",
+            metadata: [
+                "binder.device": "\(device)", "android.release": "\(process.release.release)",
+                "android.release.source": "\(process.release.source)",
+            ])
 
         var received: Int32 = 0
         sigwait(&signals, &received)

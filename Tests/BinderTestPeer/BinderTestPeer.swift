@@ -215,11 +215,11 @@ struct BinderTestPeer {
             // The work source in the interface token claims root: it is not an identity.
             outcome("spoofed find secret") { () throws(RemoteError) in
                 var request = Parcel()
-                request.writeInterfaceToken(ServiceManagerProtocol.descriptor, workSource: 0)
+                request.writeInterfaceToken(ServiceManagerService.descriptor, workSource: 0)
                 request.writeString16("secret")
                 var reply: Parcel
                 do throws(BinderError) {
-                    reply = try process.contextObject.transact(code: ServiceManagerProtocol.android16.code(of: .checkService)!, data: request)
+                    reply = try process.contextObject.transact(code: IServiceManager.Code.checkService, data: request)
                 } catch {
                     throw .transport(error)
                 }

@@ -16,10 +16,10 @@ import Glibc
         let process: BinderProcess
         let manager: ServiceManager
 
-        init(_ label: String, policy: String? = nil, protocol version: ServiceManagerProtocol = .android16) throws {
+        init(_ label: String, policy: String? = nil, release: AndroidRelease = .android16) throws {
             device = try TestDevice(label)
             try device.binderfs.setAccess(ofDevice: device.name, mode: FilePermissions(rawValue: 0o666))
-            var arguments = ["--device", device.path.string, "--protocol", version.rawValue, "--log-level", "warning"]
+            var arguments = ["--device", device.path.string, "--protocol", release.rawValue, "--log-level", "warning"]
             if let policy {
                 let path = "/tmp/\(device.name).policy"
                 let fd = try FileDescriptor.open(
@@ -29,13 +29,13 @@ import Glibc
                 arguments += ["--policy", path]
             }
             daemon = try ChildProcess(ChildProcess.builtProduct("servicemanager"), arguments)
-            process = try BinderProcess(path: device.path)
+            process = try BinderProcess(path: device.path, release: release)
             process.startThreadPool()
             // Until servicemanager is the context manager, handle 0 is dead.
             var manager: ServiceManager?
             let process = self.process
             _ = eventually(within: 30) {
-                manager = try? ServiceManager(process: process, protocol: version)
+                manager = try? ServiceManager(process: process)
                 return manager != nil
             }
             guard let manager else { throw BinderError.unsupported("servicemanager did not come up") }
@@ -76,9 +76,9 @@ import Glibc
         let echo = Named("test.IEcho")
         try setup.manager.addService("test.echo", echo, dumpPriority: [.default, .lazyService])
         var request = Parcel()
-        request.writeInterfaceToken(ServiceManagerProtocol.descriptor)
+        request.writeInterfaceToken(ServiceManagerService.descriptor)
         request.writeString16("test.echo")
-        let code = try #require(ServiceManagerProtocol.android16.code(of: .getService2))
+        let code = IServiceManager.Code.getService2
         #expect(code == 2)
         var reply = try setup.process.contextObject.transact(code: code, data: request)
         #expect(try reply.readStatus() == .ok)
@@ -200,13 +200,13 @@ import Glibc
         }
         try setup.manager.addService(String(repeating: "n", count: 127), Named("x"))
         var request = Parcel()
-        request.writeInterfaceToken(ServiceManagerProtocol.descriptor)
+        request.writeInterfaceToken(ServiceManagerService.descriptor)
         request.writeString16("test.null")
         request.writeStrongBinder(nil)
         request.writeBool(false)
         request.writeInt32(DumpPriority.default.rawValue)
         var reply = try setup.process.contextObject.transact(
-            code: ServiceManagerProtocol.android16.code(of: .addService)!, data: request)
+            code: IServiceManager.Code.addService, data: request)
         // A null where the interface wants a binder: EX_NULL_POINTER, as AOSP's generated stubs answer.
         #expect(try reply.readStatus().exception == .nullPointer)
     }
@@ -225,10 +225,10 @@ import Glibc
         }
         // A request with trailing bytes is refused the way Android 13+ services refuse it.
         var trailing = Parcel()
-        trailing.writeInterfaceToken(ServiceManagerProtocol.descriptor)
+        trailing.writeInterfaceToken(ServiceManagerService.descriptor)
         trailing.writeString16("manager")
         trailing.writeInt32(42)
-        var reply = try handleZero.transact(code: ServiceManagerProtocol.android16.code(of: .checkService)!, data: trailing)
+        var reply = try handleZero.transact(code: IServiceManager.Code.checkService, data: trailing)
         #expect(try reply.readStatus().exception == .badParcelable)
         // And the next request is served normally.
         #expect(try setup.manager.checkService("manager") != nil)
@@ -239,11 +239,11 @@ import Glibc
         // servicemanager may not take references to handle 0 (itself): it must not try.
         try? setup.manager.addService("test.self", try setup.process.contextObject)
         var request = Parcel()
-        request.writeInterfaceToken(ServiceManagerProtocol.descriptor)
+        request.writeInterfaceToken(ServiceManagerService.descriptor)
         request.writeString16("test.self")
         request.writeStrongBinder(try setup.process.contextObject)
         _ = try? setup.process.contextObject.transact(
-            code: ServiceManagerProtocol.android16.code(of: .registerForNotifications)!, data: request)
+            code: IServiceManager.Code.registerForNotifications, data: request)
         #expect(try setup.manager.checkService("manager") != nil)
         #expect(try setup.manager.listServices().contains("manager"))
     }
@@ -273,16 +273,56 @@ import Glibc
         _ = callback
     }
 
-    @Test func theAndroid11CodeTable() throws {
-        let setup = try Setup("android11", protocol: .android11)
-        try setup.manager.addService("test.old", Named("test.IOld"))
+    /// servicemanager at each release, with a client of the same release: the calls each release
+    /// has work, the others fail naming the release, and the tool reads the registry.
+    @Test(.serialized, arguments: AndroidRelease.allCases) func everyRelease(release: AndroidRelease) throws {
+        let setup = try Setup("rel-\(release.apiLevel)\(release == .android15r1 ? "r1" : "")", release: release)
+        #expect(setup.manager.release == release)
+        #expect(setup.process.wireFormat == release.wireFormat)
+        let service = Named("test.IOld")
+        try setup.manager.addService("test.old", service)
         #expect(try setup.manager.listServices() == ["manager", "test.old"])
-        #expect(try setup.manager.checkService("test.old") != nil)
-        let error = #expect(throws: RemoteError.self) { _ = try setup.manager.serviceDebugInfo() }
-        guard case .transport(.unsupported) = error else {
-            Issue.record("expected unsupported, got \(String(describing: error))")
-            return
+        #expect(try setup.manager.checkService("test.old") === service)
+        #expect(try setup.manager.checkService("test.missing") == nil)
+        let manager = try #require(try setup.manager.checkService("manager"))
+        #expect(try manager.interfaceDescriptor() == "android.os.IServiceManager")
+
+        if release >= .android11 {
+            let arrived = Mutex<[String]>([])
+            let registration = try setup.manager.registerForNotifications("test.later") { name, _ in
+                arrived.withLock { $0.append(name) }
+            }
+            try setup.manager.addService("test.later", Named("test.ILater"))
+            #expect(eventually(within: 5) { arrived.withLock { $0 } == ["test.later"] })
+            try setup.manager.unregisterForNotifications(registration)
+            #expect(try setup.manager.isDeclared("test.old") == false)
+        } else {
+            let error = #expect(throws: RemoteError.self) { _ = try setup.manager.isDeclared("test.old") }
+            #expect(error == .transport(.notInRelease("isDeclared", .android10)))
         }
+        if release >= .android12 {
+            let names = try setup.manager.serviceDebugInfo().map(\.name)
+            #expect(names.contains("test.old"))
+        } else {
+            let error = #expect(throws: RemoteError.self) { _ = try setup.manager.serviceDebugInfo() }
+            #expect(error == .transport(.notInRelease("getServiceDebugInfo", release)))
+        }
+        if release >= .android15 {
+            #expect(try setup.manager.service2("test.old")?.service === service)
+        }
+
+        // The binder tool, told the release on its command line, reads the same registry.
+        let list = try ChildProcess(
+            ChildProcess.builtProduct("binder"), ["list", "--device", setup.device.path.string, "--protocol", release.rawValue],
+            mergeStandardError: true)
+        let listed = try list.readAll()
+        #expect(try list.waitForExit() == 0)
+        #expect(listed.contains("test.old: [test.IOld]"), "\(listed)")
+        let check = try ChildProcess(
+            ChildProcess.builtProduct("binder"), ["check", "test.old", "--device", setup.device.path.string],
+            environment: [BinderConfiguration.releaseVariable: release.rawValue], mergeStandardError: true)
+        let checked = try check.readAll()
+        #expect(try check.waitForExit() == 0, "\(checked)")
     }
 
     @Test func aSecondServiceManagerSaysTheDeviceIsBusy() throws {

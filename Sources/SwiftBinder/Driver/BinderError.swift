@@ -49,6 +49,16 @@ public enum BinderError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The driver lacks a feature this call needs (see binderfs `features/`).
     case unsupported(String)
 
+    /// The peer's Android release has no such call (e.g. `isDeclared` before Android 11).
+    case notInRelease(String, AndroidRelease)
+
+    /// The configuration names a release or variant SwiftBinder cannot speak.
+    case configuration(ConfigurationError)
+
+    /// A request was built for another wire format than its target's device speaks: build it
+    /// with the target's ``IBinder/prepareTransaction()``.
+    case wireFormatMismatch(request: WireFormat, target: WireFormat, targetRelease: String)
+
     /// The errno behind a failed system call, if that is what this error is.
     public var errno: Errno? {
         if case .systemCall(_, _, let errno) = self { return errno }
@@ -78,6 +88,13 @@ public enum BinderError: Error, Equatable, Sendable, CustomStringConvertible {
             return "malformed parcel: \(error)"
         case .shutDown:
             return "the binder runtime was shut down"
+        case .notInRelease(let call, let release):
+            return "\(call) does not exist in \(release)'s protocol"
+        case .configuration(let error):
+            return "configuration: \(error)"
+        case .wireFormatMismatch(let request, let target, let release):
+            return "the request is in \(request), but its target speaks \(release) (\(target)); "
+                + "build requests with the target's prepareTransaction()"
         case .unsupported(let feature):
             return "the binder driver does not support \(feature)"
         }

@@ -159,20 +159,7 @@ public struct Binderfs: Sendable {
 
     /// The names of the binder devices in this mount, sorted (not `binder-control`).
     public func deviceNames() throws(BinderError) -> [String] {
-        let directory = mountPoint.withPlatformString { opendir($0) }
-        guard let directory else {
-            throw .systemCall("opendir", path: mountPoint, errno: Errno(rawValue: system_errno()))
-        }
-        defer { closedir(directory) }
-        var names: [String] = []
-        while let entry = readdir(directory) {
-            guard entry.pointee.d_type == UInt8(DT_CHR) else { continue }
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
-            if name != "binder-control" { names.append(name) }
-        }
-        return names.sorted()
+        try directoryEntries(mountPoint).filter { $0.isCharacterDevice && $0.name != "binder-control" }.map(\.name).sorted()
     }
 
     /// Checks a device name against what `BINDER_CTL_ADD` accepts.

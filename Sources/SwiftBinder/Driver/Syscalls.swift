@@ -87,3 +87,29 @@ internal func readSmallFile(_ path: FilePath, limit: Int = 1 << 20) throws(Binde
     }
     return contents
 }
+
+/// The entries of a directory (without `.` and `..`), in the order the file system gives them.
+internal func directoryEntries(_ path: FilePath) throws(BinderError) -> [(name: String, isCharacterDevice: Bool, isRegular: Bool)] {
+    let directory = path.withPlatformString { opendir($0) }
+    guard let directory else {
+        throw .systemCall("opendir", path: path, errno: Errno(rawValue: system_errno()))
+    }
+    defer { closedir(directory) }
+    var entries: [(name: String, isCharacterDevice: Bool, isRegular: Bool)] = []
+    while let entry = readdir(directory) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+            String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+        }
+        if name == "." || name == ".." { continue }
+        let type = entry.pointee.d_type
+        entries.append((name, type == UInt8(DT_CHR), type == UInt8(DT_REG) || type == UInt8(DT_LNK)))
+    }
+    return entries
+}
+
+/// The canonical path of `path` (symbolic links resolved), or nil when it does not exist.
+internal func resolvedPath(_ path: FilePath) -> FilePath? {
+    guard let resolved = path.withPlatformString({ realpath($0, nil) }) else { return nil }
+    defer { free(resolved) }
+    return FilePath(platformString: resolved)
+}

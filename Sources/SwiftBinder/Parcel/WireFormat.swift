@@ -2,7 +2,7 @@
 /// each binder object and the interface token's header word (PROTOCOL.md §3.7, §3.8).
 ///
 /// The default is Android 13 and later. Choose an older format to talk to older peers.
-public struct WireFormat: Hashable, Sendable {
+public struct WireFormat: Hashable, Sendable, CustomStringConvertible {
     /// The stability trailer after each binder object.
     public enum StabilityEncoding: Hashable, Sendable {
         /// Android 10 and earlier: no trailer.
@@ -38,6 +38,18 @@ public struct WireFormat: Hashable, Sendable {
     public static let android11 = WireFormat(stability: .level32, hasInterfaceHeader: true)
     public static let android10 = WireFormat(stability: .none, hasInterfaceHeader: false)
     public static let `default` = android13
+
+    public var description: String {
+        let trailer: String
+        switch stability {
+        case .none: trailer = "no stability trailer"
+        case .level32: trailer = "int32 stability level"
+        case .category: trailer = "stability category word"
+        case .level16: trailer = "int16 stability level"
+        }
+        let token = hasInterfaceHeader ? "interface header \(interfaceHeader)" : "no interface header"
+        return "the wire format with \(token), \(trailer), local stability \(localStability)"
+    }
 }
 
 /// A binder object's stability level: which partitions may call it (libbinder `Stability`).

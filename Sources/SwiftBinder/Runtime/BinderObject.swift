@@ -73,6 +73,12 @@ open class BinderObject: IBinder, @unchecked Sendable {
 
     public func ping() throws(BinderError) {}
 
+    /// A request for an in-process call: it never reaches the wire, and the object reads it as
+    /// it was written, so the library's default format serves.
+    public func prepareTransaction() -> Parcel {
+        Parcel(wireFormat: .default)
+    }
+
     /// Calls the object in this process, as a remote caller would, without the driver.
     public func transact(code: UInt32, data: borrowing Parcel, flags: TransactionFlags) throws(BinderError) -> Parcel {
         var request = Parcel(copying: data)

@@ -20,7 +20,10 @@ public final class BinderProcess: ReceivedBufferOwner, @unchecked Sendable {
     public let device: BinderDevice
     /// What the driver supports, from the binderfs mount the device lives in.
     public let features: Binderfs.Features
-    /// The wire format of the parcels this process reads and writes.
+    /// The Android release this device speaks, and where that came from (``BinderConfiguration``).
+    public let release: BinderConfiguration.Choice
+    /// The wire format of the parcels this process reads and writes: the release's, unless
+    /// given explicitly.
     public let wireFormat: WireFormat
     /// The cap on looper threads spawned at the driver's request.
     public let maxThreads: UInt32
@@ -49,12 +52,22 @@ public final class BinderProcess: ReceivedBufferOwner, @unchecked Sendable {
     /// - Parameters:
     ///   - path: the binder device, e.g. a binderfs device.
     ///   - maxThreads: how many extra looper threads the driver may ask for.
-    ///   - wireFormat: Android 13+ by default.
+    ///   - release: the Android release the device speaks; by default the configured one
+    ///     (``BinderConfiguration/system()``: `SWIFTBINDER_ANDROID_RELEASE`, `/etc/gbinder.conf`).
+    ///   - wireFormat: overrides the release's wire format (a vendor header, vendor stability).
+    ///   - configuration: where an unspecified release is looked up.
     ///   - logger: where the runtime reports what it cannot return as an error.
     public init(
         path: FilePath = "/dev/binderfs/binder", maxThreads: UInt32 = BinderProcess.defaultMaxThreads,
-        wireFormat: WireFormat = .default, logger: Logger = Logger(label: "swiftbinder")
+        release: AndroidRelease? = nil, wireFormat: WireFormat? = nil, configuration: BinderConfiguration? = nil,
+        logger: Logger = Logger(label: "swiftbinder")
     ) throws(BinderError) {
+        let choice: BinderConfiguration.Choice
+        do {
+            choice = try (configuration ?? .system()).release(for: path, explicit: release)
+        } catch {
+            throw .configuration(error)
+        }
         let device = try BinderDevice(path: path)
         try device.setMaxThreads(maxThreads)
         let mount = path.removingLastComponent()
@@ -70,7 +83,8 @@ public final class BinderProcess: ReceivedBufferOwner, @unchecked Sendable {
         }
         self.device = device
         self.features = features
-        self.wireFormat = wireFormat
+        self.release = choice
+        self.wireFormat = wireFormat ?? choice.release.wireFormat
         self.maxThreads = maxThreads
         self.logger = logger
         self.threadPool = ThreadPool(name: path.lastComponent?.string ?? "binder")

@@ -33,8 +33,21 @@ public final class BinderProxy: IBinder, @unchecked Sendable {
 
     // MARK: - Calls
 
+    /// A request in the wire format of the release this proxy's device speaks.
+    public func prepareTransaction() -> Parcel {
+        Parcel(wireFormat: process.wireFormat)
+    }
+
+    /// Refuses a request built for another wire format (libbinder refuses a parcel marked for
+    /// another binder the same way): the peer would misread it.
+    private func checkWireFormat(_ data: borrowing Parcel) throws(BinderError) {
+        guard data.wireFormat != process.wireFormat, data.dataSize > 0 else { return }
+        throw .wireFormatMismatch(request: data.wireFormat, target: process.wireFormat, targetRelease: process.release.description)
+    }
+
     public func transact(code: UInt32, data: borrowing Parcel, flags: TransactionFlags) throws(BinderError) -> Parcel {
         guard !process.isShuttingDown else { throw .shutDown }
+        try checkWireFormat(data)
         do {
             if flags.contains(.oneWay) {
                 _ = try process.threadState().transactOneway(handle: handle, code: code, data: data, flags: flags)
@@ -54,6 +67,7 @@ public final class BinderProxy: IBinder, @unchecked Sendable {
         throws(BinderError) -> OnewayDelivery
     {
         guard !process.isShuttingDown else { throw .shutDown }
+        try checkWireFormat(data)
         do {
             return try process.threadState().transactOneway(handle: handle, code: code, data: data, flags: flags)
         } catch {
@@ -65,11 +79,11 @@ public final class BinderProxy: IBinder, @unchecked Sendable {
     public var isAlive: Bool { !state.withLock { $0.isDead } }
 
     public func ping() throws(BinderError) {
-        _ = try transact(code: ReservedTransactionCode.ping, data: Parcel(), flags: [])
+        _ = try transact(code: ReservedTransactionCode.ping, data: prepareTransaction(), flags: [])
     }
 
     public func interfaceDescriptorOrNil() throws(BinderError) -> String? {
-        var reply = try transact(code: ReservedTransactionCode.interface, data: Parcel(), flags: [])
+        var reply = try transact(code: ReservedTransactionCode.interface, data: prepareTransaction(), flags: [])
         do {
             return try reply.readNullableString16()
         } catch {
@@ -79,7 +93,7 @@ public final class BinderProxy: IBinder, @unchecked Sendable {
 
     /// The process id of the object's process (DEBUG_PID_TRANSACTION).
     public func debugPID() throws(BinderError) -> Int32 {
-        var reply = try transact(code: ReservedTransactionCode.debugPID, data: Parcel(), flags: [])
+        var reply = try transact(code: ReservedTransactionCode.debugPID, data: prepareTransaction(), flags: [])
         do {
             return try reply.readInt32()
         } catch {
@@ -89,7 +103,7 @@ public final class BinderProxy: IBinder, @unchecked Sendable {
 
     /// The object's extension (EXTENSION_TRANSACTION), or nil.
     public func extensionObject() throws(BinderError) -> (any IBinder)? {
-        var reply = try transact(code: ReservedTransactionCode.extension, data: Parcel(), flags: [])
+        var reply = try transact(code: ReservedTransactionCode.extension, data: prepareTransaction(), flags: [])
         return try reply.readNullableStrongBinder()
     }
 

@@ -1,5 +1,10 @@
 /// A binder object, local or remote: what AIDL's `IBinder` is.
 public protocol IBinder: AnyObject, Sendable {
+    /// An empty request parcel for a transaction to this object, in the wire format the object's
+    /// peer speaks (libbinder's `Parcel::markForBinder`). Every request is built this way: the
+    /// target, not the call site, decides the encoding.
+    func prepareTransaction() -> Parcel
+
     /// Sends a synchronous transaction and returns the reply.
     ///
     /// - Throws: ``BinderError/transactionFailed(_:_:)`` when the driver could not deliver it

@@ -4,25 +4,12 @@ import Synchronization
 import Glibc
 #endif
 
-/// The calls both code tables have, which the client makes through either generated proxy.
-protocol ServiceManagerBackend: Sendable {
-    func getService(name: String) throws -> (any IBinder)?
-    func checkService(name: String) throws -> (any IBinder)?
-    func addService(name: String, service: any IBinder, allowIsolated: Bool, dumpPriority: Int32) throws
-    func listServices(dumpPriority: Int32) throws -> [String]
-    func registerForNotifications(name: String, callback: any IServiceCallback.Service) throws
-    func unregisterForNotifications(name: String, callback: any IServiceCallback.Service) throws
-    func isDeclared(name: String) throws -> Bool
-    func registerClientCallback(name: String, service: any IBinder, callback: any IClientCallback.Service) throws
-    func tryUnregisterService(name: String, service: any IBinder) throws
-}
-
-extension IServiceManager.Proxy: ServiceManagerBackend {}
-extension IServiceManagerAndroid11.Proxy: ServiceManagerBackend {}
-
 /// A client of the context manager at handle 0 (`android.os.IServiceManager`): SwiftBinder's
-/// `servicemanager` or Android's. The calls go through the proxies generated from
-/// `ServiceManager/aidl/android/os/IServiceManager*.aidl`.
+/// `servicemanager` or Android's, of any release from 10 to 16. The calls go through the proxies
+/// generated from that release's `ServiceManager/aidl/android/os/IServiceManager*.aidl` (Android
+/// 10's C protocol: ``Android10ServiceManager``).
+///
+/// The release is the device's (``BinderProcess/release``, from the configuration) unless given.
 ///
 /// ```swift
 /// let process = try BinderProcess(path: "/dev/binderfs/binder")
@@ -32,38 +19,28 @@ extension IServiceManagerAndroid11.Proxy: ServiceManagerBackend {}
 /// ```
 public final class ServiceManager: @unchecked Sendable {
     public let process: BinderProcess
-    /// The code table both sides speak.
-    public let protocolVersion: ServiceManagerProtocol
+    /// The release whose servicemanager protocol both sides speak.
+    public let release: AndroidRelease
 
-    private struct Connection {
-        var backend: any ServiceManagerBackend
-        /// The Android 16 proxy, for the calls Android 11 does not have.
-        var android16: IServiceManager.Proxy?
-    }
-
-    private let connection: Mutex<Connection>
-    private var backend: any ServiceManagerBackend { connection.withLock { $0.backend } }
-    private var android16: IServiceManager.Proxy? { connection.withLock { $0.android16 } }
+    private let connection: Mutex<any ServiceManagerBackend>
+    private var backend: any ServiceManagerBackend { connection.withLock { $0 } }
 
     /// Services to register again when servicemanager restarts (``keepRegistered(_:_:allowIsolated:dumpPriority:)``).
     private let kept = Mutex<[(name: String, service: any IBinder, allowIsolated: Bool, dumpPriority: DumpPriority)]>([])
     private let watching = Mutex(false)
 
-    public init(process: BinderProcess, protocol protocolVersion: ServiceManagerProtocol = .android16) throws(BinderError) {
+    /// Connects to the context manager of `process`'s device.
+    ///
+    /// - Parameter release: the servicemanager's release; by default the device's
+    ///   (``BinderProcess/release``). Requests are built in the device's wire format either way.
+    public init(process: BinderProcess, release: AndroidRelease? = nil) throws(BinderError) {
         self.process = process
-        self.protocolVersion = protocolVersion
-        self.connection = Mutex(try Self.connect(process, protocolVersion))
+        self.release = release ?? process.release.release
+        self.connection = Mutex(try Self.connect(process, self.release))
     }
 
-    private static func connect(_ process: BinderProcess, _ version: ServiceManagerProtocol) throws(BinderError) -> Connection {
-        let binder = try process.contextObject
-        switch version {
-        case .android16:
-            let proxy = IServiceManager.Proxy(binder)
-            return Connection(backend: proxy, android16: proxy)
-        case .android11:
-            return Connection(backend: IServiceManagerAndroid11.Proxy(binder), android16: nil)
-        }
+    private static func connect(_ process: BinderProcess, _ release: AndroidRelease) throws(BinderError) -> any ServiceManagerBackend {
+        release.serviceManagerBackend(try process.contextObject)
     }
 
     // MARK: - Surviving a servicemanager restart
@@ -82,9 +59,7 @@ public final class ServiceManager: @unchecked Sendable {
 
     private func watchServiceManager() throws(RemoteError) {
         guard !watching.withLock({ $0 }) else { return }
-        guard let proxy = (backend as? IServiceManager.Proxy)?.binder as? BinderProxy
-            ?? (backend as? IServiceManagerAndroid11.Proxy)?.binder as? BinderProxy
-        else { return }
+        guard let proxy = backend.binder as? BinderProxy else { return }
         // A proxy still held elsewhere from before the restart is dead for good: watching it would
         // fire at once, forever. Registrations through it still reach the new servicemanager.
         guard proxy.isAlive else { return }
@@ -101,14 +76,14 @@ public final class ServiceManager: @unchecked Sendable {
     private func serviceManagerDied() {
         watching.withLock { $0 = false }
         let process = self.process
-        let version = protocolVersion
+        let release = self.release
         BlockingCallExecutor.shared.run { [weak self] in
             guard let self else { return }
             // Replace the proxy for handle 0 with a placeholder-free reconnect loop.
-            self.connection.withLock { $0 = Connection(backend: DeadBackend(), android16: nil) }
+            self.connection.withLock { $0 = DeadBackend() }
             while !process.isShuttingDown {
                 usleep(100_000)
-                guard let fresh = try? Self.connect(process, version) else { continue }
+                guard let fresh = try? Self.connect(process, release) else { continue }
                 self.connection.withLock { $0 = fresh }
                 for entry in self.kept.withLock({ $0 }) {
                     try? self.addService(entry.name, entry.service, allowIsolated: entry.allowIsolated, dumpPriority: entry.dumpPriority)
@@ -153,8 +128,10 @@ public final class ServiceManager: @unchecked Sendable {
 
     /// Waits for `name` to be registered, through a notification rather than polling; the
     /// process's thread pool is started if it is not (the notification arrives on a looper).
+    /// Android 10's servicemanager has no notifications: there it polls, as libbinder did.
     public func waitForService(_ name: String, timeout: Duration) throws(RemoteError) -> (any IBinder)? {
         if let service = try checkService(name) { return service }
+        if release == .android10 { return try getService(name, timeout: timeout) }
         process.startThreadPool()
         let arrival = Waiter<any IBinder>()
         let registration = try registerForNotifications(name) { _, service in arrival.fulfill(service) }
@@ -200,35 +177,35 @@ public final class ServiceManager: @unchecked Sendable {
 
     /// The declared instances of `interface` (`package.IFoo/instance` names give `instance`).
     public func declaredInstances(of interface: String) throws(RemoteError) -> [String] {
-        let proxy = try requireAndroid16("getDeclaredInstances")
-        return try remote { try proxy.getDeclaredInstances(iface: interface) }
+        let call: any DeclaredInstancesCall = try require("getDeclaredInstances")
+        return try remote { try call.getDeclaredInstances(iface: interface) }
     }
 
     public func updatableViaApex(_ name: String) throws(RemoteError) -> String? {
-        let proxy = try requireAndroid16("updatableViaApex")
-        return try remote { try proxy.updatableViaApex(name: name) }
+        let call: any UpdatableViaApexCall = try require("updatableViaApex")
+        return try remote { try call.updatableViaApex(name: name) }
     }
 
     public func updatableNames(apex: String) throws(RemoteError) -> [String] {
-        let proxy = try requireAndroid16("getUpdatableNames")
-        return try remote { try proxy.getUpdatableNames(apexName: apex) }
+        let call: any UpdatableNamesCall = try require("getUpdatableNames")
+        return try remote { try call.getUpdatableNames(apexName: apex) }
     }
 
     public func connectionInfo(_ name: String) throws(RemoteError) -> ConnectionInfo? {
-        let proxy = try requireAndroid16("getConnectionInfo")
-        return try remote { try proxy.getConnectionInfo(name: name) }
+        let call: any ConnectionInfoCall = try require("getConnectionInfo")
+        return try remote { try call.getConnectionInfo(name: name) }
     }
 
     /// Every registered name with the pid of the process that added it.
     public func serviceDebugInfo() throws(RemoteError) -> [ServiceDebugInfo] {
-        let proxy = try requireAndroid16("getServiceDebugInfo")
-        return try remote { try proxy.getServiceDebugInfo() }
+        let call: any ServiceDebugInfoCall = try require("getServiceDebugInfo")
+        return try remote { try call.getServiceDebugInfo() }
     }
 
-    /// `getService2`: the service with whether it is lazy (Android 16 servicemanagers).
+    /// `getService2`: the service with whether it is lazy (Android 15 and later).
     public func service2(_ name: String) throws(RemoteError) -> ServiceWithMetadata? {
-        let proxy = try requireAndroid16("getService2")
-        guard case .serviceWithMetadata(let metadata) = try remote({ try proxy.getService2(name: name) }) else { return nil }
+        let call: any Service2Call = try require("getService2")
+        guard case .serviceWithMetadata(let metadata) = try remote({ try call.getService2(name: name) }) else { return nil }
         return metadata.service == nil ? nil : metadata
     }
 
@@ -252,11 +229,10 @@ public final class ServiceManager: @unchecked Sendable {
 
     // MARK: - Calls
 
-    private func requireAndroid16(_ method: String) throws(RemoteError) -> IServiceManager.Proxy {
-        guard let android16 else {
-            throw .transport(.unsupported("\(method) in the \(protocolVersion.rawValue) servicemanager protocol"))
-        }
-        return android16
+    /// The backend as a release that has `method`, or an error naming the release.
+    private func require<Call>(_ method: String) throws(RemoteError) -> Call {
+        guard let call = backend as? Call else { throw .transport(.notInRelease(method, release)) }
+        return call
     }
 
     /// Runs a generated proxy call, whose errors are `RemoteError`s.
@@ -273,8 +249,20 @@ public final class ServiceManager: @unchecked Sendable {
     }
 }
 
+/// The binder of ``DeadBackend``: every call fails as calls to a dead object do.
+private final class DeadBinder: IBinder {
+    func prepareTransaction() -> Parcel { Parcel(wireFormat: .default) }
+    func transact(code: UInt32, data: borrowing Parcel, flags: TransactionFlags) throws(BinderError) -> Parcel {
+        throw .transactionFailed(.deadTarget)
+    }
+    var isAlive: Bool { false }
+    func ping() throws(BinderError) { throw .transactionFailed(.deadTarget) }
+    func interfaceDescriptorOrNil() throws(BinderError) -> String? { throw .transactionFailed(.deadTarget) }
+}
+
 /// Stands in while servicemanager is gone.
 private struct DeadBackend: ServiceManagerBackend {
+    var binder: any IBinder { DeadBinder() }
     private func dead() -> RemoteError { .transport(.transactionFailed(.deadTarget)) }
     func getService(name: String) throws -> (any IBinder)? { throw dead() }
     func checkService(name: String) throws -> (any IBinder)? { throw dead() }

@@ -13,7 +13,13 @@ import Glibc
 /// is watched for death and dropped when its process dies. Memory is bounded: the number of
 /// names, of watched names and of callbacks per name are capped, and each refusal is an error
 /// the caller sees.
-public final class ServiceManagerService: IServiceManager.Service, IServiceManagerAndroid11.Service, @unchecked Sendable {
+public final class ServiceManagerService: IServiceManager.Service, IServiceManagerAndroid15.Service,
+    IServiceManagerAndroid14.Service, IServiceManagerAndroid13.Service, IServiceManagerAndroid12.Service,
+    IServiceManagerAndroid11.Service, @unchecked Sendable
+{
+    /// The interface descriptor of every release.
+    public static let descriptor = IServiceManager.descriptor
+
     public struct Limits: Sendable {
         public var services = 4096
         public var watchedNames = 1024
@@ -25,11 +31,12 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
     public static let clientCheckInterval: Duration = .seconds(5)
 
     /// The runtime serving the registry; nil for a detached one (see
-    /// ``init(detachedWithCaller:protocol:policy:limits:logger:)``).
+    /// ``init(detachedWithCaller:release:policy:limits:logger:)``).
     public let process: BinderProcess?
     /// Who is calling, for a detached registry.
     private let detachedCaller: (@Sendable () -> CallerIdentity)?
-    public let protocolVersion: ServiceManagerProtocol
+    /// The release whose protocol ``binder`` serves.
+    public let release: AndroidRelease
     public let policy: AccessPolicy
     public let limits: Limits
     private let logger: Logger
@@ -50,7 +57,7 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
         var notificationCallbacks: [String: [any IServiceCallback.Service]] = [:]
     }
 
-    /// The binder object serving this registry with the chosen code table.
+    /// The binder object serving this registry with the release's code table.
     public private(set) var binder: BinderObject!
 
     private let state = Mutex(State())
@@ -59,11 +66,14 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
     private let stopping = Atomic<Bool>(false)
     private let timerWake = Waiter<Bool>()
 
+    /// A registry served on `process`'s device, speaking `release` (by default the device's).
     public convenience init(
-        process: BinderProcess, protocol protocolVersion: ServiceManagerProtocol = .android16,
+        process: BinderProcess, release: AndroidRelease? = nil,
         policy: AccessPolicy = .default, limits: Limits = Limits(), logger: Logger = Logger(label: "servicemanager")
     ) {
-        self.init(process: process, caller: nil, protocol: protocolVersion, policy: policy, limits: limits, logger: logger)
+        self.init(
+            process: process, caller: nil, release: release ?? process.release.release, policy: policy, limits: limits,
+            logger: logger)
     }
 
     /// A registry on no binder device, whose callers are whoever `caller` says: its request
@@ -71,26 +81,23 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
     /// come from the kernel, are unknown to it.
     public convenience init(
         detachedWithCaller caller: @escaping @Sendable () -> CallerIdentity,
-        protocol protocolVersion: ServiceManagerProtocol = .android16, policy: AccessPolicy = .default,
+        release: AndroidRelease = .default, policy: AccessPolicy = .default,
         limits: Limits = Limits(), logger: Logger = Logger(label: "servicemanager")
     ) {
-        self.init(process: nil, caller: caller, protocol: protocolVersion, policy: policy, limits: limits, logger: logger)
+        self.init(process: nil, caller: caller, release: release, policy: policy, limits: limits, logger: logger)
     }
 
     private init(
-        process: BinderProcess?, caller: (@Sendable () -> CallerIdentity)?, protocol protocolVersion: ServiceManagerProtocol,
+        process: BinderProcess?, caller: (@Sendable () -> CallerIdentity)?, release: AndroidRelease,
         policy: AccessPolicy, limits: Limits, logger: Logger
     ) {
         self.process = process
         self.detachedCaller = caller
-        self.protocolVersion = protocolVersion
+        self.release = release
         self.policy = policy
         self.limits = limits
         self.logger = logger
-        switch protocolVersion {
-        case .android16: binder = IServiceManager.Stub(self)
-        case .android11: binder = IServiceManagerAndroid11.Stub(self)
-        }
+        binder = release.serviceManagerStub(for: self)
         // Like AOSP's, it registers itself as "manager".
         let binder: any IBinder = self.binder
         state.withLock { state in
@@ -104,11 +111,14 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
 
     // MARK: - IServiceManager
 
-    private var caller: CallerIdentity { detachedCaller?() ?? process?.callingIdentity ?? .ownProcess }
+    var caller: CallerIdentity { detachedCaller?() ?? process?.callingIdentity ?? .ownProcess }
 
     public func getService(name: String) throws -> (any IBinder)? { try lookUp(name, caller: caller) }
 
     public func checkService(name: String) throws -> (any IBinder)? { try lookUp(name, caller: caller) }
+
+    /// Android 15's `checkService` (android-15.0.0_r6 and later), which returns the union.
+    public func checkService(name: String) throws -> Service { try service2(name) }
 
     public func getService2(name: String) throws -> Service { try service2(name) }
 
@@ -211,7 +221,7 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
 
     // MARK: - Methods
 
-    private func lookUp(_ name: String, caller: CallerIdentity) throws -> (any IBinder)? {
+    func lookUp(_ name: String, caller: CallerIdentity) throws -> (any IBinder)? {
         try require(.find, name: name, caller: caller)
         let (binder, notify) = state.withLock { state -> ((any IBinder)?, [any IClientCallback.Service]) in
             guard var service = state.services[name] else { return (nil, []) }

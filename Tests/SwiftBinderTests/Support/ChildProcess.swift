@@ -11,9 +11,11 @@ final class ChildProcess {
     private var buffered: [UInt8] = []
     private var exitStatus: CInt?
 
-    /// Starts `executable` with `arguments`; the child inherits the environment and, unless
-    /// `mergeStandardError`, stderr.
-    init(_ executable: String, _ arguments: [String], mergeStandardError: Bool = false) throws {
+    /// Starts `executable` with `arguments`; the child inherits the environment (with
+    /// `environment`'s variables added or replaced) and, unless `mergeStandardError`, stderr.
+    init(
+        _ executable: String, _ arguments: [String], environment: [String: String] = [:], mergeStandardError: Bool = false
+    ) throws {
         let pipe = try FileDescriptor.pipe()
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -25,8 +27,19 @@ final class ChildProcess {
         let argv = ([executable] + arguments).map { strdup($0) }
         defer { argv.forEach { free($0) } }
         var cArguments = argv + [nil]
+        var inherited: [String] = []
+        var entry = environ
+        while let variable = entry.pointee {
+            let text = String(cString: variable)
+            let name = text.split(separator: "=", maxSplits: 1).first.map(String.init) ?? text
+            if environment[name] == nil { inherited.append(text) }
+            entry += 1
+        }
+        let envp = (inherited + environment.map { "\($0.key)=\($0.value)" }).map { strdup($0) }
+        defer { envp.forEach { free($0) } }
+        var cEnvironment = envp + [nil]
         var child = pid_t()
-        let result = posix_spawn(&child, executable, &actions, nil, &cArguments, environ)
+        let result = posix_spawn(&child, executable, &actions, nil, &cArguments, &cEnvironment)
         try pipe.writeEnd.close()
         guard result == 0 else {
             try? pipe.readEnd.close()

@@ -24,7 +24,7 @@ public enum IClientCallback {
 
         public func onClients(registered: any IBinder, hasClients: Bool) throws {
             try aidlProxyCall {
-                var _request = Parcel()
+                var _request = self.binder.prepareTransaction()
                 _request.writeInterfaceToken(IClientCallback.descriptor)
                 _request.writeStrongBinder(registered)
                 _request.writeBool(hasClients)

@@ -24,7 +24,7 @@ public enum IServiceCallback {
 
         public func onRegistration(name: String, binder: any IBinder) throws {
             try aidlProxyCall {
-                var _request = Parcel()
+                var _request = self.binder.prepareTransaction()
                 _request.writeInterfaceToken(IServiceCallback.descriptor)
                 _request.writeString16(name)
                 _request.writeStrongBinder(binder)

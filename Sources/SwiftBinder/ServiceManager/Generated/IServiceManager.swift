@@ -61,7 +61,7 @@ public enum IServiceManager {
 
         public func getService(name: String) throws -> (any IBinder)? {
             try aidlProxyCall {
-                var _request = Parcel()
+                var _request = self.binder.prepareTransaction()
                 _request.writeInterfaceToken(IServiceManager.descriptor)
                 _request.writeString16(name)
                 var _reply = try self.binder.transact(code: Code.getService, data: _request, flags: [])
@@ -74,7 +74,7 @@ public enum IServiceManager {
 
         public func getService2(name: String) throws -> SwiftBinder.Service {
             try aidlProxyCall {
-                var _request = Parcel()
+                var _request = self.binder.prepareTransaction()
                 _request.writeInterfaceToken(IServiceManager.descriptor)
                 _request.writeString16(name)
                 var _reply = try self.binder.transact(code: Code.getService2, data: _request, flags: [])
@@ -87,7 +87,7 @@ public enum IServiceManager {
 
         public func checkService(name: String) throws -> (any IBinder)? {
             try aidlProxyCall {
-                var _request = Parcel()
+                var _request = self.binder.prepareTransaction()
                 _request.writeInterfaceToken(IServiceManager.descriptor)
                 _request.writeString16(name)
                 var _reply = try self.binder.transact(code: Code.checkService, data: _request, flags: [])
@@ -100,7 +100,7 @@ public enum IServiceManager {
 
         public func checkService2(name: String) throws -> SwiftBinder.Service {
             try aidlProxyCall {
-                var _request = Parcel()
+                var _request = self.binder.prepareTransaction()
                 _request.writeInterfaceToken(IServiceManager.descriptor)
                 _request.writeString16(name)
                 var _reply = try self.binder.transact(code: Code.checkService2, data: _request, flags: [])
@@ -113,7 +113,7 @@ public enum IServiceManager {
 
         public func addService(name: String, service: any IBinder, allowIsolated: Bool, dumpPriority: Int32) throws {
             try aidlProxyCall {
-                var _request = Parcel()
+                var _request = self.binder.prepareTransaction()
                 _request.writeInterfaceToken(IServiceManager.descriptor)
                 _request.writeString16(name)
                 _request.writeStrongBinder(service)
@@ -127,7 +127,7 @@ public enum IServiceManager {
 
         public func listServices(dumpPriority: Int32) throws -> [String] {
             try aidlProxyCall {
-                var _request = Parcel()
+                var _request = self.binder.prepareTransaction()
                 _request.writeInterfaceToken(IServiceManager.descriptor)
                 _request.writeInteger(dumpPriority)
                 var _reply = try self.binder.transact(code: Code.listServices, data: _request, flags: [])
@@ -140,7 +140,7 @@ public enum IServiceManager {
 
         public func registerForNotifications(name: String, callback: any IServiceCallback.Service) throws {
             try aidlProxyCall {
-                var _request = Parcel()
+                var _request = self.binder.prepareTransaction()
                 _request.writeInterfaceToken(IServiceManager.descriptor)
                 _request.writeString16(name)
                 _request.writeStrongBinder(IServiceCallback.Stub.binder(for: callback))
@@ -152,7 +152,7 @@ public enum IServiceManager {
 
         public func unregisterForNotifications(name: String, callback: any IServiceCallback.Service) throws {
             try aidlProxyCall {
-                var _request = Parcel()
+                var _request = self.binder.prepareTransaction()
                 _request.writeInterfaceToken(IServiceManager.descriptor)
                 _request.writeString16(name)
                 _request.writeStrongBinder(IServiceCallback.Stub.binder(for: callback))
@@ -164,7 +164,7 @@ public enum IServiceManager {
 
         public func isDeclared(name: String) throws -> Bool {
             try aidlProxyCall {
-                var _request = Parcel()
+                var _request = self.binder.prepareTransaction()
                 _request.writeInterfaceToken(IServiceManager.descriptor)
                 _request.writeString16(name)
                 var _reply = try self.binder.transact(code: Code.isDeclared, data: _request, flags: [])
@@ -177,7 +177,7 @@ public enum IServiceManager {
 
         public func getDeclaredInstances(iface: String) throws -> [String] {
             try aidlProxyCall {
-                var _request = Parcel()
+                var _request = self.binder.prepareTransaction()
                 _request.writeInterfaceToken(IServiceManager.descriptor)
                 _request.writeString16(iface)
                 var _reply = try self.binder.transact(code: Code.getDeclaredInstances, data: _request, flags: [])
@@ -190,7 +190,7 @@ public enum IServiceManager {
 
         public func updatableViaApex(name: String) throws -> String? {
             try aidlProxyCall {
-                var _request = Parcel()
+                var _request = self.binder.prepareTransaction()
                 _request.writeInterfaceToken(IServiceManager.descriptor)
                 _request.writeString16(name)
                 var _reply = try self.binder.transact(code: Code.updatableViaApex, data: _request, flags: [])
@@ -203,7 +203,7 @@ public enum IServiceManager {
 
         public func getUpdatableNames(apexName: String) throws -> [String] {
             try aidlProxyCall {
-                var _request = Parcel()
+                var _request = self.binder.prepareTransaction()
                 _request.writeInterfaceToken(IServiceManager.descriptor)
                 _request.writeString16(apexName)
                 var _reply = try self.binder.transact(code: Code.getUpdatableNames, data: _request, flags: [])
@@ -216,7 +216,7 @@ public enum IServiceManager {
 
         public func getConnectionInfo(name: String) throws -> ConnectionInfo? {
             try aidlProxyCall {
-                var _request = Parcel()
+                var _request = self.binder.prepareTransaction()
                 _request.writeInterfaceToken(IServiceManager.descriptor)
                 _request.writeString16(name)
                 var _reply = try self.binder.transact(code: Code.getConnectionInfo, data: _request, flags: [])
@@ -229,7 +229,7 @@ public enum IServiceManager {
 
         public func registerClientCallback(name: String, service: any IBinder, callback: any IClientCallback.Service) throws {
             try aidlProxyCall {
-                var _request = Parcel()
+                var _request = self.binder.prepareTransaction()
                 _request.writeInterfaceToken(IServiceManager.descriptor)
                 _request.writeString16(name)
                 _request.writeStrongBinder(service)
@@ -242,7 +242,7 @@ public enum IServiceManager {
 
         public func tryUnregisterService(name: String, service: any IBinder) throws {
             try aidlProxyCall {
-                var _request = Parcel()
+                var _request = self.binder.prepareTransaction()
                 _request.writeInterfaceToken(IServiceManager.descriptor)
                 _request.writeString16(name)
                 _request.writeStrongBinder(service)
@@ -254,7 +254,7 @@ public enum IServiceManager {
 
         public func getServiceDebugInfo() throws -> [ServiceDebugInfo] {
             try aidlProxyCall {
-                var _request = Parcel()
+                var _request = self.binder.prepareTransaction()
                 _request.writeInterfaceToken(IServiceManager.descriptor)
                 var _reply = try self.binder.transact(code: Code.getServiceDebugInfo, data: _request, flags: [])
                 let _status = try _reply.readStatus()

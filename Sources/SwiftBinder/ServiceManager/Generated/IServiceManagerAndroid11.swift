@@ -40,7 +40,7 @@ public enum IServiceManagerAndroid11 {
 
         public func getService(name: String) throws -> (any IBinder)? {
             try aidlProxyCall {
-                var _request = Parcel()
+                var _request = self.binder.prepareTransaction()
                 _request.writeInterfaceToken(IServiceManagerAndroid11.descriptor)
                 _request.writeString16(name)
                 var _reply = try self.binder.transact(code: Code.getService, data: _request, flags: [])
@@ -53,7 +53,7 @@ public enum IServiceManagerAndroid11 {
 
         public func checkService(name: String) throws -> (any IBinder)? {
             try aidlProxyCall {
-                var _request = Parcel()
+                var _request = self.binder.prepareTransaction()
                 _request.writeInterfaceToken(IServiceManagerAndroid11.descriptor)
                 _request.writeString16(name)
                 var _reply = try self.binder.transact(code: Code.checkService, data: _request, flags: [])
@@ -66,7 +66,7 @@ public enum IServiceManagerAndroid11 {
 
         public func addService(name: String, service: any IBinder, allowIsolated: Bool, dumpPriority: Int32) throws {
             try aidlProxyCall {
-                var _request = Parcel()
+                var _request = self.binder.prepareTransaction()
                 _request.writeInterfaceToken(IServiceManagerAndroid11.descriptor)
                 _request.writeString16(name)
                 _request.writeStrongBinder(service)
@@ -80,7 +80,7 @@ public enum IServiceManagerAndroid11 {
 
         public func listServices(dumpPriority: Int32) throws -> [String] {
             try aidlProxyCall {
-                var _request = Parcel()
+                var _request = self.binder.prepareTransaction()
                 _request.writeInterfaceToken(IServiceManagerAndroid11.descriptor)
                 _request.writeInteger(dumpPriority)
                 var _reply = try self.binder.transact(code: Code.listServices, data: _request, flags: [])
@@ -93,7 +93,7 @@ public enum IServiceManagerAndroid11 {
 
         public func registerForNotifications(name: String, callback: any IServiceCallback.Service) throws {
             try aidlProxyCall {
-                var _request = Parcel()
+                var _request = self.binder.prepareTransaction()
                 _request.writeInterfaceToken(IServiceManagerAndroid11.descriptor)
                 _request.writeString16(name)
                 _request.writeStrongBinder(IServiceCallback.Stub.binder(for: callback))
@@ -105,7 +105,7 @@ public enum IServiceManagerAndroid11 {
 
         public func unregisterForNotifications(name: String, callback: any IServiceCallback.Service) throws {
             try aidlProxyCall {
-                var _request = Parcel()
+                var _request = self.binder.prepareTransaction()
                 _request.writeInterfaceToken(IServiceManagerAndroid11.descriptor)
                 _request.writeString16(name)
                 _request.writeStrongBinder(IServiceCallback.Stub.binder(for: callback))
@@ -117,7 +117,7 @@ public enum IServiceManagerAndroid11 {
 
         public func isDeclared(name: String) throws -> Bool {
             try aidlProxyCall {
-                var _request = Parcel()
+                var _request = self.binder.prepareTransaction()
                 _request.writeInterfaceToken(IServiceManagerAndroid11.descriptor)
                 _request.writeString16(name)
                 var _reply = try self.binder.transact(code: Code.isDeclared, data: _request, flags: [])
@@ -130,7 +130,7 @@ public enum IServiceManagerAndroid11 {
 
         public func registerClientCallback(name: String, service: any IBinder, callback: any IClientCallback.Service) throws {
             try aidlProxyCall {
-                var _request = Parcel()
+                var _request = self.binder.prepareTransaction()
                 _request.writeInterfaceToken(IServiceManagerAndroid11.descriptor)
                 _request.writeString16(name)
                 _request.writeStrongBinder(service)
@@ -143,7 +143,7 @@ public enum IServiceManagerAndroid11 {
 
         public func tryUnregisterService(name: String, service: any IBinder) throws {
             try aidlProxyCall {
-                var _request = Parcel()
+                var _request = self.binder.prepareTransaction()
                 _request.writeInterfaceToken(IServiceManagerAndroid11.descriptor)
                 _request.writeString16(name)
                 _request.writeStrongBinder(service)

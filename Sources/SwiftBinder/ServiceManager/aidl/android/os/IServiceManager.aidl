@@ -7,8 +7,9 @@ import android.os.Service;
 import android.os.ServiceDebugInfo;
 
 /**
- * The registry at handle 0, with Android 16's method order (which fixes the transaction codes).
- * Written for SwiftBinder from the signatures in PROTOCOL.md §4.2.
+ * IServiceManager as Android 16 orders it (frameworks/native libs/binder/aidl/android/os/
+ * IServiceManager.aidl at android-16.0.0_r1): the order fixes the transaction codes. Written for
+ * SwiftBinder from the method list. FLAG_IS_LAZY_SERVICE appeared at android-15.0.0_r20.
  */
 interface IServiceManager {
     const int DUMP_FLAG_PRIORITY_CRITICAL = 1 << 0;

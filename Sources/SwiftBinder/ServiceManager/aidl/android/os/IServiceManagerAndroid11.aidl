@@ -3,7 +3,11 @@ package android.os;
 import android.os.IClientCallback;
 import android.os.IServiceCallback;
 
-/** IServiceManager as Android 11 orders it: the same interface, other transaction codes. */
+/**
+ * IServiceManager as android-11.0.0_r1 orders it (frameworks/native libs/binder/aidl/android/os/
+ * IServiceManager.aidl at that tag): the order fixes the transaction codes. Written for
+ * SwiftBinder from the method list; comments and constants are left out.
+ */
 @Descriptor(value="android.os.IServiceManager")
 interface IServiceManagerAndroid11 {
     @nullable IBinder getService(@utf8InCpp String name);

@@ -1,0 +1,29 @@
+/// `dumpPriority` flags of `addService` and `listServices`.
+public struct DumpPriority: OptionSet, Hashable, Sendable {
+    public var rawValue: Int32
+    public init(rawValue: Int32) { self.rawValue = rawValue }
+
+    public static let critical = Self(rawValue: IServiceManager.DUMP_FLAG_PRIORITY_CRITICAL)
+    public static let high = Self(rawValue: IServiceManager.DUMP_FLAG_PRIORITY_HIGH)
+    public static let normal = Self(rawValue: IServiceManager.DUMP_FLAG_PRIORITY_NORMAL)
+    public static let `default` = Self(rawValue: IServiceManager.DUMP_FLAG_PRIORITY_DEFAULT)
+    public static let all = Self(rawValue: IServiceManager.DUMP_FLAG_PRIORITY_ALL)
+    public static let proto = Self(rawValue: IServiceManager.DUMP_FLAG_PROTO)
+    /// OR-ed in by lazy services (android-15.0.0_r20 and later); reported as `isLazyService`.
+    public static let lazyService = Self(rawValue: IServiceManager.FLAG_IS_LAZY_SERVICE)
+}
+
+/// Why a call to a binder service failed: the transaction itself, or the service's answer.
+public enum RemoteError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// The transaction failed or the reply could not be read.
+    case transport(BinderError)
+    /// The service answered with an exception (e.g. EX_SECURITY for a denied call).
+    case exception(Status)
+
+    public var description: String {
+        switch self {
+        case .transport(let error): return error.description
+        case .exception(let status): return status.description
+        }
+    }
+}

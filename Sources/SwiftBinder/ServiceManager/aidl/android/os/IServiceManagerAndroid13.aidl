@@ -1,0 +1,28 @@
+package android.os;
+
+import android.os.ConnectionInfo;
+import android.os.IClientCallback;
+import android.os.IServiceCallback;
+import android.os.ServiceDebugInfo;
+
+/**
+ * IServiceManager as android-13.0.0_r1 orders it (frameworks/native libs/binder/aidl/android/os/
+ * IServiceManager.aidl at that tag): the order fixes the transaction codes. Written for
+ * SwiftBinder from the method list; comments and constants are left out.
+ */
+@Descriptor(value="android.os.IServiceManager")
+interface IServiceManagerAndroid13 {
+    @nullable IBinder getService(@utf8InCpp String name);
+    @nullable IBinder checkService(@utf8InCpp String name);
+    void addService(@utf8InCpp String name, IBinder service, boolean allowIsolated, int dumpPriority);
+    @utf8InCpp String[] listServices(int dumpPriority);
+    void registerForNotifications(@utf8InCpp String name, IServiceCallback callback);
+    void unregisterForNotifications(@utf8InCpp String name, IServiceCallback callback);
+    boolean isDeclared(@utf8InCpp String name);
+    @utf8InCpp String[] getDeclaredInstances(@utf8InCpp String iface);
+    @nullable @utf8InCpp String updatableViaApex(@utf8InCpp String name);
+    @nullable ConnectionInfo getConnectionInfo(@utf8InCpp String name);
+    void registerClientCallback(@utf8InCpp String name, IBinder service, IClientCallback callback);
+    void tryUnregisterService(@utf8InCpp String name, IBinder service);
+    ServiceDebugInfo[] getServiceDebugInfo();
+}
