@@ -100,7 +100,10 @@ public struct SwiftGenerator {
         out.line("var value = Self()")
         out.open("try parcel.readStructured { (parcel: inout Parcel, frame) throws(ParcelError) in")
         for (field, type) in zip(fields, resolved) {
-            let read = self.read(type, nullable: isOptionalField(field.type, type))
+            var read = self.read(type, nullable: isOptionalField(field.type, type))
+            if case .parcelableHolder = type {
+                read = "try parcel.readParcelableHolder(stability: value.\(identifier(field.name)).stability)"
+            }
             out.line("if frame.hasMoreFields(parcel) { value.\(identifier(field.name)) = \(read) }")
         }
         out.close("}")
@@ -155,6 +158,10 @@ public struct SwiftGenerator {
 
     private func defaultValue(_ field: Field, _ type: ResolvedType, in symbol: Symbol) -> String {
         if isOptionalField(field.type, type) && field.defaultValue == nil { return "nil" }
+        if case .parcelableHolder = type {
+            // AOSP's generated code gives the holder its parcelable's stability (generate_cpp.cpp).
+            return symbol.declaration.hasAnnotation("VintfStability") ? "ParcelableHolder(stability: .vintf)" : "ParcelableHolder()"
+        }
         if let expression = field.defaultValue, let value = compilation.constant(expression, as: type, in: symbol) {
             if case .declared(let enumSymbol, _) = type, case .enumeration = enumSymbol.declaration.kind,
                 let name = enumeratorName(enumSymbol, value)
@@ -172,6 +179,9 @@ public struct SwiftGenerator {
         case .primitive("float"), .primitive("double"): return "0"
         case .primitive: return "0"
         case .string: return "\"\""
+        case .array(let element, let fixed?):
+            // AOSP zero-initialises fixed-size arrays (`= {{}}`): N zero elements.
+            return "\(swiftType(type, nullable: false))(repeating: \(zeroValue(element)), count: \(fixed))"
         case .list, .array: return "[]"
         case .parcelableHolder: return "ParcelableHolder()"
         case .declared(let symbol, let arguments):
@@ -187,25 +197,42 @@ public struct SwiftGenerator {
 
     // MARK: Enums
 
+    /// An AIDL enum becomes an open struct of its raw value, as AOSP's C++ and Rust backends
+    /// make it: an enumerator a newer peer added is a value like any other, read and written
+    /// back unchanged, never an error (stable AIDL lets interfaces grow).
     private func enumeration(_ symbol: Symbol, _ enumerators: [Enumerator], _ out: inout Emitter) {
         let backing = compilation.enumBacking(symbol) ?? "byte"
         let raw = swiftType(.primitive(backing), nullable: false)
         let values = compilation.enumValues(symbol) ?? [:]
-        out.line("/// `enum \(symbol.qualifiedName)` (backed by \(backing))")
-        out.open("public enum \(symbol.declaration.name): \(raw), ParcelValue, Sendable, CaseIterable {")
-        var seen = Set<Int64>()
-        var aliases: [(String, String)] = []
+        let name = symbol.declaration.name
+        out.line("/// `enum \(symbol.qualifiedName)` (backed by \(backing)): its enumerators, and any other value a peer sends.")
+        out.open("public struct \(name): RawRepresentable, Hashable, ParcelValue, Sendable, CaseIterable, CustomStringConvertible {")
+        out.line("public var rawValue: \(raw)")
+        out.line("public init(rawValue: \(raw)) { self.rawValue = rawValue }")
+        out.line("")
+        var seen: [Int64: String] = [:]
+        var declared: [String] = []
         for enumerator in enumerators {
             guard case .integer(let value, _)? = values[enumerator.name] else { continue }
-            if seen.insert(value).inserted {
-                out.line("case \(identifier(enumerator.name)) = \(value)")
-            } else if let original = enumerators.first(where: { values[$0.name] == values[enumerator.name] }) {
-                aliases.append((enumerator.name, original.name))
+            out.line("public static let \(identifier(enumerator.name)) = \(name)(rawValue: \(value))")
+            if seen[value] == nil {
+                seen[value] = enumerator.name
+                declared.append(enumerator.name)
             }
         }
-        for (alias, original) in aliases {
-            out.line("public static let \(identifier(alias)) = \(symbol.declaration.name).\(identifier(original))")
+        out.line("")
+        out.line("/// The enumerators, one per value (aliases left out).")
+        out.line("public static let allCases: [\(name)] = [" + declared.map { "." + identifier($0) }.joined(separator: ", ") + "]")
+        out.line("")
+        out.open("public var description: String {")
+        out.line("switch rawValue {")
+        for enumeratorName in declared {
+            guard case .integer(let value, _)? = values[enumeratorName] else { continue }
+            out.line("case \(value): return \(stringLiteral(enumeratorName))")
         }
+        out.line("default: return \"\(name)(\\(rawValue))\"")
+        out.line("}")
+        out.close("}")
         out.line("")
         out.line("public static func read(from parcel: inout Parcel) throws(ParcelError) -> Self { try parcel.readEnum(Self.self) }")
         out.line("public func write(to parcel: inout Parcel) throws(ParcelError) { parcel.writeEnum(self) }")
@@ -381,7 +408,7 @@ public struct SwiftGenerator {
         out.line("")
         out.line("public override var interfaceDescriptor: String { \(name).descriptor }")
         if symbol.declaration.hasAnnotation("VintfStability") {
-            out.line("public override var stability: StabilityLevel { .vintf }")
+            out.line("public override var stability: StabilityLevel? { .vintf }")
         }
         out.line("")
         out.open("public override func onTransact(code: UInt32, data: inout Parcel, reply: inout Parcel, flags: TransactionFlags) throws {")
@@ -525,7 +552,7 @@ public struct SwiftGenerator {
         out.line("} catch {")
         out.indent += 1
         out.line("reply.clear()")
-        out.line("reply.writeStatus(Status(caught: error))")
+        out.line("try reply.writeReplyStatus(Status(caught: error))")
         out.indent -= 1
         out.line("}")
     }
@@ -578,6 +605,7 @@ public struct SwiftGenerator {
             }
         case .typeParameter: return true
         case .fileDescriptor: return true
+        case .array(_, _?): return true  // the count is checked
         case .list(let element), .array(let element, _):
             return writeThrows(element, nullable: false)
         default: return false
@@ -586,6 +614,12 @@ public struct SwiftGenerator {
 
     /// A statement writing `value` of `type` to `parcel`.
     private func write(_ type: ResolvedType, _ value: String, nullable: Bool, parcel: String = "parcel") -> String {
+        if case .array(let element, let fixed?) = type {
+            // A Swift array may have any count; a fixed-size one must have N (std::array has).
+            let array = write(.array(element, fixed: nil), value, nullable: nullable, parcel: parcel)
+            let check = "try \(parcel).checkFixedSize(\(value)\(nullable ? "?" : "").count, \(fixed))"
+            return "\(check); \(array)"
+        }
         switch type {
         case .primitive(let name):
             switch name {
@@ -650,7 +684,7 @@ public struct SwiftGenerator {
         case .fileDescriptor: return "try \(parcel).readSharedFileDescriptor()"
         case .parcelFileDescriptor:
             return nullable ? "try \(parcel).readNullableSharedParcelFileDescriptor()" : "try \(parcel).readSharedParcelFileDescriptor()"
-        case .parcelableHolder: return "try \(parcel).readParcelableHolder()"
+        case .parcelableHolder: return "try \(parcel).readParcelableHolder(stability: .local)"
         case .typeParameter(let name): return "try \(name).read(from: &\(parcel))"
         case .declared(let symbol, let arguments):
             let swiftName = typeName(symbol) + genericArguments(arguments)
@@ -674,7 +708,14 @@ public struct SwiftGenerator {
     }
 
     private func readArray(_ element: ResolvedType, nullable: Bool, fixed: Int?, parcel: String) -> String {
-        if fixed == nil {
+        if let fixed {
+            // AOSP's readFixedArray: the length must be N (−1 is null), then the elements as an
+            // array of that type is encoded (byte[N] packed).
+            let array = readArray(element, nullable: true, fixed: nil, parcel: "parcel")
+            let function = nullable ? "readNullableFixedSizeArray" : "readFixedSizeArray"
+            return "try \(parcel).\(function)(count: \(fixed)) { (parcel: inout Parcel) throws(ParcelError) in \(array) }"
+        }
+        do {
             var special: String?
             switch element {
             case .primitive("boolean"): special = "readNullableBoolArray()"
@@ -692,9 +733,6 @@ public struct SwiftGenerator {
             }
         }
         let closure = "{ (parcel: inout Parcel) throws(ParcelError) in \(read(element, nullable: false)) }"
-        if let fixed {
-            return "try \(parcel).readFixedSizeArray(count: \(fixed)) \(closure)"
-        }
         return nullable ? "try \(parcel).readNullableArray \(closure)" : "try \(parcel).readArray \(closure)"
     }
 

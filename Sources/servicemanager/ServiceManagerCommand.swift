@@ -79,9 +79,12 @@ struct ServiceManagerCommand: ParsableCommand {
         let service: ServiceManagerService
         do {
             // Single-threaded like AOSP's: one looper serves requests, deaths and callbacks.
-            process = try BinderProcess(path: FilePath(device), maxThreads: 0, release: release, logger: logger)
+            // As AOSP's: one looper, no background scheduling bits in the objects it sends, and a
+            // node that asks only for security contexts (cmds/servicemanager/main.cpp).
+            process = try BinderProcess(
+                path: FilePath(device), maxThreads: 0, release: release, disableBackgroundScheduling: true, logger: logger)
             service = ServiceManagerService(process: process, policy: accessPolicy, logger: logger)
-            try process.becomeContextManager(service.binder, requestSecurityContext: true)
+            try process.becomeContextManager(service.binder, requestSecurityContext: true, nodeFlags: 0)
         } catch {
             if error.errno == .resourceBusy {
                 fail("\(error) — another context manager holds \(device)")

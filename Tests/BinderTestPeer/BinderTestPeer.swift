@@ -196,6 +196,8 @@ struct BinderTestPeer {
                     print("\(label): ok")
                 } catch .exception(let status) {
                     print("\(label): \(status.exception)")
+                } catch .transport(.unsupported("null")) {
+                    print("\(label): null")
                 } catch {
                     print("\(label): \(error)")
                 }
@@ -203,8 +205,14 @@ struct BinderTestPeer {
             let object = ChildObject()
             outcome("add demo.mine") { () throws(RemoteError) in try manager.addService("demo.mine", object) }
             outcome("add other") { () throws(RemoteError) in try manager.addService("other", object) }
-            outcome("find demo.mine") { () throws(RemoteError) in _ = try manager.checkService("demo.mine") }
-            outcome("find secret") { () throws(RemoteError) in _ = try manager.checkService("secret") }
+            // A lookup is never refused: what the caller may not see is a null binder.
+            func lookup(_ label: String, _ body: () throws(RemoteError) -> (any IBinder)?) {
+                outcome(label) { () throws(RemoteError) in
+                    if try body() == nil { throw .transport(.unsupported("null")) }
+                }
+            }
+            lookup("find demo.mine") { () throws(RemoteError) in try manager.checkService("demo.mine") }
+            lookup("find secret") { () throws(RemoteError) in try manager.checkService("secret") }
             outcome("list") { () throws(RemoteError) in _ = try manager.listServices() }
             outcome("replace root.owned") { () throws(RemoteError) in try manager.addService("root.owned", object) }
             outcome("watch secret") { () throws(RemoteError) in _ = try manager.registerForNotifications("secret") { _, _ in } }
@@ -213,18 +221,20 @@ struct BinderTestPeer {
                 _ = try manager.registerClientCallback("other", service: object) { _, _ in }
             }
             // The work source in the interface token claims root: it is not an identity.
-            outcome("spoofed find secret") { () throws(RemoteError) in
-                var request = Parcel()
-                request.writeInterfaceToken(ServiceManagerService.descriptor, workSource: 0)
-                request.writeString16("secret")
+            lookup("spoofed find secret") { () throws(RemoteError) in
                 var reply: Parcel
                 do throws(BinderError) {
-                    reply = try process.contextObject.transact(code: IServiceManager.Code.checkService, data: request)
+                    let handleZero = try process.contextObject
+                    var request = handleZero.prepareTransaction()
+                    request.writeInterfaceToken(ServiceManagerService.descriptor, workSource: 0)
+                    request.writeString16("secret")
+                    reply = try handleZero.transact(code: IServiceManager.Code.checkService, data: request)
                 } catch {
                     throw .transport(error)
                 }
                 let status = (try? reply.readStatus()) ?? Status(exception: .illegalState)
                 if !status.isOK { throw .exception(status) }
+                return try? reply.readNullableStrongBinder()
             }
             fflush(nil)
         } catch {

@@ -94,7 +94,11 @@ public struct EveryType: Equatable, Sendable {
         chars = try parcel.readIntegerArray()
         strings = try parcel.readNullableStringArray() ?? []
         matrix = try parcel.readFixedSizeArray(count: 3) { (parcel: inout Parcel) throws(ParcelError) in
-            try parcel.readFixedSizeArray(count: 2) { (parcel: inout Parcel) throws(ParcelError) in try parcel.readInt32() }
+            try parcel.readNullableArray { (parcel: inout Parcel) throws(ParcelError) in
+                try parcel.readFixedSizeArray(count: 2) { (parcel: inout Parcel) throws(ParcelError) in
+                    try parcel.readNullableIntegerArray(of: Int32.self)
+                }
+            }
         }
         point = try parcel.readParcelable()
         nullPoint = try parcel.readNullableParcelable()

@@ -57,7 +57,7 @@ import Glibc
         #expect(everything.swift.contains("public static let SHIFTED: Int32 = "))
         let versioned = try #require(outputs.first { $0.fileName == "IVersioned.swift" })
         #expect(versioned.swift.contains("public static let second: UInt32 = 6"))  // id 5 → code 6
-        #expect(versioned.swift.contains("public override var stability: StabilityLevel { .vintf }"))
+        #expect(versioned.swift.contains("public override var stability: StabilityLevel? { .vintf }"))
         // And the plugin compiled the same files into the AIDLCorpus module.
         #expect(CorpusTypes.descriptors == [
             "com.example.corpus.IEverythingRenamed", "com.example.corpus.ICallback", "com.example.corpus.IVersioned",

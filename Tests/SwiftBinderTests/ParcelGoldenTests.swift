@@ -34,10 +34,15 @@ import Testing
         try request.requireFullyRead()
     }
 
+    /// servicemanager disables background scheduling (cmds/servicemanager/main.cpp), so the
+    /// objects it writes carry no priority bits; from Android 13 null and handle objects carry
+    /// no ACCEPTS_FDS either (libs/binder/Parcel.cpp flattenBinder at android-13.0.0_r1): flags 0.
+    static let serviceManagerFormat = WireFormat.android13.disablingBackgroundScheduling()
+
     @Test func checkServiceReplyFound() throws {
-        var reply = Parcel()
+        var reply = Parcel(wireFormat: Self.serviceManagerFormat)
         reply.writeStatus(.ok)
-        reply.writeBinder(.handle(5))  // servicemanager disables the sched bits: flags 0
+        reply.writeBinder(.handle(5))
         #expect(
             reply.dataBytes == [
                 0, 0, 0, 0,
@@ -52,7 +57,7 @@ import Testing
     }
 
     @Test func checkServiceReplyNotFound() throws {
-        var reply = Parcel()
+        var reply = Parcel(wireFormat: Self.serviceManagerFormat)
         reply.writeStatus(.ok)
         reply.writeBinder(nil)
         #expect(reply.dataBytes == [0, 0, 0, 0, 0x85, 0x2A, 0x62, 0x73] + [UInt8](repeating: 0, count: 24))

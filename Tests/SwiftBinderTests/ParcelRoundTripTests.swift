@@ -139,7 +139,11 @@ import Glibc
         parcel.writeArray(matrix) { parcel, row in parcel.writeIntegerArray(row) }
         #expect(parcel.dataSize == 4 + 2 * (4 + 12))
         let read = try parcel.readFixedSizeArray(count: 2) { (parcel: inout Parcel) throws(ParcelError) in
-            try parcel.readFixedSizeArray(count: 3) { (parcel: inout Parcel) throws(ParcelError) in try parcel.readInt32() }
+            try parcel.readNullableArray { (parcel: inout Parcel) throws(ParcelError) in
+                try parcel.readFixedSizeArray(count: 3) { (parcel: inout Parcel) throws(ParcelError) in
+                    try parcel.readNullableIntegerArray(of: Int32.self)
+                }
+            }
         }
         #expect(read == matrix)
     }
@@ -148,7 +152,9 @@ import Glibc
         var parcel = Parcel()
         parcel.writeIntegerArray([Int32(1), 2])
         #expect(throws: ParcelError.fixedSizeMismatch(expected: 3, found: 2, offset: 0)) {
-            try parcel.readFixedSizeArray(count: 3) { (parcel: inout Parcel) throws(ParcelError) in try parcel.readInt32() }
+            try parcel.readFixedSizeArray(count: 3) { (parcel: inout Parcel) throws(ParcelError) in
+                try parcel.readNullableIntegerArray(of: Int32.self)
+            }
         }
         #expect(parcel.readerIndex == 0)
     }

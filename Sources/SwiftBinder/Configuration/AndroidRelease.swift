@@ -16,10 +16,13 @@ public enum AndroidRelease: String, CaseIterable, Comparable, Hashable, Sendable
     case android13
     /// Android 14 (API 34).
     case android14
-    /// Android 15 as first released (android-15.0.0_r1 to _r5): Android 14's table plus one method.
+    /// Android 15 as first released (android-15.0.0_r1 to _r5): Android 14's servicemanager
+    /// table, unchanged.
     case android15r1
     /// Android 15 as devices ship it (android-15.0.0_r6 and later, the QPR branches): the table
-    /// with `getService2` at code 2.
+    /// with `getService2` at code 2 and `checkService` returning the `Service` union. The
+    /// union's first member is a bare binder at _r6 and _r10 and a `ServiceWithMetadata` from
+    /// _r20: SwiftBinder reads both and writes the later one.
     case android15
     /// Android 16 (API 36).
     case android16

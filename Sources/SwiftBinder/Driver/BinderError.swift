@@ -49,6 +49,11 @@ public enum BinderError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The driver lacks a feature this call needs (see binderfs `features/`).
     case unsupported(String)
 
+    /// A user transaction on an object whose stability does not include this process's
+    /// (libbinder's `BpBinder::transact` refuses it with BAD_TYPE, without sending), or an
+    /// object received with another level than it had.
+    case stabilityRefused(provided: StabilityLevel, required: StabilityLevel, handle: UInt32)
+
     /// The peer's Android release has no such call (e.g. `isDeclared` before Android 11).
     case notInRelease(String, AndroidRelease)
 
@@ -88,6 +93,8 @@ public enum BinderError: Error, Equatable, Sendable, CustomStringConvertible {
             return "malformed parcel: \(error)"
         case .shutDown:
             return "the binder runtime was shut down"
+        case .stabilityRefused(let provided, let required, let handle):
+            return "cannot do a user transaction on a \(provided) binder (handle \(handle)) in a \(required) context"
         case .notInRelease(let call, let release):
             return "\(call) does not exist in \(release)'s protocol"
         case .configuration(let error):

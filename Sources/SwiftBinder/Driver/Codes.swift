@@ -19,4 +19,6 @@ public enum ReservedTransactionCode {
     public static let `extension` = code("_", "E", "X", "T")
     /// `'_CMD'`: a shell command with in/out/err descriptors.
     public static let shellCommand = code("_", "C", "M", "D")
+    /// `SYSPROPS_TRANSACTION`: reload system properties; answered with NO_ERROR and no data.
+    public static let sysprops = code("_", "S", "P", "R")
 }

@@ -128,34 +128,38 @@ extension Parcel {
     /// - Parameters:
     ///   - reference: a local object, a handle, or nil for null. A handle 0 is not listed in
     ///     the objects array (it means the context manager in every process), as in libbinder.
-    ///   - flags: for local objects, see ``BinderObjectFlags``.
+    ///   - flags: for local objects, see ``BinderObjectFlags``; null and handle objects carry
+    ///     the wire format's ``WireFormat/referenceFlags`` (as libbinder's `flattenBinder`).
     ///   - stability: the level to declare; by default the wire format's local stability.
     public mutating func writeBinder(_ reference: BinderReference?, flags: UInt32 = 0, stability: StabilityLevel? = nil) {
         switch reference {
         case nil:
-            writeObject(FlatBinderObject(type: .binder, flags: flags), listed: false)
+            writeObject(FlatBinderObject(type: .binder, flags: wireFormat.referenceFlags), listed: false)
         case .local(let node):
             writeObject(
                 FlatBinderObject(type: .binder, flags: flags, binderOrHandle: node.pointer, cookie: node.cookie),
                 listed: node.pointer != 0 || node.cookie != 0)
         case .handle(let handle):
-            writeObject(FlatBinderObject(type: .handle, flags: flags, binderOrHandle: UInt64(handle)), listed: handle != 0)
+            writeObject(
+                FlatBinderObject(type: .handle, flags: wireFormat.referenceFlags, binderOrHandle: UInt64(handle)),
+                listed: handle != 0)
         }
         writeStabilityTrailer(reference == nil ? .undeclared : (stability ?? wireFormat.localStability))
     }
 
     /// Reads a strong binder written by ``writeBinder(_:flags:stability:)`` (nil for null) and
-    /// checks its stability trailer.
+    /// checks its stability trailer. Weak objects are refused, as libbinder's `unflattenBinder`
+    /// refuses them (BAD_TYPE).
     public mutating func readNullableBinder() throws(ParcelError) -> ReceivedBinder? {
         let start = readerIndex
         do throws(ParcelError) {
             let object = try readObject()
             let reference: BinderReference?
             switch object.type {
-            case .binder, .weakBinder:
+            case .binder:
                 reference = object.binderOrHandle == 0 && object.cookie == 0
                     ? nil : .local(NodeIdentity(pointer: object.binderOrHandle, cookie: object.cookie))
-            case .handle, .weakHandle:
+            case .handle:
                 reference = .handle(object.handle)
             default:
                 throw .unexpectedObjectType(object.type.rawValue, offset: start)
@@ -187,13 +191,18 @@ extension Parcel {
         switch wireFormat.stability {
         case .none:
             return isNull ? .undeclared : wireFormat.localStability
-        case .level32, .level16:
+        case .level32:
             let word = try readInt32()
             guard let value = Int16(exactly: word) else { throw .invalidStability(word, offset: offset) }
             level = StabilityLevel(rawValue: value)
+        case .level16:
+            // Android 13+: the int32 is cast to int16 (Stability::setRepr), upper bits ignored.
+            level = StabilityLevel(rawValue: Int16(truncatingIfNeeded: try readInt32()))
         case .category:
+            // Android 12: {version, reserved, reserved, level}; a version below 1 is refused
+            // (libs/binder/Stability.cpp at android-12.0.0_r1), the reserved bytes are not read.
             let word = try readInt32()
-            guard word & 0x00FF_FFFF == 1 else { throw .invalidStability(word, offset: offset) }
+            guard word & 0xFF >= 1 else { throw .invalidStability(word, offset: offset) }
             level = StabilityLevel(rawValue: Int16(UInt32(bitPattern: word) >> 24))
         }
         guard isNull ? level == .undeclared : level.isDeclared else {

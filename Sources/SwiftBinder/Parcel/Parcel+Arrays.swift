@@ -169,19 +169,48 @@ extension Parcel {
         try nonNull { (parcel: inout Parcel) throws(ParcelError) in try parcel.readNullableArray(readElement) }
     }
 
-    /// Reads a fixed-size array (AIDL `T[N]`, Android 13+): int32 count, which must be `count`,
-    /// then the elements. Multi-dimensional arrays nest: read the inner ones in `readElement`.
+    /// Checks the count of a fixed-size array about to be written (nil: a null array).
+    public func checkFixedSize(_ count: Int?, _ expected: Int) throws(ParcelError) {
+        guard let count, count != expected else { return }
+        throw .fixedSizeMismatch(expected: expected, found: Int32(truncatingIfNeeded: count), offset: dataSize)
+    }
+
+    /// Reads a fixed-size array (AIDL `T[N]`, Android 13+), as libbinder's `readFixedArray`
+    /// (libs/binder/include/binder/Parcel.h at android-13.0.0_r1): the count must be `count`
+    /// (a negative one is an unexpected null), then `readArray` reads the array, count
+    /// included, exactly as a `T[]` of the same elements is encoded (`byte[N]` packed).
+    /// Multi-dimensional arrays nest: each inner array has its own count.
     public mutating func readFixedSizeArray<Element>(
-        count: Int, _ readElement: (inout Parcel) throws(ParcelError) -> Element
+        count: Int, _ readArray: (inout Parcel) throws(ParcelError) -> [Element]?
     ) throws(ParcelError) -> [Element] {
         let start = readerIndex
-        let found = try readInt32()
-        guard found == count else {
+        guard let array = try readNullableFixedSizeArray(count: count, readArray) else {
             readerIndex = start
-            throw .fixedSizeMismatch(expected: count, found: found, offset: start)
+            throw .unexpectedNull(offset: start)
         }
+        return array
+    }
+
+    /// A nullable fixed-size array (AIDL `@nullable T[N]`): −1 is null; otherwise as
+    /// ``readFixedSizeArray(count:_:)``.
+    public mutating func readNullableFixedSizeArray<Element>(
+        count: Int, _ readArray: (inout Parcel) throws(ParcelError) -> [Element]?
+    ) throws(ParcelError) -> [Element]? {
+        let start = readerIndex
+        let found = try readInt32()
+        if found == -1 { return nil }
         readerIndex = start
-        return try readArray(readElement)
+        guard found >= 0 else { throw .unexpectedNull(offset: start) }
+        guard found == count else { throw .fixedSizeMismatch(expected: count, found: found, offset: start) }
+        do throws(ParcelError) {
+            guard let array = try readArray(&self), array.count == count else {
+                throw .fixedSizeMismatch(expected: count, found: found, offset: start)
+            }
+            return array
+        } catch {
+            readerIndex = start
+            throw error
+        }
     }
 
     /// AIDL `String[]` and `List<String>`: count, then a String16 each (elements may be null).

@@ -100,7 +100,8 @@ extension Parcel {
         writeInteger(value.rawValue)
     }
 
-    /// Reads an AIDL enum; a value that is none of its cases is an error.
+    /// Reads an AIDL enum. Generated enums are open (any raw value is one); for a closed Swift
+    /// enum, a value that is none of its cases is an error.
     public mutating func readEnum<E: RawRepresentable>(_ type: E.Type = E.self) throws(ParcelError) -> E
     where E.RawValue: FixedWidthInteger {
         let start = readerIndex

@@ -84,6 +84,13 @@ extension Parcel {
         }
     }
 
+    /// Writes the status that ends a served AIDL call, as libbinder's `Status::writeToParcel`:
+    /// EX_TRANSACTION_FAILED is never written; the call fails with FAILED_TRANSACTION instead.
+    public mutating func writeReplyStatus(_ status: Status) throws(StatusCode) {
+        guard status.exception != .transactionFailed else { throw StatusCode.failedTransaction }
+        writeStatus(status)
+    }
+
     /// Reads the reply status, skipping the headers Java servers may put first (−127 app-ops,
     /// −128 StrictMode) and a remote stack trace.
     public mutating func readStatus() throws(ParcelError) -> Status {
@@ -123,7 +130,8 @@ extension Parcel {
         }
     }
 
-    /// Skips a block that starts with its own int32 size (the size counts itself).
+    /// Skips a block that starts with its own int32 size (the size counts itself): to exactly
+    /// `start + size`, as libbinder's `Status::readFromParcel` sets the position (no padding).
     private mutating func skipSizedHeader() throws(ParcelError) {
         let start = readerIndex
         let size = try readInt32()
@@ -131,8 +139,7 @@ extension Parcel {
             readerIndex = start
             throw .invalidLength(Int64(size), offset: start)
         }
-        readerIndex = start + Self.padded(Int(size))
-        if readerIndex > dataSize { readerIndex = dataSize }
+        readerIndex = start + Int(size)
     }
 }
 

@@ -22,6 +22,13 @@ public struct WireFormat: Hashable, Sendable, CustomStringConvertible {
     public var interfaceHeader: InterfaceHeader
     /// The stability level this side gives the objects it sends (SYSTEM by default).
     public var localStability: StabilityLevel
+    /// Whether null and handle objects carry `FLAT_BINDER_FLAG_ACCEPTS_FDS`: libbinder set it
+    /// on every object up to Android 12, and only on local objects from Android 13
+    /// (libs/binder/Parcel.cpp `flattenBinder` at android-12.0.0_r1 and android-13.0.0_r1).
+    public var referencesAcceptFileDescriptors: Bool
+    /// The minimum-priority bits libbinder writes in every binder object: nice 19 (0x13), or 0
+    /// in processes that disable background scheduling, as servicemanager does.
+    public var schedulingBits: UInt32 = 0x13
 
     public init(
         stability: StabilityEncoding, hasInterfaceHeader: Bool, interfaceHeader: InterfaceHeader = .system,
@@ -31,6 +38,20 @@ public struct WireFormat: Hashable, Sendable, CustomStringConvertible {
         self.hasInterfaceHeader = hasInterfaceHeader
         self.interfaceHeader = interfaceHeader
         self.localStability = localStability
+        self.referencesAcceptFileDescriptors = stability != .level16
+    }
+
+    /// The `flags` word of a null or handle object in this format.
+    public var referenceFlags: UInt32 {
+        (referencesAcceptFileDescriptors ? BinderObjectFlags.acceptsFileDescriptors : 0) | schedulingBits
+    }
+
+    /// This format in a process that disables background scheduling (libbinder's
+    /// `IPCThreadState::disableBackgroundScheduling`, which servicemanager calls at startup).
+    public func disablingBackgroundScheduling() -> WireFormat {
+        var format = self
+        format.schedulingBits = 0
+        return format
     }
 
     public static let android13 = WireFormat(stability: .level16, hasInterfaceHeader: true)

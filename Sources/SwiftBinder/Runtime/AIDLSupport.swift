@@ -68,34 +68,58 @@ public final class SharedFileDescriptor: @unchecked Sendable {
 /// An AIDL `ParcelableHolder` (an extension slot): kept as the bytes the peer sent, and written
 /// back unchanged. Contents that carry binder objects or fds are not supported.
 public struct ParcelableHolder: Hashable, Sendable {
-    /// 0: local, 1: VINTF.
-    public var stability: Int32
+    /// `Parcelable::Stability`: local (0) or VINTF (1). A holder has its parcelable's stability.
+    public struct Stability: RawRepresentable, Hashable, Sendable {
+        public var rawValue: Int32
+        public init(rawValue: Int32) { self.rawValue = rawValue }
+        public static let local = Self(rawValue: 0)
+        public static let vintf = Self(rawValue: 1)
+    }
+
+    public var stability: Stability
     /// The class name and body of the held parcelable, or empty.
     public var payload: [UInt8]
 
-    public init(stability: Int32 = 0, payload: [UInt8] = []) {
+    public init(stability: Stability = .local, payload: [UInt8] = []) {
         self.stability = stability
         self.payload = payload
     }
 }
 
 extension Parcel {
+    /// Writes a `ParcelableHolder` field as AOSP's generated code does (`writeParcelable`): the
+    /// non-null marker 1, then the holder (libs/binder/ParcelableHolder.cpp): its stability,
+    /// the payload's size and the payload.
     public mutating func writeParcelableHolder(_ holder: ParcelableHolder) {
-        writeInt32(holder.stability)
+        writeInt32(1)
+        writeInt32(holder.stability.rawValue)
         writeInt32(Int32(truncatingIfNeeded: holder.payload.count))
         if !holder.payload.isEmpty { writeBytes(holder.payload) }
     }
 
-    public mutating func readParcelableHolder() throws(ParcelError) -> ParcelableHolder {
+    /// Reads a `ParcelableHolder` field whose parcelable has `stability`. As libbinder: the
+    /// marker must be 1 (else an unexpected null); Android 12 takes the stability the peer
+    /// wrote, Android 13 and later refuse another one (BAD_VALUE).
+    public mutating func readParcelableHolder(stability expected: ParcelableHolder.Stability = .local)
+        throws(ParcelError) -> ParcelableHolder
+    {
         let start = readerIndex
-        let stability = try readInt32()
-        let size = try readInt32()
-        guard size >= 0, Int(size) <= readableBytes else {
+        do throws(ParcelError) {
+            guard try readInt32() == 1 else { throw .unexpectedNull(offset: start) }
+            let stabilityOffset = readerIndex
+            let stability = ParcelableHolder.Stability(rawValue: try readInt32())
+            if wireFormat.stability != .category && stability != expected {
+                throw .invalidStability(stability.rawValue, offset: stabilityOffset)
+            }
+            let sizeOffset = readerIndex
+            let size = try readInt32()
+            guard size >= 0, Int(size) <= readableBytes else { throw .invalidLength(Int64(size), offset: sizeOffset) }
+            let payload = try readBytes(count: Int(size)) { Array($0) }
+            return ParcelableHolder(stability: stability, payload: payload)
+        } catch {
             readerIndex = start
-            throw .invalidLength(Int64(size), offset: start + 4)
+            throw error
         }
-        let payload = try readBytes(count: Int(size)) { Array($0) }
-        return ParcelableHolder(stability: stability, payload: payload)
     }
 
     /// `FileDescriptor`: an fd object whose descriptor the value takes.

@@ -45,9 +45,10 @@ open class BinderObject: IBinder, @unchecked Sendable {
     /// incoming calls at priority 19 or better, as libbinder's objects do.
     open var nodeFlags: UInt32 { BinderObjectFlags.localDefault }
 
-    /// The stability level this object declares when sent (SYSTEM; `@VintfStability`
-    /// interfaces declare VINTF).
-    open var stability: StabilityLevel { .system }
+    /// The stability level this object declares when sent: nil for the level of the process
+    /// that sends it (SYSTEM, VENDOR where its wire format says so), as libbinder marks
+    /// objects with their compilation unit; `@VintfStability` interfaces declare VINTF.
+    open var stability: StabilityLevel? { nil }
 
     /// Handles a transaction.
     ///
@@ -90,6 +91,34 @@ open class BinderObject: IBinder, @unchecked Sendable {
 
     // MARK: - Dispatch
 
+    /// The argument list of DUMP and SHELL_COMMAND as `BBinder::onTransact` reads it
+    /// (libs/binder/Binder.cpp at android-13.0.0_r1 and android-16.0.0_r1): int32 argc, then
+    /// String16s while fewer than argc were read and data remains. A negative or too large argc
+    /// is not an error; a count bounded by the data is all that is read.
+    static func readShellArguments(_ data: inout Parcel) -> [String] {
+        guard let count = try? data.readInt32() else { return [] }
+        var arguments: [String] = []
+        while arguments.count < Int(count) && data.readableBytes > 0 {
+            guard let argument = try? data.readNullableString16() else { break }
+            arguments.append(argument ?? "")
+        }
+        return arguments
+    }
+
+    /// SHELL_COMMAND_TRANSACTION as `BBinder::onTransact` answers it: the three fds, the
+    /// arguments, the shell callback and the result receiver are read; the receiver is sent
+    /// INVALID_OPERATION (a oneway `IResultReceiver.send`, code 1); the caller gets NO_ERROR.
+    private func answerShellCommand(_ data: inout Parcel) {
+        for _ in 0..<3 { _ = try? data.readFileDescriptor() }
+        _ = Self.readShellArguments(&data)
+        _ = try? data.readNullableStrongBinder()  // the shell callback
+        guard let receiver = try? data.readNullableStrongBinder() else { return }
+        var result = receiver.prepareTransaction()
+        result.writeInterfaceToken("com.android.internal.os.IResultReceiver")
+        result.writeInt32(StatusCode.invalidOperation.rawValue)
+        _ = try? receiver.transact(code: ReservedTransactionCode.firstCall, data: result, flags: .oneWay)
+    }
+
     /// Answers the reserved codes, then calls ``onTransact(code:data:reply:flags:)`` and maps
     /// what it throws to the status sent back.
     final func dispatch(code: UInt32, data: inout Parcel, reply: inout Parcel, flags: TransactionFlags) -> StatusCode {
@@ -108,10 +137,12 @@ open class BinderObject: IBinder, @unchecked Sendable {
                 return .ok
             case ReservedTransactionCode.dump:
                 let fd = try data.readFileDescriptor()
-                let count = try data.readArrayCount(minimumElementSize: 4) ?? 0
-                var arguments: [String] = []
-                for _ in 0..<count { arguments.append(try data.readNullableString16() ?? "") }
-                try dump(to: fd, arguments: arguments)
+                try dump(to: fd, arguments: Self.readShellArguments(&data))
+                return .ok
+            case ReservedTransactionCode.shellCommand:
+                answerShellCommand(&data)
+                return .ok
+            case ReservedTransactionCode.sysprops:
                 return .ok
             default:
                 try onTransact(code: code, data: &data, reply: &reply, flags: flags)
@@ -123,7 +154,11 @@ open class BinderObject: IBinder, @unchecked Sendable {
             return StatusCode(error)
         } catch let status as Status {
             reply.clear()
-            reply.writeStatus(status)
+            do {
+                try reply.writeReplyStatus(status)
+            } catch {
+                return error
+            }
             return .ok
         } catch {
             return .unknownError

@@ -56,11 +56,13 @@ public final class BinderProcess: ReceivedBufferOwner, @unchecked Sendable {
     ///     (``BinderConfiguration/system()``: `SWIFTBINDER_ANDROID_RELEASE`, `/etc/gbinder.conf`).
     ///   - wireFormat: overrides the release's wire format (a vendor header, vendor stability).
     ///   - configuration: where an unspecified release is looked up.
+    ///   - disableBackgroundScheduling: write no minimum priority in the binder objects this
+    ///     process sends, as servicemanager does (libbinder's `disableBackgroundScheduling`).
     ///   - logger: where the runtime reports what it cannot return as an error.
     public init(
         path: FilePath = "/dev/binderfs/binder", maxThreads: UInt32 = BinderProcess.defaultMaxThreads,
         release: AndroidRelease? = nil, wireFormat: WireFormat? = nil, configuration: BinderConfiguration? = nil,
-        logger: Logger = Logger(label: "swiftbinder")
+        disableBackgroundScheduling: Bool = false, logger: Logger = Logger(label: "swiftbinder")
     ) throws(BinderError) {
         let choice: BinderConfiguration.Choice
         do {
@@ -84,7 +86,8 @@ public final class BinderProcess: ReceivedBufferOwner, @unchecked Sendable {
         self.device = device
         self.features = features
         self.release = choice
-        self.wireFormat = wireFormat ?? choice.release.wireFormat
+        let format = wireFormat ?? choice.release.wireFormat
+        self.wireFormat = disableBackgroundScheduling ? format.disablingBackgroundScheduling() : format
         self.maxThreads = maxThreads
         self.logger = logger
         self.threadPool = ThreadPool(name: path.lastComponent?.string ?? "binder")
@@ -125,11 +128,16 @@ public final class BinderProcess: ReceivedBufferOwner, @unchecked Sendable {
     /// Makes this process the context manager (handle 0) with `object` answering transactions
     /// to handle 0.
     ///
-    /// - Parameter requestSecurityContext: ask the kernel for each caller's security context.
-    ///   Honoured only where an LSM provides contexts (``kernelProvidesSecurityContexts``):
-    ///   without one the kernel would fail every transaction to the node.
-    public func becomeContextManager(_ object: BinderObject, requestSecurityContext: Bool = false) throws(BinderError) {
-        var flags = object.nodeFlags
+    /// - Parameters:
+    ///   - requestSecurityContext: ask the kernel for each caller's security context. Honoured
+    ///     only where an LSM provides contexts (``kernelProvidesSecurityContexts``): without one
+    ///     the kernel would fail every transaction to the node.
+    ///   - nodeFlags: the node's flags; by default the object's. AOSP's servicemanager gives its
+    ///     node no flags but the security-context request (ProcessState::becomeContextManager).
+    public func becomeContextManager(
+        _ object: BinderObject, requestSecurityContext: Bool = false, nodeFlags: UInt32? = nil
+    ) throws(BinderError) {
+        var flags = nodeFlags ?? object.nodeFlags
         if requestSecurityContext {
             if Self.kernelProvidesSecurityContexts {
                 flags |= BinderObjectFlags.securityContext
@@ -162,14 +170,16 @@ public final class BinderProcess: ReceivedBufferOwner, @unchecked Sendable {
     /// handing out a proxy whose references the kernel refused.
     public var contextObject: BinderProxy {
         get throws(BinderError) {
-            if let existing = proxies.withLock({ $0[0]?.proxy }) { return existing }
+            if let existing = proxies.withLock({ $0[0]?.proxy }), existing.isAlive { return existing }
             _ = try threadState().transact(handle: 0, code: ReservedTransactionCode.ping, data: Parcel(), flags: [])
             return try proxy(forHandle: 0)
         }
     }
 
     /// The proxy for `handle`, shared by everyone who holds one; a new proxy takes its own
-    /// strong and weak references on the handle.
+    /// strong and weak references on the handle. A proxy known to be dead is not handed out
+    /// again: handle 0 names whichever context manager is current, so after servicemanager
+    /// restarts a fresh proxy reaches the new one.
     public func proxy(forHandle handle: UInt32) throws(BinderError) -> BinderProxy {
         guard !isShuttingDown else { throw .shutDown }
         if handle == 0 && contextManagerObject != nil {
@@ -178,7 +188,7 @@ public final class BinderProcess: ReceivedBufferOwner, @unchecked Sendable {
             throw .unsupported("a proxy for handle 0 in the context manager itself")
         }
         let (proxy, created) = proxies.withLock { proxies -> (BinderProxy, Bool) in
-            if let existing = proxies[handle]?.proxy { return (existing, false) }
+            if let existing = proxies[handle]?.proxy, existing.isAlive { return (existing, false) }
             let generation = proxyGeneration.add(1, ordering: .relaxed).newValue
             let proxy = BinderProxy(process: self, handle: handle, generation: generation)
             proxies[handle] = ProxyEntry(proxy: proxy, generation: generation)

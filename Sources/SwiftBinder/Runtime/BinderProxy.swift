@@ -11,7 +11,13 @@ public final class BinderProxy: IBinder, @unchecked Sendable {
     let generation: UInt64
 
     private struct State {
-        var isDead = false
+        /// A call failed with a dead target: later calls fail at once (libbinder's `mAlive`).
+        var deadReplySeen = false
+        /// The kernel said the object died (`BR_DEAD_BINDER`) and the handlers ran
+        /// (libbinder's `mObitsSent`). Only this refuses further death links.
+        var obituarySent = false
+        /// The level the object arrived with (its stability trailer); undeclared until then.
+        var stability = StabilityLevel.undeclared
         var deathHandlers: [UInt64: @Sendable () -> Void] = [:]
         var deathCookie: UInt64?
         var freezeHandlers: [UInt64: @Sendable (Bool) -> Void] = [:]
@@ -27,7 +33,7 @@ public final class BinderProxy: IBinder, @unchecked Sendable {
     }
 
     deinit {
-        let (deathCookie, freezeCookie) = state.withLock { ($0.isDead ? nil : $0.deathCookie, $0.freezeCookie) }
+        let (deathCookie, freezeCookie) = state.withLock { ($0.obituarySent ? nil : $0.deathCookie, $0.freezeCookie) }
         process.proxyReleased(handle: handle, generation: generation, deathCookie: deathCookie, freezeCookie: freezeCookie)
     }
 
@@ -45,9 +51,44 @@ public final class BinderProxy: IBinder, @unchecked Sendable {
         throw .wireFormatMismatch(request: data.wireFormat, target: process.wireFormat, targetRelease: process.release.description)
     }
 
+    /// The stability this proxy is sent on with: the level it arrived with, or this process's
+    /// own level for a proxy that did not come in a parcel (libbinder's `finishFlattenBinder`
+    /// re-sends a proxy with its recorded level; `getContextObject` marks handle 0 local).
+    public var stability: StabilityLevel {
+        let recorded = state.withLock { $0.stability }
+        return recorded == .undeclared ? process.wireFormat.localStability : recorded
+    }
+
+    /// Records the level a received object declared. A proxy keeps the first level it is given;
+    /// false for another one later, which libbinder refuses (BAD_TYPE).
+    func recordStability(_ level: StabilityLevel) -> Bool {
+        guard level != .undeclared else { return true }
+        let previous = state.withLock { state -> StabilityLevel in
+            if state.stability == .undeclared { state.stability = level }
+            return state.stability
+        }
+        return previous == level
+    }
+
+    /// libbinder's check before a user transaction (`BpBinder::transact`, `Stability::check`):
+    /// the object must include this process's level (SYSTEM: SYSTEM or VINTF objects;
+    /// VENDOR: VENDOR or VINTF). Android 10 had no stability.
+    private func checkStability(code: UInt32) throws(BinderError) {
+        guard ReservedTransactionCode.firstCall...ReservedTransactionCode.lastCall ~= code,
+            process.wireFormat.stability != .none
+        else { return }
+        let required = process.wireFormat.localStability
+        let provided = stability
+        guard provided.isDeclared, provided.rawValue & required.rawValue == required.rawValue else {
+            throw .stabilityRefused(provided: provided, required: required, handle: handle)
+        }
+    }
+
     public func transact(code: UInt32, data: borrowing Parcel, flags: TransactionFlags) throws(BinderError) -> Parcel {
         guard !process.isShuttingDown else { throw .shutDown }
         try checkWireFormat(data)
+        try checkStability(code: code)
+        guard !state.withLock({ $0.deadReplySeen }) else { throw .transactionFailed(.deadTarget) }
         do {
             if flags.contains(.oneWay) {
                 _ = try process.threadState().transactOneway(handle: handle, code: code, data: data, flags: flags)
@@ -55,7 +96,7 @@ public final class BinderProxy: IBinder, @unchecked Sendable {
             }
             return try process.threadState().transact(handle: handle, code: code, data: data, flags: flags)
         } catch {
-            if case .transactionFailed(.deadTarget, _) = error { state.withLock { $0.isDead = true } }
+            if case .transactionFailed(.deadTarget, _) = error { state.withLock { $0.deadReplySeen = true } }
             throw error
         }
     }
@@ -68,15 +109,18 @@ public final class BinderProxy: IBinder, @unchecked Sendable {
     {
         guard !process.isShuttingDown else { throw .shutDown }
         try checkWireFormat(data)
+        try checkStability(code: code)
+        guard !state.withLock({ $0.deadReplySeen }) else { throw .transactionFailed(.deadTarget) }
         do {
             return try process.threadState().transactOneway(handle: handle, code: code, data: data, flags: flags)
         } catch {
-            if case .transactionFailed(.deadTarget, _) = error { state.withLock { $0.isDead = true } }
+            if case .transactionFailed(.deadTarget, _) = error { state.withLock { $0.deadReplySeen = true } }
             throw error
         }
     }
 
-    public var isAlive: Bool { !state.withLock { $0.isDead } }
+    /// False once a call failed with a dead target or the kernel reported the object's death.
+    public var isAlive: Bool { state.withLock { !$0.deadReplySeen && !$0.obituarySent } }
 
     public func ping() throws(BinderError) {
         _ = try transact(code: ReservedTransactionCode.ping, data: prepareTransaction(), flags: [])
@@ -118,12 +162,13 @@ public final class BinderProxy: IBinder, @unchecked Sendable {
     /// needs a looper (``BinderProcess/startThreadPool()``) to hear about it. If the object is
     /// already dead, the kernel says so at once.
     ///
-    /// - Throws: a dead-target error when the object is already known to be dead (as
-    ///   libbinder's `DEAD_OBJECT`).
+    /// - Throws: a dead-target error once the death has been reported (as libbinder's
+    ///   `DEAD_OBJECT` after its obituary). A call that failed with a dead target does not
+    ///   count: the kernel still reports the death to a link made after it.
     public func linkToDeath(_ onDeath: @escaping @Sendable () -> Void) throws(BinderError) -> DeathLink {
         let id = process.deathNotifications.nextID()
         let request: UInt64?? = state.withLock { state in
-            guard !state.isDead else { return .none }
+            guard !state.obituarySent else { return .none }
             state.deathHandlers[id] = onDeath
             guard state.deathCookie == nil else { return .some(nil) }
             state.deathCookie = id
@@ -152,7 +197,7 @@ public final class BinderProxy: IBinder, @unchecked Sendable {
     public func unlinkToDeath(_ link: DeathLink) throws(BinderError) {
         let clear: UInt64? = state.withLock { state in
             state.deathHandlers.removeValue(forKey: link.id)
-            guard state.deathHandlers.isEmpty, !state.isDead, let cookie = state.deathCookie else { return nil }
+            guard state.deathHandlers.isEmpty, !state.obituarySent, let cookie = state.deathCookie else { return nil }
             state.deathCookie = nil
             return cookie
         }
@@ -164,11 +209,12 @@ public final class BinderProxy: IBinder, @unchecked Sendable {
     }
 
     /// `BR_DEAD_BINDER`: marks the proxy dead, clears the kernel's notification, and calls the
-    /// handlers (once each).
+    /// handlers (once each), whether or not a call already failed with a dead target
+    /// (libbinder's `sendObituary`).
     func binderDied(thread: ThreadState) {
         let (handlers, cookie) = state.withLock { state -> ([@Sendable () -> Void], UInt64?) in
-            guard !state.isDead else { return ([], nil) }
-            state.isDead = true
+            guard !state.obituarySent else { return ([], nil) }
+            state.obituarySent = true
             let handlers = Array(state.deathHandlers.values)
             state.deathHandlers.removeAll()
             return (handlers, state.deathCookie)

@@ -39,7 +39,8 @@ extension Parcel {
     ///
     /// A local object is written as itself (the kernel creates a node for it) and the parcel
     /// keeps it alive until the parcel is destroyed, by which time the kernel holds its own
-    /// references. A proxy is written as its handle.
+    /// references; its stability is its own, else this process's level. A proxy is written as
+    /// its handle, with the stability it arrived with.
     public mutating func writeStrongBinder(_ binder: (any IBinder)?) {
         switch binder {
         case nil:
@@ -49,10 +50,11 @@ extension Parcel {
             keepAlive(object)
             writeBinder(
                 .local(NodeIdentity(pointer: object.nodeID, cookie: object.nodeCookie)), flags: object.nodeFlags,
-                stability: object.stability)
+                stability: object.stability ?? wireFormat.localStability)
         case let proxy as BinderProxy:
             keepAlive(proxy)
-            writeBinder(.handle(proxy.handle))
+            // Sent on with the level it arrived with (libbinder's finishFlattenBinder).
+            writeBinder(.handle(proxy.handle), stability: proxy.stability)
         default:
             preconditionFailure("\(type(of: binder!)) is neither a BinderObject nor a BinderProxy")
         }
@@ -88,7 +90,12 @@ extension Parcel {
             // Handle 0 is the context manager: in the context manager itself, that is a local
             // object (and the kernel refuses it references to handle 0).
             if handle == 0, let local = owner.contextManagerObject { return local }
-            return try owner.proxy(forHandle: handle)
+            let proxy = try owner.proxy(forHandle: handle)
+            guard proxy.recordStability(received.stability) else {
+                readerIndex = start
+                throw .malformedParcel(.invalidStability(Int32(received.stability.rawValue), offset: start + FlatBinderObject.size))
+            }
+            return proxy
         }
     }
 

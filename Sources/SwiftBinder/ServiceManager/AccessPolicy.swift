@@ -11,15 +11,19 @@ import Glibc
 /// ```
 /// add     NAME-PATTERN  UIDS    # may register names matching the pattern
 /// find    NAME-PATTERN  UIDS    # may look them up and watch for them
-/// replace NAME-PATTERN  UIDS    # may re-register a name another uid registered
+/// replace NAME-PATTERN  UIDS    # only these may re-register a name another uid registered
 /// list                  UIDS    # may list services and their debug info
 /// declare NAME                  # a declared instance (isDeclared, getDeclaredInstances)
 /// ```
 ///
 /// Patterns are shell globs (`*`, `?`, `[...]`, as `fnmatch`); UIDS is `*` (everyone) or a
 /// comma-separated list of numeric uids. For each action the first rule whose pattern matches
-/// the name decides. When none matches, the defaults apply: root may add and replace anything,
-/// everyone may find and list.
+/// the name decides. When none matches, the defaults apply: root may add, whoever may add a name
+/// may also replace another uid's registration of it (AOSP replaces and logs), everyone may find
+/// and list.
+///
+/// These stand where AOSP's servicemanager asks SELinux, and a denial gets the answer AOSP gives
+/// to an SELinux denial: a null binder for lookups, EX_SECURITY "SELinux denied." otherwise.
 public struct AccessPolicy: Sendable, Equatable {
     public enum Action: String, Sendable, CaseIterable {
         case add, find, replace, list
@@ -47,7 +51,7 @@ public struct AccessPolicy: Sendable, Equatable {
     /// Declared instance names, e.g. `android.hardware.foo.IFoo/default`.
     public var declared: [String]
 
-    /// Root adds and replaces; everyone finds and lists.
+    /// Root adds (and replaces); everyone finds and lists.
     public static let `default` = AccessPolicy(rules: [], declared: [])
 
     public init(rules: [Rule], declared: [String]) {
@@ -109,7 +113,8 @@ public struct AccessPolicy: Sendable, Equatable {
             }
         }
         switch action {
-        case .add, .replace: return uid == 0
+        case .add: return uid == 0
+        case .replace: return true  // AOSP replaces (and logs); the caller passed `add` already
         case .find, .list: return true
         }
     }

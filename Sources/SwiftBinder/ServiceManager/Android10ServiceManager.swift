@@ -10,7 +10,8 @@
 ///   service or the caller may not see it.
 /// - `addService` (3): name, binder, int32 allowIsolated, int32 dumpPriority; the reply is int32 0.
 /// - `listServices` (4): int32 index, int32 dumpPriority; the reply is the index-th name among
-///   those whose priority matches, as String16. Clients ask for 0, 1, 2… until a call fails.
+///   those whose priority matches, newest first, as String16. Clients ask for 0, 1, 2… until a
+///   call fails. The C servicemanager does not register itself, so "manager" is not listed.
 /// - Every refusal is a `TF_STATUS_CODE` reply of −1.
 /// - No notifications, lazy services or declarations: Android 10 had none.
 public enum Android10ServiceManager {
@@ -26,9 +27,13 @@ public enum Android10ServiceManager {
     /// binder.c sends as the reply's status code.
     public static let refusal = StatusCode(rawValue: -1)
 
+    /// The flags of the objects the C servicemanager writes (`bio_put_ref`, `bio_put_obj` in
+    /// cmds/servicemanager/binder.c): priority bits 0x7f and FLAT_BINDER_FLAG_ACCEPTS_FDS.
+    public static let referenceFlags: UInt32 = 0x17F
+
     /// Serves the registry to Android 10 clients.
     final class Stub: BinderObject, @unchecked Sendable {
-        private unowned let registry: ServiceManagerService
+        private let registry: ServiceManagerService
 
         init(_ registry: ServiceManagerService) {
             self.registry = registry
@@ -46,7 +51,15 @@ public enum Android10ServiceManager {
                         reply.writeInt32(0)
                         return
                     }
-                    reply.writeStrongBinder(binder)
+                    guard let proxy = binder as? BinderProxy else {
+                        reply.writeStrongBinder(binder)
+                        return
+                    }
+                    // bio_put_ref: a handle object with flags 0x7f | FLAT_BINDER_FLAG_ACCEPTS_FDS.
+                    reply.keepAlive(proxy)
+                    reply.writeObject(
+                        FlatBinderObject(type: .handle, flags: Android10ServiceManager.referenceFlags, binderOrHandle: UInt64(proxy.handle)),
+                        listed: true)
                 case Code.addService:
                     let name = try data.readString16()
                     let service = try data.readStrongBinder()
@@ -57,7 +70,7 @@ public enum Android10ServiceManager {
                 case Code.listServices:
                     let index = try data.readInt32()
                     let dumpPriority = try data.readInt32()
-                    let names = try registry.listServices(dumpPriority: dumpPriority)
+                    let names = try registry.namesNewestFirst(dumpPriority: dumpPriority)
                     guard index >= 0, Int(index) < names.count else { throw refusal }
                     reply.writeString16(names[Int(index)])
                 default:

@@ -23,7 +23,15 @@ public final class ServiceManager: @unchecked Sendable {
     public let release: AndroidRelease
 
     private let connection: Mutex<any ServiceManagerBackend>
-    private var backend: any ServiceManagerBackend { connection.withLock { $0 } }
+
+    /// The connection, made again when the proxy for handle 0 is dead (servicemanager died; a
+    /// new one may have taken its place). The reconnection's ping is made outside the lock.
+    private var backend: any ServiceManagerBackend {
+        let current = connection.withLock { $0 }
+        guard !current.binder.isAlive, let fresh = try? Self.connect(process, release) else { return current }
+        connection.withLock { $0 = fresh }
+        return fresh
+    }
 
     /// Services to register again when servicemanager restarts (``keepRegistered(_:_:allowIsolated:dumpPriority:)``).
     private let kept = Mutex<[(name: String, service: any IBinder, allowIsolated: Bool, dumpPriority: DumpPriority)]>([])

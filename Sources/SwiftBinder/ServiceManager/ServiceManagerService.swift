@@ -47,14 +47,19 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
         var dumpPriority: DumpPriority
         var ownerUID: uid_t
         var ownerPID: Int32
-        var clientCallbacks: [any IClientCallback.Service] = []
         var hasClients = false
         var guaranteeClient = false
+        /// When the name was first registered (Android 10 lists the newest first).
+        var sequence: UInt64 = 0
     }
 
     private struct State {
         var services: [String: Registration] = [:]
+        var nextSequence: UInt64 = 0
         var notificationCallbacks: [String: [any IServiceCallback.Service]] = [:]
+        /// Lazy services' client callbacks, by name: they outlive re-registration and
+        /// unregistration of the name, and go only when their process dies (mNameToClientCallback).
+        var clientCallbacks: [String: [any IClientCallback.Service]] = [:]
     }
 
     /// The binder object serving this registry with the release's code table.
@@ -98,8 +103,9 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
         self.limits = limits
         self.logger = logger
         binder = release.serviceManagerStub(for: self)
-        // Like AOSP's, it registers itself as "manager".
+        // Like AOSP's, it registers itself as "manager" (Android 10's C servicemanager did not).
         let binder: any IBinder = self.binder
+        guard release != .android10 else { return }
         state.withLock { state in
             state.services["manager"] = Registration(
                 binder: binder, allowIsolated: false, dumpPriority: .default, ownerUID: geteuid(), ownerPID: getpid())
@@ -142,6 +148,17 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
         }
     }
 
+    /// Android 10's listing: the names whose priority matches, the most recently first
+    /// registered first (service_manager.c prepends to its list).
+    func namesNewestFirst(dumpPriority: Int32) throws -> [String] {
+        try require(.list, name: nil, caller: caller)
+        let priority = DumpPriority(rawValue: dumpPriority)
+        return state.withLock { state in
+            state.services.filter { !$0.value.dumpPriority.intersection(priority).isEmpty }
+                .sorted { $0.value.sequence > $1.value.sequence }.map(\.key)
+        }
+    }
+
     public func registerForNotifications(name: String, callback: any IServiceCallback.Service) throws {
         try registerForNotifications(name, callback, caller: caller)
     }
@@ -155,20 +172,31 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
         return policy.declared.contains(name)
     }
 
+    /// The declared instances the caller may find; EX_SECURITY only when there were some and it
+    /// may find none of them (ServiceManager.cpp getDeclaredInstances at android-14.0.0_r1).
     public func getDeclaredInstances(iface: String) throws -> [String] {
         let uid = caller.euid
-        return policy.declared.compactMap { declared -> String? in
+        let declared = policy.declared.compactMap { declared -> (String, String)? in
             let parts = declared.split(separator: "/", maxSplits: 1)
             guard parts.count == 2, parts[0] == iface else { return nil }
-            return policy.allows(.find, name: declared, uid: uid) ? String(parts[1]) : nil
+            return (declared, String(parts[1]))
         }
+        let allowed = declared.filter { policy.allows(.find, name: $0.0, uid: uid) }.map(\.1)
+        if allowed.isEmpty && !declared.isEmpty { try require(.find, name: declared[0].0, caller: caller) }
+        return allowed
     }
 
-    public func updatableViaApex(name: String) throws -> String? { nil }
+    public func updatableViaApex(name: String) throws -> String? {
+        try require(.find, name: name, caller: caller)
+        return nil
+    }
 
     public func getUpdatableNames(apexName: String) throws -> [String] { [] }
 
-    public func getConnectionInfo(name: String) throws -> ConnectionInfo? { nil }
+    public func getConnectionInfo(name: String) throws -> ConnectionInfo? {
+        try require(.find, name: name, caller: caller)
+        return nil
+    }
 
     public func registerClientCallback(name: String, service: any IBinder, callback: any IClientCallback.Service) throws {
         try registerClientCallback(name, service: service, callback: callback, caller: caller)
@@ -195,18 +223,37 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
         IClientCallback.Stub.binder(for: callback)
     }
 
-    private func require(_ action: AccessPolicy.Action, name: String?, caller: CallerIdentity) throws {
+    // MARK: - Access
+
+    /// Refuses what the policy denies with AOSP's answer to a denial (EX_SECURITY "SELinux
+    /// denied.", which is what AOSP's clients see); the log says which rule refused whom.
+    private func require(
+        _ action: AccessPolicy.Action, name: String?, caller: CallerIdentity, message: String = "SELinux denied."
+    ) throws {
+        guard allows(action, name: name, caller: caller) else {
+            throw Status(exception: .security, message: message)
+        }
+    }
+
+    private func allows(_ action: AccessPolicy.Action, name: String?, caller: CallerIdentity) -> Bool {
         guard policy.allows(action, name: name, uid: caller.euid) else {
             logger.warning(
-                "denied",
+                "denied by the policy",
                 metadata: [
                     "policy.action": "\(action.rawValue)", "service.name": "\(name ?? "")",
                     "caller.euid": "\(caller.euid)", "caller.pid": "\(caller.pid)",
                 ])
-            let subject = name.map { " '\($0)'" } ?? ""
-            throw Status(exception: .security, message: "uid \(caller.euid) may not \(action.rawValue)\(subject)")
+            return false
         }
+        return true
     }
+
+    /// Android's application uids (per-user app id 10000 and above) may not add services.
+    private static func isApplication(_ uid: uid_t) -> Bool { uid % 100_000 >= 10_000 }
+
+    /// Isolated processes (per-user app id 99000…99999) see only services added with
+    /// allowIsolated (`is_multiuser_uid_isolated`).
+    private static func isIsolated(_ uid: uid_t) -> Bool { (99_000...99_999).contains(uid % 100_000) }
 
     private func validate(_ name: String) throws {
         let valid = (1...127).contains(name.utf8.count) && name.utf8.allSatisfy { byte in
@@ -214,65 +261,95 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
                 || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "_")
                 || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "/")
         }
-        guard valid else {
-            throw Status(exception: .illegalArgument, message: "invalid service name: 1-127 characters of [A-Za-z0-9_-./]")
-        }
+        guard valid else { throw Status(exception: .illegalArgument, message: "Invalid service name.") }
     }
 
     // MARK: - Methods
+    //
+    // Checks, their order and their answers follow cmds/servicemanager/ServiceManager.cpp at
+    // android-14.0.0_r1 and android-16.0.0_r1, with the policy in place of SELinux.
 
+    /// A lookup: the service, or nil when there is none or the caller may not see it. Never an
+    /// error: AOSP "returns ok regardless of result for legacy reasons".
     func lookUp(_ name: String, caller: CallerIdentity) throws -> (any IBinder)? {
-        try require(.find, name: name, caller: caller)
-        let (binder, notify) = state.withLock { state -> ((any IBinder)?, [any IClientCallback.Service]) in
-            guard var service = state.services[name] else { return (nil, []) }
-            var notify: [any IClientCallback.Service] = []
-            if !service.clientCallbacks.isEmpty {
-                // Handing the service out guarantees it a client until the next check.
-                service.guaranteeClient = true
-                if !service.hasClients {
-                    service.hasClients = true
-                    notify = service.clientCallbacks
-                }
-                state.services[name] = service
-            }
-            return (service.binder, notify)
+        guard allows(.find, name: name, caller: caller) else { return nil }
+        let found = state.withLock { state -> (any IBinder)? in
+            guard var service = state.services[name] else { return nil }
+            if !service.allowIsolated && Self.isIsolated(caller.euid) { return nil }
+            // Handing the service out guarantees it a client until the next check.
+            service.guaranteeClient = true
+            state.services[name] = service
+            return service.binder
         }
-        if let binder { sendOnClients(to: notify, service: binder, hasClients: true) }
-        return binder
+        guard let found else {
+            if Self.isIsolated(caller.euid) && state.withLock({ $0.services[name] != nil }) {
+                logger.warning(
+                    "isolated caller refused a service not allowed for isolated apps",
+                    metadata: ["service.name": "\(name)", "caller.euid": "\(caller.euid)"])
+            }
+            return nil
+        }
+        _ = handleClientCallbacks(name, knownClients: 2, onInterval: false)
+        state.withLock { $0.services[name]?.guaranteeClient = true }
+        return found
     }
 
     private func addService(
         _ name: String, _ binder: any IBinder, allowIsolated: Bool, dumpPriority: DumpPriority, caller: CallerIdentity
     ) throws {
+        if Self.isApplication(caller.euid) {
+            throw Status(exception: .security, message: "App UIDs cannot add services.")
+        }
         try require(.add, name: name, caller: caller)
         try validate(name)
         var replaced: [any IBinder] = []
-        let watchers = try state.withLock { state throws -> [any IServiceCallback.Service] in
-            if let existing = state.services[name], existing.ownerUID != caller.euid,
-                !policy.allows(.replace, name: name, uid: caller.euid)
-            {
-                throw Status(exception: .security, message: "'\(name)' is registered by uid \(existing.ownerUID)")
+        let (watchers, existed) = try state.withLock { state throws -> ([any IServiceCallback.Service], Registration?) in
+            let existing = state.services[name]
+            if let existing, existing.ownerUID != caller.euid {
+                // AOSP replaces and warns; a policy `replace` rule may still forbid it.
+                guard policy.allows(.replace, name: name, uid: caller.euid) else {
+                    logger.warning(
+                        "denied by the policy: replacing a service another uid registered",
+                        metadata: ["service.name": "\(name)", "owner.uid": "\(existing.ownerUID)", "caller.euid": "\(caller.euid)"])
+                    throw Status(exception: .security, message: "SELinux denied.")
+                }
             }
-            if state.services[name] == nil && state.services.count >= limits.services {
+            if existing == nil && state.services.count >= limits.services {
                 throw Status(exception: .illegalState, message: "too many services (\(limits.services))")
             }
-            replaced = state.services[name].map { [$0.binder] + $0.clientCallbacks.map(identity) } ?? []
-            state.services[name] = Registration(
+            replaced = existing.map { [$0.binder] } ?? []
+            var registration = Registration(
                 binder: binder, allowIsolated: allowIsolated, dumpPriority: dumpPriority, ownerUID: caller.euid,
                 ownerPID: caller.pid)
-            return state.notificationCallbacks[name] ?? []
+            registration.sequence = existing?.sequence ?? state.nextSequence
+            if existing == nil { state.nextSequence += 1 }
+            // Android 16 keeps whether the name had clients (b/279898063); earlier releases start over.
+            if release >= .android16 { registration.hasClients = existing?.hasClients ?? false }
+            state.services[name] = registration
+            return (state.notificationCallbacks[name] ?? [], existing)
+        }
+        if let existed, existed.ownerUID != caller.euid {
+            logger.warning(
+                "service re-registered by another uid",
+                metadata: ["service.name": "\(name)", "previous.uid": "\(existed.ownerUID)", "caller.euid": "\(caller.euid)"])
         }
         watchForDeath(binder)
         unwatchUnreferenced(replaced)
         logger.info(
             "added", metadata: ["service.name": "\(name)", "caller.euid": "\(caller.euid)", "caller.pid": "\(caller.pid)"])
+        if !watchers.isEmpty {
+            state.withLock { $0.services[name]?.guaranteeClient = true }
+            _ = handleClientCallbacks(name, knownClients: 2, onInterval: false)
+            state.withLock { $0.services[name]?.guaranteeClient = true }
+        }
         for watcher in watchers { sendOnRegistration(to: watcher, name: name, binder: binder) }
     }
 
     private func registerForNotifications(
         _ name: String, _ callback: any IServiceCallback.Service, caller: CallerIdentity
     ) throws {
-        try require(.find, name: name, caller: caller)
+        try require(.find, name: name, caller: caller, message: "SELinux")
+        if Self.isIsolated(caller.euid) { throw Status(exception: .security, message: "isolated app") }
         try validate(name)
         let existing = try state.withLock { state throws -> (any IBinder)? in
             var callbacks = state.notificationCallbacks[name] ?? []
@@ -299,7 +376,7 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
             guard var callbacks = state.notificationCallbacks[name],
                 let index = callbacks.firstIndex(where: { identity($0) === target })
             else {
-                throw Status(exception: .illegalState, message: "no such callback registered for '\(name)'")
+                throw Status(exception: .illegalState, message: "Nothing to unregister.")
             }
             callbacks.remove(at: index)
             state.notificationCallbacks[name] = callbacks.isEmpty ? nil : callbacks
@@ -311,82 +388,101 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
         _ name: String, service: any IBinder, callback: any IClientCallback.Service, caller: CallerIdentity
     ) throws {
         try require(.add, name: name, caller: caller)
-        try state.withLock { state throws in
-            guard var entry = state.services[name] else {
-                throw Status(exception: .illegalArgument, message: "'\(name)' is not registered")
+        let hasClients = try state.withLock { state throws -> Bool in
+            guard let entry = state.services[name] else {
+                throw Status(exception: .illegalArgument, message: "Service doesn't exist.")
             }
             guard entry.ownerPID == caller.pid else {
-                throw Status(exception: .unsupportedOperation, message: "only the registering process may do this")
+                throw Status(
+                    exception: .unsupportedOperation, message: "Only service can register client callback for itself.")
             }
             guard entry.binder === service else {
-                throw Status(exception: .illegalArgument, message: "not the binder registered as '\(name)'")
+                throw Status(exception: .illegalArgument, message: "Service mismatch.")
             }
-            guard entry.clientCallbacks.count < limits.callbacksPerName else {
+            let callbacks = state.clientCallbacks[name] ?? []
+            if callbacks.isEmpty && state.clientCallbacks.count >= limits.services {
+                throw Status(exception: .illegalState, message: "too many names with client callbacks (\(limits.services))")
+            }
+            guard callbacks.count < limits.callbacksPerName else {
                 throw Status(exception: .illegalState, message: "too many client callbacks for '\(name)'")
             }
-            entry.clientCallbacks.append(callback)
-            state.services[name] = entry
+            return entry.hasClients
         }
         watchForDeath(identity(callback))
-        // The registering transaction holds a reference too.
-        updateClients(of: name, knownClients: 2, onInterval: false)
+        // A new callback hears at once that the service has clients (b/278038751).
+        if hasClients { sendOnClients(to: [callback], service: service, hasClients: true) }
+        state.withLock { $0.clientCallbacks[name, default: []].append(callback) }
+        // Android 16 then checks the count, the registering call holding a reference (b/285202885).
+        if release >= .android16 { _ = handleClientCallbacks(name, knownClients: 2, onInterval: false) }
     }
 
     private func tryUnregisterService(_ name: String, service: any IBinder, caller: CallerIdentity) throws {
         try require(.add, name: name, caller: caller)
-        let handle = try state.withLock { state throws -> UInt32? in
+        try state.withLock { state throws in
             guard let entry = state.services[name] else {
-                throw Status(exception: .illegalState, message: "'\(name)' is not registered")
+                throw Status(exception: .illegalState, message: "Service not registered.")
             }
             guard entry.ownerPID == caller.pid else {
-                throw Status(exception: .unsupportedOperation, message: "only the registering process may do this")
+                throw Status(exception: .unsupportedOperation, message: "Service can only unregister itself.")
             }
             guard entry.binder === service else {
-                throw Status(exception: .illegalArgument, message: "not the binder registered as '\(name)'")
+                throw Status(exception: .illegalState, message: "Different service registered under this name.")
             }
             guard !entry.guaranteeClient else {
-                throw Status(exception: .illegalState, message: "'\(name)' was just handed to a client")
+                throw Status(exception: .illegalState, message: "Can't unregister, pending client.")
             }
-            return (entry.binder as? BinderProxy)?.handle
         }
         // servicemanager's own reference plus the one this transaction holds.
-        if let handle, let counts = try? process?.device.nodeReferenceCounts(handle: handle), counts.strong > 2 {
-            throw Status(exception: .illegalState, message: "'\(name)' has clients")
+        if handleClientCallbacks(name, knownClients: 2, onInterval: false) {
+            state.withLock { $0.services[name]?.guaranteeClient = true }
+            throw Status(exception: .illegalState, message: "Can't unregister, known client.")
         }
+        // The client callbacks stay registered under the name.
         let removed = state.withLock { $0.services.removeValue(forKey: name) }
-        unwatchUnreferenced(removed.map { [$0.binder] + $0.clientCallbacks.map(identity) } ?? [])
+        unwatchUnreferenced(removed.map { [$0.binder] } ?? [])
         logger.info("unregistered lazy service", metadata: ["service.name": "\(name)"])
     }
 
     // MARK: - Lazy service clients
 
-    /// Compares the kernel's count of references to the service with `knownClients` (the ones
-    /// servicemanager itself accounts for) and tells the client callbacks about a change:
-    /// gaining clients at once, losing them only on the periodic check.
-    private func updateClients(of name: String, knownClients: UInt32, onInterval: Bool) {
-        let snapshot = state.withLock { state -> (UInt32, Bool, Bool)? in
-            guard let entry = state.services[name], !entry.clientCallbacks.isEmpty,
-                let proxy = entry.binder as? BinderProxy
-            else { return nil }
-            return (proxy.handle, entry.hasClients, entry.guaranteeClient)
+    /// AOSP's `handleServiceClientCallback`: compares the kernel's count of strong references to
+    /// the service with `knownClients` (the ones servicemanager accounts for), tells the client
+    /// callbacks about gaining clients at once and about losing them only on the periodic check,
+    /// and returns whether the service is considered to have clients. Without a registration,
+    /// callbacks or a count from the kernel, it has clients ("don't do anything").
+    private func handleClientCallbacks(_ name: String, knownClients: UInt32, onInterval: Bool) -> Bool {
+        let handle = state.withLock { state -> UInt32?? in
+            guard let entry = state.services[name], !(state.clientCallbacks[name] ?? []).isEmpty else { return .none }
+            return .some((entry.binder as? BinderProxy)?.handle)
         }
-        guard let (handle, _, _) = snapshot else { return }
-        guard let counts = try? process?.device.nodeReferenceCounts(handle: handle) else { return }
+        guard let handle, let handle, let counts = try? process?.device.nodeReferenceCounts(handle: handle) else {
+            return true
+        }
         let kernelReportsClients = counts.strong > knownClients
-        let (notify, hasClients, binder) = state.withLock { state -> ([any IClientCallback.Service], Bool, (any IBinder)?) in
-            guard var entry = state.services[name] else { return ([], false, nil) }
-            var change: Bool?
+        var notifications: [(Bool, [any IClientCallback.Service], any IBinder)] = []
+        let hasClients = state.withLock { state -> Bool in
+            guard var entry = state.services[name] else { return true }
+            let callbacks = state.clientCallbacks[name] ?? []
             if entry.guaranteeClient {
-                if !entry.hasClients && !kernelReportsClients { change = true }
-                entry.guaranteeClient = false
+                if !entry.hasClients && !kernelReportsClients {
+                    entry.hasClients = true
+                    notifications.append((true, callbacks, entry.binder))
+                }
+                entry.guaranteeClient = false  // a guarantee lasts one check
             }
-            if kernelReportsClients && !entry.hasClients { change = true }
-            if !kernelReportsClients && entry.hasClients && onInterval && change == nil { change = false }
-            if let change { entry.hasClients = change }
+            if kernelReportsClients && !entry.hasClients {
+                entry.hasClients = true
+                notifications.append((true, callbacks, entry.binder))
+            }
+            if onInterval && !kernelReportsClients && entry.hasClients {
+                entry.hasClients = false
+                notifications.append((false, callbacks, entry.binder))
+            }
             state.services[name] = entry
-            return (change == nil ? [] : entry.clientCallbacks, change ?? false, entry.binder)
+            return entry.hasClients
         }
-        if let binder, !notify.isEmpty { sendOnClients(to: notify, service: binder, hasClients: hasClients) }
+        for (clients, callbacks, binder) in notifications { sendOnClients(to: callbacks, service: binder, hasClients: clients) }
+        return hasClients
     }
 
     /// Starts the periodic client check on a thread of its own.
@@ -396,8 +492,8 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
             while let self, !self.stopping.load(ordering: .relaxed) {
                 _ = self.timerWake.wait(timeout: Self.clientCheckInterval)
                 guard !self.stopping.load(ordering: .relaxed) else { return }
-                for name in self.state.withLock({ state in state.services.filter { !$0.value.clientCallbacks.isEmpty }.keys }) {
-                    self.updateClients(of: name, knownClients: 1, onInterval: true)
+                for name in self.state.withLock({ state in state.clientCallbacks.keys.filter { state.services[$0] != nil } }) {
+                    _ = self.handleClientCallbacks(name, knownClients: 1, onInterval: true)
                 }
             }
         }
@@ -450,7 +546,8 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
     private func unwatchUnreferenced(_ binders: [any IBinder]) {
         for case let proxy as BinderProxy in binders {
             let referenced = state.withLock { state in
-                state.services.values.contains { $0.binder === proxy || $0.clientCallbacks.contains { identity($0) === proxy } }
+                state.services.values.contains { $0.binder === proxy }
+                    || state.clientCallbacks.values.contains { $0.contains { identity($0) === proxy } }
                     || state.notificationCallbacks.values.contains { $0.contains { identity($0) === proxy } }
             }
             guard !referenced, let entry = watched.withLock({ $0.removeValue(forKey: ObjectIdentifier(proxy)) }) else {
@@ -469,9 +566,9 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
                 let kept = callbacks.filter { identity($0) !== proxy }
                 state.notificationCallbacks[name] = kept.isEmpty ? nil : kept
             }
-            for (name, var entry) in state.services where entry.clientCallbacks.contains(where: { identity($0) === proxy }) {
-                entry.clientCallbacks.removeAll { identity($0) === proxy }
-                state.services[name] = entry
+            for (name, callbacks) in state.clientCallbacks {
+                let kept = callbacks.filter { identity($0) !== proxy }
+                state.clientCallbacks[name] = kept.isEmpty ? nil : kept
             }
             return names
         }

@@ -376,7 +376,7 @@ public enum IServiceManager {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.getService2:
                 try data.enforceInterface(IServiceManager.descriptor)
@@ -390,7 +390,7 @@ public enum IServiceManager {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.checkService:
                 try data.enforceInterface(IServiceManager.descriptor)
@@ -404,7 +404,7 @@ public enum IServiceManager {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.checkService2:
                 try data.enforceInterface(IServiceManager.descriptor)
@@ -418,7 +418,7 @@ public enum IServiceManager {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.addService:
                 try data.enforceInterface(IServiceManager.descriptor)
@@ -434,7 +434,7 @@ public enum IServiceManager {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.listServices:
                 try data.enforceInterface(IServiceManager.descriptor)
@@ -448,7 +448,7 @@ public enum IServiceManager {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.registerForNotifications:
                 try data.enforceInterface(IServiceManager.descriptor)
@@ -462,7 +462,7 @@ public enum IServiceManager {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.unregisterForNotifications:
                 try data.enforceInterface(IServiceManager.descriptor)
@@ -476,7 +476,7 @@ public enum IServiceManager {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.isDeclared:
                 try data.enforceInterface(IServiceManager.descriptor)
@@ -490,7 +490,7 @@ public enum IServiceManager {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.getDeclaredInstances:
                 try data.enforceInterface(IServiceManager.descriptor)
@@ -504,7 +504,7 @@ public enum IServiceManager {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.updatableViaApex:
                 try data.enforceInterface(IServiceManager.descriptor)
@@ -518,7 +518,7 @@ public enum IServiceManager {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.getUpdatableNames:
                 try data.enforceInterface(IServiceManager.descriptor)
@@ -532,7 +532,7 @@ public enum IServiceManager {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.getConnectionInfo:
                 try data.enforceInterface(IServiceManager.descriptor)
@@ -546,7 +546,7 @@ public enum IServiceManager {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.registerClientCallback:
                 try data.enforceInterface(IServiceManager.descriptor)
@@ -561,7 +561,7 @@ public enum IServiceManager {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.tryUnregisterService:
                 try data.enforceInterface(IServiceManager.descriptor)
@@ -575,7 +575,7 @@ public enum IServiceManager {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.getServiceDebugInfo:
                 try data.enforceInterface(IServiceManager.descriptor)
@@ -588,7 +588,7 @@ public enum IServiceManager {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             default:
                 throw StatusCode.unknownTransaction

@@ -230,7 +230,7 @@ public enum IServiceManagerAndroid11 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.checkService:
                 try data.enforceInterface(IServiceManagerAndroid11.descriptor)
@@ -244,7 +244,7 @@ public enum IServiceManagerAndroid11 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.addService:
                 try data.enforceInterface(IServiceManagerAndroid11.descriptor)
@@ -260,7 +260,7 @@ public enum IServiceManagerAndroid11 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.listServices:
                 try data.enforceInterface(IServiceManagerAndroid11.descriptor)
@@ -274,7 +274,7 @@ public enum IServiceManagerAndroid11 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.registerForNotifications:
                 try data.enforceInterface(IServiceManagerAndroid11.descriptor)
@@ -288,7 +288,7 @@ public enum IServiceManagerAndroid11 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.unregisterForNotifications:
                 try data.enforceInterface(IServiceManagerAndroid11.descriptor)
@@ -302,7 +302,7 @@ public enum IServiceManagerAndroid11 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.isDeclared:
                 try data.enforceInterface(IServiceManagerAndroid11.descriptor)
@@ -316,7 +316,7 @@ public enum IServiceManagerAndroid11 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.registerClientCallback:
                 try data.enforceInterface(IServiceManagerAndroid11.descriptor)
@@ -331,7 +331,7 @@ public enum IServiceManagerAndroid11 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.tryUnregisterService:
                 try data.enforceInterface(IServiceManagerAndroid11.descriptor)
@@ -345,7 +345,7 @@ public enum IServiceManagerAndroid11 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             default:
                 throw StatusCode.unknownTransaction

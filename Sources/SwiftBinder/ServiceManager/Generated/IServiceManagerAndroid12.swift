@@ -289,7 +289,7 @@ public enum IServiceManagerAndroid12 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.checkService:
                 try data.enforceInterface(IServiceManagerAndroid12.descriptor)
@@ -303,7 +303,7 @@ public enum IServiceManagerAndroid12 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.addService:
                 try data.enforceInterface(IServiceManagerAndroid12.descriptor)
@@ -319,7 +319,7 @@ public enum IServiceManagerAndroid12 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.listServices:
                 try data.enforceInterface(IServiceManagerAndroid12.descriptor)
@@ -333,7 +333,7 @@ public enum IServiceManagerAndroid12 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.registerForNotifications:
                 try data.enforceInterface(IServiceManagerAndroid12.descriptor)
@@ -347,7 +347,7 @@ public enum IServiceManagerAndroid12 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.unregisterForNotifications:
                 try data.enforceInterface(IServiceManagerAndroid12.descriptor)
@@ -361,7 +361,7 @@ public enum IServiceManagerAndroid12 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.isDeclared:
                 try data.enforceInterface(IServiceManagerAndroid12.descriptor)
@@ -375,7 +375,7 @@ public enum IServiceManagerAndroid12 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.getDeclaredInstances:
                 try data.enforceInterface(IServiceManagerAndroid12.descriptor)
@@ -389,7 +389,7 @@ public enum IServiceManagerAndroid12 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.updatableViaApex:
                 try data.enforceInterface(IServiceManagerAndroid12.descriptor)
@@ -403,7 +403,7 @@ public enum IServiceManagerAndroid12 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.registerClientCallback:
                 try data.enforceInterface(IServiceManagerAndroid12.descriptor)
@@ -418,7 +418,7 @@ public enum IServiceManagerAndroid12 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.tryUnregisterService:
                 try data.enforceInterface(IServiceManagerAndroid12.descriptor)
@@ -432,7 +432,7 @@ public enum IServiceManagerAndroid12 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.getServiceDebugInfo:
                 try data.enforceInterface(IServiceManagerAndroid12.descriptor)
@@ -445,7 +445,7 @@ public enum IServiceManagerAndroid12 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             default:
                 throw StatusCode.unknownTransaction

@@ -309,7 +309,7 @@ public enum IServiceManagerAndroid13 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.checkService:
                 try data.enforceInterface(IServiceManagerAndroid13.descriptor)
@@ -323,7 +323,7 @@ public enum IServiceManagerAndroid13 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.addService:
                 try data.enforceInterface(IServiceManagerAndroid13.descriptor)
@@ -339,7 +339,7 @@ public enum IServiceManagerAndroid13 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.listServices:
                 try data.enforceInterface(IServiceManagerAndroid13.descriptor)
@@ -353,7 +353,7 @@ public enum IServiceManagerAndroid13 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.registerForNotifications:
                 try data.enforceInterface(IServiceManagerAndroid13.descriptor)
@@ -367,7 +367,7 @@ public enum IServiceManagerAndroid13 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.unregisterForNotifications:
                 try data.enforceInterface(IServiceManagerAndroid13.descriptor)
@@ -381,7 +381,7 @@ public enum IServiceManagerAndroid13 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.isDeclared:
                 try data.enforceInterface(IServiceManagerAndroid13.descriptor)
@@ -395,7 +395,7 @@ public enum IServiceManagerAndroid13 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.getDeclaredInstances:
                 try data.enforceInterface(IServiceManagerAndroid13.descriptor)
@@ -409,7 +409,7 @@ public enum IServiceManagerAndroid13 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.updatableViaApex:
                 try data.enforceInterface(IServiceManagerAndroid13.descriptor)
@@ -423,7 +423,7 @@ public enum IServiceManagerAndroid13 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.getConnectionInfo:
                 try data.enforceInterface(IServiceManagerAndroid13.descriptor)
@@ -437,7 +437,7 @@ public enum IServiceManagerAndroid13 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.registerClientCallback:
                 try data.enforceInterface(IServiceManagerAndroid13.descriptor)
@@ -452,7 +452,7 @@ public enum IServiceManagerAndroid13 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.tryUnregisterService:
                 try data.enforceInterface(IServiceManagerAndroid13.descriptor)
@@ -466,7 +466,7 @@ public enum IServiceManagerAndroid13 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.getServiceDebugInfo:
                 try data.enforceInterface(IServiceManagerAndroid13.descriptor)
@@ -479,7 +479,7 @@ public enum IServiceManagerAndroid13 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             default:
                 throw StatusCode.unknownTransaction

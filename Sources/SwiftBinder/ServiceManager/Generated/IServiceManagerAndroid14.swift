@@ -329,7 +329,7 @@ public enum IServiceManagerAndroid14 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.checkService:
                 try data.enforceInterface(IServiceManagerAndroid14.descriptor)
@@ -343,7 +343,7 @@ public enum IServiceManagerAndroid14 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.addService:
                 try data.enforceInterface(IServiceManagerAndroid14.descriptor)
@@ -359,7 +359,7 @@ public enum IServiceManagerAndroid14 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.listServices:
                 try data.enforceInterface(IServiceManagerAndroid14.descriptor)
@@ -373,7 +373,7 @@ public enum IServiceManagerAndroid14 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.registerForNotifications:
                 try data.enforceInterface(IServiceManagerAndroid14.descriptor)
@@ -387,7 +387,7 @@ public enum IServiceManagerAndroid14 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.unregisterForNotifications:
                 try data.enforceInterface(IServiceManagerAndroid14.descriptor)
@@ -401,7 +401,7 @@ public enum IServiceManagerAndroid14 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.isDeclared:
                 try data.enforceInterface(IServiceManagerAndroid14.descriptor)
@@ -415,7 +415,7 @@ public enum IServiceManagerAndroid14 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.getDeclaredInstances:
                 try data.enforceInterface(IServiceManagerAndroid14.descriptor)
@@ -429,7 +429,7 @@ public enum IServiceManagerAndroid14 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.updatableViaApex:
                 try data.enforceInterface(IServiceManagerAndroid14.descriptor)
@@ -443,7 +443,7 @@ public enum IServiceManagerAndroid14 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.getUpdatableNames:
                 try data.enforceInterface(IServiceManagerAndroid14.descriptor)
@@ -457,7 +457,7 @@ public enum IServiceManagerAndroid14 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.getConnectionInfo:
                 try data.enforceInterface(IServiceManagerAndroid14.descriptor)
@@ -471,7 +471,7 @@ public enum IServiceManagerAndroid14 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.registerClientCallback:
                 try data.enforceInterface(IServiceManagerAndroid14.descriptor)
@@ -486,7 +486,7 @@ public enum IServiceManagerAndroid14 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.tryUnregisterService:
                 try data.enforceInterface(IServiceManagerAndroid14.descriptor)
@@ -500,7 +500,7 @@ public enum IServiceManagerAndroid14 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.getServiceDebugInfo:
                 try data.enforceInterface(IServiceManagerAndroid14.descriptor)
@@ -513,7 +513,7 @@ public enum IServiceManagerAndroid14 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             default:
                 throw StatusCode.unknownTransaction

@@ -349,7 +349,7 @@ public enum IServiceManagerAndroid15 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.getService2:
                 try data.enforceInterface(IServiceManagerAndroid15.descriptor)
@@ -363,7 +363,7 @@ public enum IServiceManagerAndroid15 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.checkService:
                 try data.enforceInterface(IServiceManagerAndroid15.descriptor)
@@ -377,7 +377,7 @@ public enum IServiceManagerAndroid15 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.addService:
                 try data.enforceInterface(IServiceManagerAndroid15.descriptor)
@@ -393,7 +393,7 @@ public enum IServiceManagerAndroid15 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.listServices:
                 try data.enforceInterface(IServiceManagerAndroid15.descriptor)
@@ -407,7 +407,7 @@ public enum IServiceManagerAndroid15 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.registerForNotifications:
                 try data.enforceInterface(IServiceManagerAndroid15.descriptor)
@@ -421,7 +421,7 @@ public enum IServiceManagerAndroid15 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.unregisterForNotifications:
                 try data.enforceInterface(IServiceManagerAndroid15.descriptor)
@@ -435,7 +435,7 @@ public enum IServiceManagerAndroid15 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.isDeclared:
                 try data.enforceInterface(IServiceManagerAndroid15.descriptor)
@@ -449,7 +449,7 @@ public enum IServiceManagerAndroid15 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.getDeclaredInstances:
                 try data.enforceInterface(IServiceManagerAndroid15.descriptor)
@@ -463,7 +463,7 @@ public enum IServiceManagerAndroid15 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.updatableViaApex:
                 try data.enforceInterface(IServiceManagerAndroid15.descriptor)
@@ -477,7 +477,7 @@ public enum IServiceManagerAndroid15 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.getUpdatableNames:
                 try data.enforceInterface(IServiceManagerAndroid15.descriptor)
@@ -491,7 +491,7 @@ public enum IServiceManagerAndroid15 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.getConnectionInfo:
                 try data.enforceInterface(IServiceManagerAndroid15.descriptor)
@@ -505,7 +505,7 @@ public enum IServiceManagerAndroid15 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.registerClientCallback:
                 try data.enforceInterface(IServiceManagerAndroid15.descriptor)
@@ -520,7 +520,7 @@ public enum IServiceManagerAndroid15 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.tryUnregisterService:
                 try data.enforceInterface(IServiceManagerAndroid15.descriptor)
@@ -534,7 +534,7 @@ public enum IServiceManagerAndroid15 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.getServiceDebugInfo:
                 try data.enforceInterface(IServiceManagerAndroid15.descriptor)
@@ -547,7 +547,7 @@ public enum IServiceManagerAndroid15 {
                     throw transport
                 } catch {
                     reply.clear()
-                    reply.writeStatus(Status(caught: error))
+                    try reply.writeReplyStatus(Status(caught: error))
                 }
             default:
                 throw StatusCode.unknownTransaction
