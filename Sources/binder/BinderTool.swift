@@ -137,6 +137,8 @@ struct Config: ParsableCommand {
     @OptionGroup var options: BinderfsOptions
     @Option(name: .customLong("protocol"), help: "Show what this release would speak instead.", transform: parseRelease)
     var release: AndroidRelease?
+    @Flag(help: "Also ask each device's servicemanager which release it answers as.")
+    var probe = false
 
     func run() throws {
         let configuration = BinderConfiguration.system()
@@ -154,6 +156,11 @@ struct Config: ParsableCommand {
                 let choice = try configuration.release(for: device, explicit: release)
                 print("\(device): \(choice.release) (\(choice.source))")
                 for line in choice.release.protocolSummary { print("    \(line)") }
+                if probe {
+                    let detected = (try? BinderProcess(path: device, maxThreads: 0, release: choice.release))
+                        .flatMap { try? ServiceManager(process: $0).detectRelease() }
+                    print("    servicemanager answers as: \(detected?.description ?? "nothing (no context manager, or not a servicemanager)")")
+                }
             } catch {
                 print("\(device): \(error)")
             }

@@ -45,9 +45,15 @@ struct BinderTestPeer {
     }
 
     /// Serves the generated ITestService (AIDLTestService) as context manager until killed.
+    /// With `BINDER_TEST_PEER_STABILITY=vendor` the process's own objects are VENDOR, as a
+    /// vendor process's are (its token stays 'SYST': libbinder_ndk is system libbinder).
     static func serveAIDL(device: String) {
         do throws(BinderError) {
-            let process = try BinderProcess(path: FilePath(device))
+            var format: WireFormat?
+            if getenv("BINDER_TEST_PEER_STABILITY").map({ String(cString: $0) }) == "vendor" {
+                format = WireFormat(stability: .level16, hasInterfaceHeader: true, localStability: .vendor)
+            }
+            let process = try BinderProcess(path: FilePath(device), wireFormat: format)
             try process.becomeContextManager(ITestService.Stub(AIDLTestService()))
             process.startThreadPool()
             print("ready")

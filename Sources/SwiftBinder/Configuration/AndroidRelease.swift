@@ -100,6 +100,9 @@ public enum AndroidRelease: String, CaseIterable, Comparable, Hashable, Sendable
 
     public var description: String { rawValue }
 
+    /// The release whose servicemanager table this one uses (Android 15 r1 has Android 14's).
+    public var serviceManagerTable: AndroidRelease { self == .android15r1 ? .android14 : self }
+
     public static func < (lhs: AndroidRelease, rhs: AndroidRelease) -> Bool {
         allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
     }

@@ -68,22 +68,36 @@ public struct BinderConfiguration: Sendable {
 
     /// The host's configuration, read now (see the type's description for what is read).
     public static func system() -> BinderConfiguration {
+        load()
+    }
+
+    /// A configuration read from `file` and then the `*.conf` files of `directory` in name
+    /// order, with `environment`'s variables (the process's when nil) applied as for
+    /// ``system()``.
+    public static func load(
+        file: FilePath = defaultFile, directory: FilePath? = defaultDirectory, environment: [String: String]? = nil
+    ) -> BinderConfiguration {
+        func variable(_ name: String) -> String? {
+            if let environment { return environment[name] }
+            return getenv(name).map { String(cString: $0) }
+        }
         var configuration = BinderConfiguration()
-        if let value = getenv(releaseVariable).map({ String(cString: $0) }), !value.isEmpty {
+        if let value = variable(releaseVariable), !value.isEmpty {
             if let release = AndroidRelease(parsing: value) {
                 configuration.environmentRelease = Choice(release: release, source: "\(releaseVariable)=\(value)")
             } else {
                 configuration.warnings.append("\(releaseVariable)=\(value): not a release (\(AndroidRelease.names)) or API level 29…36")
             }
         }
-        if let file = getenv(fileVariable).map({ String(cString: $0) }), !file.isEmpty {
-            configuration.read(FilePath(file))
+        if let override = variable(fileVariable), !override.isEmpty {
+            configuration.read(FilePath(override))
             return configuration
         }
-        configuration.read(defaultFile)
-        let names = (try? directoryEntries(defaultDirectory))?.filter { $0.isRegular && $0.name.hasSuffix(".conf") }
+        configuration.read(file)
+        guard let directory else { return configuration }
+        let names = (try? directoryEntries(directory))?.filter { $0.isRegular && $0.name.hasSuffix(".conf") }
         for name in (names ?? []).map(\.name).sorted() {
-            configuration.read(defaultDirectory.appending(name))
+            configuration.read(directory.appending(name))
         }
         return configuration
     }

@@ -54,6 +54,9 @@ public enum BinderError: Error, Equatable, Sendable, CustomStringConvertible {
     /// object received with another level than it had.
     case stabilityRefused(provided: StabilityLevel, required: StabilityLevel, handle: UInt32)
 
+    /// servicemanager answers as another Android release than the device is configured for.
+    case releaseMismatch(configured: AndroidRelease, source: String, detected: AndroidRelease)
+
     /// The peer's Android release has no such call (e.g. `isDeclared` before Android 11).
     case notInRelease(String, AndroidRelease)
 
@@ -95,6 +98,10 @@ public enum BinderError: Error, Equatable, Sendable, CustomStringConvertible {
             return "the binder runtime was shut down"
         case .stabilityRefused(let provided, let required, let handle):
             return "cannot do a user transaction on a \(provided) binder (handle \(handle)) in a \(required) context"
+        case .releaseMismatch(let configured, let source, let detected):
+            return "servicemanager speaks \(detected)'s protocol, but this device is configured for \(configured) "
+                + "(\(source)); set the release with --protocol, SWIFTBINDER_ANDROID_RELEASE or /etc/gbinder.conf "
+                + "([General] ApiLevel=\(detected.apiLevel)); see `binder config`"
         case .notInRelease(let call, let release):
             return "\(call) does not exist in \(release)'s protocol"
         case .configuration(let error):

@@ -170,16 +170,14 @@ public final class BinderProcess: ReceivedBufferOwner, @unchecked Sendable {
     /// handing out a proxy whose references the kernel refused.
     public var contextObject: BinderProxy {
         get throws(BinderError) {
-            if let existing = proxies.withLock({ $0[0]?.proxy }), existing.isAlive { return existing }
+            if let existing = proxies.withLock({ $0[0]?.proxy }) { return existing }
             _ = try threadState().transact(handle: 0, code: ReservedTransactionCode.ping, data: Parcel(), flags: [])
             return try proxy(forHandle: 0)
         }
     }
 
     /// The proxy for `handle`, shared by everyone who holds one; a new proxy takes its own
-    /// strong and weak references on the handle. A proxy known to be dead is not handed out
-    /// again: handle 0 names whichever context manager is current, so after servicemanager
-    /// restarts a fresh proxy reaches the new one.
+    /// strong and weak references on the handle.
     public func proxy(forHandle handle: UInt32) throws(BinderError) -> BinderProxy {
         guard !isShuttingDown else { throw .shutDown }
         if handle == 0 && contextManagerObject != nil {
@@ -188,7 +186,7 @@ public final class BinderProcess: ReceivedBufferOwner, @unchecked Sendable {
             throw .unsupported("a proxy for handle 0 in the context manager itself")
         }
         let (proxy, created) = proxies.withLock { proxies -> (BinderProxy, Bool) in
-            if let existing = proxies[handle]?.proxy, existing.isAlive { return (existing, false) }
+            if let existing = proxies[handle]?.proxy { return (existing, false) }
             let generation = proxyGeneration.add(1, ordering: .relaxed).newValue
             let proxy = BinderProxy(process: self, handle: handle, generation: generation)
             proxies[handle] = ProxyEntry(proxy: proxy, generation: generation)

@@ -11,7 +11,8 @@ public final class BinderProxy: IBinder, @unchecked Sendable {
     let generation: UInt64
 
     private struct State {
-        /// A call failed with a dead target: later calls fail at once (libbinder's `mAlive`).
+        /// A call failed with a dead target: later calls fail at once (libbinder's `mAlive`),
+        /// except on handle 0, which names whichever process is the context manager now.
         var deadReplySeen = false
         /// The kernel said the object died (`BR_DEAD_BINDER`) and the handlers ran
         /// (libbinder's `mObitsSent`). Only this refuses further death links.
@@ -84,11 +85,19 @@ public final class BinderProxy: IBinder, @unchecked Sendable {
         }
     }
 
+    /// After a dead reply, calls fail without reaching the kernel, as libbinder's do. Handle 0
+    /// is the exception: the kernel sends calls on it to the current context manager, so a
+    /// restarted servicemanager is reached through the same proxy.
+    private func checkNotKnownDead() throws(BinderError) {
+        guard handle != 0, state.withLock({ $0.deadReplySeen }) else { return }
+        throw .transactionFailed(.deadTarget)
+    }
+
     public func transact(code: UInt32, data: borrowing Parcel, flags: TransactionFlags) throws(BinderError) -> Parcel {
         guard !process.isShuttingDown else { throw .shutDown }
         try checkWireFormat(data)
         try checkStability(code: code)
-        guard !state.withLock({ $0.deadReplySeen }) else { throw .transactionFailed(.deadTarget) }
+        try checkNotKnownDead()
         do {
             if flags.contains(.oneWay) {
                 _ = try process.threadState().transactOneway(handle: handle, code: code, data: data, flags: flags)
@@ -110,7 +119,7 @@ public final class BinderProxy: IBinder, @unchecked Sendable {
         guard !process.isShuttingDown else { throw .shutDown }
         try checkWireFormat(data)
         try checkStability(code: code)
-        guard !state.withLock({ $0.deadReplySeen }) else { throw .transactionFailed(.deadTarget) }
+        try checkNotKnownDead()
         do {
             return try process.threadState().transactOneway(handle: handle, code: code, data: data, flags: flags)
         } catch {

@@ -23,15 +23,7 @@ public final class ServiceManager: @unchecked Sendable {
     public let release: AndroidRelease
 
     private let connection: Mutex<any ServiceManagerBackend>
-
-    /// The connection, made again when the proxy for handle 0 is dead (servicemanager died; a
-    /// new one may have taken its place). The reconnection's ping is made outside the lock.
-    private var backend: any ServiceManagerBackend {
-        let current = connection.withLock { $0 }
-        guard !current.binder.isAlive, let fresh = try? Self.connect(process, release) else { return current }
-        connection.withLock { $0 = fresh }
-        return fresh
-    }
+    private var backend: any ServiceManagerBackend { connection.withLock { $0 } }
 
     /// Services to register again when servicemanager restarts (``keepRegistered(_:_:allowIsolated:dumpPriority:)``).
     private let kept = Mutex<[(name: String, service: any IBinder, allowIsolated: Bool, dumpPriority: DumpPriority)]>([])
@@ -244,16 +236,73 @@ public final class ServiceManager: @unchecked Sendable {
     }
 
     /// Runs a generated proxy call, whose errors are `RemoteError`s.
+    /// Runs a call; a failure that looks like a protocol mismatch (a transport status, an
+    /// unreadable reply, a request servicemanager could not read) is checked against the
+    /// release servicemanager answers as, and reported as a mismatch naming both.
     private func remote<T>(_ body: () throws -> T) throws(RemoteError) -> T {
+        let failure: RemoteError
         do {
             return try body()
         } catch let error as RemoteError {
-            throw error
+            failure = error
         } catch let error as BinderError {
-            throw .transport(error)
+            failure = .transport(error)
         } catch {
-            throw .transport(.unsupported("\(error)"))
+            failure = .transport(.unsupported("\(error)"))
         }
+        switch failure {
+        case .transport(.remoteStatus), .transport(.malformedParcel), .exception(Status(exception: .badParcelable)):
+            break
+        case .exception(let status) where status.exception == .badParcelable || status.exception == .nullPointer:
+            break
+        default:
+            throw failure
+        }
+        if let detected = detectRelease(), detected.serviceManagerTable != release.serviceManagerTable {
+            throw .transport(
+                .releaseMismatch(configured: release, source: process.release.source, detected: detected))
+        }
+        throw failure
+    }
+
+    // MARK: - Which release servicemanager speaks
+
+    /// The release whose servicemanager protocol the context manager answers, found by asking:
+    /// Android 10's `checkService` in Android 10's token, then `getServiceDebugInfo` (the one
+    /// method without arguments) at the code each later release gives it, then Android 11's
+    /// `listServices`. Nothing is changed by asking: at every other code a request without
+    /// arguments is refused. Android 15 r1 answers as Android 14 (the same table). Nil when
+    /// nothing answers as any release.
+    public func detectRelease() -> AndroidRelease? {
+        let descriptor = ServiceManagerService.descriptor
+        func ask(_ code: UInt32, _ format: WireFormat, _ write: (inout Parcel) -> Void) -> Parcel? {
+            var request = Parcel(wireFormat: format)
+            request.writeInterfaceToken(descriptor)
+            write(&request)
+            return try? process.threadState().transact(handle: 0, code: code, data: request, flags: [])
+        }
+        if let reply = ask(Android10ServiceManager.Code.checkService, .android10, { $0.writeString16("manager") }),
+            reply.dataSize == 4 || reply.dataSize == FlatBinderObject.size
+        {
+            return .android10
+        }
+        let probes: [(AndroidRelease, UInt32)] = [
+            (.android16, IServiceManager.Code.getServiceDebugInfo), (.android15, IServiceManagerAndroid15.Code.getServiceDebugInfo),
+            (.android14, IServiceManagerAndroid14.Code.getServiceDebugInfo),
+            (.android13, IServiceManagerAndroid13.Code.getServiceDebugInfo),
+            (.android12, IServiceManagerAndroid12.Code.getServiceDebugInfo),
+        ]
+        for (release, code) in probes {
+            guard var reply = ask(code, .android13, { _ in }), let status = try? reply.readStatus() else { continue }
+            // The method ran: OK with the list, or refused by the caller's rights.
+            if status.isOK || status.exception == .security { return release }
+        }
+        if var reply = ask(IServiceManagerAndroid11.Code.listServices, .android11, { $0.writeInt32(DumpPriority.all.rawValue) }),
+            let status = try? reply.readStatus(), status.isOK || status.exception == .security
+        {
+            return .android11
+        }
+        return nil
     }
 }
 
