@@ -329,6 +329,22 @@ import Glibc
             environment: [BinderConfiguration.releaseVariable: release.rawValue], mergeStandardError: true)
         let checked = try check.readAll()
         #expect(try check.waitForExit() == 0, "\(checked)")
+        // And calls servicemanager itself at the release's listServices code.
+        if release >= .android11 {
+            let listCode: UInt32
+            switch release {
+            case .android15: listCode = IServiceManagerAndroid15.Code.listServices
+            case .android16: listCode = IServiceManager.Code.listServices
+            default: listCode = IServiceManagerAndroid11.Code.listServices  // 4 from 11 to 15 r1
+            }
+            let call = try ChildProcess(
+                ChildProcess.builtProduct("binder"),
+                ["call", "manager", String(listCode), "i32:15", "--device", setup.device.path.string, "--protocol", release.rawValue],
+                mergeStandardError: true)
+            let called = try call.readAll()
+            #expect(try call.waitForExit() == 0, "\(called)")
+            #expect(called.hasPrefix("Result: OK"), "\(called)")
+        }
     }
 
     @Test func aSecondServiceManagerSaysTheDeviceIsBusy() throws {

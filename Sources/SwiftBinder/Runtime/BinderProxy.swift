@@ -45,13 +45,6 @@ public final class BinderProxy: IBinder, @unchecked Sendable {
         Parcel(wireFormat: process.wireFormat)
     }
 
-    /// Refuses a request built for another wire format (libbinder refuses a parcel marked for
-    /// another binder the same way): the peer would misread it.
-    private func checkWireFormat(_ data: borrowing Parcel) throws(BinderError) {
-        guard data.wireFormat != process.wireFormat, data.dataSize > 0 else { return }
-        throw .wireFormatMismatch(request: data.wireFormat, target: process.wireFormat, targetRelease: process.release.description)
-    }
-
     /// The stability this proxy is sent on with: the level it arrived with, or this process's
     /// own level for a proxy that did not come in a parcel (libbinder's `finishFlattenBinder`
     /// re-sends a proxy with its recorded level; `getContextObject` marks handle 0 local).
@@ -71,33 +64,34 @@ public final class BinderProxy: IBinder, @unchecked Sendable {
         return previous == level
     }
 
-    /// libbinder's check before a user transaction (`BpBinder::transact`, `Stability::check`):
-    /// the object must include this process's level (SYSTEM: SYSTEM or VINTF objects;
-    /// VENDOR: VENDOR or VINTF). Android 10 had no stability.
-    private func checkStability(code: UInt32) throws(BinderError) {
-        guard ReservedTransactionCode.firstCall...ReservedTransactionCode.lastCall ~= code,
-            process.wireFormat.stability != .none
+    /// What is checked before a call reaches the kernel (one lock taken):
+    /// - the request is in this device's wire format (libbinder refuses a parcel marked for
+    ///   another binder the same way): the peer would misread it;
+    /// - after a dead reply, calls fail at once, as libbinder's `BpBinder::transact` does once
+    ///   `mAlive` is clear. Handle 0 is the exception: the kernel sends calls on it to the
+    ///   current context manager, so a restarted servicemanager is reached through it;
+    /// - a user call needs an object whose stability includes this process's level
+    ///   (`Stability::check`: SYSTEM needs SYSTEM or VINTF, VENDOR needs VENDOR or VINTF);
+    ///   Android 10 had no stability.
+    private func checkBeforeSending(code: UInt32, _ data: borrowing Parcel) throws(BinderError) {
+        let format = process.wireFormat
+        if data.dataSize > 0, data.wireFormat != format {
+            throw .wireFormatMismatch(request: data.wireFormat, target: format, targetRelease: process.release.description)
+        }
+        let (recorded, deadReplySeen) = state.withLock { ($0.stability, $0.deadReplySeen) }
+        if deadReplySeen && handle != 0 { throw .transactionFailed(.deadTarget) }
+        guard ReservedTransactionCode.firstCall...ReservedTransactionCode.lastCall ~= code, format.stability != .none
         else { return }
-        let required = process.wireFormat.localStability
-        let provided = stability
+        let required = format.localStability
+        let provided = recorded == .undeclared ? required : recorded
         guard provided.isDeclared, provided.rawValue & required.rawValue == required.rawValue else {
             throw .stabilityRefused(provided: provided, required: required, handle: handle)
         }
     }
 
-    /// After a dead reply, calls fail without reaching the kernel, as libbinder's do. Handle 0
-    /// is the exception: the kernel sends calls on it to the current context manager, so a
-    /// restarted servicemanager is reached through the same proxy.
-    private func checkNotKnownDead() throws(BinderError) {
-        guard handle != 0, state.withLock({ $0.deadReplySeen }) else { return }
-        throw .transactionFailed(.deadTarget)
-    }
-
     public func transact(code: UInt32, data: borrowing Parcel, flags: TransactionFlags) throws(BinderError) -> Parcel {
         guard !process.isShuttingDown else { throw .shutDown }
-        try checkWireFormat(data)
-        try checkStability(code: code)
-        try checkNotKnownDead()
+        try checkBeforeSending(code: code, data)
         do {
             if flags.contains(.oneWay) {
                 _ = try process.threadState().transactOneway(handle: handle, code: code, data: data, flags: flags)
@@ -117,9 +111,7 @@ public final class BinderProxy: IBinder, @unchecked Sendable {
         throws(BinderError) -> OnewayDelivery
     {
         guard !process.isShuttingDown else { throw .shutDown }
-        try checkWireFormat(data)
-        try checkStability(code: code)
-        try checkNotKnownDead()
+        try checkBeforeSending(code: code, data)
         do {
             return try process.threadState().transactOneway(handle: handle, code: code, data: data, flags: flags)
         } catch {
