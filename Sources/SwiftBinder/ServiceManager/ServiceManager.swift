@@ -9,7 +9,7 @@ import Glibc
 /// generated from that release's `ServiceManager/aidl/android/os/IServiceManager*.aidl` (Android
 /// 10's C protocol: ``Android10ServiceManager``).
 ///
-/// The release is the device's (``BinderProcess/release``, from the configuration) unless given.
+/// The release is the device's (``BinderProcess/release``, from the configuration).
 ///
 /// ```swift
 /// let process = try BinderProcess(path: "/dev/binderfs/binder")
@@ -29,13 +29,12 @@ public final class ServiceManager: @unchecked Sendable {
     private let kept = Mutex<[(name: String, service: any IBinder, allowIsolated: Bool, dumpPriority: DumpPriority)]>([])
     private let watching = Mutex(false)
 
-    /// Connects to the context manager of `process`'s device.
-    ///
-    /// - Parameter release: the servicemanager's release; by default the device's
-    ///   (``BinderProcess/release``). Requests are built in the device's wire format either way.
-    public init(process: BinderProcess, release: AndroidRelease? = nil) throws(BinderError) {
+    /// Connects to the context manager of `process`'s device, speaking the release the device
+    /// speaks (``BinderProcess/release``): its servicemanager protocol and its wire format go
+    /// together, so choose another release when opening the device.
+    public init(process: BinderProcess) throws(BinderError) {
         self.process = process
-        self.release = release ?? process.release.release
+        self.release = process.release.release
         self.connection = Mutex(try Self.connect(process, self.release))
     }
 

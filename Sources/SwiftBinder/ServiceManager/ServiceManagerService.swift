@@ -71,14 +71,14 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
     private let stopping = Atomic<Bool>(false)
     private let timerWake = Waiter<Bool>()
 
-    /// A registry served on `process`'s device, speaking `release` (by default the device's).
+    /// A registry served on `process`'s device, speaking the release the device speaks (its
+    /// servicemanager protocol and its wire format go together).
     public convenience init(
-        process: BinderProcess, release: AndroidRelease? = nil,
-        policy: AccessPolicy = .default, limits: Limits = Limits(), logger: Logger = Logger(label: "servicemanager")
+        process: BinderProcess, policy: AccessPolicy = .default, limits: Limits = Limits(),
+        logger: Logger = Logger(label: "servicemanager")
     ) {
         self.init(
-            process: process, caller: nil, release: release ?? process.release.release, policy: policy, limits: limits,
-            logger: logger)
+            process: process, caller: nil, release: process.release.release, policy: policy, limits: limits, logger: logger)
     }
 
     /// A registry on no binder device, whose callers are whoever `caller` says: its request
