@@ -438,7 +438,7 @@ public struct SwiftGenerator {
         out.line("}")
         out.line("} catch let error as ParcelError where error.isUnexpectedNull {")
         out.line("    reply.clear()")
-        out.line("    reply.writeStatus(Status(exception: .nullPointer, message: \"\\(error)\"))")
+        out.line("    reply.writeStatus(Status(exception: .nullPointer))")
         out.line("}")
         out.close("}")
         out.close("}")
@@ -527,7 +527,8 @@ public struct SwiftGenerator {
                 out.line("let \(name) = \(read(type, nullable: nullable, parcel: "data"))")
             }
         }
-        out.line("try data.finishAIDLRequest()")
+        // AOSP's aidl checks for unread data only in methods that take arguments.
+        if !info.arguments.isEmpty { out.line("try data.finishAIDLRequest()") }
         let call = "service.\(identifier(info.method.name))(" + info.arguments.map { argument, _ in
             let isInout = argument.direction == .out || argument.direction == .inout
             return "\(identifier(argument.name)): \(isInout ? "&" : "")_\(argument.name)"

@@ -77,12 +77,21 @@ struct ServiceManagerCommand: ParsableCommand {
 
         let process: BinderProcess
         let service: ServiceManagerService
-        do {
-            // Single-threaded like AOSP's: one looper serves requests, deaths and callbacks.
-            // As AOSP's: one looper, no background scheduling bits in the objects it sends, and a
-            // node that asks only for security contexts (cmds/servicemanager/main.cpp).
+        var releaseSource = ""
+        do throws(BinderError) {
+            // As AOSP's: one looper serving requests, deaths and callbacks; no background
+            // scheduling bits in the objects it sends from Android 15; a node that asks only for
+            // security contexts (cmds/servicemanager/main.cpp).
+            let choice: BinderConfiguration.Choice
+            do {
+                choice = try BinderConfiguration.system().release(for: FilePath(device), explicit: release)
+            } catch {
+                throw .configuration(error)
+            }
+            releaseSource = choice.source
             process = try BinderProcess(
-                path: FilePath(device), maxThreads: 0, release: release, disableBackgroundScheduling: true, logger: logger)
+                path: FilePath(device), maxThreads: 0, release: choice.release,
+                disableBackgroundScheduling: choice.release.serviceManagerDisablesBackgroundScheduling, logger: logger)
             service = ServiceManagerService(process: process, policy: accessPolicy, logger: logger)
             try process.becomeContextManager(service.binder, requestSecurityContext: true, nodeFlags: 0)
         } catch {
@@ -97,7 +106,7 @@ struct ServiceManagerCommand: ParsableCommand {
             "ready",
             metadata: [
                 "binder.device": "\(device)", "android.release": "\(process.release.release)",
-                "android.release.source": "\(process.release.source)",
+                "android.release.source": "\(releaseSource)",
             ])
 
         var received: Int32 = 0

@@ -90,6 +90,21 @@ import Glibc
         #expect(contradiction.map { "\($0)" }?.contains("no Android release has both") == true)
     }
 
+    /// libgbinder applies its highest preset at or below ApiLevel, and its presets write keys for
+    /// /dev/binder and /dev/vndbinder, which then win over `Default`; other devices use `Default`.
+    @Test func apiLevelPresetsAsLibgbinderAppliesThem() throws {
+        let configuration = BinderConfiguration(
+            parsing: """
+                [General]
+                ApiLevel = 37
+                [ServiceManager]
+                Default = aidl3
+                """)
+        #expect(try configuration.release(for: "/dev/binder").release == .android16)
+        #expect(try configuration.release(for: "/dev/vndbinder").release == .android16)
+        #expect(try configuration.release(for: device).release == .android11)
+    }
+
     @Test func anExplicitReleaseWins() throws {
         let configuration = BinderConfiguration(parsing: "[General]\nApiLevel = 30\n")
         #expect(try configuration.release(for: device, explicit: .android13).release == .android13)

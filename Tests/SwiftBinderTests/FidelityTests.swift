@@ -188,3 +188,99 @@ import Testing
         #expect(reply.dataSize == 0)
     }
 }
+
+/// Per-release answers of libbinder's BBinder, generated stubs and servicemanager, in process.
+@Suite struct ReleaseAnswerTests {
+    final class Plain: BinderObject, @unchecked Sendable {}
+
+    /// Android 10's BBinder::transact answered PING with an int32 (pingBinder()) and had no
+    /// EXTENSION or DEBUG_PID codes (libs/binder/Binder.cpp at android-10.0.0_r1); from Android 11
+    /// PING's reply is empty.
+    @Test func android10ObjectsAnswerMetaCodesAsAndroid10() throws {
+        let object = Plain()
+        let ping10 = try object.transact(code: ReservedTransactionCode.ping, data: Parcel(wireFormat: .android10))
+        #expect(ping10.dataBytes == [0, 0, 0, 0])
+        let ping11 = try object.transact(code: ReservedTransactionCode.ping, data: Parcel(wireFormat: .android11))
+        #expect(ping11.dataSize == 0)
+        #expect(throws: BinderError.remoteStatus(.unknownTransaction)) {
+            _ = try object.transact(code: ReservedTransactionCode.debugPID, data: Parcel(wireFormat: .android10))
+        }
+        #expect(throws: BinderError.remoteStatus(.unknownTransaction)) {
+            _ = try object.transact(code: ReservedTransactionCode.extension, data: Parcel(wireFormat: .android10))
+        }
+        #expect(try object.transact(code: ReservedTransactionCode.debugPID, data: Parcel(wireFormat: .android11)).dataSize == 4)
+    }
+
+    /// A ParcelableHolder is kept as bytes, so one that carries a binder object is refused, not
+    /// sent on without it.
+    @Test func aHolderWithObjectsIsRefused() throws {
+        var parcel = Parcel()
+        parcel.writeInt32(1)
+        parcel.writeInt32(0)
+        parcel.writeInt32(Int32(FlatBinderObject.size + 4))
+        parcel.writeBinder(.handle(3))
+        #expect(throws: ParcelError.self) { try parcel.readParcelableHolder() }
+        #expect(parcel.readerIndex == 0)
+    }
+
+    /// servicemanager's refusals carry each release's message (cmds/servicemanager/
+    /// ServiceManager.cpp): none at android-11.0.0_r1 and android-12.0.0_r1, addService's at
+    /// android-13.0.0_r1 ("Invalid service name"), android-14.0.0_r1's, and from android-15.0.0_r6
+    /// "SELinux denied for service." for denied adds.
+    @Test func refusalsCarryEachReleasesMessage() throws {
+        let expected: [AndroidRelease: String?] = [
+            .android11: nil, .android12: nil, .android13: "Invalid service name", .android14: "Invalid service name.",
+            .android16: "Invalid service name.",
+        ]
+        for (release, message) in expected {
+            let registry = ServiceManagerService(
+                detachedWithCaller: { CallerIdentity(pid: 1, euid: 0, securityContext: nil, flags: []) }, release: release)
+            let error = #expect(throws: Status.self) { try registry.addService(name: "no spaces", service: Plain(), allowIsolated: false, dumpPriority: 8) }
+            #expect(error == Status(exception: .illegalArgument, message: message), "\(release)")
+        }
+        let denied = [AndroidRelease.android14: "SELinux denied.", .android15: "SELinux denied for service."]
+        for (release, message) in denied {
+            let registry = ServiceManagerService(
+                detachedWithCaller: { CallerIdentity(pid: 1, euid: 1000, securityContext: nil, flags: []) }, release: release)
+            let error = #expect(throws: Status.self) { try registry.addService(name: "x", service: Plain(), allowIsolated: false, dumpPriority: 8) }
+            #expect(error == Status(exception: .security, message: message), "\(release)")
+        }
+    }
+
+    /// Android 11 kept the first registration of a name (mNameToService.emplace at
+    /// android-11.0.0_r1); later releases overwrite it.
+    @Test func android11KeepsTheFirstRegistration() throws {
+        for (release, keepsFirst) in [(AndroidRelease.android11, true), (.android12, false)] {
+            let registry = ServiceManagerService(
+                detachedWithCaller: { CallerIdentity(pid: 1, euid: 0, securityContext: nil, flags: []) }, release: release)
+            let first = Plain()
+            let second = Plain()
+            try registry.addService(name: "test.name", service: first, allowIsolated: false, dumpPriority: 8)
+            try registry.addService(name: "test.name", service: second, allowIsolated: false, dumpPriority: 8)
+            let found: (any IBinder)? = try registry.checkService(name: "test.name")
+            #expect(found === (keepsFirst ? first : second), "\(release)")
+        }
+    }
+
+    /// From Android 13 generated stubs refuse unread request data with EX_BAD_PARCELABLE naming
+    /// the size (Parcel::enforceNoDataAvail); android-12.0.0_r1 has no such check.
+    @Test func unreadRequestDataIsRefusedFromAndroid13() throws {
+        for release in [AndroidRelease.android12, .android13] {
+            let registry = ServiceManagerService(
+                detachedWithCaller: { CallerIdentity(pid: 1, euid: 0, securityContext: nil, flags: []) }, release: release)
+            var request = Parcel(wireFormat: release.wireFormat)
+            request.writeInterfaceToken(ServiceManagerService.descriptor)
+            request.writeString16("manager")
+            request.writeInt32(42)
+            let code = release == .android12 ? IServiceManagerAndroid12.Code.checkService : IServiceManagerAndroid13.Code.checkService
+            var reply = try registry.binder.transact(code: code, data: request)
+            let status = try reply.readStatus()
+            if release == .android12 {
+                #expect(status.isOK)
+            } else {
+                #expect(status == Status(exception: .badParcelable, message: "Parcel data not fully consumed, unread size: 4"))
+            }
+            withExtendedLifetime(registry) {}
+        }
+    }
+}

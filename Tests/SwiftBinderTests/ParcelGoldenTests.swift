@@ -34,9 +34,11 @@ import Testing
         try request.requireFullyRead()
     }
 
-    /// servicemanager disables background scheduling (cmds/servicemanager/main.cpp), so the
-    /// objects it writes carry no priority bits; from Android 13 null and handle objects carry
-    /// no ACCEPTS_FDS either (libs/binder/Parcel.cpp flattenBinder at android-13.0.0_r1): flags 0.
+    /// servicemanager disables background scheduling from Android 15 (cmds/servicemanager/main.cpp,
+    /// commit 310fce2f0e), so the objects it writes carry no priority bits; from Android 13 null
+    /// and handle objects carry no ACCEPTS_FDS either (libs/binder/Parcel.cpp flattenBinder at
+    /// android-13.0.0_r1): flags 0. (PROTOCOL.md §3.12 shows this for Android 13+; at 13 and 14
+    /// servicemanager still writes the priority bits, 0x13.)
     static let serviceManagerFormat = WireFormat.android13.disablingBackgroundScheduling()
 
     @Test func checkServiceReplyFound() throws {

@@ -100,6 +100,11 @@ public enum AndroidRelease: String, CaseIterable, Comparable, Hashable, Sendable
 
     public var description: String { rawValue }
 
+    /// Whether AOSP's servicemanager of this release disables background scheduling, so that
+    /// the objects it writes carry no priority bits: from Android 15 (commit 310fce2f0e,
+    /// "sm: disableBackgroundScheduling", in no android-14 tag).
+    public var serviceManagerDisablesBackgroundScheduling: Bool { self >= .android15r1 }
+
     /// The release whose servicemanager table this one uses (Android 15 r1 has Android 14's).
     public var serviceManagerTable: AndroidRelease { self == .android15r1 ? .android14 : self }
 

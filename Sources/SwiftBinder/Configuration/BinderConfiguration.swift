@@ -13,8 +13,10 @@ import Glibc
 /// 3. libgbinder's configuration: `/etc/gbinder.conf`, then `/etc/gbinder.d/*.conf` in name
 ///    order, later files overriding earlier keys (`SWIFTBINDER_GBINDER_CONFIG=FILE` reads that
 ///    file alone instead). A device's own keys in `[ServiceManager]` and `[Protocol]` (the path
-///    as written, or one that resolves to the same device), else their `Default` keys, else
-///    `[General] ApiLevel`;
+///    as written, or one that resolves to the same device); for `/dev/binder` and
+///    `/dev/vndbinder`, whose keys libgbinder's ApiLevel presets write, `[General] ApiLevel`;
+///    the `Default` keys; `[General] ApiLevel` (above 36 it speaks as 36, as libgbinder's
+///    highest preset);
 /// 4. ``AndroidRelease/default``.
 ///
 /// libgbinder's variant names map to releases as its presets do: protocol `aidl2` is Android
@@ -137,20 +139,36 @@ public struct BinderConfiguration: Sendable {
         if let explicit { return Choice(release: explicit, source: "explicit") }
         if let environmentRelease { return environmentRelease }
 
-        let apiLevel = groups["General"]?["ApiLevel"]
+        // libgbinder applies the highest preset at or below ApiLevel (37 speaks as 36); below
+        // 29 it describes releases SwiftBinder does not speak.
         var fromApiLevel: Choice?
-        if let apiLevel {
-            guard let level = Int(apiLevel.value), let release = AndroidRelease(apiLevel: level) else {
-                throw .unsupported("\(apiLevel.file): [General] ApiLevel=\(apiLevel.value)", supported: "API levels 29…36")
+        var apiLevelError: ConfigurationError?
+        if let apiLevel = groups["General"]?["ApiLevel"] {
+            if let level = Int(apiLevel.value), let release = AndroidRelease(apiLevel: min(level, 36)) {
+                fromApiLevel = Choice(release: release, source: "\(apiLevel.file): [General] ApiLevel=\(level)")
+            } else {
+                apiLevelError = .unsupported("\(apiLevel.file): [General] ApiLevel=\(apiLevel.value)", supported: "API levels 29 and above")
             }
-            fromApiLevel = Choice(release: release, source: "\(apiLevel.file): [General] ApiLevel=\(level)")
+        }
+        func apiLevelChoice() throws(ConfigurationError) -> Choice? {
+            if let apiLevelError { throw apiLevelError }
+            return fromApiLevel
         }
 
-        let serviceManager = entry("ServiceManager", for: device)
-        let protocolEntry = entry("Protocol", for: device)
-        guard serviceManager != nil || protocolEntry != nil else {
-            return fromApiLevel ?? Choice(release: .default, source: "the default")
-        }
+        // The device's own keys; then, as libgbinder's presets write /dev/binder and
+        // /dev/vndbinder keys, ApiLevel for those two; then the Default keys; then ApiLevel.
+        let own = (entry("ServiceManager", for: device), entry("Protocol", for: device))
+        if own.0 != nil || own.1 != nil { return try choose(own.0, own.1, fromApiLevel) }
+        if ["/dev/binder", "/dev/vndbinder"].contains(device.string), let choice = try apiLevelChoice() { return choice }
+        let defaults = (defaultEntry("ServiceManager"), defaultEntry("Protocol"))
+        if defaults.0 != nil || defaults.1 != nil { return try choose(defaults.0, defaults.1, fromApiLevel) }
+        return try apiLevelChoice() ?? Choice(release: .default, source: "the default")
+    }
+
+    /// The release that libgbinder variant names describe; ApiLevel picks among several.
+    private func choose(
+        _ serviceManager: (key: String, entry: Entry)?, _ protocolEntry: (key: String, entry: Entry)?, _ fromApiLevel: Choice?
+    ) throws(ConfigurationError) -> Choice {
         var candidates = Set(AndroidRelease.allCases)
         var sources: [String] = []
         if let (key, entry) = serviceManager {
@@ -161,26 +179,27 @@ public struct BinderConfiguration: Sendable {
             candidates.formIntersection(try Self.releases(protocol: entry.value, source: "\(entry.file): [Protocol] \(key)"))
             sources.append("\(entry.file): [Protocol] \(key)=\(entry.value)")
         }
-        guard let oldest = candidates.min() else {
-            throw .contradictory(sources.joined(separator: " and "))
-        }
+        guard let oldest = candidates.min() else { throw .contradictory(sources.joined(separator: " and ")) }
         if let fromApiLevel, candidates.contains(fromApiLevel.release) {
             return Choice(release: fromApiLevel.release, source: (sources + [fromApiLevel.source]).joined(separator: ", "))
         }
         return Choice(release: oldest, source: sources.joined(separator: ", "))
     }
 
-    /// A device's key in `group`: its path as written, a key that resolves to the same file
-    /// (`/dev/anbox-binder` → `/dev/binderfs/anbox-binder`), or `Default`.
+    /// A device's own key in `group`: its path as written, or a key that resolves to the same
+    /// file (`/dev/anbox-binder` → `/dev/binderfs/anbox-binder`).
     private func entry(_ group: String, for device: FilePath) -> (key: String, entry: Entry)? {
         guard let keys = groups[group] else { return nil }
         if let entry = keys[device.string] { return (device.string, entry) }
-        if let resolved = resolvedPath(device) {
-            for (key, entry) in keys.sorted(by: { $0.key < $1.key }) where key.hasPrefix("/") {
-                if resolvedPath(FilePath(key)) == resolved { return (key, entry) }
-            }
+        guard let resolved = resolvedPath(device) else { return nil }
+        for (key, entry) in keys.sorted(by: { $0.key < $1.key }) where key.hasPrefix("/") {
+            if resolvedPath(FilePath(key)) == resolved { return (key, entry) }
         }
-        return keys["Default"].map { ("Default", $0) }
+        return nil
+    }
+
+    private func defaultEntry(_ group: String) -> (key: String, entry: Entry)? {
+        groups[group]?["Default"].map { ("Default", $0) }
     }
 
     /// The releases a libgbinder servicemanager variant describes (gbinder_servicemanager_aidl*.c).

@@ -101,8 +101,16 @@ internal func directoryEntries(_ path: FilePath) throws(BinderError) -> [(name: 
             String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
         }
         if name == "." || name == ".." { continue }
-        let type = entry.pointee.d_type
-        entries.append((name, type == UInt8(DT_CHR), type == UInt8(DT_REG) || type == UInt8(DT_LNK)))
+        var type = entry.pointee.d_type
+        if type == UInt8(DT_UNKNOWN) || type == UInt8(DT_LNK) {
+            // Some file systems do not say; a link counts as what it points to.
+            var status = stat()
+            let result = path.appending(name).withPlatformString { stat($0, &status) }
+            if result == 0 {
+                type = (status.st_mode & S_IFMT) == S_IFREG ? UInt8(DT_REG) : (status.st_mode & S_IFMT) == S_IFCHR ? UInt8(DT_CHR) : type
+            }
+        }
+        entries.append((name, type == UInt8(DT_CHR), type == UInt8(DT_REG)))
     }
     return entries
 }

@@ -131,11 +131,12 @@ extension Parcel {
     }
 
     /// Skips a block that starts with its own int32 size (the size counts itself): to exactly
-    /// `start + size`, as libbinder's `Status::readFromParcel` sets the position (no padding).
+    /// `start + size`, as libbinder's `Status::readFromParcel` sets the position (no padding,
+    /// and any size from 0 to what remains, libs/binder/Status.cpp at android-14.0.0_r1).
     private mutating func skipSizedHeader() throws(ParcelError) {
         let start = readerIndex
         let size = try readInt32()
-        guard size >= 4, Int(size) <= dataSize - start else {
+        guard size >= 0, Int(size) <= dataSize - start else {
             readerIndex = start
             throw .invalidLength(Int64(size), offset: start)
         }

@@ -41,6 +41,10 @@ public struct WireFormat: Hashable, Sendable, CustomStringConvertible {
         self.referencesAcceptFileDescriptors = stability != .level16
     }
 
+    /// Whether generated stubs refuse requests with unread data: Android 13 and later (its
+    /// AIDL stubs call `Parcel::enforceNoDataAvail`), the releases with this trailer encoding.
+    public var refusesUnreadRequestData: Bool { stability == .level16 }
+
     /// The `flags` word of a null or handle object in this format.
     public var referenceFlags: UInt32 {
         (referencesAcceptFileDescriptors ? BinderObjectFlags.acceptsFileDescriptors : 0) | schedulingBits

@@ -114,6 +114,12 @@ extension Parcel {
             let sizeOffset = readerIndex
             let size = try readInt32()
             guard size >= 0, Int(size) <= readableBytes else { throw .invalidLength(Int64(size), offset: sizeOffset) }
+            // Kept as bytes: a payload holding binder objects or fds cannot be (libbinder's
+            // appendFrom would carry them along), so it is refused rather than sent on broken.
+            let payloadRange = UInt64(readerIndex)..<UInt64(readerIndex + Int(size))
+            if let object = objectOffsets.first(where: { payloadRange.contains($0) }) {
+                throw .unexpectedObjectType(BinderObjectType.binder.rawValue, offset: Int(object))
+            }
             let payload = try readBytes(count: Int(size)) { Array($0) }
             return ParcelableHolder(stability: stability, payload: payload)
         } catch {
@@ -172,11 +178,11 @@ extension Parcel {
         }
     }
 
-    /// The end of an AIDL request: Android 13+ services refuse trailing bytes.
+    /// The end of an AIDL request: from Android 13 services refuse trailing bytes
+    /// (`Parcel::enforceNoDataAvail`, which android-12.0.0_r1 does not have).
     public func finishAIDLRequest() throws(Status) {
-        guard readableBytes == 0 else {
-            throw Status(exception: .badParcelable, message: "Parcel data not fully consumed")
-        }
+        guard readableBytes != 0, wireFormat.refusesUnreadRequestData else { return }
+        throw Status(exception: .badParcelable, message: "Parcel data not fully consumed, unread size: \(readableBytes)")
     }
 }
 

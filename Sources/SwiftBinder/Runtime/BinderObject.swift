@@ -62,6 +62,11 @@ open class BinderObject: IBinder, @unchecked Sendable {
         throw StatusCode.unknownTransaction
     }
 
+    /// Whether the reserved codes (INTERFACE, DUMP, SHELL_COMMAND, SYSPROPS, EXTENSION,
+    /// DEBUG_PID) are answered for the object, as libbinder's `BBinder` answers them. Android
+    /// 10's C servicemanager answered only PING and its own codes: its stand-in says no.
+    open var answersReservedTransactions: Bool { true }
+
     /// Writes a description of the object's state for DUMP_TRANSACTION (`binder dump`). The
     /// default writes nothing.
     open func dump(to fd: FileDescriptor, arguments: [String]) throws {}
@@ -122,27 +127,40 @@ open class BinderObject: IBinder, @unchecked Sendable {
     /// Answers the reserved codes, then calls ``onTransact(code:data:reply:flags:)`` and maps
     /// what it throws to the status sent back.
     final func dispatch(code: UInt32, data: inout Parcel, reply: inout Parcel, flags: TransactionFlags) -> StatusCode {
+        // Android 10's libbinder (no header word in its tokens) answered PING with an int32 and
+        // knew neither EXTENSION nor DEBUG_PID (libs/binder/Binder.cpp at android-10.0.0_r1).
+        let android10 = !data.wireFormat.hasInterfaceHeader
         do {
             switch code {
             case ReservedTransactionCode.ping:
+                if android10 { reply.writeInt32(0) }
+                return .ok
+            case _ where !answersReservedTransactions:
+                try onTransact(code: code, data: &data, reply: &reply, flags: flags)
                 return .ok
             case ReservedTransactionCode.interface:
                 reply.writeString16(interfaceDescriptor)
                 return .ok
-            case ReservedTransactionCode.debugPID:
+            case ReservedTransactionCode.debugPID where !android10:
                 reply.writeInt32(getpid())
                 return .ok
-            case ReservedTransactionCode.extension:
+            case ReservedTransactionCode.extension where !android10:
                 reply.writeStrongBinder(extensionObject)
                 return .ok
             case ReservedTransactionCode.dump:
-                let fd = try data.readFileDescriptor()
+                // Without a descriptor BBinder still calls dump (with -1); ours has nowhere to write.
+                guard let fd = try? data.readFileDescriptor() else { return .ok }
                 try dump(to: fd, arguments: Self.readShellArguments(&data))
                 return .ok
-            case ReservedTransactionCode.shellCommand:
-                answerShellCommand(&data)
-                return .ok
-            case ReservedTransactionCode.sysprops:
+            case ReservedTransactionCode.shellCommand, ReservedTransactionCode.sysprops:
+                // BBinder::onTransact answers these; a subclass may answer them itself first.
+                let start = data.readerIndex
+                do {
+                    try onTransact(code: code, data: &data, reply: &reply, flags: flags)
+                } catch let status as StatusCode where status == .unknownTransaction {
+                    data.readerIndex = start
+                    if code == ReservedTransactionCode.shellCommand { answerShellCommand(&data) }
+                }
                 return .ok
             default:
                 try onTransact(code: code, data: &data, reply: &reply, flags: flags)

@@ -48,8 +48,10 @@ extension Parcel {
         case let object as BinderObject:
             LocalObjectRegistry.shared.register(object)
             keepAlive(object)
+            // A process without background scheduling writes no priority bits (flattenBinder).
+            let flags = wireFormat.schedulingBits == 0 ? object.nodeFlags & ~BinderObjectFlags.priorityMask : object.nodeFlags
             writeBinder(
-                .local(NodeIdentity(pointer: object.nodeID, cookie: object.nodeCookie)), flags: object.nodeFlags,
+                .local(NodeIdentity(pointer: object.nodeID, cookie: object.nodeCookie)), flags: flags,
                 stability: object.stability ?? wireFormat.localStability)
         case let proxy as BinderProxy:
             keepAlive(proxy)

@@ -41,7 +41,11 @@ public enum Android10ServiceManager {
 
         override var interfaceDescriptor: String { ServiceManagerService.descriptor }
 
+        /// service_manager.c answers PING and its four codes; everything else is refused (−1).
+        override var answersReservedTransactions: Bool { false }
+
         override func onTransact(code: UInt32, data: inout Parcel, reply: inout Parcel, flags: TransactionFlags) throws {
+            guard (Code.getService...Code.listServices).contains(code) else { throw refusal }
             do {
                 try data.enforceInterface(interfaceDescriptor)
                 switch code {

@@ -114,30 +114,39 @@ public final class ServiceManager: @unchecked Sendable {
         try remote { try backend.checkService(name: name) }
     }
 
-    /// The service registered under `name`, waiting up to `timeout` for it to appear (libbinder
-    /// gives `getService` 5 seconds). Does not need a thread pool: it polls, as libbinder does.
+    /// The service registered under `name`, waiting up to `timeout` for it to appear, as
+    /// libbinder's `getService` does (libs/binder/IServiceManager.cpp at android-14.0.0_r1):
+    /// `checkService`, then `checkService` again every 100 ms. It does not ask servicemanager
+    /// to start a lazy service (``waitForService(_:timeout:)`` does) and needs no thread pool.
     public func getService(_ name: String, timeout: Duration = .seconds(5)) throws(RemoteError) -> (any IBinder)? {
         let deadline = ContinuousClock.now + timeout
         while true {
-            if let service = try remote({ try backend.getService(name: name) }) { return service }
+            if let service = try checkService(name) { return service }
             if ContinuousClock.now >= deadline { return nil }
             usleep(100_000)
         }
     }
 
-    /// Waits for `name` to be registered, through a notification rather than polling; the
-    /// process's thread pool is started if it is not (the notification arrives on a looper).
-    /// Android 10's servicemanager has no notifications: there it polls, as libbinder did.
+    /// Waits for `name` to be registered, as libbinder's `waitForService` does: servicemanager's
+    /// `getService` first (which starts a lazy service where init can), then a registration
+    /// notification, asking `getService` again every second meanwhile. The process's thread pool
+    /// is started if it is not (the notification arrives on a looper). Android 10's
+    /// servicemanager has no notifications: there it polls.
     public func waitForService(_ name: String, timeout: Duration) throws(RemoteError) -> (any IBinder)? {
-        if let service = try checkService(name) { return service }
+        if let service = try remote({ try backend.getService(name: name) }) { return service }
         if release == .android10 { return try getService(name, timeout: timeout) }
         process.startThreadPool()
         let arrival = Waiter<any IBinder>()
         let registration = try registerForNotifications(name) { _, service in arrival.fulfill(service) }
         defer { try? unregisterForNotifications(registration) }
-        // It may have been added between the check and the registration.
-        if let service = try checkService(name) { return service }
-        return arrival.wait(timeout: timeout)
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            // It may have been added before the registration, or started lazily.
+            if let service = try remote({ try backend.getService(name: name) }) { return service }
+            let left = deadline - ContinuousClock.now
+            guard left > .zero else { return nil }
+            if let service = arrival.wait(timeout: min(left, .seconds(1))) { return service }
+        }
     }
 
     /// The registered names whose dump priority intersects `dumpPriority`, sorted.
@@ -274,7 +283,11 @@ public final class ServiceManager: @unchecked Sendable {
     /// nothing answers as any release.
     public func detectRelease() -> AndroidRelease? {
         let descriptor = ServiceManagerService.descriptor
+        // Asked with this process's header word ('VNDR' on a vendor device, …).
+        let header = process.wireFormat.interfaceHeader
         func ask(_ code: UInt32, _ format: WireFormat, _ write: (inout Parcel) -> Void) -> Parcel? {
+            var format = format
+            format.interfaceHeader = header
             var request = Parcel(wireFormat: format)
             request.writeInterfaceToken(descriptor)
             write(&request)

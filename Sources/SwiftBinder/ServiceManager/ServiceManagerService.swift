@@ -51,6 +51,8 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
         var guaranteeClient = false
         /// When the name was first registered (Android 10 lists the newest first).
         var sequence: UInt64 = 0
+        /// False once the service died, for Android 10, whose servicemanager keeps the name.
+        var isAlive = true
     }
 
     private struct State {
@@ -69,6 +71,8 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
     /// One death notification per watched proxy, dropped when nothing refers to it any more.
     private let watched = Mutex<[ObjectIdentifier: (proxy: BinderProxy, link: BinderProxy.DeathLink)]>([:])
     private let stopping = Atomic<Bool>(false)
+    /// What a dead Android 10 registration holds instead of its proxy.
+    private static let tombstone = BinderObject()
     private let timerWake = Waiter<Bool>()
 
     /// A registry served on `process`'s device, speaking the release the device speaks (its
@@ -141,7 +145,7 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
     }
 
     public func listServices(dumpPriority: Int32) throws -> [String] {
-        try require(.list, name: nil, caller: caller)
+        try require(.list, name: nil, caller: caller, .listDenied)
         let priority = DumpPriority(rawValue: dumpPriority)
         return state.withLock { state in
             state.services.filter { !$0.value.dumpPriority.intersection(priority).isEmpty }.keys.sorted()
@@ -149,9 +153,10 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
     }
 
     /// Android 10's listing: the names whose priority matches, the most recently first
-    /// registered first (service_manager.c prepends to its list).
+    /// registered first (service_manager.c prepends to its list), dead ones included (it only
+    /// clears their handle).
     func namesNewestFirst(dumpPriority: Int32) throws -> [String] {
-        try require(.list, name: nil, caller: caller)
+        try require(.list, name: nil, caller: caller, .listDenied)
         let priority = DumpPriority(rawValue: dumpPriority)
         return state.withLock { state in
             state.services.filter { !$0.value.dumpPriority.intersection(priority).isEmpty }
@@ -168,7 +173,7 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
     }
 
     public func isDeclared(name: String) throws -> Bool {
-        try require(.find, name: name, caller: caller)
+        try require(.find, name: name, caller: caller, .findDenied)
         return policy.declared.contains(name)
     }
 
@@ -182,19 +187,19 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
             return (declared, String(parts[1]))
         }
         let allowed = declared.filter { policy.allows(.find, name: $0.0, uid: uid) }.map(\.1)
-        if allowed.isEmpty && !declared.isEmpty { try require(.find, name: declared[0].0, caller: caller) }
+        if allowed.isEmpty && !declared.isEmpty { try require(.find, name: declared[0].0, caller: caller, .listDenied) }
         return allowed
     }
 
     public func updatableViaApex(name: String) throws -> String? {
-        try require(.find, name: name, caller: caller)
+        try require(.find, name: name, caller: caller, .findDenied)
         return nil
     }
 
     public func getUpdatableNames(apexName: String) throws -> [String] { [] }
 
     public func getConnectionInfo(name: String) throws -> ConnectionInfo? {
-        try require(.find, name: name, caller: caller)
+        try require(.find, name: name, caller: caller, .findDenied)
         return nil
     }
 
@@ -207,9 +212,11 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
     }
 
     public func getServiceDebugInfo() throws -> [ServiceDebugInfo] {
-        try require(.list, name: nil, caller: caller)
+        try require(.list, name: nil, caller: caller, .listDenied)
         return state.withLock { state in
-            state.services.keys.sorted().map { ServiceDebugInfo(name: $0, debugPid: state.services[$0]!.ownerPID) }
+            state.services.filter { $0.value.isAlive }.keys.sorted().map {
+                ServiceDebugInfo(name: $0, debugPid: state.services[$0]!.ownerPID)
+            }
         }
     }
 
@@ -225,19 +232,22 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
 
     // MARK: - Access
 
-    /// Refuses what the policy denies with AOSP's answer to a denial (EX_SECURITY "SELinux
-    /// denied.", which is what AOSP's clients see); the log says which rule refused whom.
+    /// The refusal AOSP's servicemanager of this release answers with (its message, if any).
+    private func refusal(_ exception: ExceptionCode, _ kind: ServiceManagerRefusal) -> Status {
+        Status(exception: exception, message: release.message(kind))
+    }
+
+    /// Refuses what the policy denies with AOSP's answer to an SELinux denial (EX_SECURITY with
+    /// the release's message); the log says which rule refused whom.
     private func require(
-        _ action: AccessPolicy.Action, name: String?, caller: CallerIdentity, message: String = "SELinux denied."
+        _ action: AccessPolicy.Action, name: String?, caller: CallerIdentity, _ kind: ServiceManagerRefusal
     ) throws {
-        guard allows(action, name: name, caller: caller) else {
-            throw Status(exception: .security, message: message)
-        }
+        guard allows(action, name: name, caller: caller) else { throw refusal(.security, kind) }
     }
 
     private func allows(_ action: AccessPolicy.Action, name: String?, caller: CallerIdentity) -> Bool {
         guard policy.allows(action, name: name, uid: caller.euid) else {
-            logger.warning(
+            logger.notice(
                 "denied by the policy",
                 metadata: [
                     "policy.action": "\(action.rawValue)", "service.name": "\(name ?? "")",
@@ -255,26 +265,28 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
     /// allowIsolated (`is_multiuser_uid_isolated`).
     private static func isIsolated(_ uid: uid_t) -> Bool { (99_000...99_999).contains(uid % 100_000) }
 
-    private func validate(_ name: String) throws {
-        let valid = (1...127).contains(name.utf8.count) && name.utf8.allSatisfy { byte in
+    /// `isValidServiceName`: 1–127 characters of `[A-Za-z0-9_-./]`. Android 10's C
+    /// servicemanager only bounded the length (1–127 UTF-16 units).
+    private func isValid(_ name: String) -> Bool {
+        if release == .android10 { return (1...127).contains(name.utf16.count) }
+        return (1...127).contains(name.utf8.count) && name.utf8.allSatisfy { byte in
             (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte)
                 || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || byte == UInt8(ascii: "_")
                 || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "/")
         }
-        guard valid else { throw Status(exception: .illegalArgument, message: "Invalid service name.") }
     }
 
     // MARK: - Methods
     //
-    // Checks, their order and their answers follow cmds/servicemanager/ServiceManager.cpp at
-    // android-14.0.0_r1 and android-16.0.0_r1, with the policy in place of SELinux.
+    // Checks, their order and their answers follow cmds/servicemanager/ServiceManager.cpp at the
+    // release's tag (android-11.0.0_r1 … android-16.0.0_r1), with the policy in place of SELinux.
 
     /// A lookup: the service, or nil when there is none or the caller may not see it. Never an
     /// error: AOSP "returns ok regardless of result for legacy reasons".
     func lookUp(_ name: String, caller: CallerIdentity) throws -> (any IBinder)? {
         guard allows(.find, name: name, caller: caller) else { return nil }
         let found = state.withLock { state -> (any IBinder)? in
-            guard var service = state.services[name] else { return nil }
+            guard var service = state.services[name], service.isAlive else { return nil }
             if !service.allowIsolated && Self.isIsolated(caller.euid) { return nil }
             // Handing the service out guarantees it a client until the next check.
             service.guaranteeClient = true
@@ -283,100 +295,136 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
         }
         guard let found else {
             if Self.isIsolated(caller.euid) && state.withLock({ $0.services[name] != nil }) {
-                logger.warning(
+                logger.notice(
                     "isolated caller refused a service not allowed for isolated apps",
                     metadata: ["service.name": "\(name)", "caller.euid": "\(caller.euid)"])
             }
             return nil
         }
-        _ = handleClientCallbacks(name, knownClients: 2, onInterval: false)
-        state.withLock { $0.services[name]?.guaranteeClient = true }
+        if release.checksClientsAtOnce {
+            _ = handleClientCallbacks(name, knownClients: 2, onInterval: false)
+            state.withLock { $0.services[name]?.guaranteeClient = true }
+        }
         return found
     }
 
     private func addService(
         _ name: String, _ binder: any IBinder, allowIsolated: Bool, dumpPriority: DumpPriority, caller: CallerIdentity
     ) throws {
-        if Self.isApplication(caller.euid) {
-            throw Status(exception: .security, message: "App UIDs cannot add services.")
-        }
-        try require(.add, name: name, caller: caller)
-        try validate(name)
+        if Self.isApplication(caller.euid) { throw refusal(.security, .applicationUID) }
+        try require(.add, name: name, caller: caller, .addDenied)
+        guard isValid(name) else { throw refusal(.illegalArgument, .invalidName) }
+        // As AOSP: linked to death before it is stored ("implicitly unlinked when removed").
+        try watchForDeath(binder, else: refusal(.illegalState, .linkToDeathFailed))
         var replaced: [any IBinder] = []
-        let (watchers, existed) = try state.withLock { state throws -> ([any IServiceCallback.Service], Registration?) in
+        let watchers: [any IServiceCallback.Service]
+        let existed: Registration?
+        do {
+            (watchers, existed) = try store(name, binder, allowIsolated, dumpPriority, caller, replaced: &replaced)
+        } catch {
+            unwatchUnreferenced([binder])
+            throw error
+        }
+        if let existed, existed.ownerUID != caller.euid {
+            logger.notice(
+                "service re-registered by another uid",
+                metadata: ["service.name": "\(name)", "previous.uid": "\(existed.ownerUID)", "caller.euid": "\(caller.euid)"])
+        }
+        unwatchUnreferenced(replaced + [binder])
+        logger.info(
+            "added", metadata: ["service.name": "\(name)", "caller.euid": "\(caller.euid)", "caller.pid": "\(caller.pid)"])
+        if !watchers.isEmpty {
+            state.withLock { $0.services[name]?.guaranteeClient = true }
+            if release.checksClientsAtOnce {
+                _ = handleClientCallbacks(name, knownClients: 2, onInterval: false)
+                state.withLock { $0.services[name]?.guaranteeClient = true }
+            }
+        }
+        for watcher in watchers { sendOnRegistration(to: watcher, name: name, binder: binder) }
+    }
+
+    /// Stores a registration as the release does, returning the callbacks watching the name and
+    /// what was registered before.
+    private func store(
+        _ name: String, _ binder: any IBinder, _ allowIsolated: Bool, _ dumpPriority: DumpPriority,
+        _ caller: CallerIdentity, replaced: inout [any IBinder]
+    ) throws -> ([any IServiceCallback.Service], Registration?) {
+        try state.withLock { state throws -> ([any IServiceCallback.Service], Registration?) in
             let existing = state.services[name]
-            if let existing, existing.ownerUID != caller.euid {
+            if let existing, existing.isAlive, existing.ownerUID != caller.euid {
                 // AOSP replaces and warns; a policy `replace` rule may still forbid it.
                 guard policy.allows(.replace, name: name, uid: caller.euid) else {
-                    logger.warning(
+                    logger.notice(
                         "denied by the policy: replacing a service another uid registered",
                         metadata: ["service.name": "\(name)", "owner.uid": "\(existing.ownerUID)", "caller.euid": "\(caller.euid)"])
-                    throw Status(exception: .security, message: "SELinux denied.")
+                    throw refusal(.security, .addDenied)
                 }
             }
             if existing == nil && state.services.count >= limits.services {
                 throw Status(exception: .illegalState, message: "too many services (\(limits.services))")
             }
-            replaced = existing.map { [$0.binder] } ?? []
             var registration = Registration(
                 binder: binder, allowIsolated: allowIsolated, dumpPriority: dumpPriority, ownerUID: caller.euid,
                 ownerPID: caller.pid)
             registration.sequence = existing?.sequence ?? state.nextSequence
             if existing == nil { state.nextSequence += 1 }
-            // Android 16 keeps whether the name had clients (b/279898063); earlier releases start over.
-            if release >= .android16 { registration.hasClients = existing?.hasClients ?? false }
+            if let existing {
+                if release.keepsFirstRegistration && existing.isAlive {
+                    // Android 11's emplace: the first registration stays.
+                    registration = existing
+                } else if release == .android10 {
+                    // service_manager.c keeps the first allow_isolated and dumpsys_priority.
+                    registration.allowIsolated = existing.allowIsolated
+                    registration.dumpPriority = existing.dumpPriority
+                } else if release.keepsClientStateOnReregistration {
+                    registration.hasClients = existing.hasClients
+                }
+                if registration.binder !== existing.binder { replaced = [existing.binder] }
+            }
             state.services[name] = registration
             return (state.notificationCallbacks[name] ?? [], existing)
         }
-        if let existed, existed.ownerUID != caller.euid {
-            logger.warning(
-                "service re-registered by another uid",
-                metadata: ["service.name": "\(name)", "previous.uid": "\(existed.ownerUID)", "caller.euid": "\(caller.euid)"])
-        }
-        watchForDeath(binder)
-        unwatchUnreferenced(replaced)
-        logger.info(
-            "added", metadata: ["service.name": "\(name)", "caller.euid": "\(caller.euid)", "caller.pid": "\(caller.pid)"])
-        if !watchers.isEmpty {
-            state.withLock { $0.services[name]?.guaranteeClient = true }
-            _ = handleClientCallbacks(name, knownClients: 2, onInterval: false)
-            state.withLock { $0.services[name]?.guaranteeClient = true }
-        }
-        for watcher in watchers { sendOnRegistration(to: watcher, name: name, binder: binder) }
     }
 
     private func registerForNotifications(
         _ name: String, _ callback: any IServiceCallback.Service, caller: CallerIdentity
     ) throws {
-        try require(.find, name: name, caller: caller, message: "SELinux")
-        if Self.isIsolated(caller.euid) { throw Status(exception: .security, message: "isolated app") }
-        try validate(name)
-        let existing = try state.withLock { state throws -> (any IBinder)? in
-            var callbacks = state.notificationCallbacks[name] ?? []
-            if callbacks.isEmpty && state.notificationCallbacks.count >= limits.watchedNames {
-                throw Status(exception: .illegalState, message: "too many watched names (\(limits.watchedNames))")
+        try require(.find, name: name, caller: caller, .watchDenied)
+        if Self.isIsolated(caller.euid) { throw refusal(.security, .isolatedCaller) }
+        guard isValid(name) else { throw refusal(.illegalArgument, .invalidNameToWatch) }
+        let binder = identity(callback)
+        try watchForDeath(binder, else: refusal(.illegalState, .linkToDeathFailedToWatch))
+        let existing: (any IBinder)?
+        do {
+            existing = try state.withLock { state throws -> (any IBinder)? in
+                var callbacks = state.notificationCallbacks[name] ?? []
+                if callbacks.isEmpty && state.notificationCallbacks.count >= limits.watchedNames {
+                    throw Status(exception: .illegalState, message: "too many watched names (\(limits.watchedNames))")
+                }
+                guard callbacks.count < limits.callbacksPerName else {
+                    throw Status(exception: .illegalState, message: "too many callbacks for '\(name)' (\(limits.callbacksPerName))")
+                }
+                callbacks.append(callback)
+                state.notificationCallbacks[name] = callbacks
+                return state.services[name].flatMap { $0.isAlive ? $0.binder : nil }
             }
-            guard callbacks.count < limits.callbacksPerName else {
-                throw Status(exception: .illegalState, message: "too many callbacks for '\(name)' (\(limits.callbacksPerName))")
-            }
-            callbacks.append(callback)
-            state.notificationCallbacks[name] = callbacks
-            return state.services[name]?.binder
+        } catch {
+            unwatchUnreferenced([binder])
+            throw error
         }
-        watchForDeath(identity(callback))
         if let existing { sendOnRegistration(to: callback, name: name, binder: existing) }
     }
 
     private func unregisterForNotifications(
         _ name: String, _ callback: any IServiceCallback.Service, caller: CallerIdentity
     ) throws {
-        try require(.find, name: name, caller: caller)
+        try require(.find, name: name, caller: caller, .findDenied)
         let target = identity(callback)
         try state.withLock { state throws in
             guard var callbacks = state.notificationCallbacks[name],
                 let index = callbacks.firstIndex(where: { identity($0) === target })
             else {
-                throw Status(exception: .illegalState, message: "Nothing to unregister.")
+                throw refusal(.illegalState, .nothingToUnregister)
             }
             callbacks.remove(at: index)
             state.notificationCallbacks[name] = callbacks.isEmpty ? nil : callbacks
@@ -387,18 +435,13 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
     private func registerClientCallback(
         _ name: String, service: any IBinder, callback: any IClientCallback.Service, caller: CallerIdentity
     ) throws {
-        try require(.add, name: name, caller: caller)
-        let hasClients = try state.withLock { state throws -> Bool in
-            guard let entry = state.services[name] else {
-                throw Status(exception: .illegalArgument, message: "Service doesn't exist.")
+        try require(.add, name: name, caller: caller, .addDenied)
+        try state.withLock { state throws in
+            guard let entry = state.services[name], entry.isAlive else {
+                throw refusal(.illegalArgument, .serviceDoesNotExist)
             }
-            guard entry.ownerPID == caller.pid else {
-                throw Status(
-                    exception: .unsupportedOperation, message: "Only service can register client callback for itself.")
-            }
-            guard entry.binder === service else {
-                throw Status(exception: .illegalArgument, message: "Service mismatch.")
-            }
+            guard entry.ownerPID == caller.pid else { throw refusal(.unsupportedOperation, .onlyServiceMayRegisterCallback) }
+            guard entry.binder === service else { throw refusal(.illegalArgument, .serviceMismatch) }
             let callbacks = state.clientCallbacks[name] ?? []
             if callbacks.isEmpty && state.clientCallbacks.count >= limits.services {
                 throw Status(exception: .illegalState, message: "too many names with client callbacks (\(limits.services))")
@@ -406,59 +449,79 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
             guard callbacks.count < limits.callbacksPerName else {
                 throw Status(exception: .illegalState, message: "too many client callbacks for '\(name)'")
             }
-            return entry.hasClients
         }
-        watchForDeath(identity(callback))
-        // A new callback hears at once that the service has clients (b/278038751).
-        if hasClients { sendOnClients(to: [callback], service: service, hasClients: true) }
-        state.withLock { $0.clientCallbacks[name, default: []].append(callback) }
-        // Android 16 then checks the count, the registering call holding a reference (b/285202885).
+        let binder = identity(callback)
+        try watchForDeath(binder, else: refusal(.illegalState, .linkToDeathFailed))
+        let hasClients = state.withLock { state -> Bool in
+            state.clientCallbacks[name, default: []].append(callback)
+            return state.services[name]?.hasClients ?? false
+        }
+        // From Android 14 a new callback hears at once that the service has clients
+        // (b/278038751); Android 16 then checks the count, the registering call holding a
+        // reference (b/285202885).
+        if release.checksClientsAtOnce && hasClients { sendOnClients(to: [callback], service: service, hasClients: true) }
         if release >= .android16 { _ = handleClientCallbacks(name, knownClients: 2, onInterval: false) }
     }
 
     private func tryUnregisterService(_ name: String, service: any IBinder, caller: CallerIdentity) throws {
-        try require(.add, name: name, caller: caller)
-        try state.withLock { state throws in
-            guard let entry = state.services[name] else {
-                throw Status(exception: .illegalState, message: "Service not registered.")
+        try require(.add, name: name, caller: caller, .addDenied)
+        try checkUnregistering(name, service, caller: caller)
+        if release.checksClientsAtOnce {
+            // servicemanager's own reference plus the one this transaction holds.
+            if handleClientCallbacks(name, knownClients: 2, onInterval: false) {
+                state.withLock { $0.services[name]?.guaranteeClient = true }
+                throw refusal(.illegalState, .knownClient)
             }
-            guard entry.ownerPID == caller.pid else {
-                throw Status(exception: .unsupportedOperation, message: "Service can only unregister itself.")
-            }
-            guard entry.binder === service else {
-                throw Status(exception: .illegalState, message: "Different service registered under this name.")
-            }
-            guard !entry.guaranteeClient else {
-                throw Status(exception: .illegalState, message: "Can't unregister, pending client.")
+        } else {
+            // Before Android 14 (android-13.0.0_r1): a count the kernel cannot give, or more than
+            // servicemanager's and this transaction's references, means clients.
+            let count = legacyHandleClientCallbacks(name, onInterval: false)
+            if count < 0 || count > 2 {
+                state.withLock { $0.services[name]?.guaranteeClient = true }
+                throw refusal(.illegalState, .knownClient)
             }
         }
-        // servicemanager's own reference plus the one this transaction holds.
-        if handleClientCallbacks(name, knownClients: 2, onInterval: false) {
-            state.withLock { $0.services[name]?.guaranteeClient = true }
-            throw Status(exception: .illegalState, message: "Can't unregister, known client.")
-        }
+        // Removed only if it is still the registration checked (a looper may have replaced it).
         // The client callbacks stay registered under the name.
-        let removed = state.withLock { $0.services.removeValue(forKey: name) }
-        unwatchUnreferenced(removed.map { [$0.binder] } ?? [])
+        let removed = state.withLock { state -> Registration? in
+            guard let entry = state.services[name], entry.binder === service, !entry.guaranteeClient else { return nil }
+            return state.services.removeValue(forKey: name)
+        }
+        guard let removed else { throw refusal(.illegalState, .pendingClient) }
+        unwatchUnreferenced([removed.binder])
         logger.info("unregistered lazy service", metadata: ["service.name": "\(name)"])
+    }
+
+    private func checkUnregistering(_ name: String, _ service: any IBinder, caller: CallerIdentity) throws {
+        try state.withLock { state throws in
+            guard let entry = state.services[name], entry.isAlive else { throw refusal(.illegalState, .notRegistered) }
+            guard entry.ownerPID == caller.pid else { throw refusal(.unsupportedOperation, .onlyServiceMayUnregister) }
+            guard entry.binder === service else { throw refusal(.illegalState, .differentService) }
+            guard !entry.guaranteeClient else { throw refusal(.illegalState, .pendingClient) }
+        }
     }
 
     // MARK: - Lazy service clients
 
-    /// AOSP's `handleServiceClientCallback`: compares the kernel's count of strong references to
-    /// the service with `knownClients` (the ones servicemanager accounts for), tells the client
-    /// callbacks about gaining clients at once and about losing them only on the periodic check,
-    /// and returns whether the service is considered to have clients. Without a registration,
+    /// The kernel's count of strong references to a registered service, or nil (a local
+    /// object, a detached registry, a driver without the query).
+    private func strongReferences(_ name: String) -> UInt32? {
+        let handle = state.withLock { state -> UInt32? in
+            guard let entry = state.services[name], !(state.clientCallbacks[name] ?? []).isEmpty else { return nil }
+            return (entry.binder as? BinderProxy)?.handle
+        }
+        guard let handle, let counts = try? process?.device.nodeReferenceCounts(handle: handle) else { return nil }
+        return counts.strong
+    }
+
+    /// AOSP's `handleServiceClientCallback` from Android 14: compares the kernel's count with
+    /// `knownClients` (the references servicemanager accounts for), tells the client callbacks
+    /// about gaining clients at once and about losing them only on the periodic check, and
+    /// returns whether the service is considered to have clients. Without a registration,
     /// callbacks or a count from the kernel, it has clients ("don't do anything").
     private func handleClientCallbacks(_ name: String, knownClients: UInt32, onInterval: Bool) -> Bool {
-        let handle = state.withLock { state -> UInt32?? in
-            guard let entry = state.services[name], !(state.clientCallbacks[name] ?? []).isEmpty else { return .none }
-            return .some((entry.binder as? BinderProxy)?.handle)
-        }
-        guard let handle, let handle, let counts = try? process?.device.nodeReferenceCounts(handle: handle) else {
-            return true
-        }
-        let kernelReportsClients = counts.strong > knownClients
+        guard let count = strongReferences(name) else { return true }
+        let kernelReportsClients = count > knownClients
         var notifications: [(Bool, [any IClientCallback.Service], any IBinder)] = []
         let hasClients = state.withLock { state -> Bool in
             guard var entry = state.services[name] else { return true }
@@ -485,6 +548,39 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
         return hasClients
     }
 
+    /// The same before Android 14 (android-13.0.0_r1): clients are references beyond
+    /// servicemanager's own, callbacks hear about any change only on the periodic check (but
+    /// for a guaranteed client), and the count itself is returned (−1 when unknown).
+    private func legacyHandleClientCallbacks(_ name: String, onInterval: Bool) -> Int64 {
+        guard let count = strongReferences(name) else { return -1 }
+        let kernelReportsClients = count > 1
+        var notifications: [(Bool, [any IClientCallback.Service], any IBinder)] = []
+        state.withLock { state in
+            guard var entry = state.services[name] else { return }
+            let callbacks = state.clientCallbacks[name] ?? []
+            if entry.guaranteeClient {
+                if !entry.hasClients && !kernelReportsClients {
+                    entry.hasClients = true
+                    notifications.append((true, callbacks, entry.binder))
+                }
+                entry.guaranteeClient = false
+            }
+            if onInterval {
+                if kernelReportsClients && !entry.hasClients {
+                    entry.hasClients = true
+                    notifications.append((true, callbacks, entry.binder))
+                }
+                if !kernelReportsClients && entry.hasClients {
+                    entry.hasClients = false
+                    notifications.append((false, callbacks, entry.binder))
+                }
+            }
+            state.services[name] = entry
+        }
+        for (clients, callbacks, binder) in notifications { sendOnClients(to: callbacks, service: binder, hasClients: clients) }
+        return Int64(count)
+    }
+
     /// Starts the periodic client check on a thread of its own.
     public func startClientCallbackTimer() {
         let thread = BlockingCallExecutor(maximumThreads: 1)
@@ -493,7 +589,11 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
                 _ = self.timerWake.wait(timeout: Self.clientCheckInterval)
                 guard !self.stopping.load(ordering: .relaxed) else { return }
                 for name in self.state.withLock({ state in state.clientCallbacks.keys.filter { state.services[$0] != nil } }) {
-                    _ = self.handleClientCallbacks(name, knownClients: 1, onInterval: true)
+                    if self.release.checksClientsAtOnce {
+                        _ = self.handleClientCallbacks(name, knownClients: 1, onInterval: true)
+                    } else {
+                        _ = self.legacyHandleClientCallbacks(name, onInterval: true)
+                    }
                 }
             }
         }
@@ -527,18 +627,25 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
 
     // MARK: - Deaths
 
-    private func watchForDeath(_ binder: any IBinder) {
+    /// Links to the death of `binder` once per proxy (local objects do not die on their own
+    /// process); throws `failure` when the kernel refuses, as AOSP fails the call with it. The
+    /// check and the link are made under one lock: linking only queues a command, it reads
+    /// nothing back.
+    private func watchForDeath(_ binder: any IBinder, else failure: @autoclosure () -> Status) throws {
         guard let proxy = binder as? BinderProxy else { return }
         let key = ObjectIdentifier(proxy)
-        guard watched.withLock({ $0[key] == nil }) else { return }
-        do {
-            let link = try proxy.linkToDeath { [weak self, weak proxy] in
-                guard let self, let proxy else { return }
-                self.binderDied(proxy)
+        try watched.withLock { watched throws in
+            guard watched[key] == nil else { return }
+            do {
+                let link = try proxy.linkToDeath { [weak self, weak proxy] in
+                    guard let self, let proxy else { return }
+                    self.binderDied(proxy)
+                }
+                watched[key] = (proxy, link)
+            } catch {
+                logger.notice("cannot watch a binder for death", metadata: ["error": "\(error)"])
+                throw failure()
             }
-            watched.withLock { $0[key] = (proxy, link) }
-        } catch {
-            logger.warning("cannot watch a binder for death", metadata: ["error": "\(error)"])
         }
     }
 
@@ -557,11 +664,19 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
         }
     }
 
-    /// Drops every name and callback bound to a binder whose process died.
+    /// Drops every name and callback bound to a binder whose process died. Android 10's
+    /// servicemanager kept the names, releasing only the reference (`svcinfo_death`).
     private func binderDied(_ proxy: BinderProxy) {
         let removed = state.withLock { state -> [String] in
             let names = state.services.filter { $0.value.binder === proxy }.keys.sorted()
-            for name in names { state.services.removeValue(forKey: name) }
+            for name in names {
+                if release == .android10 {
+                    state.services[name]?.binder = Self.tombstone
+                    state.services[name]?.isAlive = false
+                } else {
+                    state.services.removeValue(forKey: name)
+                }
+            }
             for (name, callbacks) in state.notificationCallbacks {
                 let kept = callbacks.filter { identity($0) !== proxy }
                 state.notificationCallbacks[name] = kept.isEmpty ? nil : kept

@@ -579,7 +579,6 @@ public enum IServiceManager {
                 }
             case Code.getServiceDebugInfo:
                 try data.enforceInterface(IServiceManager.descriptor)
-                try data.finishAIDLRequest()
                 do {
                     let _result = try service.getServiceDebugInfo()
                     reply.writeStatus(.ok)
@@ -595,7 +594,7 @@ public enum IServiceManager {
             }
             } catch let error as ParcelError where error.isUnexpectedNull {
                 reply.clear()
-                reply.writeStatus(Status(exception: .nullPointer, message: "\(error)"))
+                reply.writeStatus(Status(exception: .nullPointer))
             }
         }
     }

@@ -352,7 +352,7 @@ public enum IServiceManagerAndroid11 {
             }
             } catch let error as ParcelError where error.isUnexpectedNull {
                 reply.clear()
-                reply.writeStatus(Status(exception: .nullPointer, message: "\(error)"))
+                reply.writeStatus(Status(exception: .nullPointer))
             }
         }
     }

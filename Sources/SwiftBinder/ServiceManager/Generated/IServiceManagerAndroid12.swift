@@ -436,7 +436,6 @@ public enum IServiceManagerAndroid12 {
                 }
             case Code.getServiceDebugInfo:
                 try data.enforceInterface(IServiceManagerAndroid12.descriptor)
-                try data.finishAIDLRequest()
                 do {
                     let _result = try service.getServiceDebugInfo()
                     reply.writeStatus(.ok)
@@ -452,7 +451,7 @@ public enum IServiceManagerAndroid12 {
             }
             } catch let error as ParcelError where error.isUnexpectedNull {
                 reply.clear()
-                reply.writeStatus(Status(exception: .nullPointer, message: "\(error)"))
+                reply.writeStatus(Status(exception: .nullPointer))
             }
         }
     }

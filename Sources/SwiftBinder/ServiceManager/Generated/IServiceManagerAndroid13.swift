@@ -470,7 +470,6 @@ public enum IServiceManagerAndroid13 {
                 }
             case Code.getServiceDebugInfo:
                 try data.enforceInterface(IServiceManagerAndroid13.descriptor)
-                try data.finishAIDLRequest()
                 do {
                     let _result = try service.getServiceDebugInfo()
                     reply.writeStatus(.ok)
@@ -486,7 +485,7 @@ public enum IServiceManagerAndroid13 {
             }
             } catch let error as ParcelError where error.isUnexpectedNull {
                 reply.clear()
-                reply.writeStatus(Status(exception: .nullPointer, message: "\(error)"))
+                reply.writeStatus(Status(exception: .nullPointer))
             }
         }
     }

@@ -504,7 +504,6 @@ public enum IServiceManagerAndroid14 {
                 }
             case Code.getServiceDebugInfo:
                 try data.enforceInterface(IServiceManagerAndroid14.descriptor)
-                try data.finishAIDLRequest()
                 do {
                     let _result = try service.getServiceDebugInfo()
                     reply.writeStatus(.ok)
@@ -520,7 +519,7 @@ public enum IServiceManagerAndroid14 {
             }
             } catch let error as ParcelError where error.isUnexpectedNull {
                 reply.clear()
-                reply.writeStatus(Status(exception: .nullPointer, message: "\(error)"))
+                reply.writeStatus(Status(exception: .nullPointer))
             }
         }
     }

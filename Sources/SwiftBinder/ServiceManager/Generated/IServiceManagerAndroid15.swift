@@ -538,7 +538,6 @@ public enum IServiceManagerAndroid15 {
                 }
             case Code.getServiceDebugInfo:
                 try data.enforceInterface(IServiceManagerAndroid15.descriptor)
-                try data.finishAIDLRequest()
                 do {
                     let _result = try service.getServiceDebugInfo()
                     reply.writeStatus(.ok)
@@ -554,7 +553,7 @@ public enum IServiceManagerAndroid15 {
             }
             } catch let error as ParcelError where error.isUnexpectedNull {
                 reply.clear()
-                reply.writeStatus(Status(exception: .nullPointer, message: "\(error)"))
+                reply.writeStatus(Status(exception: .nullPointer))
             }
         }
     }
