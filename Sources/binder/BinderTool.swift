@@ -34,15 +34,12 @@ struct BinderfsOptions: ParsableArguments {
     }
 }
 
-/// Runs `body`, turning a `BinderError` into a one-line message and exit status 1.
-/// `--protocol RELEASE`: a release name or an API level.
-func parseRelease(_ text: String) throws -> AndroidRelease {
-    guard let release = AndroidRelease(parsing: text) else {
-        throw ValidationError("unknown release '\(text)': use \(AndroidRelease.names), or an API level 29…36")
-    }
-    return release
+/// `--protocol RELEASE`: a release's name or its API level.
+extension AndroidRelease: ExpressibleByArgument {
+    public init?(argument: String) { self.init(parsing: argument) }
 }
 
+/// Runs `body`, turning a `BinderError` into a one-line message and exit status 1.
 func runReportingErrors<T>(_ body: () throws(BinderError) -> T) throws -> T {
     do {
         return try body()
@@ -135,7 +132,7 @@ struct Config: ParsableCommand {
             device or Default, then [General] ApiLevel), then the default (\(AndroidRelease.default)).
             """)
     @OptionGroup var options: BinderfsOptions
-    @Option(name: .customLong("protocol"), help: "Show what this release would speak instead.", transform: parseRelease)
+    @Option(name: .customLong("protocol"), help: "Show what this release would speak instead.")
     var release: AndroidRelease?
     @Flag(help: "Also ask each device's servicemanager which release it answers as.")
     var probe = false

@@ -9,8 +9,7 @@ struct ServiceOptions: ParsableArguments {
 
     @Option(
         name: .customLong("protocol"),
-        help: "The Android release the device speaks (\(AndroidRelease.names), or an API level); default: the configuration (binder config).",
-        transform: parseRelease)
+        help: "The Android release the device speaks (or its API level); default: the configuration (binder config).")
     var release: AndroidRelease?
 
     func connect() throws -> ServiceManager {

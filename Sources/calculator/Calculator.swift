@@ -30,6 +30,11 @@ final class Calculator: ICalculator.Service, @unchecked Sendable {
     }
 }
 
+/// `--protocol RELEASE`: a release's name or its API level.
+extension AndroidRelease: ExpressibleByArgument {
+    public init?(argument: String) { self.init(parsing: argument) }
+}
+
 @main
 struct CalculatorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -42,13 +47,7 @@ struct CalculatorCommand: ParsableCommand {
         @Option(help: "The service name.") var name: String = "calculator"
         @Option(
             name: .customLong("protocol"),
-            help: "The Android release the device speaks (\(AndroidRelease.names), or an API level); default: the configuration.",
-            transform: { text in
-                guard let release = AndroidRelease(parsing: text) else {
-                    throw ValidationError("unknown release '\(text)': use \(AndroidRelease.names), or an API level 29…36")
-                }
-                return release
-            })
+            help: "The Android release the device speaks (or its API level); default: the configuration.")
         var release: AndroidRelease?
 
         func open() throws -> BinderProcess {

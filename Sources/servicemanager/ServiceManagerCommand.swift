@@ -7,6 +7,11 @@ import SystemPackage
 import Glibc
 #endif
 
+/// `--protocol RELEASE`: a release's name or its API level.
+extension AndroidRelease: ExpressibleByArgument {
+    public init?(argument: String) { self.init(parsing: argument) }
+}
+
 /// The context manager daemon: the registry at handle 0 (`android.os.IServiceManager`).
 @main
 struct ServiceManagerCommand: ParsableCommand {
@@ -35,14 +40,8 @@ struct ServiceManagerCommand: ParsableCommand {
     @Option(
         name: .customLong("protocol"),
         help: ArgumentHelp(
-            "The Android release to speak: \(AndroidRelease.names), or an API level.",
-            discussion: "Default: the configuration (SWIFTBINDER_ANDROID_RELEASE, /etc/gbinder.conf; see `binder config`)."),
-        transform: { text in
-            guard let release = AndroidRelease(parsing: text) else {
-                throw ValidationError("unknown release '\(text)': use \(AndroidRelease.names), or an API level 29…36")
-            }
-            return release
-        })
+            "The Android release to speak (or its API level).",
+            discussion: "Default: the configuration (SWIFTBINDER_ANDROID_RELEASE, /etc/gbinder.conf; see `binder config`)."))
     var release: AndroidRelease?
 
     @Option(help: "Log level: trace, debug, info, notice, warning, error or critical.")

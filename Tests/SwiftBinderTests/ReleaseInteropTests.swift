@@ -315,3 +315,33 @@ import Glibc
         _ = daemon
     }
 }
+
+/// Android 10's C servicemanager keeps a dead service's name (svcinfo_death only releases its
+/// handle: service_manager.c at android-10.0.0_r1), later releases drop it.
+@Suite(.requiresBinder) struct Android10ServiceManagerTests {
+    @Test(arguments: [AndroidRelease.android10, .android11]) func aDeadServiceKeepsItsNameOnlyInAndroid10(_ release: AndroidRelease) throws {
+        let device = try TestDevice("dead-name-\(release.apiLevel)")
+        let environment = [BinderConfiguration.releaseVariable: release.rawValue]
+        let daemon = try ChildProcess(
+            ChildProcess.builtProduct("servicemanager"), ["--device", device.path.string, "--log-level", "critical"],
+            environment: environment)
+        let process = try BinderProcess(path: device.path, release: release)
+        defer { process.shutdown() }
+        var manager: ServiceManager?
+        _ = eventually(within: 30) {
+            manager = try? ServiceManager(process: process)
+            return manager != nil
+        }
+        let sm = try #require(manager)
+        let server = try ChildProcess(
+            ChildProcess.builtProduct("binder-test-peer"), ["sm-serve", device.path.string, "test.doomed"],
+            environment: environment)
+        #expect(try server.readLine() == "ready")
+        #expect(try sm.checkService("test.doomed") != nil)
+        kill(server.pid, SIGKILL)
+        _ = try server.waitForExit()
+        #expect(try eventually(within: 5) { try sm.checkService("test.doomed") == nil })
+        #expect(try sm.listServices().contains("test.doomed") == (release == .android10))
+        _ = daemon
+    }
+}
