@@ -403,6 +403,27 @@ import Glibc
         return reply
     }
 
+    final class Watcher: IServiceCallback.Service, @unchecked Sendable {
+        func onRegistration(name: String, binder: any IBinder) throws {}
+    }
+
+    /// One uid cannot take every watched name from the others.
+    @Test func registrationCallbacksAreCappedPerUID() throws {
+        let uid = Mutex<uid_t>(1000)
+        var limits = ServiceManagerService.Limits()
+        limits.callbacksPerUID = 2
+        let registry = ServiceManagerService(
+            detachedWithCaller: { CallerIdentity(pid: 7, euid: uid.withLock { $0 }) }, limits: limits)
+        try registry.registerForNotifications(name: "a", callback: Watcher())
+        try registry.registerForNotifications(name: "b", callback: Watcher())
+        let refused = #expect(throws: Status.self) { try registry.registerForNotifications(name: "c", callback: Watcher()) }
+        #expect(refused?.exception == .illegalState)
+        uid.withLock { $0 = 1001 }
+        try registry.registerForNotifications(name: "c", callback: Watcher())
+        uid.withLock { $0 = 0 }
+        for name in ["d", "e", "f"] { try registry.registerForNotifications(name: name, callback: Watcher()) }
+    }
+
     @Test func answersAndAppliesThePolicyToTheCallersUid() throws {
         let uid = Mutex<uid_t>(0)
         let registry = ServiceManagerService(

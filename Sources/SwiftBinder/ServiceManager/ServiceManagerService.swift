@@ -24,6 +24,9 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
         public var services = 4096
         public var watchedNames = 1024
         public var callbacksPerName = 64
+        /// Registration callbacks one uid other than root may have (AOSP has no such cap; it
+        /// keeps one client from taking every watched name from the others).
+        public var callbacksPerUID = 256
         public init() {}
     }
 
@@ -55,10 +58,16 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
         var isAlive = true
     }
 
+    /// A registration callback and the uid that registered it.
+    private struct Watcher {
+        var callback: any IServiceCallback.Service
+        var uid: uid_t
+    }
+
     private struct State {
         var services: [String: Registration] = [:]
         var nextSequence: UInt64 = 0
-        var notificationCallbacks: [String: [any IServiceCallback.Service]] = [:]
+        var notificationCallbacks: [String: [Watcher]] = [:]
         /// Lazy services' client callbacks, by name: they outlive re-registration and
         /// unregistration of the name, and go only when their process dies (mNameToClientCallback).
         var clientCallbacks: [String: [any IClientCallback.Service]] = [:]
@@ -382,7 +391,7 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
                 if registration.binder !== existing.binder { replaced = [existing.binder] }
             }
             state.services[name] = registration
-            return (state.notificationCallbacks[name] ?? [], existing)
+            return ((state.notificationCallbacks[name] ?? []).map(\.callback), existing)
         }
     }
 
@@ -398,13 +407,19 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
         do {
             existing = try state.withLock { state throws -> (any IBinder)? in
                 var callbacks = state.notificationCallbacks[name] ?? []
+                if caller.euid != 0 {
+                    let registered = state.notificationCallbacks.values.reduce(0) { $0 + $1.count { $0.uid == caller.euid } }
+                    guard registered < limits.callbacksPerUID else {
+                        throw Status(exception: .illegalState, message: "too many callbacks for uid \(caller.euid) (\(limits.callbacksPerUID))")
+                    }
+                }
                 if callbacks.isEmpty && state.notificationCallbacks.count >= limits.watchedNames {
                     throw Status(exception: .illegalState, message: "too many watched names (\(limits.watchedNames))")
                 }
                 guard callbacks.count < limits.callbacksPerName else {
                     throw Status(exception: .illegalState, message: "too many callbacks for '\(name)' (\(limits.callbacksPerName))")
                 }
-                callbacks.append(callback)
+                callbacks.append(Watcher(callback: callback, uid: caller.euid))
                 state.notificationCallbacks[name] = callbacks
                 return state.services[name].flatMap { $0.isAlive ? $0.binder : nil }
             }
@@ -422,7 +437,7 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
         let target = identity(callback)
         try state.withLock { state throws in
             guard var callbacks = state.notificationCallbacks[name],
-                let index = callbacks.firstIndex(where: { identity($0) === target })
+                let index = callbacks.firstIndex(where: { identity($0.callback) === target })
             else {
                 throw refusal(.illegalState, .nothingToUnregister)
             }
@@ -655,7 +670,7 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
             let referenced = state.withLock { state in
                 state.services.values.contains { $0.binder === proxy }
                     || state.clientCallbacks.values.contains { $0.contains { identity($0) === proxy } }
-                    || state.notificationCallbacks.values.contains { $0.contains { identity($0) === proxy } }
+                    || state.notificationCallbacks.values.contains { $0.contains { identity($0.callback) === proxy } }
             }
             guard !referenced, let entry = watched.withLock({ $0.removeValue(forKey: ObjectIdentifier(proxy)) }) else {
                 continue
@@ -678,7 +693,7 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
                 }
             }
             for (name, callbacks) in state.notificationCallbacks {
-                let kept = callbacks.filter { identity($0) !== proxy }
+                let kept = callbacks.filter { identity($0.callback) !== proxy }
                 state.notificationCallbacks[name] = kept.isEmpty ? nil : kept
             }
             for (name, callbacks) in state.clientCallbacks {
