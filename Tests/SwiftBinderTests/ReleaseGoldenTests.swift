@@ -126,7 +126,8 @@ import Testing
         var modern = Parcel(wireFormat: .android11)
         modern.writeInterfaceToken(Self.descriptor)
         modern.wireFormat = .android10
-        #expect(throws: ParcelError.self) { try modern.enforceInterface(Self.descriptor) }
+        #expect(throws: ParcelError.unexpectedInterfaceHeader(.system)) { try modern.enforceInterface(Self.descriptor) }
+        #expect("\(ParcelError.interfaceHeaderMismatch(expected: .system, found: lengthAsHeader))".contains("speaks Android 10"))
         // A vendor libbinder's 'VNDR' token is refused by a system reader (PROTOCOL.md §3.8).
         let vendorFormat = WireFormat(stability: .level16, hasInterfaceHeader: true, interfaceHeader: .vendor)
         var vendor = Parcel(wireFormat: vendorFormat)

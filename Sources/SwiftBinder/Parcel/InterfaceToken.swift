@@ -35,6 +35,13 @@ extension Parcel {
                 guard header == wireFormat.interfaceHeader else {
                     throw .interfaceHeaderMismatch(expected: wireFormat.interfaceHeader, found: header)
                 }
+            } else if readableBytes >= 4 {
+                // Android 10 reads the descriptor's length here; a later release's header word
+                // would be taken for one. Name it instead.
+                let next = readerIndex
+                let word = InterfaceHeader(rawValue: try readInteger())
+                readerIndex = next
+                if [.system, .vendor, .recovery, .unknown].contains(word) { throw .unexpectedInterfaceHeader(word) }
             }
             // Compared in place, code unit by code unit: no String is made for the usual match.
             let descriptorStart = readerIndex

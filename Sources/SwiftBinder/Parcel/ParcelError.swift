@@ -34,6 +34,8 @@ public enum ParcelError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidStability(Int32, offset: Int)
     /// The interface token's header word is not the expected one.
     case interfaceHeaderMismatch(expected: InterfaceHeader, found: InterfaceHeader)
+    /// An Android 11+ token (with a header word) where Android 10's (without) is expected.
+    case unexpectedInterfaceHeader(InterfaceHeader)
     /// The interface token names another interface.
     case interfaceDescriptorMismatch(expected: String, found: String?)
     /// Bytes remain after everything expected was read.
@@ -82,7 +84,13 @@ public enum ParcelError: Error, Equatable, Sendable, CustomStringConvertible {
         case .invalidStability(let level, let offset):
             return "invalid stability \(level) at offset \(offset)"
         case .interfaceHeaderMismatch(let expected, let found):
-            return "interface header mismatch: expected \(expected), found \(found)"
+            // A small number where the header should be is the descriptor's length: Android 10's
+            // token has no header word.
+            let hint = (1..<0x1_0000).contains(found.rawValue)
+                ? " (a String16 length: the peer speaks Android 10, whose token has no header word)" : ""
+            return "interface header mismatch: expected \(expected), found \(found)\(hint)"
+        case .unexpectedInterfaceHeader(let header):
+            return "interface token with header \(header): the peer speaks Android 11 or later, this side Android 10"
         case .interfaceDescriptorMismatch(let expected, let found):
             return "interface descriptor mismatch: expected '\(expected)', found '\(found ?? "null")'"
         case .trailingData(let count):

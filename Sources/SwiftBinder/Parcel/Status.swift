@@ -185,7 +185,7 @@ public struct StatusCode: RawRepresentable, Error, Hashable, Sendable, CustomStr
         switch error {
         case .unexpectedNull: self = .unexpectedNull
         case .notEnoughData: self = .notEnoughData
-        case .interfaceHeaderMismatch, .interfaceDescriptorMismatch, .invalidStability, .unexpectedObjectType:
+        case .interfaceHeaderMismatch, .unexpectedInterfaceHeader, .interfaceDescriptorMismatch, .invalidStability, .unexpectedObjectType:
             self = .badType
         default: self = .badValue
         }
