@@ -22,13 +22,9 @@ public struct WireFormat: Hashable, Sendable, CustomStringConvertible {
     public var interfaceHeader: InterfaceHeader
     /// The stability level this side gives the objects it sends (SYSTEM by default).
     public var localStability: StabilityLevel
-    /// Whether null and handle objects carry `FLAT_BINDER_FLAG_ACCEPTS_FDS`: libbinder set it
-    /// on every object up to Android 12, and only on local objects from Android 13
-    /// (libs/binder/Parcel.cpp `flattenBinder` at android-12.0.0_r1 and android-13.0.0_r1).
-    public var referencesAcceptFileDescriptors: Bool
     /// The minimum-priority bits libbinder writes in every binder object: nice 19 (0x13), or 0
-    /// in processes that disable background scheduling, as servicemanager does.
-    public var schedulingBits: UInt32 = 0x13
+    /// in processes that disable background scheduling, as servicemanager does from Android 15.
+    public var schedulingBits: UInt8 = 0x13
 
     public init(
         stability: StabilityEncoding, hasInterfaceHeader: Bool, interfaceHeader: InterfaceHeader = .system,
@@ -38,8 +34,12 @@ public struct WireFormat: Hashable, Sendable, CustomStringConvertible {
         self.hasInterfaceHeader = hasInterfaceHeader
         self.interfaceHeader = interfaceHeader
         self.localStability = localStability
-        self.referencesAcceptFileDescriptors = stability != .level16
     }
+
+    /// Whether null and handle objects carry `FLAT_BINDER_FLAG_ACCEPTS_FDS`: libbinder set it
+    /// on every object up to Android 12, and only on local objects from Android 13
+    /// (libs/binder/Parcel.cpp `flattenBinder` at android-12.0.0_r1 and android-13.0.0_r1).
+    public var referencesAcceptFileDescriptors: Bool { stability != .level16 }
 
     /// Whether generated stubs refuse requests with unread data: Android 13 and later (its
     /// AIDL stubs call `Parcel::enforceNoDataAvail`), the releases with this trailer encoding.
@@ -47,7 +47,7 @@ public struct WireFormat: Hashable, Sendable, CustomStringConvertible {
 
     /// The `flags` word of a null or handle object in this format.
     public var referenceFlags: UInt32 {
-        (referencesAcceptFileDescriptors ? BinderObjectFlags.acceptsFileDescriptors : 0) | schedulingBits
+        (referencesAcceptFileDescriptors ? BinderObjectFlags.acceptsFileDescriptors : 0) | UInt32(schedulingBits)
     }
 
     /// This format in a process that disables background scheduling (libbinder's

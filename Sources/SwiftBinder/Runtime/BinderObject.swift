@@ -131,6 +131,11 @@ open class BinderObject: IBinder, @unchecked Sendable {
         // knew neither EXTENSION nor DEBUG_PID (libs/binder/Binder.cpp at android-10.0.0_r1).
         let android10 = !data.wireFormat.hasInterfaceHeader
         do {
+            // The object's own codes first: the path every call takes.
+            if code <= ReservedTransactionCode.lastCall {
+                try onTransact(code: code, data: &data, reply: &reply, flags: flags)
+                return .ok
+            }
             switch code {
             case ReservedTransactionCode.ping:
                 if android10 { reply.writeInt32(0) }
