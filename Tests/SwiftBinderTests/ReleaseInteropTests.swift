@@ -126,7 +126,8 @@ import Glibc
             let received = Mutex<[(String, Int32)]>([])
             override func onTransact(code: UInt32, data: inout Parcel, reply: inout Parcel, flags: TransactionFlags) throws {
                 let token = try data.enforceInterface("com.android.internal.os.IResultReceiver")
-                received.withLock { $0.append((token.descriptor, try! data.readInt32())) }
+                let result = try data.readInt32()
+                received.withLock { $0.append((token.descriptor, result)) }
             }
         }
         let device = try TestDevice("meta")

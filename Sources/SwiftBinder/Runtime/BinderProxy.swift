@@ -48,9 +48,10 @@ public final class BinderProxy: IBinder, @unchecked Sendable {
     /// The stability this proxy is sent on with: the level it arrived with, or this process's
     /// own level for a proxy that did not come in a parcel (libbinder's `finishFlattenBinder`
     /// re-sends a proxy with its recorded level; `getContextObject` marks handle 0 local).
-    public var stability: StabilityLevel {
-        let recorded = state.withLock { $0.stability }
-        return recorded == .undeclared ? process.wireFormat.localStability : recorded
+    public var stability: StabilityLevel { level(recorded: state.withLock { $0.stability }) }
+
+    private func level(recorded: StabilityLevel) -> StabilityLevel {
+        recorded == .undeclared ? process.wireFormat.localStability : recorded
     }
 
     /// Records the level a received object declared. A proxy keeps the first level it is given;
@@ -83,7 +84,7 @@ public final class BinderProxy: IBinder, @unchecked Sendable {
         guard ReservedTransactionCode.firstCall...ReservedTransactionCode.lastCall ~= code, format.stability != .none
         else { return }
         let required = format.localStability
-        let provided = recorded == .undeclared ? required : recorded
+        let provided = level(recorded: recorded)
         guard provided.isDeclared, provided.rawValue & required.rawValue == required.rawValue else {
             throw .stabilityRefused(provided: provided, required: required, handle: handle)
         }

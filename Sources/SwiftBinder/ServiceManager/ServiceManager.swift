@@ -259,7 +259,7 @@ public final class ServiceManager: @unchecked Sendable {
             failure = .transport(.unsupported("\(error)"))
         }
         switch failure {
-        case .transport(.remoteStatus), .transport(.malformedParcel), .exception(Status(exception: .badParcelable)):
+        case .transport(.remoteStatus), .transport(.malformedParcel):
             break
         case .exception(let status) where status.exception == .badParcelable || status.exception == .nullPointer:
             break

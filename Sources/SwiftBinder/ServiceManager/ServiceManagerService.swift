@@ -155,9 +155,14 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
 
     public func listServices(dumpPriority: Int32) throws -> [String] {
         try require(.list, name: nil, caller: caller, .listDenied)
+        return registrations(matching: dumpPriority).map(\.name).sorted()
+    }
+
+    /// The registrations whose dump priority intersects `dumpPriority`.
+    private func registrations(matching dumpPriority: Int32) -> [(name: String, registration: Registration)] {
         let priority = DumpPriority(rawValue: dumpPriority)
         return state.withLock { state in
-            state.services.filter { !$0.value.dumpPriority.intersection(priority).isEmpty }.keys.sorted()
+            state.services.filter { !$0.value.dumpPriority.intersection(priority).isEmpty }.map { ($0.key, $0.value) }
         }
     }
 
@@ -166,11 +171,7 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
     /// clears their handle).
     func namesNewestFirst(dumpPriority: Int32) throws -> [String] {
         try require(.list, name: nil, caller: caller, .listDenied)
-        let priority = DumpPriority(rawValue: dumpPriority)
-        return state.withLock { state in
-            state.services.filter { !$0.value.dumpPriority.intersection(priority).isEmpty }
-                .sorted { $0.value.sequence > $1.value.sequence }.map(\.key)
-        }
+        return registrations(matching: dumpPriority).sorted { $0.registration.sequence > $1.registration.sequence }.map(\.name)
     }
 
     public func registerForNotifications(name: String, callback: any IServiceCallback.Service) throws {
@@ -481,20 +482,19 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
     private func tryUnregisterService(_ name: String, service: any IBinder, caller: CallerIdentity) throws {
         try require(.add, name: name, caller: caller, .addDenied)
         try checkUnregistering(name, service, caller: caller)
+        // A count the kernel cannot give means clients. From Android 14 the check counts
+        // servicemanager's own reference and this transaction's as known; before (android-13.0.0_r1)
+        // it counted servicemanager's alone, and more than two references meant clients.
+        let hasClients: Bool
         if release.checksClientsAtOnce {
-            // servicemanager's own reference plus the one this transaction holds.
-            if handleClientCallbacks(name, knownClients: 2, onInterval: false) {
-                state.withLock { $0.services[name]?.guaranteeClient = true }
-                throw refusal(.illegalState, .knownClient)
-            }
+            hasClients = handleClientCallbacks(name, knownClients: 2, onInterval: false)?.hasClients ?? true
         } else {
-            // Before Android 14 (android-13.0.0_r1): a count the kernel cannot give, or more than
-            // servicemanager's and this transaction's references, means clients.
-            let count = legacyHandleClientCallbacks(name, onInterval: false)
-            if count < 0 || count > 2 {
-                state.withLock { $0.services[name]?.guaranteeClient = true }
-                throw refusal(.illegalState, .knownClient)
-            }
+            let references = handleClientCallbacks(name, knownClients: 1, onInterval: false)?.references
+            hasClients = references.map { $0 > 2 } ?? true
+        }
+        if hasClients {
+            state.withLock { $0.services[name]?.guaranteeClient = true }
+            throw refusal(.illegalState, .knownClient)
         }
         // Removed only if it is still the registration checked (a looper may have replaced it).
         // The client callbacks stay registered under the name.
@@ -529,17 +529,22 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
         return counts.strong
     }
 
-    /// AOSP's `handleServiceClientCallback` from Android 14: compares the kernel's count with
-    /// `knownClients` (the references servicemanager accounts for), tells the client callbacks
-    /// about gaining clients at once and about losing them only on the periodic check, and
-    /// returns whether the service is considered to have clients. Without a registration,
-    /// callbacks or a count from the kernel, it has clients ("don't do anything").
-    private func handleClientCallbacks(_ name: String, knownClients: UInt32, onInterval: Bool) -> Bool {
-        guard let count = strongReferences(name) else { return true }
+    /// AOSP's `handleServiceClientCallback`: compares the kernel's count of strong references to
+    /// the service with `knownClients` (the references servicemanager accounts for) and tells
+    /// the client callbacks about a change. Losing clients is reported only on the periodic
+    /// check; gaining them at once from Android 14, before that also only on the periodic check
+    /// (android-13.0.0_r1), but for a client guaranteed by a lookup. Returns the count and
+    /// whether the service is considered to have clients, or nil without a registration,
+    /// callbacks or a count from the kernel (AOSP: "don't do anything", clients assumed).
+    private func handleClientCallbacks(
+        _ name: String, knownClients: UInt32, onInterval: Bool
+    ) -> (references: UInt32, hasClients: Bool)? {
+        guard let count = strongReferences(name) else { return nil }
         let kernelReportsClients = count > knownClients
+        let reportsGainNow = onInterval || release.checksClientsAtOnce
         var notifications: [(Bool, [any IClientCallback.Service], any IBinder)] = []
-        let hasClients = state.withLock { state -> Bool in
-            guard var entry = state.services[name] else { return true }
+        let hasClients = state.withLock { state -> Bool? in
+            guard var entry = state.services[name] else { return nil }
             let callbacks = state.clientCallbacks[name] ?? []
             if entry.guaranteeClient {
                 if !entry.hasClients && !kernelReportsClients {
@@ -548,7 +553,7 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
                 }
                 entry.guaranteeClient = false  // a guarantee lasts one check
             }
-            if kernelReportsClients && !entry.hasClients {
+            if reportsGainNow && kernelReportsClients && !entry.hasClients {
                 entry.hasClients = true
                 notifications.append((true, callbacks, entry.binder))
             }
@@ -560,40 +565,7 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
             return entry.hasClients
         }
         for (clients, callbacks, binder) in notifications { sendOnClients(to: callbacks, service: binder, hasClients: clients) }
-        return hasClients
-    }
-
-    /// The same before Android 14 (android-13.0.0_r1): clients are references beyond
-    /// servicemanager's own, callbacks hear about any change only on the periodic check (but
-    /// for a guaranteed client), and the count itself is returned (−1 when unknown).
-    private func legacyHandleClientCallbacks(_ name: String, onInterval: Bool) -> Int64 {
-        guard let count = strongReferences(name) else { return -1 }
-        let kernelReportsClients = count > 1
-        var notifications: [(Bool, [any IClientCallback.Service], any IBinder)] = []
-        state.withLock { state in
-            guard var entry = state.services[name] else { return }
-            let callbacks = state.clientCallbacks[name] ?? []
-            if entry.guaranteeClient {
-                if !entry.hasClients && !kernelReportsClients {
-                    entry.hasClients = true
-                    notifications.append((true, callbacks, entry.binder))
-                }
-                entry.guaranteeClient = false
-            }
-            if onInterval {
-                if kernelReportsClients && !entry.hasClients {
-                    entry.hasClients = true
-                    notifications.append((true, callbacks, entry.binder))
-                }
-                if !kernelReportsClients && entry.hasClients {
-                    entry.hasClients = false
-                    notifications.append((false, callbacks, entry.binder))
-                }
-            }
-            state.services[name] = entry
-        }
-        for (clients, callbacks, binder) in notifications { sendOnClients(to: callbacks, service: binder, hasClients: clients) }
-        return Int64(count)
+        return hasClients.map { (count, $0) }
     }
 
     /// Starts the periodic client check on a thread of its own.
@@ -604,11 +576,7 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
                 _ = self.timerWake.wait(timeout: Self.clientCheckInterval)
                 guard !self.stopping.load(ordering: .relaxed) else { return }
                 for name in self.state.withLock({ state in state.clientCallbacks.keys.filter { state.services[$0] != nil } }) {
-                    if self.release.checksClientsAtOnce {
-                        _ = self.handleClientCallbacks(name, knownClients: 1, onInterval: true)
-                    } else {
-                        _ = self.legacyHandleClientCallbacks(name, onInterval: true)
-                    }
+                    _ = self.handleClientCallbacks(name, knownClients: 1, onInterval: true)
                 }
             }
         }
