@@ -104,8 +104,7 @@ open class BinderObject: IBinder, @unchecked Sendable {
         guard let count = try? data.readInt32() else { return [] }
         var arguments: [String] = []
         while arguments.count < Int(count) && data.readableBytes > 0 {
-            guard let argument = try? data.readNullableString16() else { break }
-            arguments.append(argument ?? "")
+            do { arguments.append(try data.readNullableString16() ?? "") } catch { break }
         }
         return arguments
     }
