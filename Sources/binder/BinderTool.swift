@@ -1,3 +1,4 @@
+import Synchronization
 import ArgumentParser
 import SwiftBinder
 import SystemPackage
@@ -183,12 +184,47 @@ struct Features: ParsableCommand {
 
 struct Raw: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Raw driver round trips, without objects or Parcels (diagnostics).",
+        abstract: "Raw bytes (padded to 4, as every parcel) through the runtime, without interfaces (diagnostics).",
         subcommands: [Serve.self, Call.self])
 
     /// Code that asks `binder raw serve` who is calling: the reply is the kernel-stamped
     /// sender pid and euid (two int32s) followed by the request's bytes.
     static let whoAmICode: UInt32 = 2
+
+    /// Echoes every request's bytes (after the caller's identity for ``Raw/whoAmICode``) and
+    /// shuts the process down after `limit` transactions, once the last reply is sent.
+    final class EchoObject: BinderObject, @unchecked Sendable {
+        let process: BinderProcess
+        let limit: Int?
+        let verbose: Bool
+        private let served = Mutex(0)
+
+        init(process: BinderProcess, limit: Int?, verbose: Bool) {
+            self.process = process
+            self.limit = limit
+            self.verbose = verbose
+        }
+
+        override func onTransact(code: UInt32, data: inout Parcel, reply: inout Parcel, flags: TransactionFlags) throws {
+            let caller = process.callingIdentity ?? .ownProcess
+            let bytes = data.withUnsafeDataBytes { Array($0) }
+            if verbose {
+                print("received code \(code), \(bytes.count) bytes from pid \(caller.pid) euid \(caller.euid)")
+                fflush(nil)
+            }
+            if code == Raw.whoAmICode {
+                reply.writeInt32(caller.pid)
+                reply.writeInt32(Int32(bitPattern: caller.euid))
+            }
+            reply.writeBytes(bytes)
+            let count = served.withLock { count in
+                count += 1
+                return count
+            }
+            // The looper sends this reply, then finds the process shutting down and leaves.
+            if let limit, count >= limit { process.shutdown() }
+        }
+    }
 
     struct Serve: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -200,20 +236,11 @@ struct Raw: ParsableCommand {
 
         func run() throws {
             try runReportingErrors { () throws(BinderError) in
-                let binder = try BinderDevice(path: FilePath(device))
-                try binder.becomeContextManager()
+                let process = try BinderProcess(path: FilePath(device))
+                try process.becomeContextManager(EchoObject(process: process, limit: count, verbose: verbose))
                 print("ready: context manager of \(device)")
                 fflush(nil)
-                try binder.serveRaw(limit: count) { request in
-                    if verbose {
-                        print("received code \(request.code), \(request.data.count) bytes from pid \(request.senderPID) euid \(request.senderEUID)")
-                        fflush(nil)
-                    }
-                    guard request.code == Raw.whoAmICode else { return .reply(request.data) }
-                    var reply = withUnsafeBytes(of: request.senderPID) { Array($0) }
-                    reply += withUnsafeBytes(of: request.senderEUID) { Array($0) }
-                    return .reply(reply + request.data)
-                }
+                process.joinThreadPool()
             }
         }
     }
@@ -223,24 +250,31 @@ struct Raw: ParsableCommand {
             abstract: "Send a transaction to handle 0 and print the reply.")
         @Option(help: "The binder device.") var device: String
         @Option(help: "The transaction code.") var code: UInt32 = 1
+        @Flag(help: "Send it oneway.") var oneway = false
         @Argument(help: "The text to send.") var message: String
 
         func run() throws {
-            let reply = try runReportingErrors { () throws(BinderError) in
-                let binder = try BinderDevice(path: FilePath(device))
-                return try binder.transactRaw(handle: 0, code: code, data: Array(message.utf8))
+            let reply: [UInt8] = try runReportingErrors { () throws(BinderError) in
+                let process = try BinderProcess(path: FilePath(device))
+                var request = Parcel(wireFormat: process.wireFormat)
+                request.writeBytes(Array(message.utf8))
+                let reply = try process.transact(handle: 0, code: code, data: request, flags: oneway ? [.oneWay] : [])
+                return reply.withUnsafeDataBytes { Array($0) }
             }
-            switch reply {
-            case .data(let bytes) where code == Raw.whoAmICode && bytes.count >= 8:
+            // Parcels are padded to 4 bytes: the text ends at the first NUL.
+            func text(_ bytes: ArraySlice<UInt8>) -> String {
+                String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            let bytes = reply
+            switch code {
+            case _ where oneway:
+                print("sent (oneway)")
+            case Raw.whoAmICode where bytes.count >= 8:
                 let pid = bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 0, as: Int32.self) }
                 let euid = bytes.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 4, as: UInt32.self) }
-                print("reply: '\(String(decoding: bytes[8...], as: UTF8.self))', the kernel says I am pid \(pid) euid \(euid)")
-            case .data(let bytes):
-                print("reply: '\(String(decoding: bytes, as: UTF8.self))'")
-            case .status(let status):
-                print("reply: status \(status)")
-            case nil:
-                print("sent (oneway)")
+                print("reply: '\(text(bytes[8...]))', the kernel says I am pid \(pid) euid \(euid)")
+            default:
+                print("reply: '\(text(bytes[...]))'")
             }
         }
     }

@@ -277,37 +277,15 @@ struct BinderTestPeer {
         }
     }
 
+    /// The context manager of `device` for one call: reads every type, the binder and the
+    /// descriptor of the request and sends them back, then shuts down.
     static func everyType(device: String) {
-        let arguments = ["", "", device]
         do throws(BinderError) {
-            let device = try BinderDevice(path: FilePath(arguments[2]))
-            try device.becomeContextManager(nodeFlags: BinderObjectFlags.acceptsFileDescriptors)
+            let process = try BinderProcess(path: FilePath(device))
+            try process.becomeContextManager(EveryTypeEcho(process: process), nodeFlags: BinderObjectFlags.acceptsFileDescriptors)
             print("ready")
             fflush(nil)
-            try device.serveRawParcels(limit: 1) { request, reply, _ in
-                do throws(ParcelError) {
-                    try request.enforceInterface(everyTypeDescriptor)
-                    let value = try EveryType(from: &request)
-                    let binder = try request.readBinder()
-                    let file = try request.readParcelFileDescriptor()
-                    try request.requireFullyRead()
-
-                    var head = [UInt8](repeating: 0, count: 64)
-                    let count = head.withUnsafeMutableBytes { buffer in
-                        (try? file.fileDescriptor.read(fromAbsoluteOffset: 0, into: buffer)) ?? 0
-                    }
-                    reply.writeStatus(.ok)
-                    try value.write(to: &reply)
-                    reply.writeBinder(binder.reference, stability: binder.stability)
-                    reply.writeParcelFileDescriptor(transferring: file)  // kept open until the reply is sent
-                    reply.writeByteArray(Array(head[..<count]))
-                    return []
-                } catch {
-                    print("peer: cannot read the request: \(error)")
-                    reply.writeInt32(StatusCode(error).rawValue)
-                    return [.statusCode]
-                }
-            }
+            process.joinThreadPool()
         } catch {
             fail("binder-test-peer: \(error)")
         }
@@ -316,5 +294,37 @@ struct BinderTestPeer {
     static func fail(_ message: String) -> Never {
         print(message)
         exit(2)
+    }
+}
+
+/// Answers one `every-type` request and shuts its process down once the reply is sent.
+final class EveryTypeEcho: BinderObject, @unchecked Sendable {
+    let process: BinderProcess
+
+    init(process: BinderProcess) { self.process = process }
+
+    override func onTransact(code: UInt32, data request: inout Parcel, reply: inout Parcel, flags: TransactionFlags) throws {
+        defer { process.shutdown() }
+        do {
+            try request.enforceInterface(everyTypeDescriptor)
+            let value = try EveryType(from: &request)
+            let binder = try request.readStrongBinder()
+            let file = try request.readParcelFileDescriptor()
+            try request.requireFullyRead()
+
+            var head = [UInt8](repeating: 0, count: 64)
+            let count = head.withUnsafeMutableBytes { buffer in
+                (try? file.fileDescriptor.read(fromAbsoluteOffset: 0, into: buffer)) ?? 0
+            }
+            reply.writeStatus(.ok)
+            try value.write(to: &reply)
+            reply.writeStrongBinder(binder)
+            reply.writeParcelFileDescriptor(transferring: file)  // kept open until the reply is sent
+            reply.writeByteArray(Array(head[..<count]))
+        } catch let error as ParcelError {
+            print("peer: cannot read the request: \(error)")
+            fflush(nil)
+            throw StatusCode(error)
+        }
     }
 }

@@ -49,34 +49,38 @@ import Glibc
 
     @Test func transactingWithNoContextManagerIsADeadTarget() throws {
         let device = try TestDevice("nocm")
-        let binder = try BinderDevice(path: device.path)
+        let process = try BinderProcess(path: device.path)
         let error = #expect(throws: BinderError.self) {
-            try binder.transactRaw(handle: 0, code: 1, data: [1, 2, 3])
+            try process.transact(handle: 0, code: 1, data: Parcel())
         }
-        #expect(error == .transactionFailed(.deadTarget))
+        #expect(error?.transactionFailure == .deadTarget)
     }
 
     @Test func transactingToAnUnknownHandleFails() throws {
         let device = try TestDevice("nohandle")
         let manager = try BinderDevice(path: device.path)
         try manager.becomeContextManager()
-        let client = try BinderDevice(path: device.path)
+        let client = try BinderProcess(path: device.path)
         expectKernelUserError("got transaction to invalid handle, 12345")
         let error = #expect(throws: BinderError.self) {
-            try client.transactRaw(handle: 12345, code: 1, data: [])
+            try client.transact(handle: 12345, code: 1, data: Parcel())
         }
-        #expect(error == .transactionFailed(.failed))
+        #expect(error?.transactionFailure == .failed)
     }
 
-    @Test func extendedErrorExplainsAFailedTransaction() throws {
+    @Test(.requiresDriverFeature(\.extendedError, "extended_error"))
+    func extendedErrorExplainsAFailedTransaction() throws {
         let device = try TestDevice("exterr")
-        guard device.binderfs.features().extendedError else { return }
+        let process = try BinderProcess(path: device.path)
+        let error = #expect(throws: BinderError.self) { try process.transact(handle: 0, code: 1, data: Parcel()) }
+        guard case .transactionFailed(.deadTarget, let extended?) = error else {
+            Issue.record("no extended error in \(String(describing: error))")
+            return
+        }
+        #expect(extended.command == .deadReply)
+        #expect(extended.errno < 0)
+        // The runtime took it: the thread's record is clear again.
         let binder = try BinderDevice(path: device.path)
-        #expect(throws: BinderError.self) { try binder.transactRaw(handle: 0, code: 1, data: []) }
-        let error = try binder.takeExtendedError()
-        #expect(error.command == .deadReply)
-        #expect(error.errno < 0)
-        // Taking it clears it.
         #expect(try binder.takeExtendedError().command == .ok)
     }
 }

@@ -24,21 +24,16 @@ import Glibc
         _ = try fd.writeAll(content)
         let file = ParcelFileDescriptor(fd)
 
-        let client = try BinderDevice(path: device.path)
-        let node = NodeIdentity(pointer: 0xABC0, cookie: 0xDEF0)
-        var request = Parcel()
+        let client = try BinderProcess(path: device.path)
+        let object = BinderObject()
+        let node = NodeIdentity(pointer: object.nodeID, cookie: object.nodeCookie)
+        var request = Parcel(wireFormat: client.wireFormat)
         request.writeInterfaceToken(everyTypeDescriptor)
         try EveryType().write(to: &request)
-        request.writeBinder(.local(node), flags: BinderObjectFlags.localDefault)
+        request.writeStrongBinder(object)
         request.writeParcelFileDescriptor(file)
 
-        guard let reply = try client.transactRaw(handle: 0, code: 1, parcel: request) else {
-            Issue.record("no reply")
-            return
-        }
-        let flags = reply.flags
-        try #require(!flags.contains(.statusCode), "the peer could not read the request")
-        var parcel = reply.takeParcel()
+        var parcel = try client.transact(handle: 0, code: 1, data: request)
         let isReceived = parcel.isReceived
         #expect(isReceived)
         #expect(try parcel.readStatus() == .ok)
@@ -56,6 +51,7 @@ import Glibc
         // And what the peer read through it.
         #expect(try parcel.readByteArray() == content)
         try parcel.requireFullyRead()
+        withExtendedLifetime(object) {}
         #expect(try peer.waitForExit() == 0)
     }
 
@@ -63,17 +59,12 @@ import Glibc
         let device = try TestDevice("badparcel")
         let peer = try ChildProcess(ChildProcess.builtProduct("binder-test-peer"), ["every-type", device.path.string])
         try #require(try peer.readLine() == "ready")
-        let client = try BinderDevice(path: device.path)
-        var request = Parcel()
+        let client = try BinderProcess(path: device.path)
+        var request = Parcel(wireFormat: client.wireFormat)
         request.writeInterfaceToken("org.swiftbinder.test.ISomethingElse")
-        guard let reply = try client.transactRaw(handle: 0, code: 1, parcel: request) else {
-            Issue.record("no reply")
-            return
-        }
-        let flags = reply.flags
-        #expect(flags.contains(.statusCode))
-        var parcel = reply.takeParcel()
-        #expect(try parcel.readInt32() == StatusCode.badType.rawValue)
+        // The peer answers with a bare status (TF_STATUS_CODE).
+        let error = #expect(throws: BinderError.self) { try client.transact(handle: 0, code: 1, data: request) }
+        #expect(error == .remoteStatus(.badType))
         #expect(try peer.readLine()?.hasPrefix("peer: cannot read the request: interface descriptor mismatch") == true)
         #expect(try peer.waitForExit() == 0)
     }

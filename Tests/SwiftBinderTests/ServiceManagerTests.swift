@@ -263,7 +263,10 @@ import Glibc
         #expect(client != nil)
         #expect(eventually(within: 1) { reports.withLock { $0 } == [true] })
         let busy = #expect(throws: RemoteError.self) { try setup.manager.tryUnregisterService("test.lazy", service: lazy) }
-        guard case .exception(let status) = busy else { return }
+        guard case .exception(let status) = busy else {
+            Issue.record("expected an ILLEGAL_STATE exception, got \(String(describing: busy))")
+            return
+        }
         #expect(status.exception == .illegalState)
         // The client lets go: servicemanager reports it on its next periodic check.
         client = nil

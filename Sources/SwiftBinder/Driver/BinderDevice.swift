@@ -100,6 +100,21 @@ public struct BinderDevice: ~Copyable, @unchecked Sendable {
         try view.writeRead(&request)
     }
 
+    /// Writes `commands` without reading: the calling thread does not wait for what they cause
+    /// (a transaction's reply stays queued for it until it reads, or is refused once it is gone).
+    public func write(_ commands: CommandBuffer) throws(BinderError) {
+        let result = commands.withUnsafeBytes { bytes in
+            Result { () throws(BinderError) in
+                var request = binder_write_read(
+                    write_size: UInt64(bytes.count), write_consumed: 0,
+                    write_buffer: UInt64(UInt(bitPattern: bytes.baseAddress)), read_size: 0, read_consumed: 0,
+                    read_buffer: 0)
+                try writeRead(&request)
+            }
+        }
+        try result.get()
+    }
+
     /// Sets how many extra looper threads the driver may ask this process to start.
     ///
     /// The corresponding ioctl is `BINDER_SET_MAX_THREADS`.
@@ -209,16 +224,24 @@ public struct BinderDevice: ~Copyable, @unchecked Sendable {
             return ExtendedError(id: value.id, command: DriverReturnCode(rawValue: value.command), errno: value.param)
         }
 
-        /// The bytes at a kernel-provided address inside the receive buffer, or nil when the
-        /// range does not lie entirely inside it; an empty range is always valid.
         func mappedBytes(_ address: UInt64, _ count: UInt64) -> UnsafeRawBufferPointer? {
-            if count == 0 { return UnsafeRawBufferPointer(start: nil, count: 0) }
-            guard let base = mapping.baseAddress else { return nil }
-            let start = UInt64(UInt(bitPattern: base))
-            let size = UInt64(mapping.count)
-            guard address >= start, count <= size, address - start <= size - count else { return nil }
-            return UnsafeRawBufferPointer(start: base + Int(address - start), count: Int(count))
+            mapping.bytes(at: address, count: count)
         }
+    }
+}
+
+extension UnsafeRawBufferPointer {
+    /// The bytes at a kernel-provided address inside this receive mapping, or nil when the range
+    /// does not lie entirely inside it (a driver that hands out such an address is not trusted);
+    /// an empty range is always valid.
+    @inline(__always)
+    func bytes(at address: UInt64, count: UInt64) -> UnsafeRawBufferPointer? {
+        if count == 0 { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        guard let base = baseAddress else { return nil }
+        let start = UInt64(UInt(bitPattern: base))
+        let size = UInt64(self.count)
+        guard address >= start, count <= size, address - start <= size - count else { return nil }
+        return UnsafeRawBufferPointer(start: base + Int(address - start), count: Int(count))
     }
 }
 

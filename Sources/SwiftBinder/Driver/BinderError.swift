@@ -36,6 +36,10 @@ public enum BinderError: Error, Equatable, Sendable, CustomStringConvertible {
     /// adds the kernel's extended error where the driver supports it.
     case transactionFailed(TransactionFailure, ExtendedError? = nil)
 
+    /// The driver ended a wait with `BR_ERROR` and this code (libbinder's `waitForResponse`
+    /// returns it as the call's result).
+    case driverError(Int32)
+
     /// The target answered with a transport status (`TF_STATUS_CODE`) other than OK, e.g.
     /// `UNKNOWN_TRANSACTION` for a code it does not know.
     case remoteStatus(StatusCode)
@@ -68,6 +72,12 @@ public enum BinderError: Error, Equatable, Sendable, CustomStringConvertible {
     case wireFormatMismatch(request: WireFormat, target: WireFormat, targetRelease: String)
 
     /// The errno behind a failed system call, if that is what this error is.
+    /// Why the transaction failed, when it did (the extended error aside).
+    public var transactionFailure: TransactionFailure? {
+        if case .transactionFailed(let failure, _) = self { return failure }
+        return nil
+    }
+
     public var errno: Errno? {
         if case .systemCall(_, _, let errno) = self { return errno }
         return nil
@@ -90,6 +100,8 @@ public enum BinderError: Error, Equatable, Sendable, CustomStringConvertible {
         case .transactionFailed(let failure, let extended):
             guard let extended, extended.command != .ok else { return "transaction failed: \(failure)" }
             return "transaction failed: \(failure); the kernel says \(extended.command), errno \(-extended.errno)"
+        case .driverError(let code):
+            return "the binder driver reported error \(code) (BR_ERROR)"
         case .remoteStatus(let status):
             return "the target replied \(status)"
         case .malformedParcel(let error):

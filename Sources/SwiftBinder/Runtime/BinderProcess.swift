@@ -17,9 +17,12 @@ public final class BinderProcess: ReceivedBufferOwner, @unchecked Sendable {
     /// The default cap on looper threads the driver may ask for (libbinder's too).
     public static let defaultMaxThreads: UInt32 = 15
 
-    public let device: BinderDevice
+    /// The driver this process talks to: the kernel's, or a scripted one in host tests.
+    let driver: any BinderDriver
+    /// The device node this process opened.
+    public var path: FilePath { driver.path }
     /// What the driver supports, from the binderfs mount the device lives in.
-    public let features: Binderfs.Features
+    public var features: Binderfs.Features { driver.features }
     /// The Android release this device speaks, and where that came from (``BinderConfiguration``).
     public let release: BinderConfiguration.Choice
     /// The wire format of the parcels this process reads and writes: the release's, unless
@@ -59,7 +62,7 @@ public final class BinderProcess: ReceivedBufferOwner, @unchecked Sendable {
     ///   - disableBackgroundScheduling: write no minimum priority in the binder objects this
     ///     process sends, as servicemanager does (libbinder's `disableBackgroundScheduling`).
     ///   - logger: where the runtime reports what it cannot return as an error.
-    public init(
+    public convenience init(
         path: FilePath = "/dev/binderfs/binder", maxThreads: UInt32 = BinderProcess.defaultMaxThreads,
         release: AndroidRelease? = nil, wireFormat: WireFormat? = nil, configuration: BinderConfiguration? = nil,
         disableBackgroundScheduling: Bool = false, logger: Logger = Logger(label: "swiftbinder")
@@ -70,27 +73,25 @@ public final class BinderProcess: ReceivedBufferOwner, @unchecked Sendable {
         } catch {
             throw .configuration(error)
         }
-        let device = try BinderDevice(path: path)
-        try device.setMaxThreads(maxThreads)
-        let mount = path.removingLastComponent()
-        let features =
-            (try? Binderfs(mountPoint: mount).features())
-            ?? Binderfs.Features(onewaySpamDetection: false, extendedError: false, freezeNotification: false)
-        if features.onewaySpamDetection {
-            do {
-                try device.enableOnewaySpamDetection()
-            } catch {
-                logger.warning("could not enable oneway spam detection", metadata: ["error": "\(error)"])
-            }
-        }
-        self.device = device
-        self.features = features
-        self.release = choice
-        let format = wireFormat ?? choice.release.wireFormat
+        try self.init(
+            driver: KernelBinderDriver(path: path, logger: logger), release: choice, maxThreads: maxThreads,
+            wireFormat: wireFormat, disableBackgroundScheduling: disableBackgroundScheduling, logger: logger)
+    }
+
+    /// A process on `driver` (a scripted driver in host tests).
+    package init(
+        driver: any BinderDriver, release: BinderConfiguration.Choice, maxThreads: UInt32 = BinderProcess.defaultMaxThreads,
+        wireFormat: WireFormat? = nil, disableBackgroundScheduling: Bool = false,
+        logger: Logger = Logger(label: "swiftbinder")
+    ) throws(BinderError) {
+        try driver.setMaxThreads(maxThreads)
+        self.driver = driver
+        self.release = release
+        let format = wireFormat ?? release.release.wireFormat
         self.wireFormat = disableBackgroundScheduling ? format.disablingBackgroundScheduling() : format
         self.maxThreads = maxThreads
         self.logger = logger
-        self.threadPool = ThreadPool(name: path.lastComponent?.string ?? "binder")
+        self.threadPool = ThreadPool(name: driver.path.lastComponent?.string ?? "binder")
     }
 
     // MARK: - Threads
@@ -115,7 +116,12 @@ public final class BinderProcess: ReceivedBufferOwner, @unchecked Sendable {
     /// refuses further calls. The device closes when the last reference to the process goes.
     public func shutdown() {
         guard !shuttingDown.exchange(true, ordering: .sequentiallyConsistent) else { return }
-        threadPool.stop(device: device.view, callerIsLooper: threadState().isLooper)
+        let stuck = threadPool.stop(driver: driver, callerIsLooper: threadState().isLooper)
+        if stuck > 0 {
+            logger.error(
+                "binder looper threads did not stop: still serving after 10 s",
+                metadata: ["binder.device": "\(path)", "threads": "\(stuck)"])
+        }
     }
 
     var isShuttingDown: Bool { shuttingDown.load(ordering: .relaxed) }
@@ -145,12 +151,7 @@ public final class BinderProcess: ReceivedBufferOwner, @unchecked Sendable {
                 logger.debug("no LSM provides security contexts; not asking the kernel for them")
             }
         }
-        do {
-            try device.becomeContextManager(nodeFlags: flags)
-        } catch {
-            guard error.errno == .invalidArgument else { throw error }
-            try device.becomeContextManager()  // kernels without BINDER_SET_CONTEXT_MGR_EXT
-        }
+        try driver.becomeContextManager(nodeFlags: flags)
         contextManager.withLock { $0 = object }
     }
 
@@ -217,10 +218,46 @@ public final class BinderProcess: ReceivedBufferOwner, @unchecked Sendable {
         thread.flushIfIdle()
     }
 
+    /// Freezes (or thaws) every binder process of `pid` (``BinderDevice/freeze(pid:frozen:timeoutMilliseconds:)``).
+    public func freeze(pid: Int32, frozen: Bool, timeoutMilliseconds: UInt32 = 0) throws(BinderError) {
+        try kernelDevice().device.freeze(pid: pid, frozen: frozen, timeoutMilliseconds: timeoutMilliseconds)
+    }
+
+    /// The kernel's strong and weak counts on the node behind `handle`; only the context
+    /// manager may ask (``BinderDevice/nodeReferenceCounts(handle:)``).
+    public func nodeReferenceCounts(handle: UInt32) throws(BinderError) -> (strong: UInt32, weak: UInt32) {
+        try kernelDevice().device.nodeReferenceCounts(handle: handle)
+    }
+
+    private func kernelDevice() throws(BinderError) -> KernelBinderDriver {
+        guard let kernel = driver as? KernelBinderDriver else { throw .unsupported("this needs the kernel's driver") }
+        return kernel
+    }
+
     /// How many local objects the kernel holds references to on this device.
     public var localObjectCount: Int { nodes.count }
 
     // MARK: - Calls
+
+    /// Sends a transaction to `handle` on the calling thread without a proxy (libbinder's
+    /// `IPCThreadState::transact`): for diagnostics such as `binder raw`, and for handles this
+    /// process holds no reference to. The kernel checks the handle; the request's wire format is
+    /// the caller's business. A oneway call returns an empty parcel once the driver queued it.
+    ///
+    /// - Throws: ``BinderError/transactionFailed(_:_:)`` for a dead, frozen or refused target,
+    ///   ``BinderError/remoteStatus(_:)`` for a bare status reply, or a driver error.
+    @discardableResult
+    public func transact(handle: UInt32, code: UInt32, data: borrowing Parcel, flags: TransactionFlags = [])
+        throws(BinderError) -> Parcel
+    {
+        guard !isShuttingDown else { throw .shutDown }
+        let thread = threadState()
+        if flags.contains(.oneWay) {
+            _ = try thread.transactOneway(handle: handle, code: code, data: data, flags: flags)
+            return Parcel(wireFormat: wireFormat)
+        }
+        return try thread.transact(handle: handle, code: code, data: data, flags: flags)
+    }
 
     /// The identity of the caller whose transaction this thread (or, in an
     /// ``AsyncBinderObject`` method, this task) is serving, or nil.
@@ -255,11 +292,12 @@ public final class BinderProcess: ReceivedBufferOwner, @unchecked Sendable {
 
     /// The NUL-terminated security context string the kernel placed in the receive buffer.
     func securityContext(at address: UInt64) -> String? {
-        guard let base = device.mapping.baseAddress else { return nil }
+        let mapping = driver.mapping
+        guard let base = mapping.baseAddress else { return nil }
         let start = UInt64(UInt(bitPattern: base))
-        guard address >= start, address - start < UInt64(device.mapping.count) else { return nil }
+        guard address >= start, address - start < UInt64(mapping.count) else { return nil }
         let offset = Int(address - start)
-        let bytes = UnsafeRawBufferPointer(rebasing: device.mapping[offset...])
+        let bytes = UnsafeRawBufferPointer(rebasing: mapping[offset...])
         guard let end = bytes.firstIndex(of: 0) else { return nil }
         return String(decoding: bytes[..<end], as: UTF8.self)
     }

@@ -1,3 +1,4 @@
+import Dispatch
 import Synchronization
 
 #if canImport(Glibc)
@@ -10,9 +11,16 @@ final class ThreadPool: Sendable {
     private let name: String
     private let started = Atomic<Bool>(false)
     private let sequence = Atomic<Int>(0)
-    private let running = Atomic<Int>(0)
-    private let threads = Mutex<[pthread_t]>([])
     private let stopping = Atomic<Bool>(false)
+    /// The loopers that have not yet left their loop, and the threads the pool started.
+    private let state = Mutex(State())
+    /// Signalled once by every looper leaving its loop.
+    private let exits = DispatchSemaphore(value: 0)
+
+    private struct State {
+        var live = 0
+        var threads: [pthread_t] = []
+    }
 
     init(name: String) {
         self.name = name
@@ -34,65 +42,88 @@ final class ThreadPool: Sendable {
 
     /// The calling thread joins as a main looper until the pool stops.
     func join(process: BinderProcess) {
-        running.add(1, ordering: .relaxed)
-        defer { running.subtract(1, ordering: .relaxed) }
+        guard enter() else { return }
         process.threadState().joinThreadPool(isMain: true)
+        leave()
+    }
+
+    /// Counts a looper in, unless the pool is stopping.
+    private func enter() -> Bool {
+        state.withLock { state in
+            guard !stopping.load(ordering: .sequentiallyConsistent) else { return false }
+            state.live += 1
+            return true
+        }
+    }
+
+    private func leave() {
+        state.withLock { $0.live -= 1 }
+        exits.signal()
     }
 
     private func spawn(process: BinderProcess, isMain: Bool) {
-        guard !stopping.load(ordering: .relaxed) else { return }
+        guard enter() else { return }
         let number = sequence.add(1, ordering: .relaxed).newValue
         // Thread names are at most 15 bytes: shorten the device name, keep "pid_n".
         let suffix = ":\(getpid())_\(String(number, radix: 16))"
         let threadName = String(decoding: name.utf8.prefix(max(15 - suffix.utf8.count, 0)), as: UTF8.self) + suffix
-        running.add(1, ordering: .relaxed)
         let start = ThreadStart { [self] in
             nameCurrentThread(threadName)
             process.threadState().joinThreadPool(isMain: isMain)
-            running.subtract(1, ordering: .relaxed)
+            leave()
         }
-        var thread = pthread_t()
-        let context = Unmanaged.passRetained(start)
-        let result = pthread_create(
-            &thread, nil,
-            { raw in
-                Unmanaged<ThreadStart>.fromOpaque(raw!).takeRetainedValue().body()
-                return nil
-            }, context.toOpaque())
-        guard result == 0 else {
-            running.subtract(1, ordering: .relaxed)
-            context.release()
-            process.logger.error("could not start a binder looper thread", metadata: ["errno": "\(result)"])
-            return
+        // The new thread is recorded before it can leave, so stop() joins every thread it counted.
+        state.withLock { state in
+            var thread = pthread_t()
+            let context = Unmanaged.passRetained(start)
+            let result = pthread_create(
+                &thread, nil,
+                { raw in
+                    Unmanaged<ThreadStart>.fromOpaque(raw!).takeRetainedValue().body()
+                    return nil
+                }, context.toOpaque())
+            guard result == 0 else {
+                state.live -= 1
+                context.release()
+                process.logger.error("could not start a binder looper thread", metadata: ["errno": "\(result)"])
+                return
+            }
+            state.threads.append(thread)
         }
-        threads.withLock { $0.append(thread) }
     }
 
-    /// Stops every looper: sets the flag they check, wakes those blocked in the driver (closing
-    /// a duplicate of the device's descriptor makes the driver return to every waiting thread),
-    /// and joins the threads the pool started.
+    /// Stops every looper and joins the threads the pool started: sets the flag the loopers
+    /// check, wakes them all with one driver flush (see ``BinderDriver/wakeAllThreads()``), and
+    /// waits for each to leave its loop. No looper is started after the flag is set.
     ///
-    /// - Parameter callerIsLooper: the caller is itself a looper of this pool (shutting down
-    ///   from inside a transaction): it is not waited for.
-    func stop(device: BinderDevice.View, callerIsLooper: Bool) {
-        stopping.store(true, ordering: .sequentiallyConsistent)
+    /// - Parameters:
+    ///   - callerIsLooper: the caller is itself a looper (shutting down from inside a
+    ///     transaction): it leaves its loop after this returns, and is not waited for.
+    ///   - timeout: how long loopers busy in a transaction may take to finish it.
+    /// - Returns: how many loopers did not stop in time (their threads are left running).
+    @discardableResult
+    func stop(driver: any BinderDriver, callerIsLooper: Bool, timeout: Duration = .seconds(10)) -> Int {
+        state.withLock { _ in stopping.store(true, ordering: .sequentiallyConsistent) }
+        driver.wakeAllThreads()
+        let remaining = callerIsLooper ? 1 : 0
+        let nanoseconds = timeout.components.seconds * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000
+        let deadline = DispatchTime.now() + .nanoseconds(Int(nanoseconds))
+        while state.withLock({ $0.live }) > remaining {
+            if exits.wait(timeout: deadline) == .timedOut { break }
+        }
+        let (stuck, threads) = state.withLock { state in
+            defer { state.threads.removeAll() }
+            return (state.live - remaining, state.threads)
+        }
+        guard stuck <= 0 else {
+            // Joining would block on a thread that is still serving: leave them all running.
+            return stuck
+        }
         let current = pthread_self()
-        // A looper busy in a long transaction (or waiting on the caller) gets 10 s.
-        var attempts = 0
-        while running.load(ordering: .sequentiallyConsistent) > (callerIsLooper ? 1 : 0), attempts < 5_000 {
-            let duplicate = dup(device.fileDescriptor.rawValue)
-            if duplicate >= 0 { close(duplicate) }
-            usleep(2_000)
-            attempts += 1
-        }
-        guard attempts < 5_000 else { return }
-        let all = threads.withLock { threads in
-            defer { threads.removeAll() }
-            return threads
-        }
-        for thread in all where pthread_equal(thread, current) == 0 {
+        for thread in threads where pthread_equal(thread, current) == 0 {
             pthread_join(thread, nil)
         }
+        return 0
     }
 }
 

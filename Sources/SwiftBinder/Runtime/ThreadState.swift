@@ -65,7 +65,8 @@ final class ThreadState {
     /// ``BinderProcess/serial`` of the process: tells a state of a process that is gone from one
     /// of a new process at the same address, without loading the weak reference.
     let processSerial: UInt64
-    private let device: BinderDevice.View
+    /// The process's driver, unretained: the process owns it and outlives every call.
+    private unowned(unsafe) let driver: any BinderDriver
 
     /// Commands to write with the next `BINDER_WRITE_READ`.
     @exclusivity(unchecked) var out = CommandBuffer(capacity: 256)
@@ -89,7 +90,7 @@ final class ThreadState {
         self.process = process
         self.owner = process
         self.processSerial = process.serial
-        self.device = process.device.view
+        self.driver = process.driver
         incoming = UnsafeMutableRawBufferPointer.allocate(byteCount: 256, alignment: 8)
     }
 
@@ -97,7 +98,7 @@ final class ThreadState {
         incoming.deallocate()
         // The kernel keeps a binder_thread per thread that ever talked to it: release it (while
         // the process, and so the device, is certainly still open).
-        if let process { withExtendedLifetime(process) { try? device.threadExit() } }
+        if let process { withExtendedLifetime(process) { try? driver.threadExit() } }
     }
 
     // MARK: - Talking to the driver
@@ -121,7 +122,7 @@ final class ThreadState {
                     written = Int(request.write_consumed)
                     read = Int(request.read_consumed)
                 }
-                try device.writeRead(&request)
+                try driver.writeRead(&request)
             }
         }
         out.removeFirst(written)
@@ -242,6 +243,9 @@ final class ThreadState {
                     throw .transactionFailed(.failed, extendedError())
                 case .frozenReply:
                     throw .transactionFailed(.frozenTarget, extendedError())
+                case .error(let code):
+                    // libbinder's waitForResponse ends the wait with the driver's code too.
+                    throw .driverError(code)
                 default:
                     try execute(entry)
                 }
@@ -266,7 +270,7 @@ final class ThreadState {
 
     private func extendedError() -> ExtendedError? {
         guard owner.features.extendedError else { return nil }
-        return try? device.takeExtendedError()
+        return try? driver.takeExtendedError()
     }
 
     /// After a batch: apply deferred releases once everything read is handled, and write out
@@ -419,8 +423,8 @@ final class ThreadState {
     }
 
     private func receivedParcel(_ transaction: TransactionData, process: BinderProcess) throws(BinderError) -> Parcel {
-        let data = device.mappedBytes(transaction.dataAddress, transaction.dataSize)
-        let offsets = device.mappedBytes(transaction.offsetsAddress, transaction.offsetsSize)
+        let data = driver.mapping.bytes(at: transaction.dataAddress, count: transaction.dataSize)
+        let offsets = driver.mapping.bytes(at: transaction.offsetsAddress, count: transaction.offsetsSize)
         guard let data, let offsets else {
             out.append(.freeBuffer, value: transaction.dataAddress)
             throw .malformedReturn("transaction buffer outside the receive mapping")

@@ -525,7 +525,7 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
             guard let entry = state.services[name], !(state.clientCallbacks[name] ?? []).isEmpty else { return nil }
             return (entry.binder as? BinderProxy)?.handle
         }
-        guard let handle, let counts = try? process?.device.nodeReferenceCounts(handle: handle) else { return nil }
+        guard let handle, let counts = try? process?.nodeReferenceCounts(handle: handle) else { return nil }
         return counts.strong
     }
 

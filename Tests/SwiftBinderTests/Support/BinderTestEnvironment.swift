@@ -40,6 +40,16 @@ extension Trait where Self == ConditionTrait {
     }
 }
 
+extension Trait where Self == ConditionTrait {
+    /// Runs the test only where the binderfs mount reports `feature` (its `features/` files):
+    /// on an older kernel it is reported as skipped, never as passed.
+    static func requiresDriverFeature(_ feature: KeyPath<Binderfs.Features, Bool>, _ name: String) -> Self {
+        let present = BinderTestEnvironment.binderfs.map { $0.features()[keyPath: feature] }
+        return .enabled(
+            if: present ?? BinderTestEnvironment.binderRequired, "the kernel's binderfs lacks features/\(name)")
+    }
+}
+
 /// A binderfs device made for one test and removed when the test is done with it.
 final class TestDevice {
     let binderfs: Binderfs
