@@ -67,8 +67,12 @@ let package = Package(
         // Fuzz targets: a corpus replayer here; a libFuzzer binary when built by scripts/fuzz.
         .executableTarget(
             name: "swiftbinder-fuzz",
-            dependencies: ["SwiftBinder", "AIDLCompiler", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "SwiftBinder", "ScriptedBinderDriver", "AIDLCompiler", .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Fuzz", exclude: ["seeds"]),
+        // A binder driver tests script, for the engine's host tests and its fuzz target.
+        .target(name: "ScriptedBinderDriver", dependencies: ["SwiftBinder", "CBinder"], path: "Tests/ScriptedBinderDriver"),
         // Shared by the tests and the test peer: sample parcelables and the every-type value.
         .target(
             name: "BinderTestSupport", dependencies: ["SwiftBinder"], path: "Tests/BinderTestSupport",
@@ -88,6 +92,7 @@ let package = Package(
             dependencies: [
                 "SwiftBinder",
                 "BinderTestSupport",
+                "ScriptedBinderDriver",
                 "AIDLCompiler",
                 "AIDLCorpus",
                 .product(name: "SystemPackage", package: "swift-system"),

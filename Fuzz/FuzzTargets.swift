@@ -1,6 +1,7 @@
 import AIDLCompiler
 import Logging
 import Synchronization
+import ScriptedBinderDriver
 import SwiftBinder
 
 #if canImport(Glibc)
@@ -12,8 +13,8 @@ import Glibc
 enum FuzzTarget: String, CaseIterable {
     /// The Parcel reader over a received buffer: a script of reads chosen by the input.
     case parcel
-    /// The decoder of the driver's return stream (`BR_*` sequences).
-    case driverReturns = "driver-returns"
+    /// The whole transaction engine driven by a driver whose returns are the input.
+    case engine
     /// The AIDL lexer and parser on arbitrary text.
     case aidl
     /// servicemanager's request handling: any code and parcel, from callers of several uids.
@@ -22,7 +23,7 @@ enum FuzzTarget: String, CaseIterable {
     var summary: String {
         switch self {
         case .parcel: return "Parcel reads (every type, objects, status, interface token) on hostile data"
-        case .driverReturns: return "the BR_* return-stream decoder"
+        case .engine: return "the transaction engine (BC/BR state machine) on arbitrary driver returns"
         case .aidl: return "the AIDL lexer and parser"
         case .servicemanager: return "servicemanager's dispatch (both code tables, policy on the caller's uid)"
         }
@@ -31,7 +32,7 @@ enum FuzzTarget: String, CaseIterable {
     func run(_ input: UnsafeRawBufferPointer) {
         switch self {
         case .parcel: fuzzParcel(input)
-        case .driverReturns: fuzzDriverReturns(input)
+        case .engine: fuzzEngine(input)
         case .aidl: fuzzAIDL(input)
         case .servicemanager: fuzzServiceManager(input)
         }
@@ -152,17 +153,104 @@ struct FuzzParcelable: Parcelable {
     }
 }
 
-func fuzzDriverReturns(_ input: UnsafeRawBufferPointer) {
-    var reader = DriverReturnReader(input)
-    while true {
-        let before = reader.readerIndex
-        do throws(BinderError) {
-            guard try reader.next() != nil else { return }
-            precondition(reader.readerIndex > before && reader.readerIndex <= input.count)
-        } catch {
-            precondition(reader.readerIndex == before, "reader moved on \(error)")
-            return
+/// Input layout: batches of driver returns, each a 1-byte length (up to 255) and that many
+/// bytes, read by the engine one per `BINDER_WRITE_READ`. One call is made to handle 1 (a
+/// published local object may be the target of incoming transactions); it must return or throw,
+/// whatever the driver says, and every buffer the driver delivered must be freed once. The
+/// harness keeps the driver's addresses inside its receive arena (each address in a
+/// `BR_TRANSACTION`/`BR_REPLY` is taken modulo the arena), sends transactions with an odd target
+/// to the published object, and turns `BR_SPAWN_LOOPER` into `BR_NOOP`, so that every run stays
+/// on one thread.
+func fuzzEngine(_ input: UnsafeRawBufferPointer) {
+    let driver = ScriptedDriver(arenaSize: 1 << 16)
+    driver.blockedReadLimit = .zero  // a read with nothing scripted fails at once
+    guard let process = try? BinderProcess(driver: driver, release: .init(release: .android16, source: "fuzz")) else {
+        return
+    }
+    let object = FuzzObject(process: process)
+    var publish = Parcel()
+    publish.writeStrongBinder(object)
+
+    var handedOut: [UInt64: Int] = [:]
+    var position = 0
+    while position < input.count {
+        let length = Int(input[position])
+        position += 1
+        let end = min(position + length, input.count)
+        var batch = Array(input[position..<end])
+        position = end
+        for address in confineToArena(&batch, driver: driver, object: NodeIdentity(pointer: object.nodeID, cookie: object.nodeCookie)) {
+            handedOut[address, default: 0] += 1
         }
+        driver.enqueue(Returns().raw(batch))
+    }
+    var request = Parcel(wireFormat: process.wireFormat)
+    request.writeInt32(1)
+    do {
+        var reply = try process.transact(handle: 1, code: 1, data: request)
+        _ = try? reply.readInt32()
+    } catch {
+        _ = error.description
+    }
+    _ = consume publish
+    // Every buffer handed back is one the driver handed out, and no more often.
+    var freed: [UInt64: Int] = [:]
+    for command in driver.commands where command.command == .freeBuffer { freed[command.value, default: 0] += 1 }
+    for (address, count) in freed {
+        precondition(count <= handedOut[address, default: 0], "buffer 0x\(String(address, radix: 16)) freed \(count) times")
+    }
+}
+
+/// Rewrites a batch's transaction addresses into the arena, and spawn requests into no-ops.
+/// An odd target in a `BR_TRANSACTION` becomes the published object (its cookie is random).
+/// Returns the data addresses of the transactions and replies in the batch.
+private func confineToArena(_ batch: inout [UInt8], driver: ScriptedDriver, object: NodeIdentity) -> [UInt64] {
+    let base = UInt64(UInt(bitPattern: driver.mapping.baseAddress))
+    let size = UInt64(driver.mapping.count)
+    var offset = 0
+    var addresses: [UInt64] = []
+    batch.withUnsafeMutableBytes { bytes in
+        while offset + 4 <= bytes.count {
+            let code = DriverReturnCode(rawValue: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
+            let payload = Int((code.rawValue >> 16) & 0x3FFF)
+            if code == .spawnLooper {
+                bytes.storeBytes(of: DriverReturnCode.noop.rawValue, toByteOffset: offset, as: UInt32.self)
+            }
+            if code == .transaction || code == .reply || code == .transactionWithSecurityContext,
+                offset + 4 + TransactionData.size <= bytes.count
+            {
+                if code != .reply, bytes.loadUnaligned(fromByteOffset: offset + 4, as: UInt64.self) & 1 == 1 {
+                    bytes.storeBytes(of: object.pointer, toByteOffset: offset + 4, as: UInt64.self)
+                    bytes.storeBytes(of: object.cookie, toByteOffset: offset + 12, as: UInt64.self)
+                }
+                for field in [48, 56] {
+                    let at = offset + 4 + field
+                    let address = base + bytes.loadUnaligned(fromByteOffset: at, as: UInt64.self) % size
+                    bytes.storeBytes(of: address, toByteOffset: at, as: UInt64.self)
+                    if field == 48 { addresses.append(address) }
+                }
+            }
+            offset += 4 + payload
+        }
+    }
+    return addresses
+}
+
+/// The object incoming fuzz transactions reach: it reads what it is given and calls out once.
+final class FuzzObject: BinderObject, @unchecked Sendable {
+    let process: BinderProcess
+    init(process: BinderProcess) { self.process = process }
+
+    override func onTransact(code: UInt32, data: inout Parcel, reply: inout Parcel, flags: TransactionFlags) throws {
+        let value = try data.readInt32()
+        _ = try? data.readStrongBinder()
+        if value == 1 {
+            // A nested call out, with whatever the driver says next.
+            var request = Parcel(wireFormat: process.wireFormat)
+            request.writeInt32(0)
+            _ = try? process.transact(handle: 2, code: 1, data: request)
+        }
+        reply.writeInt32(value)
     }
 }
 

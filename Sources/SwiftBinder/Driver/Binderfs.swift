@@ -74,6 +74,12 @@ public struct Binderfs: Sendable {
         public var extendedError: Bool
         /// `BC_REQUEST_FREEZE_NOTIFICATION` and `BR_FROZEN_BINDER` (Linux 6.12).
         public var freezeNotification: Bool
+
+        public init(onewaySpamDetection: Bool, extendedError: Bool, freezeNotification: Bool) {
+            self.onewaySpamDetection = onewaySpamDetection
+            self.extendedError = extendedError
+            self.freezeNotification = freezeNotification
+        }
     }
 
     /// Reads `features/`. A missing file means the feature is absent (older kernels).

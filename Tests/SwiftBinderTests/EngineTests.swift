@@ -1,0 +1,295 @@
+import ScriptedBinderDriver
+import Synchronization
+import SwiftBinder
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The transaction engine (BC/BR state machine) on a scripted driver, on any host: every path
+/// the kernel can take it down, one deterministic script at a time. The same scenarios against
+/// the real driver are in the VM suites (RuntimeTests, ReliabilityTests).
+@Suite struct EngineTests {
+    static func process(_ driver: ScriptedDriver) throws -> BinderProcess {
+        try BinderProcess(driver: driver, release: .init(release: .android16, source: "test"))
+    }
+
+    static func request(_ process: BinderProcess, _ value: Int32) -> Parcel {
+        var parcel = Parcel(wireFormat: process.wireFormat)
+        parcel.writeInt32(value)
+        return parcel
+    }
+
+    static func bytes(_ value: Int32) -> [UInt8] { withUnsafeBytes(of: value) { Array($0) } }
+
+    static func value(_ bytes: [UInt8]) -> Int32 { bytes.withUnsafeBytes { $0.loadUnaligned(as: Int32.self) } }
+
+    /// An object that, asked with v > 0, calls handle 1 with v - 1 and answers what it got + 10;
+    /// with 0 it answers 1000. It records the caller it saw at each level.
+    final class Nester: BinderObject, @unchecked Sendable {
+        let process: BinderProcess
+        let callers = Mutex<[Int32]>([])
+        init(process: BinderProcess) { self.process = process }
+
+        var node: NodeIdentity { NodeIdentity(pointer: nodeID, cookie: nodeCookie) }
+
+        override func onTransact(code: UInt32, data: inout Parcel, reply: inout Parcel, flags: TransactionFlags) throws {
+            let value = try data.readInt32()
+            let before = process.callingIdentity?.pid ?? -1
+            var answer: Int32 = 1000
+            if value > 0 {
+                var nested = try process.transact(handle: 1, code: 1, data: EngineTests.request(process, value - 1))
+                answer = try nested.readInt32() + 10
+            }
+            // The identity is this transaction's again after the nested call.
+            #expect(process.callingIdentity?.pid == before)
+            callers.withLock { $0.append(before) }
+            reply.writeInt32(answer)
+        }
+    }
+
+    /// Makes `object` known to the process, as sending it would.
+    static func publish(_ object: BinderObject) {
+        var parcel = Parcel()
+        parcel.writeStrongBinder(object)
+    }
+
+    @Test func aCallWritesTheTransactionReadsTheReplyAndFreesItsBuffer() throws {
+        let driver = ScriptedDriver()
+        let process = try Self.process(driver)
+        driver.enqueue(Returns().transactionComplete() + driver.reply(Self.bytes(99)))
+        do {
+            var reply = try process.transact(handle: 3, code: 5, data: Self.request(process, 7))
+            #expect(try reply.readInt32() == 99)
+            #expect(driver.liveBuffers.count == 1)  // held while the reply is read
+        }
+        #expect(driver.liveBuffers.isEmpty)
+        #expect(driver.badFrees.isEmpty)
+        let commands = driver.commands
+        #expect(commands.map(\.command) == [.transaction, .freeBuffer])
+        let transaction = try #require(commands.first?.transaction)
+        #expect(transaction.target == 3 && transaction.code == 5)
+        #expect(transaction.flags.contains(.acceptFileDescriptors) && !transaction.flags.contains(.oneWay))
+        #expect(Self.value(commands[0].data) == 7)
+    }
+
+    enum Failure: String, CaseIterable {
+        case deadReply, failedReply, frozenReply, driverError, afterCompleteDead, afterCompleteFailed
+    }
+
+    /// Each way the driver can end a call, before or after `BR_TRANSACTION_COMPLETE`: a typed
+    /// error, nothing left queued, and the next call on the thread works.
+    @Test(arguments: Failure.allCases)
+    func aFailedCallThrowsItsErrorAndTheThreadRecovers(_ failure: Failure) throws {
+        let driver = ScriptedDriver()
+        let process = try Self.process(driver)
+        let (returns, expected): (Returns, BinderError) =
+            switch failure {
+            case .deadReply: (Returns().deadReply(), .transactionFailed(.deadTarget))
+            case .failedReply: (Returns().failedReply(), .transactionFailed(.failed))
+            case .frozenReply: (Returns().frozenReply(), .transactionFailed(.frozenTarget))
+            case .driverError: (Returns().transactionComplete().error(-71), .driverError(-71))
+            case .afterCompleteDead: (Returns().transactionComplete().deadReply(), .transactionFailed(.deadTarget))
+            case .afterCompleteFailed: (Returns().transactionComplete().failedReply(), .transactionFailed(.failed))
+            }
+        driver.enqueue(returns)
+        let error = #expect(throws: BinderError.self) { try process.transact(handle: 1, code: 1, data: Self.request(process, 1)) }
+        #expect(error == expected)
+        driver.enqueue(Returns().transactionComplete() + driver.reply(Self.bytes(5)))
+        var reply = try process.transact(handle: 1, code: 1, data: Self.request(process, 2))
+        #expect(try reply.readInt32() == 5)
+        _ = consume reply
+        #expect(driver.liveBuffers.isEmpty)
+        #expect(driver.pendingBatches == 0)
+    }
+
+    /// A call whose target calls back into this process, which calls out again: three
+    /// transactions outstanding on one thread, each reply going to the right level.
+    @Test func nestedTransactionsThreeLevelsDeep() throws {
+        let driver = ScriptedDriver()
+        let process = try Self.process(driver)
+        let object = Nester(process: process)
+        Self.publish(object)
+        // The outer call (v = 3) is answered by a call to the object (v = 2, from pid 100)...
+        driver.enqueue(Returns().transactionComplete() + driver.incoming(to: object.node, code: 1, Self.bytes(2), pid: 100))
+        // ...whose call out (v = 1) is answered by another call to it (v = 0, from pid 200)...
+        driver.enqueue(Returns().transactionComplete() + driver.incoming(to: object.node, code: 1, Self.bytes(0), pid: 200))
+        // ...which replies 1000; then the remote answers the object's call with 2000, and the
+        // outer call with 5000.
+        driver.enqueue(Returns().transactionComplete() + driver.reply(Self.bytes(2000)))
+        driver.enqueue(Returns().transactionComplete() + driver.reply(Self.bytes(5000)))
+
+        var reply = try process.transact(handle: 1, code: 1, data: Self.request(process, 3))
+        #expect(try reply.readInt32() == 5000)
+        _ = consume reply
+
+        let written = driver.commands.filter { $0.command == .transaction || $0.command == .reply }
+        #expect(written.map(\.command) == [.transaction, .transaction, .reply, .reply])
+        #expect(written.map { Self.value($0.data) } == [3, 1, 1000, 2010])
+        #expect(object.callers.withLock { $0 } == [200, 100])
+        #expect(driver.liveBuffers.isEmpty)
+        #expect(process.callingIdentity == nil)
+    }
+
+    /// A handle in a reply: the proxy's references are written before the reply's buffer is
+    /// freed, or the kernel could drop the last reference in between.
+    @Test func referencesToAReceivedHandlePrecedeFreeingItsBuffer() throws {
+        let driver = ScriptedDriver()
+        let process = try Self.process(driver)
+        var carrier = Parcel(wireFormat: process.wireFormat)
+        carrier.writeBinder(.handle(7), stability: .system)
+        let data = carrier.withUnsafeDataBytes { Array($0) }
+        let offsets = carrier.withUnsafeObjectOffsets { Array($0.bindMemory(to: UInt64.self)) }
+        driver.enqueue(Returns().transactionComplete() + driver.reply(data, objects: offsets))
+
+        var reply = try process.transact(handle: 1, code: 1, data: Self.request(process, 0))
+        let proxy = try #require(try reply.readStrongBinder() as? BinderProxy)
+        #expect(proxy.handle == 7)
+        _ = consume reply
+
+        let commands = driver.commands
+        let acquire = try #require(commands.firstIndex { $0.command == .incrementStrong && $0.handle == 7 })
+        let weak = try #require(commands.firstIndex { $0.command == .incrementWeak && $0.handle == 7 })
+        let free = try #require(commands.firstIndex { $0.command == .freeBuffer })
+        #expect(weak < free && acquire < free)
+        #expect(driver.liveBuffers.isEmpty)
+        withExtendedLifetime(proxy) {}
+    }
+
+    /// A driver that takes one command per call: everything is still written, in order, and
+    /// no returns are read before the transaction is written.
+    @Test func aDriverThatConsumesPartOfTheWriteBufferGetsTheRest() throws {
+        let driver = ScriptedDriver()
+        let process = try Self.process(driver)
+        driver.limitWrites(to: 1)
+        let proxy = try process.proxy(forHandle: 9)  // BC_INCREFS + BC_ACQUIRE, one taken now
+        driver.enqueue(Returns().transactionComplete() + driver.reply(Self.bytes(1)))
+        var reply = try process.transact(handle: 9, code: 2, data: Self.request(process, 4))
+        #expect(try reply.readInt32() == 1)
+        _ = consume reply
+        let commands = driver.commands.map(\.command)
+        #expect(commands == [.incrementWeak, .incrementStrong, .transaction, .freeBuffer])
+        withExtendedLifetime(proxy) {}
+    }
+
+    /// `BR_SPAWN_LOOPER` starts a thread that registers as a looper; shutting down wakes it
+    /// from its read and joins it.
+    @Test func spawnLooperStartsARegisteredLooperThatShutdownJoins() throws {
+        let driver = ScriptedDriver()
+        let process = try Self.process(driver)
+        driver.enqueue(Returns().transactionComplete().spawnLooper() + driver.reply(Self.bytes(3)), for: .caller)
+        var reply = try process.transact(handle: 1, code: 1, data: Self.request(process, 0))
+        #expect(try reply.readInt32() == 3)
+        _ = consume reply
+        #expect(driver.waitUntil { $0.contains { $0.command == .registerLooper } })
+        #expect(process.looperThreadsStarted == 1)
+        process.shutdown()
+        // shutdown() returned: the looper left its loop and its thread was joined.
+        let looper = try #require(driver.commands.first { $0.command == .registerLooper }?.thread)
+        #expect(driver.commands.contains { $0.command == .exitLooper && $0.thread == looper })
+    }
+
+    /// Oneway calls in and out keep their order; incoming ones get no reply but their buffers
+    /// back.
+    @Test func onewayTransactionsKeepTheirOrder() throws {
+        let driver = ScriptedDriver()
+        let process = try Self.process(driver)
+        for value in Int32(1)...3 {
+            driver.enqueue(Returns().transactionComplete(), for: .caller)
+            try process.transact(handle: 2, code: 1, data: Self.request(process, value), flags: [.oneWay])
+        }
+        let sent = driver.commands.filter { $0.command == .transaction }
+        #expect(sent.map { Self.value($0.data) } == [1, 2, 3])
+        #expect(sent.allSatisfy { $0.transaction?.flags.contains(.oneWay) == true })
+
+        final class Recorder: BinderObject, @unchecked Sendable {
+            let values = Mutex<[Int32]>([])
+            override func onTransact(code: UInt32, data: inout Parcel, reply: inout Parcel, flags: TransactionFlags) throws {
+                let value = try data.readInt32()
+                values.withLock { $0.append(value) }
+            }
+        }
+        let recorder = Recorder()
+        Self.publish(recorder)
+        let node = NodeIdentity(pointer: recorder.nodeID, cookie: recorder.nodeCookie)
+        var batch = Returns()
+        for value in Int32(10)...12 {
+            batch = batch + driver.incoming(to: node, code: 1, Self.bytes(value), flags: [.oneWay])
+        }
+        driver.enqueue(batch, for: .looper)
+        process.startThreadPool()
+        #expect(driver.waitUntil { $0.filter { $0.command == .freeBuffer }.count == 3 })
+        process.shutdown()
+        #expect(recorder.values.withLock { $0 } == [10, 11, 12])
+        #expect(!driver.commands.contains { $0.command == .reply })
+        #expect(driver.liveBuffers.isEmpty)
+    }
+
+    /// A reply the driver cannot deliver (the caller's thread died: `BR_DEAD_REPLY` to the
+    /// replier) is logged and dropped; the looper serves the next transaction.
+    @Test func aReplyToADeadThreadDoesNotStopTheLooper() throws {
+        let driver = ScriptedDriver()
+        let process = try Self.process(driver)
+        let object = Nester(process: process)
+        Self.publish(object)
+        driver.enqueue(driver.incoming(to: object.node, code: 1, Self.bytes(0), pid: 1), for: .looper)
+        driver.enqueue(Returns().deadReply() + driver.incoming(to: object.node, code: 1, Self.bytes(0), pid: 2), for: .looper)
+        driver.enqueue(Returns().transactionComplete(), for: .looper)
+        process.startThreadPool()
+        #expect(driver.waitUntil { $0.filter { $0.command == .reply }.count == 2 && $0.filter { $0.command == .freeBuffer }.count == 2 })
+        process.shutdown()
+        #expect(object.callers.withLock { $0 } == [1, 2])
+        #expect(driver.liveBuffers.isEmpty)
+    }
+
+    /// A transaction for an object this process does not have gets UNKNOWN_TRANSACTION as a
+    /// bare status, and its buffer back.
+    @Test func aTransactionToAnUnknownNodeIsAnsweredWithAStatus() throws {
+        let driver = ScriptedDriver()
+        let process = try Self.process(driver)
+        driver.enqueue(driver.incoming(to: NodeIdentity(pointer: 0xDEAD, cookie: 1), code: 1, Self.bytes(0)), for: .looper)
+        driver.enqueue(Returns().transactionComplete(), for: .looper)
+        process.startThreadPool()
+        #expect(driver.waitUntil { $0.contains { $0.command == .reply } })
+        process.shutdown()
+        let reply = try #require(driver.commands.first { $0.command == .reply })
+        #expect(reply.transaction?.flags.contains(.statusCode) == true)
+        #expect(Self.value(reply.data) == StatusCode.unknownTransaction.rawValue)
+        #expect(driver.liveBuffers.isEmpty)
+    }
+
+    /// Bytes the decoder cannot read end the call with a typed error; the thread goes on.
+    @Test func aMalformedReturnStreamIsATypedError() throws {
+        let driver = ScriptedDriver()
+        let process = try Self.process(driver)
+        driver.enqueue(Returns().raw([0xFF, 0xFF, 0xFF, 0x7F, 1, 2]))
+        let error = #expect(throws: BinderError.self) { try process.transact(handle: 1, code: 1, data: Self.request(process, 0)) }
+        guard case .malformedReturn = error else {
+            Issue.record("expected a malformed return, got \(String(describing: error))")
+            return
+        }
+        driver.enqueue(Returns().transactionComplete() + driver.reply(Self.bytes(8)))
+        var reply = try process.transact(handle: 1, code: 1, data: Self.request(process, 0))
+        #expect(try reply.readInt32() == 8)
+    }
+
+    /// A death link asks the driver for a notification; `BR_DEAD_BINDER` runs the handler on a
+    /// looper and is acknowledged with the same cookie.
+    @Test func deathNotificationsAreRequestedDeliveredAndAcknowledged() throws {
+        let driver = ScriptedDriver()
+        let process = try Self.process(driver)
+        let proxy = try process.proxy(forHandle: 4)
+        let died = Mutex(0)
+        _ = try proxy.linkToDeath { died.withLock { $0 += 1 } }
+        let request = try #require(driver.commands.first { $0.command == .requestDeathNotification })
+        #expect(request.handle == 4)
+        let cookie = request.payload.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 4, as: UInt64.self) }
+        driver.enqueue(Returns().deadBinder(cookie: cookie), for: .looper)
+        process.startThreadPool()
+        #expect(driver.waitUntil { $0.contains { $0.command == .deadBinderDone && $0.value == cookie } })
+        process.shutdown()
+        #expect(died.withLock { $0 } == 1)
+        #expect(!proxy.isAlive)
+    }
+}
