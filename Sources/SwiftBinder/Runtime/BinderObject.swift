@@ -193,11 +193,8 @@ open class BinderObject: IBinder, @unchecked Sendable {
 final class LocalObjectRegistry: Sendable {
     static let shared = LocalObjectRegistry()
 
-    private struct WeakObject {
-        weak var object: BinderObject?
-    }
-
-    private let objects = Mutex<[UInt64: WeakObject]>([:])
+    /// Each entry is dropped by its object's deinit (``remove(_:)``).
+    private let objects = Mutex<[UInt64: UnretainedReference<BinderObject>]>([:])
     private let lastID = Atomic<UInt64>(0)
 
     func nextID() -> UInt64 {
@@ -206,7 +203,7 @@ final class LocalObjectRegistry: Sendable {
 
     /// Makes `object` findable by its node id (done when it is first written to a parcel).
     func register(_ object: BinderObject) {
-        objects.withLock { $0[object.nodeID] = WeakObject(object: object) }
+        objects.withLock { $0[object.nodeID] = UnretainedReference(object) }
     }
 
     func remove(_ id: UInt64) {
@@ -215,7 +212,7 @@ final class LocalObjectRegistry: Sendable {
 
     /// The live object for a (ptr, cookie) pair from the kernel, or nil.
     func object(for node: NodeIdentity) -> BinderObject? {
-        guard let object = objects.withLock({ $0[node.pointer]?.object }), object.nodeCookie == node.cookie else {
+        guard let object = objects.withLock({ $0[node.pointer]?.load() }), object.nodeCookie == node.cookie else {
             return nil
         }
         return object

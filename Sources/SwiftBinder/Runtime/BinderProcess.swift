@@ -41,12 +41,15 @@ public final class BinderProcess: ReceivedBufferOwner, @unchecked Sendable {
     private let contextManager = Mutex<BinderObject?>(nil)
     private let shuttingDown = Atomic<Bool>(false)
     private let threadStateKey = ThreadStateKey()
+    /// Closed in deinit, for thread states that outlive the process.
+    let lifetime = ProcessLifetime()
     /// Unique among the processes this program opens (thread states are matched on it).
     let serial = BinderProcess.nextSerial.add(1, ordering: .relaxed).newValue
     private static let nextSerial = Atomic<UInt64>(0)
 
     private struct ProxyEntry {
-        weak var proxy: BinderProxy?
+        /// Dropped by the proxy's deinit (``proxyReleased(handle:generation:deathCookie:freezeCookie:)``).
+        let proxy: UnretainedReference<BinderProxy>
         let generation: UInt64
     }
 
@@ -92,6 +95,10 @@ public final class BinderProcess: ReceivedBufferOwner, @unchecked Sendable {
         self.maxThreads = maxThreads
         self.logger = logger
         self.threadPool = ThreadPool(name: driver.path.lastComponent?.string ?? "binder")
+    }
+
+    deinit {
+        lifetime.close()
     }
 
     // MARK: - Threads
@@ -171,7 +178,7 @@ public final class BinderProcess: ReceivedBufferOwner, @unchecked Sendable {
     /// handing out a proxy whose references the kernel refused.
     public var contextObject: BinderProxy {
         get throws(BinderError) {
-            if let existing = proxies.withLock({ $0[0]?.proxy }) { return existing }
+            if let existing = proxies.withLock({ $0[0]?.proxy.load() }) { return existing }
             _ = try threadState().transact(handle: 0, code: ReservedTransactionCode.ping, data: Parcel(), flags: [])
             return try proxy(forHandle: 0)
         }
@@ -187,10 +194,10 @@ public final class BinderProcess: ReceivedBufferOwner, @unchecked Sendable {
             throw .unsupported("a proxy for handle 0 in the context manager itself")
         }
         let (proxy, created) = proxies.withLock { proxies -> (BinderProxy, Bool) in
-            if let existing = proxies[handle]?.proxy { return (existing, false) }
+            if let existing = proxies[handle]?.proxy.load() { return (existing, false) }
             let generation = proxyGeneration.add(1, ordering: .relaxed).newValue
             let proxy = BinderProxy(process: self, handle: handle, generation: generation)
-            proxies[handle] = ProxyEntry(proxy: proxy, generation: generation)
+            proxies[handle] = ProxyEntry(proxy: UnretainedReference(proxy), generation: generation)
             return (proxy, true)
         }
         if created {
@@ -344,7 +351,7 @@ final class ThreadStateKey: @unchecked Sendable {
             return state
         }
         // Drop states of processes that are gone, then make this one.
-        states.byProcess = states.byProcess.filter { $0.value.process != nil }
+        states.byProcess = states.byProcess.filter { $0.value.lifetime.isOpen }
         let state = ThreadState(process: process)
         states.byProcess[id] = state
         states.last = state

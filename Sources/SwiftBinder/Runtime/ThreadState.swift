@@ -1,4 +1,5 @@
 import CBinder
+import Synchronization
 import Logging
 
 #if canImport(Glibc)
@@ -56,14 +57,15 @@ public enum OnewayDelivery: Sendable, Equatable {
 /// runtime's dynamic exclusivity checks were a tenth of a call's instructions (callgrind, see
 /// docs/benchmarks.md).
 final class ThreadState {
-    weak var process: BinderProcess?
+    /// Whether the process is still open (no `weak` reference: see ``UnretainedReference``).
+    let lifetime: ProcessLifetime
     /// The same process without reference counting, for the per-call paths: every method but
     /// `deinit` runs inside a call made through a strong reference to the process (a proxy's, a
     /// looper's, a received parcel's), so it is alive there. Its weak and strong counts cost more
     /// than a tenth of a call's instructions (callgrind).
     private unowned(unsafe) let owner: BinderProcess
     /// ``BinderProcess/serial`` of the process: tells a state of a process that is gone from one
-    /// of a new process at the same address, without loading the weak reference.
+    /// of a new process at the same address.
     let processSerial: UInt64
     /// The process's driver, unretained: the process owns it and outlives every call.
     private unowned(unsafe) let driver: any BinderDriver
@@ -87,7 +89,7 @@ final class ThreadState {
     @exclusivity(unchecked) var caller: CallerIdentity?
 
     init(process: BinderProcess) {
-        self.process = process
+        self.lifetime = process.lifetime
         self.owner = process
         self.processSerial = process.serial
         self.driver = process.driver
@@ -96,9 +98,9 @@ final class ThreadState {
 
     deinit {
         incoming.deallocate()
-        // The kernel keeps a binder_thread per thread that ever talked to it: release it (while
-        // the process, and so the device, is certainly still open).
-        if let process { withExtendedLifetime(process) { try? driver.threadExit() } }
+        // The kernel keeps a binder_thread per thread that ever talked to it: release it, unless
+        // the process closed the device (it waits for this to finish before it does).
+        lifetime.whileOpen { try? driver.threadExit() }
     }
 
     // MARK: - Talking to the driver
@@ -438,7 +440,7 @@ final class ThreadState {
 
     /// Serves transactions on this thread until the process shuts down.
     func joinThreadPool(isMain: Bool) {
-        guard let process else { return }
+        let process = owner
         isLooper = true
         out.append(isMain ? .enterLooper : .registerLooper)
         while !process.isShuttingDown {
@@ -456,5 +458,22 @@ final class ThreadState {
         out.append(.exitLooper)
         try? talkWithDriver(receive: false)
         isLooper = false
+    }
+}
+
+/// Whether a process's device is still open, for the thread states that outlive it: the process
+/// marks it closed in its deinit, waiting for any thread state using the device at that moment.
+final class ProcessLifetime: Sendable {
+    private let open = Mutex(true)
+
+    var isOpen: Bool { open.withLock { $0 } }
+
+    /// Runs `body` if the device is open, keeping it open meanwhile.
+    func whileOpen(_ body: () -> Void) {
+        open.withLock { isOpen in if isOpen { body() } }
+    }
+
+    func close() {
+        open.withLock { $0 = false }
     }
 }
