@@ -236,7 +236,8 @@ struct Raw: ParsableCommand {
 
         func run() throws {
             try runReportingErrors { () throws(BinderError) in
-                let process = try BinderProcess(path: FilePath(device))
+                // One looper, this thread: the last reply leaves before joinThreadPool returns.
+                let process = try BinderProcess(path: FilePath(device), maxThreads: 0)
                 try process.becomeContextManager(EchoObject(process: process, limit: count, verbose: verbose))
                 print("ready: context manager of \(device)")
                 fflush(nil)

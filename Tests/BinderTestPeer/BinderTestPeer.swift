@@ -281,7 +281,8 @@ struct BinderTestPeer {
     /// descriptor of the request and sends them back, then shuts down.
     static func everyType(device: String) {
         do throws(BinderError) {
-            let process = try BinderProcess(path: FilePath(device))
+            // One looper, this thread: the reply leaves before joinThreadPool returns.
+            let process = try BinderProcess(path: FilePath(device), maxThreads: 0)
             try process.becomeContextManager(EveryTypeEcho(process: process), nodeFlags: BinderObjectFlags.acceptsFileDescriptors)
             print("ready")
             fflush(nil)

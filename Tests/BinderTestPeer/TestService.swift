@@ -72,6 +72,10 @@ final class TestService: BinderObject, @unchecked Sendable {
             reply.writeInt32(Int32(countOpenFileDescriptors()))
         case .slowOneway:
             usleep(useconds_t(try data.readInt32()))
+        case .block:
+            print("in call")
+            fflush(nil)
+            while true { pause() }
         }
     }
 

@@ -29,6 +29,9 @@ public enum TestServiceCode: UInt32, Sendable {
     case openFileDescriptors
     /// Oneway: sleeps for the given microseconds (a slow consumer, for flooding).
     case slowOneway
+    /// Prints "in call" on the server's standard output, then never replies: a call a test
+    /// knows the server has.
+    case block
 }
 
 public let testServiceDescriptor = "org.swiftbinder.test.ITestService"

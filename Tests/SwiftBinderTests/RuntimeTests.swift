@@ -140,8 +140,8 @@ import Glibc
         _ = try setup.service.linkToDeath { died.add(1, ordering: .relaxed) }
         let killedAt = monotonicSeconds()
         kill(setup.server.pid, SIGKILL)
-        #expect(eventually(within: 1) { died.load(ordering: .relaxed) == 1 })
-        #expect(monotonicSeconds() - killedAt < 1)
+        #expect(eventually(within: 5) { died.load(ordering: .relaxed) == 1 })
+        #expect(monotonicSeconds() - killedAt < 5)
         #expect(!setup.service.isAlive)
         let error = #expect(throws: BinderError.self) { try setup.service.ping() }
         guard case .transactionFailed(.deadTarget, _) = error else {
@@ -158,8 +158,9 @@ import Glibc
         _ = try setup.service.linkToDeath { other.add(1, ordering: .relaxed) }
         try setup.service.unlinkToDeath(link)
         kill(setup.server.pid, SIGKILL)
-        #expect(eventually(within: 1) { other.load(ordering: .relaxed) == 1 })
-        usleep(200_000)
+        // Handlers run in link order, the unlinked one first had it stayed: once the later one
+        // ran, the notice has been handled.
+        #expect(eventually(within: 5) { other.load(ordering: .relaxed) == 1 })
         #expect(died.load(ordering: .relaxed) == 0)
     }
 

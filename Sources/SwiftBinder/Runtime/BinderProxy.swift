@@ -217,7 +217,8 @@ public final class BinderProxy: IBinder, @unchecked Sendable {
         let (handlers, cookie) = state.withLock { state -> ([@Sendable () -> Void], UInt64?) in
             guard !state.obituarySent else { return ([], nil) }
             state.obituarySent = true
-            let handlers = Array(state.deathHandlers.values)
+            // In the order they were linked, as libbinder runs its obituaries.
+            let handlers = state.deathHandlers.sorted { $0.key < $1.key }.map(\.value)
             state.deathHandlers.removeAll()
             return (handlers, state.deathCookie)
         }
