@@ -375,4 +375,30 @@ import Glibc
             #expect(try parcel.readString16() == "service-\(round)")
         }
     }
+
+    /// The word-at-a-time ASCII paths: every length around the 4- and 8-byte steps, and a
+    /// difference at every position, compare and write as the code-unit loop would.
+    @Test func asciiString16sOfEveryLengthMatchOnlyThemselves() throws {
+        for length in 0...19 {
+            let text = String((0..<length).map { Character(UnicodeScalar(UInt8(97 + $0 % 26))) })
+            var parcel = Parcel()
+            parcel.writeString16(text)
+            // int32 length, then one UTF-16 unit per character, then NUL.
+            var expected = withUnsafeBytes(of: Int32(length)) { Array($0) }
+            for unit in text.utf16 { expected += withUnsafeBytes(of: unit) { Array($0) } }
+            expected += [0, 0]
+            parcel.withUnsafeDataBytes { written in #expect(Array(written.prefix(expected.count)) == expected) }
+            #expect(try parcel.readString16(matching: text))
+            for position in 0..<length {
+                var changed = Array(text.utf8)
+                changed[position] = UInt8(ascii: "Z")
+                var again = Parcel()
+                again.writeString16(text)
+                #expect(try again.readString16(matching: String(decoding: changed, as: UTF8.self)) == false)
+            }
+            var longer = Parcel()
+            longer.writeString16(text)
+            #expect(try longer.readString16(matching: text + "x") == false)
+        }
+    }
 }
