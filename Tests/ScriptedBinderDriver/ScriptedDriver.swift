@@ -197,10 +197,15 @@ package final class ScriptedDriver: BinderDriver, @unchecked Sendable {
             throw .systemCall("scripted BINDER_WRITE_READ (nothing queued)", path: path, errno: .timedOut)
         }
         if let error = batch.error { throw .systemCall("ioctl(BINDER_WRITE_READ)", path: path, errno: error) }
-        // The kernel starts every read with BR_NOOP.
+        // The kernel starts every read with BR_NOOP. What does not fit the read buffer stays
+        // first in line for this thread's next read.
         var bytes = Returns().noop().bytes
         bytes += batch.bytes
-        precondition(bytes.count <= read.count, "a scripted batch of \(bytes.count) bytes exceeds the read buffer")
+        if bytes.count > read.count {
+            let rest = Batch(recipient: batch.recipient, bytes: Array(bytes[read.count...]), error: nil)
+            monitor.update { $0.batches.insert(rest, at: 0) }
+            bytes.removeSubrange(read.count...)
+        }
         bytes.withUnsafeBytes { read.copyMemory(from: $0) }
         request.read_consumed = UInt64(bytes.count)
     }
