@@ -323,6 +323,8 @@ public struct SwiftGenerator {
         out.line("/// `interface \(symbol.qualifiedName)`")
         out.open("public enum \(name) {")
         out.line("public static let descriptor = \(stringLiteral(symbol.descriptor))")
+        out.line("/// The descriptor as the interface token writes it, encoded once.")
+        out.line("public static let encodedDescriptor = InterfaceDescriptor(descriptor)")
         constants(symbol, &out)
         out.line("")
         out.line("/// The transaction codes.")
@@ -357,7 +359,7 @@ public struct SwiftGenerator {
             out.open("public func getInterfaceVersion() throws -> Int32 {")
             out.open("try aidlProxyCall {")
             out.line("var request = self.binder.prepareTransaction()")
-            out.line("request.writeInterfaceToken(\(name).descriptor)")
+            out.line("request.writeInterfaceToken(\(name).encodedDescriptor)")
             out.line("var reply = try self.binder.transact(code: Code.getInterfaceVersion, data: request, flags: \(flags))")
             out.line("let status = try reply.readStatus()")
             out.line("guard status.isOK else { throw RemoteError.exception(status) }")
@@ -370,7 +372,7 @@ public struct SwiftGenerator {
             out.open("public func getInterfaceHash() throws -> String {")
             out.open("try aidlProxyCall {")
             out.line("var request = self.binder.prepareTransaction()")
-            out.line("request.writeInterfaceToken(\(name).descriptor)")
+            out.line("request.writeInterfaceToken(\(name).encodedDescriptor)")
             out.line("var reply = try self.binder.transact(code: Code.getInterfaceHash, data: request, flags: \(flags))")
             out.line("let status = try reply.readStatus()")
             out.line("guard status.isOK else { throw RemoteError.exception(status) }")
@@ -423,13 +425,13 @@ public struct SwiftGenerator {
         }
         if interfaceVersion != nil {
             out.line("case Code.getInterfaceVersion:")
-            out.line("    try data.enforceInterface(\(name).descriptor)")
+            out.line("    try data.enforceInterface(\(name).encodedDescriptor)")
             out.line("    reply.writeStatus(.ok)")
             out.line("    reply.writeInt32(\(name).version)")
         }
         if interfaceHash != nil {
             out.line("case Code.getInterfaceHash:")
-            out.line("    try data.enforceInterface(\(name).descriptor)")
+            out.line("    try data.enforceInterface(\(name).encodedDescriptor)")
             out.line("    reply.writeStatus(.ok)")
             out.line("    reply.writeString16(\(name).hash)")
         }
@@ -471,7 +473,7 @@ public struct SwiftGenerator {
         out.open("public " + signature(info) + " throws" + returnClause(info) + " {")
         out.open("try aidlProxyCall {")
         out.line("var _request = self.binder.prepareTransaction()")
-        out.line("_request.writeInterfaceToken(\(interfaceName).descriptor)")
+        out.line("_request.writeInterfaceToken(\(interfaceName).encodedDescriptor)")
         for (argument, type) in info.arguments {
             let nullable = argument.type.hasAnnotation("nullable")
             switch argument.direction {
@@ -507,7 +509,7 @@ public struct SwiftGenerator {
     }
 
     private func stubCase(_ info: MethodInfo, interfaceName: String, _ out: inout Emitter) {
-        out.line("try data.enforceInterface(\(interfaceName).descriptor)")
+        out.line("try data.enforceInterface(\(interfaceName).encodedDescriptor)")
         for (argument, type) in info.arguments {
             let nullable = argument.type.hasAnnotation("nullable")
             let name = "_" + argument.name

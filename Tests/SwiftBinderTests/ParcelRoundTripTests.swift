@@ -401,4 +401,31 @@ import Glibc
             #expect(try longer.readString16(matching: text + "x") == false)
         }
     }
+
+    /// A descriptor encoded once writes the same token as the String form, in every wire
+    /// format, and is enforced the same way: a match, another descriptor, a cut-short one.
+    @Test(arguments: [WireFormat.android10, .android11, .android12, .android13])
+    func encodedDescriptorsWriteAndEnforceTheSameToken(_ format: WireFormat) throws {
+        for name in ["", "a.B", "android.os.IServiceManager", "org.swiftbinder.bench.IBenchmark", "é.IUnicode"] {
+            var viaString = Parcel(wireFormat: format)
+            viaString.writeInterfaceToken(name)
+            var viaEncoded = Parcel(wireFormat: format)
+            viaEncoded.writeInterfaceToken(InterfaceDescriptor(name))
+            let stringBytes = viaString.withUnsafeDataBytes { Array($0) }
+            #expect(viaEncoded.withUnsafeDataBytes { Array($0) } == stringBytes)
+            #expect(try viaEncoded.enforceInterface(InterfaceDescriptor(name)).descriptor == name)
+            #expect(viaEncoded.readableBytes == 0)
+
+            var other = Parcel(wireFormat: format)
+            other.writeInterfaceToken(name)
+            let mismatch = #expect(throws: ParcelError.self) { try other.enforceInterface(InterfaceDescriptor(name + "x")) }
+            #expect(mismatch == .interfaceDescriptorMismatch(expected: name + "x", found: name))
+            #expect(other.readerIndex == 0)
+
+            var truncated = Parcel(wireFormat: format)
+            stringBytes.dropLast(4).withUnsafeBytes { truncated.writeBytes($0) }
+            #expect(throws: ParcelError.self) { try truncated.enforceInterface(InterfaceDescriptor(name)) }
+            #expect(truncated.readerIndex == 0)
+        }
+    }
 }

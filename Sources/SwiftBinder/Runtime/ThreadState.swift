@@ -180,27 +180,41 @@ final class ThreadState {
     func transact(handle: UInt32, code: UInt32, data: borrowing Parcel, flags: TransactionFlags)
         throws(BinderError) -> Parcel
     {
-        var reply: Parcel?
-        try send(handle: handle, code: code, data: data, flags: flags.subtracting(.oneWay), reply: &reply)
-        return reply ?? Parcel(wireFormat: data.wireFormat)
+        defer { finishBatch() }
+        let outcome = try send(handle: handle, code: code, data: data, flags: flags.subtracting(.oneWay))
+        guard case .reply(let transaction) = outcome else { return Parcel(wireFormat: data.wireFormat) }
+        return try receiveReply(transaction)
     }
 
     /// Sends a oneway transaction and returns once the driver has queued it.
     func transactOneway(handle: UInt32, code: UInt32, data: borrowing Parcel, flags: TransactionFlags)
         throws(BinderError) -> OnewayDelivery
     {
-        var ignored: Parcel?
-        return try send(handle: handle, code: code, data: data, flags: flags.union(.oneWay), reply: &ignored)
+        defer { finishBatch() }
+        switch try send(handle: handle, code: code, data: data, flags: flags.union(.oneWay)) {
+        case .delivered(let delivery):
+            return delivery
+        case .reply(let unexpected):
+            // No reply answers a oneway call; a driver that sends one gets its buffer back.
+            out.append(.freeBuffer, value: unexpected.dataAddress)
+            return .delivered
+        }
     }
 
-    @discardableResult
-    private func send(
-        handle: UInt32, code: UInt32, data: borrowing Parcel, flags: TransactionFlags, reply: inout Parcel?
-    ) throws(BinderError) -> OnewayDelivery {
+    /// How a wait for the outcome of a transaction or reply ended: a plain value, so that no
+    /// parcel is built until the caller wants one.
+    private enum Outcome {
+        case delivered(OnewayDelivery)
+        case reply(TransactionData)
+    }
+
+    private func send(handle: UInt32, code: UInt32, data: borrowing Parcel, flags: TransactionFlags)
+        throws(BinderError) -> Outcome
+    {
         let flags = flags.union(.acceptFileDescriptors)
         let result = data.withUnsafeDataBytes { bytes in
             data.withUnsafeObjectOffsets { offsets in
-                Result { () throws(BinderError) -> OnewayDelivery in
+                Result { () throws(BinderError) -> Outcome in
                     out.append(
                         .transaction,
                         transaction: TransactionData(
@@ -211,7 +225,7 @@ final class ThreadState {
                     // The driver copies the data during the first write, inside this scope; if that
                     // write fails the command must not outlive the parcel it points into.
                     do throws(BinderError) {
-                        return try waitForResponse(expectingReply: !flags.contains(.oneWay), reply: &reply)
+                        return try waitForResponse(expectingReply: !flags.contains(.oneWay))
                     } catch {
                         out.removeTransaction(dataAddress: UInt64(UInt(bitPattern: bytes.baseAddress)))
                         throw error
@@ -219,26 +233,24 @@ final class ThreadState {
                 }
             }
         }
-        defer { finishBatch() }
         return try result.get()
     }
 
     /// Reads and handles returns until the outcome of the transaction just written.
-    private func waitForResponse(expectingReply: Bool, reply: inout Parcel?) throws(BinderError) -> OnewayDelivery {
+    private func waitForResponse(expectingReply: Bool) throws(BinderError) -> Outcome {
         while true {
             try talkWithDriver()
             while let entry = try nextReturn() {
                 switch entry {
                 case .transactionComplete:
-                    if !expectingReply { return .delivered }
+                    if !expectingReply { return .delivered(.delivered) }
                 case .onewaySpamSuspect:
                     owner.logger.warning("oneway spam suspected: the target's async buffer is nearly full")
-                    if !expectingReply { return .spamSuspected }
+                    if !expectingReply { return .delivered(.spamSuspected) }
                 case .transactionPendingFrozen:
-                    if !expectingReply { return .pendingFrozen }
+                    if !expectingReply { return .delivered(.pendingFrozen) }
                 case .reply(let transaction):
-                    reply = try receiveReply(transaction)
-                    return .delivered
+                    return .reply(transaction)
                 case .deadReply:
                     throw .transactionFailed(.deadTarget, extendedError())
                 case .failedReply:
@@ -406,9 +418,11 @@ final class ThreadState {
                             offsetsSize: UInt64(offsets.count),
                             dataAddress: UInt64(UInt(bitPattern: bytes.baseAddress)),
                             offsetsAddress: UInt64(UInt(bitPattern: offsets.baseAddress))))
-                    var ignored: Parcel?
                     do throws(BinderError) {
-                        _ = try waitForResponse(expectingReply: false, reply: &ignored)
+                        if case .reply(let unexpected) = try waitForResponse(expectingReply: false) {
+                            // A reply to a reply cannot come from the kernel; its buffer goes back.
+                            out.append(.freeBuffer, value: unexpected.dataAddress)
+                        }
                     } catch {
                         out.removeTransaction(dataAddress: UInt64(UInt(bitPattern: bytes.baseAddress)))
                         throw error

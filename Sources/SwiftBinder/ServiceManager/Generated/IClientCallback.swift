@@ -5,6 +5,8 @@
 /// `interface android.os.IClientCallback`
 public enum IClientCallback {
     public static let descriptor = "android.os.IClientCallback"
+    /// The descriptor as the interface token writes it, encoded once.
+    public static let encodedDescriptor = InterfaceDescriptor(descriptor)
 
     /// The transaction codes.
     public enum Code {
@@ -25,7 +27,7 @@ public enum IClientCallback {
         public func onClients(registered: any IBinder, hasClients: Bool) throws {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IClientCallback.descriptor)
+                _request.writeInterfaceToken(IClientCallback.encodedDescriptor)
                 _request.writeStrongBinder(registered)
                 _request.writeBool(hasClients)
                 _ = try self.binder.transact(code: Code.onClients, data: _request, flags: [.oneWay])
@@ -58,7 +60,7 @@ public enum IClientCallback {
             do {
             switch code {
             case Code.onClients:
-                try data.enforceInterface(IClientCallback.descriptor)
+                try data.enforceInterface(IClientCallback.encodedDescriptor)
                 let _registered = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
                 let _hasClients = try data.readBool()
                 try data.finishAIDLRequest()

@@ -5,6 +5,8 @@
 /// `interface android.os.IServiceCallback`
 public enum IServiceCallback {
     public static let descriptor = "android.os.IServiceCallback"
+    /// The descriptor as the interface token writes it, encoded once.
+    public static let encodedDescriptor = InterfaceDescriptor(descriptor)
 
     /// The transaction codes.
     public enum Code {
@@ -25,7 +27,7 @@ public enum IServiceCallback {
         public func onRegistration(name: String, binder: any IBinder) throws {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceCallback.descriptor)
+                _request.writeInterfaceToken(IServiceCallback.encodedDescriptor)
                 _request.writeString16(name)
                 _request.writeStrongBinder(binder)
                 _ = try self.binder.transact(code: Code.onRegistration, data: _request, flags: [.oneWay])
@@ -58,7 +60,7 @@ public enum IServiceCallback {
             do {
             switch code {
             case Code.onRegistration:
-                try data.enforceInterface(IServiceCallback.descriptor)
+                try data.enforceInterface(IServiceCallback.encodedDescriptor)
                 let _name = try data.readString16()
                 let _binder = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
                 try data.finishAIDLRequest()

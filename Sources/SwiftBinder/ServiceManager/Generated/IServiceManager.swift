@@ -5,6 +5,8 @@
 /// `interface android.os.IServiceManager`
 public enum IServiceManager {
     public static let descriptor = "android.os.IServiceManager"
+    /// The descriptor as the interface token writes it, encoded once.
+    public static let encodedDescriptor = InterfaceDescriptor(descriptor)
     public static let DUMP_FLAG_PRIORITY_CRITICAL: Int32 = 1
     public static let DUMP_FLAG_PRIORITY_HIGH: Int32 = 2
     public static let DUMP_FLAG_PRIORITY_NORMAL: Int32 = 4
@@ -62,7 +64,7 @@ public enum IServiceManager {
         public func getService(name: String) throws -> (any IBinder)? {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManager.descriptor)
+                _request.writeInterfaceToken(IServiceManager.encodedDescriptor)
                 _request.writeString16(name)
                 var _reply = try self.binder.transact(code: Code.getService, data: _request, flags: [])
                 let _status = try _reply.readStatus()
@@ -75,7 +77,7 @@ public enum IServiceManager {
         public func getService2(name: String) throws -> SwiftBinder.Service {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManager.descriptor)
+                _request.writeInterfaceToken(IServiceManager.encodedDescriptor)
                 _request.writeString16(name)
                 var _reply = try self.binder.transact(code: Code.getService2, data: _request, flags: [])
                 let _status = try _reply.readStatus()
@@ -88,7 +90,7 @@ public enum IServiceManager {
         public func checkService(name: String) throws -> (any IBinder)? {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManager.descriptor)
+                _request.writeInterfaceToken(IServiceManager.encodedDescriptor)
                 _request.writeString16(name)
                 var _reply = try self.binder.transact(code: Code.checkService, data: _request, flags: [])
                 let _status = try _reply.readStatus()
@@ -101,7 +103,7 @@ public enum IServiceManager {
         public func checkService2(name: String) throws -> SwiftBinder.Service {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManager.descriptor)
+                _request.writeInterfaceToken(IServiceManager.encodedDescriptor)
                 _request.writeString16(name)
                 var _reply = try self.binder.transact(code: Code.checkService2, data: _request, flags: [])
                 let _status = try _reply.readStatus()
@@ -114,7 +116,7 @@ public enum IServiceManager {
         public func addService(name: String, service: any IBinder, allowIsolated: Bool, dumpPriority: Int32) throws {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManager.descriptor)
+                _request.writeInterfaceToken(IServiceManager.encodedDescriptor)
                 _request.writeString16(name)
                 _request.writeStrongBinder(service)
                 _request.writeBool(allowIsolated)
@@ -128,7 +130,7 @@ public enum IServiceManager {
         public func listServices(dumpPriority: Int32) throws -> [String] {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManager.descriptor)
+                _request.writeInterfaceToken(IServiceManager.encodedDescriptor)
                 _request.writeInteger(dumpPriority)
                 var _reply = try self.binder.transact(code: Code.listServices, data: _request, flags: [])
                 let _status = try _reply.readStatus()
@@ -141,7 +143,7 @@ public enum IServiceManager {
         public func registerForNotifications(name: String, callback: any IServiceCallback.Service) throws {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManager.descriptor)
+                _request.writeInterfaceToken(IServiceManager.encodedDescriptor)
                 _request.writeString16(name)
                 _request.writeStrongBinder(IServiceCallback.Stub.binder(for: callback))
                 var _reply = try self.binder.transact(code: Code.registerForNotifications, data: _request, flags: [])
@@ -153,7 +155,7 @@ public enum IServiceManager {
         public func unregisterForNotifications(name: String, callback: any IServiceCallback.Service) throws {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManager.descriptor)
+                _request.writeInterfaceToken(IServiceManager.encodedDescriptor)
                 _request.writeString16(name)
                 _request.writeStrongBinder(IServiceCallback.Stub.binder(for: callback))
                 var _reply = try self.binder.transact(code: Code.unregisterForNotifications, data: _request, flags: [])
@@ -165,7 +167,7 @@ public enum IServiceManager {
         public func isDeclared(name: String) throws -> Bool {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManager.descriptor)
+                _request.writeInterfaceToken(IServiceManager.encodedDescriptor)
                 _request.writeString16(name)
                 var _reply = try self.binder.transact(code: Code.isDeclared, data: _request, flags: [])
                 let _status = try _reply.readStatus()
@@ -178,7 +180,7 @@ public enum IServiceManager {
         public func getDeclaredInstances(iface: String) throws -> [String] {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManager.descriptor)
+                _request.writeInterfaceToken(IServiceManager.encodedDescriptor)
                 _request.writeString16(iface)
                 var _reply = try self.binder.transact(code: Code.getDeclaredInstances, data: _request, flags: [])
                 let _status = try _reply.readStatus()
@@ -191,7 +193,7 @@ public enum IServiceManager {
         public func updatableViaApex(name: String) throws -> String? {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManager.descriptor)
+                _request.writeInterfaceToken(IServiceManager.encodedDescriptor)
                 _request.writeString16(name)
                 var _reply = try self.binder.transact(code: Code.updatableViaApex, data: _request, flags: [])
                 let _status = try _reply.readStatus()
@@ -204,7 +206,7 @@ public enum IServiceManager {
         public func getUpdatableNames(apexName: String) throws -> [String] {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManager.descriptor)
+                _request.writeInterfaceToken(IServiceManager.encodedDescriptor)
                 _request.writeString16(apexName)
                 var _reply = try self.binder.transact(code: Code.getUpdatableNames, data: _request, flags: [])
                 let _status = try _reply.readStatus()
@@ -217,7 +219,7 @@ public enum IServiceManager {
         public func getConnectionInfo(name: String) throws -> ConnectionInfo? {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManager.descriptor)
+                _request.writeInterfaceToken(IServiceManager.encodedDescriptor)
                 _request.writeString16(name)
                 var _reply = try self.binder.transact(code: Code.getConnectionInfo, data: _request, flags: [])
                 let _status = try _reply.readStatus()
@@ -230,7 +232,7 @@ public enum IServiceManager {
         public func registerClientCallback(name: String, service: any IBinder, callback: any IClientCallback.Service) throws {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManager.descriptor)
+                _request.writeInterfaceToken(IServiceManager.encodedDescriptor)
                 _request.writeString16(name)
                 _request.writeStrongBinder(service)
                 _request.writeStrongBinder(IClientCallback.Stub.binder(for: callback))
@@ -243,7 +245,7 @@ public enum IServiceManager {
         public func tryUnregisterService(name: String, service: any IBinder) throws {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManager.descriptor)
+                _request.writeInterfaceToken(IServiceManager.encodedDescriptor)
                 _request.writeString16(name)
                 _request.writeStrongBinder(service)
                 var _reply = try self.binder.transact(code: Code.tryUnregisterService, data: _request, flags: [])
@@ -255,7 +257,7 @@ public enum IServiceManager {
         public func getServiceDebugInfo() throws -> [ServiceDebugInfo] {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManager.descriptor)
+                _request.writeInterfaceToken(IServiceManager.encodedDescriptor)
                 var _reply = try self.binder.transact(code: Code.getServiceDebugInfo, data: _request, flags: [])
                 let _status = try _reply.readStatus()
                 guard _status.isOK else { throw RemoteError.exception(_status) }
@@ -365,7 +367,7 @@ public enum IServiceManager {
             do {
             switch code {
             case Code.getService:
-                try data.enforceInterface(IServiceManager.descriptor)
+                try data.enforceInterface(IServiceManager.encodedDescriptor)
                 let _name = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
@@ -379,7 +381,7 @@ public enum IServiceManager {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.getService2:
-                try data.enforceInterface(IServiceManager.descriptor)
+                try data.enforceInterface(IServiceManager.encodedDescriptor)
                 let _name = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
@@ -393,7 +395,7 @@ public enum IServiceManager {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.checkService:
-                try data.enforceInterface(IServiceManager.descriptor)
+                try data.enforceInterface(IServiceManager.encodedDescriptor)
                 let _name = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
@@ -407,7 +409,7 @@ public enum IServiceManager {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.checkService2:
-                try data.enforceInterface(IServiceManager.descriptor)
+                try data.enforceInterface(IServiceManager.encodedDescriptor)
                 let _name = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
@@ -421,7 +423,7 @@ public enum IServiceManager {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.addService:
-                try data.enforceInterface(IServiceManager.descriptor)
+                try data.enforceInterface(IServiceManager.encodedDescriptor)
                 let _name = try data.readString16()
                 let _service = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
                 let _allowIsolated = try data.readBool()
@@ -437,7 +439,7 @@ public enum IServiceManager {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.listServices:
-                try data.enforceInterface(IServiceManager.descriptor)
+                try data.enforceInterface(IServiceManager.encodedDescriptor)
                 let _dumpPriority = try data.readInt32()
                 try data.finishAIDLRequest()
                 do {
@@ -451,7 +453,7 @@ public enum IServiceManager {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.registerForNotifications:
-                try data.enforceInterface(IServiceManager.descriptor)
+                try data.enforceInterface(IServiceManager.encodedDescriptor)
                 let _name = try data.readString16()
                 let _callback = IServiceCallback.asInterface(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
                 try data.finishAIDLRequest()
@@ -465,7 +467,7 @@ public enum IServiceManager {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.unregisterForNotifications:
-                try data.enforceInterface(IServiceManager.descriptor)
+                try data.enforceInterface(IServiceManager.encodedDescriptor)
                 let _name = try data.readString16()
                 let _callback = IServiceCallback.asInterface(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
                 try data.finishAIDLRequest()
@@ -479,7 +481,7 @@ public enum IServiceManager {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.isDeclared:
-                try data.enforceInterface(IServiceManager.descriptor)
+                try data.enforceInterface(IServiceManager.encodedDescriptor)
                 let _name = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
@@ -493,7 +495,7 @@ public enum IServiceManager {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.getDeclaredInstances:
-                try data.enforceInterface(IServiceManager.descriptor)
+                try data.enforceInterface(IServiceManager.encodedDescriptor)
                 let _iface = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
@@ -507,7 +509,7 @@ public enum IServiceManager {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.updatableViaApex:
-                try data.enforceInterface(IServiceManager.descriptor)
+                try data.enforceInterface(IServiceManager.encodedDescriptor)
                 let _name = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
@@ -521,7 +523,7 @@ public enum IServiceManager {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.getUpdatableNames:
-                try data.enforceInterface(IServiceManager.descriptor)
+                try data.enforceInterface(IServiceManager.encodedDescriptor)
                 let _apexName = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
@@ -535,7 +537,7 @@ public enum IServiceManager {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.getConnectionInfo:
-                try data.enforceInterface(IServiceManager.descriptor)
+                try data.enforceInterface(IServiceManager.encodedDescriptor)
                 let _name = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
@@ -549,7 +551,7 @@ public enum IServiceManager {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.registerClientCallback:
-                try data.enforceInterface(IServiceManager.descriptor)
+                try data.enforceInterface(IServiceManager.encodedDescriptor)
                 let _name = try data.readString16()
                 let _service = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
                 let _callback = IClientCallback.asInterface(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
@@ -564,7 +566,7 @@ public enum IServiceManager {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.tryUnregisterService:
-                try data.enforceInterface(IServiceManager.descriptor)
+                try data.enforceInterface(IServiceManager.encodedDescriptor)
                 let _name = try data.readString16()
                 let _service = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
                 try data.finishAIDLRequest()
@@ -578,7 +580,7 @@ public enum IServiceManager {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.getServiceDebugInfo:
-                try data.enforceInterface(IServiceManager.descriptor)
+                try data.enforceInterface(IServiceManager.encodedDescriptor)
                 do {
                     let _result = try service.getServiceDebugInfo()
                     reply.writeStatus(.ok)

@@ -5,6 +5,8 @@
 /// `interface android.os.IServiceManagerAndroid11`
 public enum IServiceManagerAndroid11 {
     public static let descriptor = "android.os.IServiceManager"
+    /// The descriptor as the interface token writes it, encoded once.
+    public static let encodedDescriptor = InterfaceDescriptor(descriptor)
 
     /// The transaction codes.
     public enum Code {
@@ -41,7 +43,7 @@ public enum IServiceManagerAndroid11 {
         public func getService(name: String) throws -> (any IBinder)? {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid11.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid11.encodedDescriptor)
                 _request.writeString16(name)
                 var _reply = try self.binder.transact(code: Code.getService, data: _request, flags: [])
                 let _status = try _reply.readStatus()
@@ -54,7 +56,7 @@ public enum IServiceManagerAndroid11 {
         public func checkService(name: String) throws -> (any IBinder)? {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid11.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid11.encodedDescriptor)
                 _request.writeString16(name)
                 var _reply = try self.binder.transact(code: Code.checkService, data: _request, flags: [])
                 let _status = try _reply.readStatus()
@@ -67,7 +69,7 @@ public enum IServiceManagerAndroid11 {
         public func addService(name: String, service: any IBinder, allowIsolated: Bool, dumpPriority: Int32) throws {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid11.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid11.encodedDescriptor)
                 _request.writeString16(name)
                 _request.writeStrongBinder(service)
                 _request.writeBool(allowIsolated)
@@ -81,7 +83,7 @@ public enum IServiceManagerAndroid11 {
         public func listServices(dumpPriority: Int32) throws -> [String] {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid11.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid11.encodedDescriptor)
                 _request.writeInteger(dumpPriority)
                 var _reply = try self.binder.transact(code: Code.listServices, data: _request, flags: [])
                 let _status = try _reply.readStatus()
@@ -94,7 +96,7 @@ public enum IServiceManagerAndroid11 {
         public func registerForNotifications(name: String, callback: any IServiceCallback.Service) throws {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid11.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid11.encodedDescriptor)
                 _request.writeString16(name)
                 _request.writeStrongBinder(IServiceCallback.Stub.binder(for: callback))
                 var _reply = try self.binder.transact(code: Code.registerForNotifications, data: _request, flags: [])
@@ -106,7 +108,7 @@ public enum IServiceManagerAndroid11 {
         public func unregisterForNotifications(name: String, callback: any IServiceCallback.Service) throws {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid11.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid11.encodedDescriptor)
                 _request.writeString16(name)
                 _request.writeStrongBinder(IServiceCallback.Stub.binder(for: callback))
                 var _reply = try self.binder.transact(code: Code.unregisterForNotifications, data: _request, flags: [])
@@ -118,7 +120,7 @@ public enum IServiceManagerAndroid11 {
         public func isDeclared(name: String) throws -> Bool {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid11.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid11.encodedDescriptor)
                 _request.writeString16(name)
                 var _reply = try self.binder.transact(code: Code.isDeclared, data: _request, flags: [])
                 let _status = try _reply.readStatus()
@@ -131,7 +133,7 @@ public enum IServiceManagerAndroid11 {
         public func registerClientCallback(name: String, service: any IBinder, callback: any IClientCallback.Service) throws {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid11.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid11.encodedDescriptor)
                 _request.writeString16(name)
                 _request.writeStrongBinder(service)
                 _request.writeStrongBinder(IClientCallback.Stub.binder(for: callback))
@@ -144,7 +146,7 @@ public enum IServiceManagerAndroid11 {
         public func tryUnregisterService(name: String, service: any IBinder) throws {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid11.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid11.encodedDescriptor)
                 _request.writeString16(name)
                 _request.writeStrongBinder(service)
                 var _reply = try self.binder.transact(code: Code.tryUnregisterService, data: _request, flags: [])
@@ -219,7 +221,7 @@ public enum IServiceManagerAndroid11 {
             do {
             switch code {
             case Code.getService:
-                try data.enforceInterface(IServiceManagerAndroid11.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid11.encodedDescriptor)
                 let _name = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
@@ -233,7 +235,7 @@ public enum IServiceManagerAndroid11 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.checkService:
-                try data.enforceInterface(IServiceManagerAndroid11.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid11.encodedDescriptor)
                 let _name = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
@@ -247,7 +249,7 @@ public enum IServiceManagerAndroid11 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.addService:
-                try data.enforceInterface(IServiceManagerAndroid11.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid11.encodedDescriptor)
                 let _name = try data.readString16()
                 let _service = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
                 let _allowIsolated = try data.readBool()
@@ -263,7 +265,7 @@ public enum IServiceManagerAndroid11 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.listServices:
-                try data.enforceInterface(IServiceManagerAndroid11.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid11.encodedDescriptor)
                 let _dumpPriority = try data.readInt32()
                 try data.finishAIDLRequest()
                 do {
@@ -277,7 +279,7 @@ public enum IServiceManagerAndroid11 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.registerForNotifications:
-                try data.enforceInterface(IServiceManagerAndroid11.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid11.encodedDescriptor)
                 let _name = try data.readString16()
                 let _callback = IServiceCallback.asInterface(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
                 try data.finishAIDLRequest()
@@ -291,7 +293,7 @@ public enum IServiceManagerAndroid11 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.unregisterForNotifications:
-                try data.enforceInterface(IServiceManagerAndroid11.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid11.encodedDescriptor)
                 let _name = try data.readString16()
                 let _callback = IServiceCallback.asInterface(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
                 try data.finishAIDLRequest()
@@ -305,7 +307,7 @@ public enum IServiceManagerAndroid11 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.isDeclared:
-                try data.enforceInterface(IServiceManagerAndroid11.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid11.encodedDescriptor)
                 let _name = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
@@ -319,7 +321,7 @@ public enum IServiceManagerAndroid11 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.registerClientCallback:
-                try data.enforceInterface(IServiceManagerAndroid11.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid11.encodedDescriptor)
                 let _name = try data.readString16()
                 let _service = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
                 let _callback = IClientCallback.asInterface(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
@@ -334,7 +336,7 @@ public enum IServiceManagerAndroid11 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.tryUnregisterService:
-                try data.enforceInterface(IServiceManagerAndroid11.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid11.encodedDescriptor)
                 let _name = try data.readString16()
                 let _service = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
                 try data.finishAIDLRequest()

@@ -5,6 +5,8 @@
 /// `interface android.os.IServiceManagerAndroid12`
 public enum IServiceManagerAndroid12 {
     public static let descriptor = "android.os.IServiceManager"
+    /// The descriptor as the interface token writes it, encoded once.
+    public static let encodedDescriptor = InterfaceDescriptor(descriptor)
 
     /// The transaction codes.
     public enum Code {
@@ -47,7 +49,7 @@ public enum IServiceManagerAndroid12 {
         public func getService(name: String) throws -> (any IBinder)? {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid12.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
                 _request.writeString16(name)
                 var _reply = try self.binder.transact(code: Code.getService, data: _request, flags: [])
                 let _status = try _reply.readStatus()
@@ -60,7 +62,7 @@ public enum IServiceManagerAndroid12 {
         public func checkService(name: String) throws -> (any IBinder)? {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid12.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
                 _request.writeString16(name)
                 var _reply = try self.binder.transact(code: Code.checkService, data: _request, flags: [])
                 let _status = try _reply.readStatus()
@@ -73,7 +75,7 @@ public enum IServiceManagerAndroid12 {
         public func addService(name: String, service: any IBinder, allowIsolated: Bool, dumpPriority: Int32) throws {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid12.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
                 _request.writeString16(name)
                 _request.writeStrongBinder(service)
                 _request.writeBool(allowIsolated)
@@ -87,7 +89,7 @@ public enum IServiceManagerAndroid12 {
         public func listServices(dumpPriority: Int32) throws -> [String] {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid12.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
                 _request.writeInteger(dumpPriority)
                 var _reply = try self.binder.transact(code: Code.listServices, data: _request, flags: [])
                 let _status = try _reply.readStatus()
@@ -100,7 +102,7 @@ public enum IServiceManagerAndroid12 {
         public func registerForNotifications(name: String, callback: any IServiceCallback.Service) throws {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid12.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
                 _request.writeString16(name)
                 _request.writeStrongBinder(IServiceCallback.Stub.binder(for: callback))
                 var _reply = try self.binder.transact(code: Code.registerForNotifications, data: _request, flags: [])
@@ -112,7 +114,7 @@ public enum IServiceManagerAndroid12 {
         public func unregisterForNotifications(name: String, callback: any IServiceCallback.Service) throws {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid12.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
                 _request.writeString16(name)
                 _request.writeStrongBinder(IServiceCallback.Stub.binder(for: callback))
                 var _reply = try self.binder.transact(code: Code.unregisterForNotifications, data: _request, flags: [])
@@ -124,7 +126,7 @@ public enum IServiceManagerAndroid12 {
         public func isDeclared(name: String) throws -> Bool {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid12.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
                 _request.writeString16(name)
                 var _reply = try self.binder.transact(code: Code.isDeclared, data: _request, flags: [])
                 let _status = try _reply.readStatus()
@@ -137,7 +139,7 @@ public enum IServiceManagerAndroid12 {
         public func getDeclaredInstances(iface: String) throws -> [String] {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid12.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
                 _request.writeString16(iface)
                 var _reply = try self.binder.transact(code: Code.getDeclaredInstances, data: _request, flags: [])
                 let _status = try _reply.readStatus()
@@ -150,7 +152,7 @@ public enum IServiceManagerAndroid12 {
         public func updatableViaApex(name: String) throws -> String? {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid12.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
                 _request.writeString16(name)
                 var _reply = try self.binder.transact(code: Code.updatableViaApex, data: _request, flags: [])
                 let _status = try _reply.readStatus()
@@ -163,7 +165,7 @@ public enum IServiceManagerAndroid12 {
         public func registerClientCallback(name: String, service: any IBinder, callback: any IClientCallback.Service) throws {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid12.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
                 _request.writeString16(name)
                 _request.writeStrongBinder(service)
                 _request.writeStrongBinder(IClientCallback.Stub.binder(for: callback))
@@ -176,7 +178,7 @@ public enum IServiceManagerAndroid12 {
         public func tryUnregisterService(name: String, service: any IBinder) throws {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid12.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
                 _request.writeString16(name)
                 _request.writeStrongBinder(service)
                 var _reply = try self.binder.transact(code: Code.tryUnregisterService, data: _request, flags: [])
@@ -188,7 +190,7 @@ public enum IServiceManagerAndroid12 {
         public func getServiceDebugInfo() throws -> [ServiceDebugInfo] {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid12.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
                 var _reply = try self.binder.transact(code: Code.getServiceDebugInfo, data: _request, flags: [])
                 let _status = try _reply.readStatus()
                 guard _status.isOK else { throw RemoteError.exception(_status) }
@@ -278,7 +280,7 @@ public enum IServiceManagerAndroid12 {
             do {
             switch code {
             case Code.getService:
-                try data.enforceInterface(IServiceManagerAndroid12.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid12.encodedDescriptor)
                 let _name = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
@@ -292,7 +294,7 @@ public enum IServiceManagerAndroid12 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.checkService:
-                try data.enforceInterface(IServiceManagerAndroid12.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid12.encodedDescriptor)
                 let _name = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
@@ -306,7 +308,7 @@ public enum IServiceManagerAndroid12 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.addService:
-                try data.enforceInterface(IServiceManagerAndroid12.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid12.encodedDescriptor)
                 let _name = try data.readString16()
                 let _service = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
                 let _allowIsolated = try data.readBool()
@@ -322,7 +324,7 @@ public enum IServiceManagerAndroid12 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.listServices:
-                try data.enforceInterface(IServiceManagerAndroid12.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid12.encodedDescriptor)
                 let _dumpPriority = try data.readInt32()
                 try data.finishAIDLRequest()
                 do {
@@ -336,7 +338,7 @@ public enum IServiceManagerAndroid12 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.registerForNotifications:
-                try data.enforceInterface(IServiceManagerAndroid12.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid12.encodedDescriptor)
                 let _name = try data.readString16()
                 let _callback = IServiceCallback.asInterface(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
                 try data.finishAIDLRequest()
@@ -350,7 +352,7 @@ public enum IServiceManagerAndroid12 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.unregisterForNotifications:
-                try data.enforceInterface(IServiceManagerAndroid12.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid12.encodedDescriptor)
                 let _name = try data.readString16()
                 let _callback = IServiceCallback.asInterface(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
                 try data.finishAIDLRequest()
@@ -364,7 +366,7 @@ public enum IServiceManagerAndroid12 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.isDeclared:
-                try data.enforceInterface(IServiceManagerAndroid12.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid12.encodedDescriptor)
                 let _name = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
@@ -378,7 +380,7 @@ public enum IServiceManagerAndroid12 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.getDeclaredInstances:
-                try data.enforceInterface(IServiceManagerAndroid12.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid12.encodedDescriptor)
                 let _iface = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
@@ -392,7 +394,7 @@ public enum IServiceManagerAndroid12 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.updatableViaApex:
-                try data.enforceInterface(IServiceManagerAndroid12.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid12.encodedDescriptor)
                 let _name = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
@@ -406,7 +408,7 @@ public enum IServiceManagerAndroid12 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.registerClientCallback:
-                try data.enforceInterface(IServiceManagerAndroid12.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid12.encodedDescriptor)
                 let _name = try data.readString16()
                 let _service = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
                 let _callback = IClientCallback.asInterface(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
@@ -421,7 +423,7 @@ public enum IServiceManagerAndroid12 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.tryUnregisterService:
-                try data.enforceInterface(IServiceManagerAndroid12.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid12.encodedDescriptor)
                 let _name = try data.readString16()
                 let _service = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
                 try data.finishAIDLRequest()
@@ -435,7 +437,7 @@ public enum IServiceManagerAndroid12 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.getServiceDebugInfo:
-                try data.enforceInterface(IServiceManagerAndroid12.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid12.encodedDescriptor)
                 do {
                     let _result = try service.getServiceDebugInfo()
                     reply.writeStatus(.ok)

@@ -5,6 +5,8 @@
 /// `interface android.os.IServiceManagerAndroid13`
 public enum IServiceManagerAndroid13 {
     public static let descriptor = "android.os.IServiceManager"
+    /// The descriptor as the interface token writes it, encoded once.
+    public static let encodedDescriptor = InterfaceDescriptor(descriptor)
 
     /// The transaction codes.
     public enum Code {
@@ -49,7 +51,7 @@ public enum IServiceManagerAndroid13 {
         public func getService(name: String) throws -> (any IBinder)? {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid13.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid13.encodedDescriptor)
                 _request.writeString16(name)
                 var _reply = try self.binder.transact(code: Code.getService, data: _request, flags: [])
                 let _status = try _reply.readStatus()
@@ -62,7 +64,7 @@ public enum IServiceManagerAndroid13 {
         public func checkService(name: String) throws -> (any IBinder)? {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid13.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid13.encodedDescriptor)
                 _request.writeString16(name)
                 var _reply = try self.binder.transact(code: Code.checkService, data: _request, flags: [])
                 let _status = try _reply.readStatus()
@@ -75,7 +77,7 @@ public enum IServiceManagerAndroid13 {
         public func addService(name: String, service: any IBinder, allowIsolated: Bool, dumpPriority: Int32) throws {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid13.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid13.encodedDescriptor)
                 _request.writeString16(name)
                 _request.writeStrongBinder(service)
                 _request.writeBool(allowIsolated)
@@ -89,7 +91,7 @@ public enum IServiceManagerAndroid13 {
         public func listServices(dumpPriority: Int32) throws -> [String] {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid13.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid13.encodedDescriptor)
                 _request.writeInteger(dumpPriority)
                 var _reply = try self.binder.transact(code: Code.listServices, data: _request, flags: [])
                 let _status = try _reply.readStatus()
@@ -102,7 +104,7 @@ public enum IServiceManagerAndroid13 {
         public func registerForNotifications(name: String, callback: any IServiceCallback.Service) throws {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid13.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid13.encodedDescriptor)
                 _request.writeString16(name)
                 _request.writeStrongBinder(IServiceCallback.Stub.binder(for: callback))
                 var _reply = try self.binder.transact(code: Code.registerForNotifications, data: _request, flags: [])
@@ -114,7 +116,7 @@ public enum IServiceManagerAndroid13 {
         public func unregisterForNotifications(name: String, callback: any IServiceCallback.Service) throws {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid13.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid13.encodedDescriptor)
                 _request.writeString16(name)
                 _request.writeStrongBinder(IServiceCallback.Stub.binder(for: callback))
                 var _reply = try self.binder.transact(code: Code.unregisterForNotifications, data: _request, flags: [])
@@ -126,7 +128,7 @@ public enum IServiceManagerAndroid13 {
         public func isDeclared(name: String) throws -> Bool {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid13.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid13.encodedDescriptor)
                 _request.writeString16(name)
                 var _reply = try self.binder.transact(code: Code.isDeclared, data: _request, flags: [])
                 let _status = try _reply.readStatus()
@@ -139,7 +141,7 @@ public enum IServiceManagerAndroid13 {
         public func getDeclaredInstances(iface: String) throws -> [String] {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid13.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid13.encodedDescriptor)
                 _request.writeString16(iface)
                 var _reply = try self.binder.transact(code: Code.getDeclaredInstances, data: _request, flags: [])
                 let _status = try _reply.readStatus()
@@ -152,7 +154,7 @@ public enum IServiceManagerAndroid13 {
         public func updatableViaApex(name: String) throws -> String? {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid13.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid13.encodedDescriptor)
                 _request.writeString16(name)
                 var _reply = try self.binder.transact(code: Code.updatableViaApex, data: _request, flags: [])
                 let _status = try _reply.readStatus()
@@ -165,7 +167,7 @@ public enum IServiceManagerAndroid13 {
         public func getConnectionInfo(name: String) throws -> ConnectionInfo? {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid13.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid13.encodedDescriptor)
                 _request.writeString16(name)
                 var _reply = try self.binder.transact(code: Code.getConnectionInfo, data: _request, flags: [])
                 let _status = try _reply.readStatus()
@@ -178,7 +180,7 @@ public enum IServiceManagerAndroid13 {
         public func registerClientCallback(name: String, service: any IBinder, callback: any IClientCallback.Service) throws {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid13.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid13.encodedDescriptor)
                 _request.writeString16(name)
                 _request.writeStrongBinder(service)
                 _request.writeStrongBinder(IClientCallback.Stub.binder(for: callback))
@@ -191,7 +193,7 @@ public enum IServiceManagerAndroid13 {
         public func tryUnregisterService(name: String, service: any IBinder) throws {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid13.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid13.encodedDescriptor)
                 _request.writeString16(name)
                 _request.writeStrongBinder(service)
                 var _reply = try self.binder.transact(code: Code.tryUnregisterService, data: _request, flags: [])
@@ -203,7 +205,7 @@ public enum IServiceManagerAndroid13 {
         public func getServiceDebugInfo() throws -> [ServiceDebugInfo] {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid13.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid13.encodedDescriptor)
                 var _reply = try self.binder.transact(code: Code.getServiceDebugInfo, data: _request, flags: [])
                 let _status = try _reply.readStatus()
                 guard _status.isOK else { throw RemoteError.exception(_status) }
@@ -298,7 +300,7 @@ public enum IServiceManagerAndroid13 {
             do {
             switch code {
             case Code.getService:
-                try data.enforceInterface(IServiceManagerAndroid13.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid13.encodedDescriptor)
                 let _name = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
@@ -312,7 +314,7 @@ public enum IServiceManagerAndroid13 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.checkService:
-                try data.enforceInterface(IServiceManagerAndroid13.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid13.encodedDescriptor)
                 let _name = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
@@ -326,7 +328,7 @@ public enum IServiceManagerAndroid13 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.addService:
-                try data.enforceInterface(IServiceManagerAndroid13.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid13.encodedDescriptor)
                 let _name = try data.readString16()
                 let _service = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
                 let _allowIsolated = try data.readBool()
@@ -342,7 +344,7 @@ public enum IServiceManagerAndroid13 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.listServices:
-                try data.enforceInterface(IServiceManagerAndroid13.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid13.encodedDescriptor)
                 let _dumpPriority = try data.readInt32()
                 try data.finishAIDLRequest()
                 do {
@@ -356,7 +358,7 @@ public enum IServiceManagerAndroid13 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.registerForNotifications:
-                try data.enforceInterface(IServiceManagerAndroid13.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid13.encodedDescriptor)
                 let _name = try data.readString16()
                 let _callback = IServiceCallback.asInterface(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
                 try data.finishAIDLRequest()
@@ -370,7 +372,7 @@ public enum IServiceManagerAndroid13 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.unregisterForNotifications:
-                try data.enforceInterface(IServiceManagerAndroid13.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid13.encodedDescriptor)
                 let _name = try data.readString16()
                 let _callback = IServiceCallback.asInterface(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
                 try data.finishAIDLRequest()
@@ -384,7 +386,7 @@ public enum IServiceManagerAndroid13 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.isDeclared:
-                try data.enforceInterface(IServiceManagerAndroid13.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid13.encodedDescriptor)
                 let _name = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
@@ -398,7 +400,7 @@ public enum IServiceManagerAndroid13 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.getDeclaredInstances:
-                try data.enforceInterface(IServiceManagerAndroid13.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid13.encodedDescriptor)
                 let _iface = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
@@ -412,7 +414,7 @@ public enum IServiceManagerAndroid13 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.updatableViaApex:
-                try data.enforceInterface(IServiceManagerAndroid13.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid13.encodedDescriptor)
                 let _name = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
@@ -426,7 +428,7 @@ public enum IServiceManagerAndroid13 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.getConnectionInfo:
-                try data.enforceInterface(IServiceManagerAndroid13.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid13.encodedDescriptor)
                 let _name = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
@@ -440,7 +442,7 @@ public enum IServiceManagerAndroid13 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.registerClientCallback:
-                try data.enforceInterface(IServiceManagerAndroid13.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid13.encodedDescriptor)
                 let _name = try data.readString16()
                 let _service = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
                 let _callback = IClientCallback.asInterface(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
@@ -455,7 +457,7 @@ public enum IServiceManagerAndroid13 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.tryUnregisterService:
-                try data.enforceInterface(IServiceManagerAndroid13.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid13.encodedDescriptor)
                 let _name = try data.readString16()
                 let _service = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
                 try data.finishAIDLRequest()
@@ -469,7 +471,7 @@ public enum IServiceManagerAndroid13 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.getServiceDebugInfo:
-                try data.enforceInterface(IServiceManagerAndroid13.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid13.encodedDescriptor)
                 do {
                     let _result = try service.getServiceDebugInfo()
                     reply.writeStatus(.ok)

@@ -5,6 +5,8 @@
 /// `interface android.os.IServiceManagerAndroid14`
 public enum IServiceManagerAndroid14 {
     public static let descriptor = "android.os.IServiceManager"
+    /// The descriptor as the interface token writes it, encoded once.
+    public static let encodedDescriptor = InterfaceDescriptor(descriptor)
 
     /// The transaction codes.
     public enum Code {
@@ -51,7 +53,7 @@ public enum IServiceManagerAndroid14 {
         public func getService(name: String) throws -> (any IBinder)? {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid14.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid14.encodedDescriptor)
                 _request.writeString16(name)
                 var _reply = try self.binder.transact(code: Code.getService, data: _request, flags: [])
                 let _status = try _reply.readStatus()
@@ -64,7 +66,7 @@ public enum IServiceManagerAndroid14 {
         public func checkService(name: String) throws -> (any IBinder)? {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid14.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid14.encodedDescriptor)
                 _request.writeString16(name)
                 var _reply = try self.binder.transact(code: Code.checkService, data: _request, flags: [])
                 let _status = try _reply.readStatus()
@@ -77,7 +79,7 @@ public enum IServiceManagerAndroid14 {
         public func addService(name: String, service: any IBinder, allowIsolated: Bool, dumpPriority: Int32) throws {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid14.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid14.encodedDescriptor)
                 _request.writeString16(name)
                 _request.writeStrongBinder(service)
                 _request.writeBool(allowIsolated)
@@ -91,7 +93,7 @@ public enum IServiceManagerAndroid14 {
         public func listServices(dumpPriority: Int32) throws -> [String] {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid14.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid14.encodedDescriptor)
                 _request.writeInteger(dumpPriority)
                 var _reply = try self.binder.transact(code: Code.listServices, data: _request, flags: [])
                 let _status = try _reply.readStatus()
@@ -104,7 +106,7 @@ public enum IServiceManagerAndroid14 {
         public func registerForNotifications(name: String, callback: any IServiceCallback.Service) throws {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid14.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid14.encodedDescriptor)
                 _request.writeString16(name)
                 _request.writeStrongBinder(IServiceCallback.Stub.binder(for: callback))
                 var _reply = try self.binder.transact(code: Code.registerForNotifications, data: _request, flags: [])
@@ -116,7 +118,7 @@ public enum IServiceManagerAndroid14 {
         public func unregisterForNotifications(name: String, callback: any IServiceCallback.Service) throws {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid14.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid14.encodedDescriptor)
                 _request.writeString16(name)
                 _request.writeStrongBinder(IServiceCallback.Stub.binder(for: callback))
                 var _reply = try self.binder.transact(code: Code.unregisterForNotifications, data: _request, flags: [])
@@ -128,7 +130,7 @@ public enum IServiceManagerAndroid14 {
         public func isDeclared(name: String) throws -> Bool {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid14.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid14.encodedDescriptor)
                 _request.writeString16(name)
                 var _reply = try self.binder.transact(code: Code.isDeclared, data: _request, flags: [])
                 let _status = try _reply.readStatus()
@@ -141,7 +143,7 @@ public enum IServiceManagerAndroid14 {
         public func getDeclaredInstances(iface: String) throws -> [String] {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid14.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid14.encodedDescriptor)
                 _request.writeString16(iface)
                 var _reply = try self.binder.transact(code: Code.getDeclaredInstances, data: _request, flags: [])
                 let _status = try _reply.readStatus()
@@ -154,7 +156,7 @@ public enum IServiceManagerAndroid14 {
         public func updatableViaApex(name: String) throws -> String? {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid14.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid14.encodedDescriptor)
                 _request.writeString16(name)
                 var _reply = try self.binder.transact(code: Code.updatableViaApex, data: _request, flags: [])
                 let _status = try _reply.readStatus()
@@ -167,7 +169,7 @@ public enum IServiceManagerAndroid14 {
         public func getUpdatableNames(apexName: String) throws -> [String] {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid14.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid14.encodedDescriptor)
                 _request.writeString16(apexName)
                 var _reply = try self.binder.transact(code: Code.getUpdatableNames, data: _request, flags: [])
                 let _status = try _reply.readStatus()
@@ -180,7 +182,7 @@ public enum IServiceManagerAndroid14 {
         public func getConnectionInfo(name: String) throws -> ConnectionInfo? {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid14.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid14.encodedDescriptor)
                 _request.writeString16(name)
                 var _reply = try self.binder.transact(code: Code.getConnectionInfo, data: _request, flags: [])
                 let _status = try _reply.readStatus()
@@ -193,7 +195,7 @@ public enum IServiceManagerAndroid14 {
         public func registerClientCallback(name: String, service: any IBinder, callback: any IClientCallback.Service) throws {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid14.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid14.encodedDescriptor)
                 _request.writeString16(name)
                 _request.writeStrongBinder(service)
                 _request.writeStrongBinder(IClientCallback.Stub.binder(for: callback))
@@ -206,7 +208,7 @@ public enum IServiceManagerAndroid14 {
         public func tryUnregisterService(name: String, service: any IBinder) throws {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid14.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid14.encodedDescriptor)
                 _request.writeString16(name)
                 _request.writeStrongBinder(service)
                 var _reply = try self.binder.transact(code: Code.tryUnregisterService, data: _request, flags: [])
@@ -218,7 +220,7 @@ public enum IServiceManagerAndroid14 {
         public func getServiceDebugInfo() throws -> [ServiceDebugInfo] {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid14.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid14.encodedDescriptor)
                 var _reply = try self.binder.transact(code: Code.getServiceDebugInfo, data: _request, flags: [])
                 let _status = try _reply.readStatus()
                 guard _status.isOK else { throw RemoteError.exception(_status) }
@@ -318,7 +320,7 @@ public enum IServiceManagerAndroid14 {
             do {
             switch code {
             case Code.getService:
-                try data.enforceInterface(IServiceManagerAndroid14.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid14.encodedDescriptor)
                 let _name = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
@@ -332,7 +334,7 @@ public enum IServiceManagerAndroid14 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.checkService:
-                try data.enforceInterface(IServiceManagerAndroid14.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid14.encodedDescriptor)
                 let _name = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
@@ -346,7 +348,7 @@ public enum IServiceManagerAndroid14 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.addService:
-                try data.enforceInterface(IServiceManagerAndroid14.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid14.encodedDescriptor)
                 let _name = try data.readString16()
                 let _service = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
                 let _allowIsolated = try data.readBool()
@@ -362,7 +364,7 @@ public enum IServiceManagerAndroid14 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.listServices:
-                try data.enforceInterface(IServiceManagerAndroid14.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid14.encodedDescriptor)
                 let _dumpPriority = try data.readInt32()
                 try data.finishAIDLRequest()
                 do {
@@ -376,7 +378,7 @@ public enum IServiceManagerAndroid14 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.registerForNotifications:
-                try data.enforceInterface(IServiceManagerAndroid14.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid14.encodedDescriptor)
                 let _name = try data.readString16()
                 let _callback = IServiceCallback.asInterface(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
                 try data.finishAIDLRequest()
@@ -390,7 +392,7 @@ public enum IServiceManagerAndroid14 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.unregisterForNotifications:
-                try data.enforceInterface(IServiceManagerAndroid14.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid14.encodedDescriptor)
                 let _name = try data.readString16()
                 let _callback = IServiceCallback.asInterface(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
                 try data.finishAIDLRequest()
@@ -404,7 +406,7 @@ public enum IServiceManagerAndroid14 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.isDeclared:
-                try data.enforceInterface(IServiceManagerAndroid14.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid14.encodedDescriptor)
                 let _name = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
@@ -418,7 +420,7 @@ public enum IServiceManagerAndroid14 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.getDeclaredInstances:
-                try data.enforceInterface(IServiceManagerAndroid14.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid14.encodedDescriptor)
                 let _iface = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
@@ -432,7 +434,7 @@ public enum IServiceManagerAndroid14 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.updatableViaApex:
-                try data.enforceInterface(IServiceManagerAndroid14.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid14.encodedDescriptor)
                 let _name = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
@@ -446,7 +448,7 @@ public enum IServiceManagerAndroid14 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.getUpdatableNames:
-                try data.enforceInterface(IServiceManagerAndroid14.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid14.encodedDescriptor)
                 let _apexName = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
@@ -460,7 +462,7 @@ public enum IServiceManagerAndroid14 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.getConnectionInfo:
-                try data.enforceInterface(IServiceManagerAndroid14.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid14.encodedDescriptor)
                 let _name = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
@@ -474,7 +476,7 @@ public enum IServiceManagerAndroid14 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.registerClientCallback:
-                try data.enforceInterface(IServiceManagerAndroid14.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid14.encodedDescriptor)
                 let _name = try data.readString16()
                 let _service = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
                 let _callback = IClientCallback.asInterface(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
@@ -489,7 +491,7 @@ public enum IServiceManagerAndroid14 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.tryUnregisterService:
-                try data.enforceInterface(IServiceManagerAndroid14.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid14.encodedDescriptor)
                 let _name = try data.readString16()
                 let _service = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
                 try data.finishAIDLRequest()
@@ -503,7 +505,7 @@ public enum IServiceManagerAndroid14 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.getServiceDebugInfo:
-                try data.enforceInterface(IServiceManagerAndroid14.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid14.encodedDescriptor)
                 do {
                     let _result = try service.getServiceDebugInfo()
                     reply.writeStatus(.ok)

@@ -5,6 +5,8 @@
 /// `interface android.os.IServiceManagerAndroid15`
 public enum IServiceManagerAndroid15 {
     public static let descriptor = "android.os.IServiceManager"
+    /// The descriptor as the interface token writes it, encoded once.
+    public static let encodedDescriptor = InterfaceDescriptor(descriptor)
 
     /// The transaction codes.
     public enum Code {
@@ -53,7 +55,7 @@ public enum IServiceManagerAndroid15 {
         public func getService(name: String) throws -> (any IBinder)? {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid15.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid15.encodedDescriptor)
                 _request.writeString16(name)
                 var _reply = try self.binder.transact(code: Code.getService, data: _request, flags: [])
                 let _status = try _reply.readStatus()
@@ -66,7 +68,7 @@ public enum IServiceManagerAndroid15 {
         public func getService2(name: String) throws -> SwiftBinder.Service {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid15.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid15.encodedDescriptor)
                 _request.writeString16(name)
                 var _reply = try self.binder.transact(code: Code.getService2, data: _request, flags: [])
                 let _status = try _reply.readStatus()
@@ -79,7 +81,7 @@ public enum IServiceManagerAndroid15 {
         public func checkService(name: String) throws -> SwiftBinder.Service {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid15.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid15.encodedDescriptor)
                 _request.writeString16(name)
                 var _reply = try self.binder.transact(code: Code.checkService, data: _request, flags: [])
                 let _status = try _reply.readStatus()
@@ -92,7 +94,7 @@ public enum IServiceManagerAndroid15 {
         public func addService(name: String, service: any IBinder, allowIsolated: Bool, dumpPriority: Int32) throws {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid15.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid15.encodedDescriptor)
                 _request.writeString16(name)
                 _request.writeStrongBinder(service)
                 _request.writeBool(allowIsolated)
@@ -106,7 +108,7 @@ public enum IServiceManagerAndroid15 {
         public func listServices(dumpPriority: Int32) throws -> [String] {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid15.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid15.encodedDescriptor)
                 _request.writeInteger(dumpPriority)
                 var _reply = try self.binder.transact(code: Code.listServices, data: _request, flags: [])
                 let _status = try _reply.readStatus()
@@ -119,7 +121,7 @@ public enum IServiceManagerAndroid15 {
         public func registerForNotifications(name: String, callback: any IServiceCallback.Service) throws {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid15.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid15.encodedDescriptor)
                 _request.writeString16(name)
                 _request.writeStrongBinder(IServiceCallback.Stub.binder(for: callback))
                 var _reply = try self.binder.transact(code: Code.registerForNotifications, data: _request, flags: [])
@@ -131,7 +133,7 @@ public enum IServiceManagerAndroid15 {
         public func unregisterForNotifications(name: String, callback: any IServiceCallback.Service) throws {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid15.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid15.encodedDescriptor)
                 _request.writeString16(name)
                 _request.writeStrongBinder(IServiceCallback.Stub.binder(for: callback))
                 var _reply = try self.binder.transact(code: Code.unregisterForNotifications, data: _request, flags: [])
@@ -143,7 +145,7 @@ public enum IServiceManagerAndroid15 {
         public func isDeclared(name: String) throws -> Bool {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid15.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid15.encodedDescriptor)
                 _request.writeString16(name)
                 var _reply = try self.binder.transact(code: Code.isDeclared, data: _request, flags: [])
                 let _status = try _reply.readStatus()
@@ -156,7 +158,7 @@ public enum IServiceManagerAndroid15 {
         public func getDeclaredInstances(iface: String) throws -> [String] {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid15.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid15.encodedDescriptor)
                 _request.writeString16(iface)
                 var _reply = try self.binder.transact(code: Code.getDeclaredInstances, data: _request, flags: [])
                 let _status = try _reply.readStatus()
@@ -169,7 +171,7 @@ public enum IServiceManagerAndroid15 {
         public func updatableViaApex(name: String) throws -> String? {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid15.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid15.encodedDescriptor)
                 _request.writeString16(name)
                 var _reply = try self.binder.transact(code: Code.updatableViaApex, data: _request, flags: [])
                 let _status = try _reply.readStatus()
@@ -182,7 +184,7 @@ public enum IServiceManagerAndroid15 {
         public func getUpdatableNames(apexName: String) throws -> [String] {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid15.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid15.encodedDescriptor)
                 _request.writeString16(apexName)
                 var _reply = try self.binder.transact(code: Code.getUpdatableNames, data: _request, flags: [])
                 let _status = try _reply.readStatus()
@@ -195,7 +197,7 @@ public enum IServiceManagerAndroid15 {
         public func getConnectionInfo(name: String) throws -> ConnectionInfo? {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid15.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid15.encodedDescriptor)
                 _request.writeString16(name)
                 var _reply = try self.binder.transact(code: Code.getConnectionInfo, data: _request, flags: [])
                 let _status = try _reply.readStatus()
@@ -208,7 +210,7 @@ public enum IServiceManagerAndroid15 {
         public func registerClientCallback(name: String, service: any IBinder, callback: any IClientCallback.Service) throws {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid15.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid15.encodedDescriptor)
                 _request.writeString16(name)
                 _request.writeStrongBinder(service)
                 _request.writeStrongBinder(IClientCallback.Stub.binder(for: callback))
@@ -221,7 +223,7 @@ public enum IServiceManagerAndroid15 {
         public func tryUnregisterService(name: String, service: any IBinder) throws {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid15.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid15.encodedDescriptor)
                 _request.writeString16(name)
                 _request.writeStrongBinder(service)
                 var _reply = try self.binder.transact(code: Code.tryUnregisterService, data: _request, flags: [])
@@ -233,7 +235,7 @@ public enum IServiceManagerAndroid15 {
         public func getServiceDebugInfo() throws -> [ServiceDebugInfo] {
             try aidlProxyCall {
                 var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid15.descriptor)
+                _request.writeInterfaceToken(IServiceManagerAndroid15.encodedDescriptor)
                 var _reply = try self.binder.transact(code: Code.getServiceDebugInfo, data: _request, flags: [])
                 let _status = try _reply.readStatus()
                 guard _status.isOK else { throw RemoteError.exception(_status) }
@@ -338,7 +340,7 @@ public enum IServiceManagerAndroid15 {
             do {
             switch code {
             case Code.getService:
-                try data.enforceInterface(IServiceManagerAndroid15.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid15.encodedDescriptor)
                 let _name = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
@@ -352,7 +354,7 @@ public enum IServiceManagerAndroid15 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.getService2:
-                try data.enforceInterface(IServiceManagerAndroid15.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid15.encodedDescriptor)
                 let _name = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
@@ -366,7 +368,7 @@ public enum IServiceManagerAndroid15 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.checkService:
-                try data.enforceInterface(IServiceManagerAndroid15.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid15.encodedDescriptor)
                 let _name = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
@@ -380,7 +382,7 @@ public enum IServiceManagerAndroid15 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.addService:
-                try data.enforceInterface(IServiceManagerAndroid15.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid15.encodedDescriptor)
                 let _name = try data.readString16()
                 let _service = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
                 let _allowIsolated = try data.readBool()
@@ -396,7 +398,7 @@ public enum IServiceManagerAndroid15 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.listServices:
-                try data.enforceInterface(IServiceManagerAndroid15.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid15.encodedDescriptor)
                 let _dumpPriority = try data.readInt32()
                 try data.finishAIDLRequest()
                 do {
@@ -410,7 +412,7 @@ public enum IServiceManagerAndroid15 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.registerForNotifications:
-                try data.enforceInterface(IServiceManagerAndroid15.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid15.encodedDescriptor)
                 let _name = try data.readString16()
                 let _callback = IServiceCallback.asInterface(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
                 try data.finishAIDLRequest()
@@ -424,7 +426,7 @@ public enum IServiceManagerAndroid15 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.unregisterForNotifications:
-                try data.enforceInterface(IServiceManagerAndroid15.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid15.encodedDescriptor)
                 let _name = try data.readString16()
                 let _callback = IServiceCallback.asInterface(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
                 try data.finishAIDLRequest()
@@ -438,7 +440,7 @@ public enum IServiceManagerAndroid15 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.isDeclared:
-                try data.enforceInterface(IServiceManagerAndroid15.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid15.encodedDescriptor)
                 let _name = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
@@ -452,7 +454,7 @@ public enum IServiceManagerAndroid15 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.getDeclaredInstances:
-                try data.enforceInterface(IServiceManagerAndroid15.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid15.encodedDescriptor)
                 let _iface = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
@@ -466,7 +468,7 @@ public enum IServiceManagerAndroid15 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.updatableViaApex:
-                try data.enforceInterface(IServiceManagerAndroid15.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid15.encodedDescriptor)
                 let _name = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
@@ -480,7 +482,7 @@ public enum IServiceManagerAndroid15 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.getUpdatableNames:
-                try data.enforceInterface(IServiceManagerAndroid15.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid15.encodedDescriptor)
                 let _apexName = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
@@ -494,7 +496,7 @@ public enum IServiceManagerAndroid15 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.getConnectionInfo:
-                try data.enforceInterface(IServiceManagerAndroid15.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid15.encodedDescriptor)
                 let _name = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
@@ -508,7 +510,7 @@ public enum IServiceManagerAndroid15 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.registerClientCallback:
-                try data.enforceInterface(IServiceManagerAndroid15.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid15.encodedDescriptor)
                 let _name = try data.readString16()
                 let _service = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
                 let _callback = IClientCallback.asInterface(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
@@ -523,7 +525,7 @@ public enum IServiceManagerAndroid15 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.tryUnregisterService:
-                try data.enforceInterface(IServiceManagerAndroid15.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid15.encodedDescriptor)
                 let _name = try data.readString16()
                 let _service = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
                 try data.finishAIDLRequest()
@@ -537,7 +539,7 @@ public enum IServiceManagerAndroid15 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.getServiceDebugInfo:
-                try data.enforceInterface(IServiceManagerAndroid15.descriptor)
+                try data.enforceInterface(IServiceManagerAndroid15.encodedDescriptor)
                 do {
                     let _result = try service.getServiceDebugInfo()
                     reply.writeStatus(.ok)
