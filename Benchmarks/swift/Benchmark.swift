@@ -144,22 +144,6 @@ func runClient(device: String, iterations: Int) throws {
     }
     report("add", addSamples, extra: extra)
 
-    // Throughput with 1, 2 and 4 client threads.
-    for threads in [1, 2, 4] {
-        let perThread = iterations
-        let start = nanoseconds()
-        let failures = Atomic<Int>(0)
-        onThreads(threads) { _ in
-            for _ in 0..<perThread {
-                do { _ = try service.add(a: 1, b: 1) } catch { failures.add(1, ordering: .relaxed) }
-            }
-        }
-        let elapsed = nanoseconds() - start
-        let callsPerSecond = Double(threads * perThread) / (Double(elapsed) / 1e9)
-        report("threads-\(threads)", [elapsed / UInt64(threads * perThread)],
-            extra: ["calls_per_second": String(Int(callsPerSecond)), "failures": String(failures.load(ordering: .relaxed))])
-    }
-
     // Oneway throughput: until the server has handled them all.
     let onewayCount = iterations * 4
     let base = try service.pushed()
@@ -177,6 +161,28 @@ func runClient(device: String, iterations: Int) throws {
     let shared = SharedFileDescriptor(pipe.readEnd)
     report("fd", try measure(iterations / 2) { _ = try service.echoFd(fd: shared) })
     try pipe.writeEnd.close()
+    process.shutdown()
+}
+
+/// add() throughput with 1, 2 and 4 client threads against the pooled server.
+func runThreads(device: String, iterations: Int) throws {
+    let process = try BinderProcess(path: FilePath(device))
+    let service = IBenchmark.Proxy(try process.contextObject)
+    for _ in 0..<100 { _ = try service.add(a: 1, b: 1) }
+    for threads in [1, 2, 4] {
+        let perThread = iterations
+        let start = nanoseconds()
+        let failures = Atomic<Int>(0)
+        onThreads(threads) { _ in
+            for _ in 0..<perThread {
+                do { _ = try service.add(a: 1, b: 1) } catch { failures.add(1, ordering: .relaxed) }
+            }
+        }
+        let elapsed = nanoseconds() - start
+        let callsPerSecond = Double(threads * perThread) / (Double(elapsed) / 1e9)
+        report("threads-\(threads)", [elapsed / UInt64(threads * perThread)],
+            extra: ["calls_per_second": String(Int(callsPerSecond)), "failures": String(failures.load(ordering: .relaxed))])
+    }
     process.shutdown()
 }
 

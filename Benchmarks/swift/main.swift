@@ -5,7 +5,7 @@ let arguments = CommandLine.arguments
 func usage() -> Never {
     print("usage: swiftbinder-bench server DEVICE [--register NAME] | client DEVICE ITERATIONS"
         + " | servicemanager DEVICE NAME ITERATIONS | profile-client DEVICE ITERATIONS | stop DEVICE"
-        + " | stats CASE | report FILE...")
+        + " | threads DEVICE ITERATIONS | stats CASE | report latency|scaling FILE...")
     exit(2)
 }
 guard arguments.count >= 2 else { usage() }
@@ -16,6 +16,8 @@ do {
         try runServer(device: arguments[2], register: arguments.count == 5 && arguments[3] == "--register" ? arguments[4] : nil)
     case "client" where arguments.count == 4:
         try runClient(device: arguments[2], iterations: Int(arguments[3]) ?? 1000)
+    case "threads" where arguments.count == 4:
+        try runThreads(device: arguments[2], iterations: Int(arguments[3]) ?? 1000)
     case "profile-client" where arguments.count == 4:
         try runProfileClient(device: arguments[2], iterations: Int(arguments[3]) ?? 1000)
     case "stop" where arguments.count == 3:
@@ -33,8 +35,8 @@ do {
         } else {
             report(arguments[2], samples)
         }
-    case "report" where arguments.count >= 3:
-        print(try markdownReport(files: Array(arguments.dropFirst(2))))
+    case "report" where arguments.count >= 4 && ["latency", "scaling"].contains(arguments[2]):
+        print(try markdownReport(arguments[2], files: Array(arguments.dropFirst(3))))
     default:
         usage()
     }
@@ -44,7 +46,7 @@ do {
 }
 
 /// Median of each case over the runs, as a Markdown table with the ratio to the C baseline.
-func markdownReport(files: [String]) throws -> String {
+func markdownReport(_ table: String, files: [String]) throws -> String {
     var runs: [String: [[String: Any]]] = [:]
     for file in files {
         for line in try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n") {
@@ -63,6 +65,28 @@ func markdownReport(files: [String]) throws -> String {
         guard let value, let base, base > 0 else { return "–" }
         return String(format: "%.2f×", value / base)
     }
+    func scaling(_ prefix: String, _ threads: Int) -> Double? {
+        guard let rate = median("\(prefix)threads-\(threads)", "calls_per_second"),
+            let one = median("\(prefix)threads-1", "calls_per_second"), one > 0
+        else { return nil }
+        return rate / one
+    }
+    if table == "scaling" {
+        var lines = [
+            "| client threads | SwiftBinder | C baseline | SwiftBinder vs 1 thread | C vs 1 thread | growth, SwiftBinder / C |",
+            "|---|---|---|---|---|---|",
+        ]
+        for threads in [1, 2, 4] {
+            let swift = median("threads-\(threads)", "calls_per_second")
+            let c = median("c-threads-\(threads)", "calls_per_second")
+            let (own, cOwn) = (scaling("", threads), scaling("c-", threads))
+            let growth = own.flatMap { own in cOwn.map { String(format: "%.2f", own / $0) } } ?? "–"
+            lines.append(
+                "| \(threads) | \(Int(swift ?? 0)) calls/s | \(Int(c ?? 0)) calls/s | "
+                    + "\(own.map { String(format: "%.2f×", $0) } ?? "–") | \(cOwn.map { String(format: "%.2f×", $0) } ?? "–") | \(growth) |")
+        }
+        return lines.joined(separator: "\n")
+    }
     var lines = [
         "| case | SwiftBinder median | p99 | C baseline median | ratio | notes |",
         "|---|---|---|---|---|---|",
@@ -77,23 +101,14 @@ func markdownReport(files: [String]) throws -> String {
     if let value = median("add", "client_allocations_per_call") { addNotes.append(String(format: "client %.2f allocations/call", value)) }
     if let value = median("add", "server_allocations_per_call") { addNotes.append(String(format: "server %.2f allocations/call", value)) }
     lines.append("| add(int, int), generated proxy | \(microseconds(median("add", "median_ns"))) | \(microseconds(median("add", "p99_ns"))) | \(microseconds(c64)) (64 B) | \(ratio(median("add", "median_ns"), c64)) | \(addNotes.joined(separator: "; ")) |")
+    let own64 = median("rtt-64", "median_ns")
     for name in ["binder", "fd", "servicemanager-check"] {
         let title = ["binder": "passing a binder object", "fd": "passing a file descriptor", "servicemanager-check": "servicemanager checkService"][name]!
-        lines.append("| \(title) | \(microseconds(median(name, "median_ns"))) | \(microseconds(median(name, "p99_ns"))) | \(microseconds(c64)) (64 B) | \(ratio(median(name, "median_ns"), c64)) | |")
+        let value = median(name, "median_ns")
+        lines.append("| \(title) | \(microseconds(value)) | \(microseconds(median(name, "p99_ns"))) | \(microseconds(c64)) (64 B) | \(ratio(value, c64)) | \(ratio(value, own64)) of SwiftBinder's 64 B call |")
     }
     let oneway = median("oneway", "median_ns")
     let cOneway = median("c-oneway", "median_ns")
     lines.append("| oneway, per call until drained | \(microseconds(oneway)) | | \(microseconds(cOneway)) | \(ratio(oneway, cOneway)) | \(Int(median("oneway", "calls_per_second") ?? 0)) calls/s (C: \(Int(median("c-oneway", "calls_per_second") ?? 0))) |")
-    func scaling(_ prefix: String, _ threads: Int) -> String {
-        guard let rate = median("\(prefix)threads-\(threads)", "calls_per_second"),
-            let one = median("\(prefix)threads-1", "calls_per_second"), one > 0
-        else { return "–" }
-        return String(format: "%.2f×", rate / one)
-    }
-    for threads in [1, 2, 4] {
-        let swift = median("threads-\(threads)", "calls_per_second")
-        let c = median("c-threads-\(threads)", "calls_per_second")
-        lines.append("| add(), \(threads) client thread\(threads == 1 ? "" : "s"), pooled server | \(Int(swift ?? 0)) calls/s | | \(Int(c ?? 0)) calls/s | \(ratio(c, swift)) | \(scaling("", threads)) of 1 thread (C: \(scaling("c-", threads))) |")
-    }
     return lines.joined(separator: "\n")
 }
