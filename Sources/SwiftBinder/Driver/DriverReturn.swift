@@ -52,21 +52,22 @@ public struct DriverReturnReader {
         }
         let code = DriverReturnCode(rawValue: raw)
         let decoded: DriverReturn?
+        // The returns of every call first: the codes are compared in this order.
         switch code {
         case .noop: decoded = .noop
+        case .transactionComplete: decoded = .transactionComplete
+        case .transaction: decoded = loadTransaction(&cursor).map { .transaction($0) }
+        case .reply: decoded = loadTransaction(&cursor).map { .reply($0) }
         case .ok: decoded = .ok
         case .error: decoded = load(&cursor).map { .error($0) }
-        case .transaction: decoded = loadTransaction(&cursor).map { .transaction($0) }
         case .transactionWithSecurityContext:
             if let data = loadTransaction(&cursor), let context: UInt64 = load(&cursor) {
                 decoded = .transactionWithSecurityContext(data, securityContext: context)
             } else {
                 decoded = nil
             }
-        case .reply: decoded = loadTransaction(&cursor).map { .reply($0) }
         case .acquireResult: decoded = load(&cursor).map { .acquireResult($0) }
         case .deadReply: decoded = .deadReply
-        case .transactionComplete: decoded = .transactionComplete
         case .incrementWeak: decoded = loadNode(&cursor).map { .incrementWeak($0) }
         case .incrementStrong: decoded = loadNode(&cursor).map { .incrementStrong($0) }
         case .decrementStrong: decoded = loadNode(&cursor).map { .decrementStrong($0) }
@@ -116,19 +117,21 @@ public struct DriverReturnReader {
         return NodeIdentity(pointer: pointer, cookie: cookie)
     }
 
+    /// `struct binder_transaction_data`: one bounds check, then the fields at their offsets.
     private func loadTransaction(_ cursor: inout Int) -> TransactionData? {
-        guard bytes.count - cursor >= TransactionData.size else { return nil }
-        var data = TransactionData()
-        data.target = load(&cursor)!
-        data.cookie = load(&cursor)!
-        data.code = load(&cursor)!
-        data.flags = TransactionFlags(rawValue: load(&cursor)!)
-        data.senderPID = load(&cursor)!
-        data.senderEUID = load(&cursor)!
-        data.dataSize = load(&cursor)!
-        data.offsetsSize = load(&cursor)!
-        data.dataAddress = load(&cursor)!
-        data.offsetsAddress = load(&cursor)!
-        return data
+        guard bytes.count - cursor >= TransactionData.size, let base = bytes.baseAddress else { return nil }
+        let fields = base + cursor
+        cursor += TransactionData.size
+        return TransactionData(
+            target: fields.loadUnaligned(as: UInt64.self),
+            cookie: fields.loadUnaligned(fromByteOffset: 8, as: UInt64.self),
+            code: fields.loadUnaligned(fromByteOffset: 16, as: UInt32.self),
+            flags: TransactionFlags(rawValue: fields.loadUnaligned(fromByteOffset: 20, as: UInt32.self)),
+            senderPID: fields.loadUnaligned(fromByteOffset: 24, as: Int32.self),
+            senderEUID: fields.loadUnaligned(fromByteOffset: 28, as: UInt32.self),
+            dataSize: fields.loadUnaligned(fromByteOffset: 32, as: UInt64.self),
+            offsetsSize: fields.loadUnaligned(fromByteOffset: 40, as: UInt64.self),
+            dataAddress: fields.loadUnaligned(fromByteOffset: 48, as: UInt64.self),
+            offsetsAddress: fields.loadUnaligned(fromByteOffset: 56, as: UInt64.self))
     }
 }

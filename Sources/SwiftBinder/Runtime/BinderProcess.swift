@@ -38,7 +38,9 @@ public final class BinderProcess: ReceivedBufferOwner, @unchecked Sendable {
     let freezeNotifications = NotificationRegistry()
     private let proxies = Mutex<[UInt32: ProxyEntry]>([:])
     private let proxyGeneration = Atomic<UInt64>(0)
-    private let contextManager = Mutex<BinderObject?>(nil)
+    /// The object behind handle 0 when this process is the context manager: set once (the
+    /// kernel takes one per device), read without a lock by every transaction to handle 0.
+    private let contextManager = Atomic<Unmanaged<BinderObject>?>(nil)
     private let shuttingDown = Atomic<Bool>(false)
     private let threadStateKey = ThreadStateKey()
     /// Closed in deinit, for thread states that outlive the process.
@@ -99,6 +101,7 @@ public final class BinderProcess: ReceivedBufferOwner, @unchecked Sendable {
 
     deinit {
         lifetime.close()
+        contextManager.load(ordering: .acquiring)?.release()
     }
 
     // MARK: - Threads
@@ -159,10 +162,15 @@ public final class BinderProcess: ReceivedBufferOwner, @unchecked Sendable {
             }
         }
         try driver.becomeContextManager(nodeFlags: flags)
-        contextManager.withLock { $0 = object }
+        let retained = Unmanaged.passRetained(object)
+        let (stored, _) = contextManager.compareExchange(expected: nil, desired: retained, ordering: .acquiringAndReleasing)
+        if !stored {
+            retained.release()
+            throw .unsupported("a second context manager object for \(path)")
+        }
     }
 
-    var contextManagerObject: BinderObject? { contextManager.withLock { $0 } }
+    var contextManagerObject: BinderObject? { contextManager.load(ordering: .acquiring)?.takeUnretainedValue() }
 
     /// Whether a security module (SELinux, Smack…) gives processes security contexts, which
     /// `TXN_SECURITY_CTX` nodes need: this process has one in `/proc/self/attr/current`.

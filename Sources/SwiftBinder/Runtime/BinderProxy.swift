@@ -10,15 +10,18 @@ public final class BinderProxy: IBinder, @unchecked Sendable {
     public let handle: UInt32
     let generation: UInt64
 
+    /// A call failed with a dead target: later calls fail at once (libbinder's `mAlive`),
+    /// except on handle 0, which names whichever process is the context manager now. An atomic,
+    /// as the recorded stability: every call reads both, and threads calling one proxy must not
+    /// queue on a lock for that.
+    private let deadReplySeen = Atomic<Bool>(false)
+    /// The level the object arrived with (its stability trailer); undeclared (0) until then.
+    private let recordedStability = Atomic<Int16>(StabilityLevel.undeclared.rawValue)
+
     private struct State {
-        /// A call failed with a dead target: later calls fail at once (libbinder's `mAlive`),
-        /// except on handle 0, which names whichever process is the context manager now.
-        var deadReplySeen = false
         /// The kernel said the object died (`BR_DEAD_BINDER`) and the handlers ran
         /// (libbinder's `mObitsSent`). Only this refuses further death links.
         var obituarySent = false
-        /// The level the object arrived with (its stability trailer); undeclared until then.
-        var stability = StabilityLevel.undeclared
         var deathHandlers: [UInt64: @Sendable () -> Void] = [:]
         var deathCookie: UInt64?
         var freezeHandlers: [UInt64: @Sendable (Bool) -> Void] = [:]
@@ -48,7 +51,9 @@ public final class BinderProxy: IBinder, @unchecked Sendable {
     /// The stability this proxy is sent on with: the level it arrived with, or this process's
     /// own level for a proxy that did not come in a parcel (libbinder's `finishFlattenBinder`
     /// re-sends a proxy with its recorded level; `getContextObject` marks handle 0 local).
-    public var stability: StabilityLevel { level(recorded: state.withLock { $0.stability }) }
+    public var stability: StabilityLevel {
+        level(recorded: StabilityLevel(rawValue: recordedStability.load(ordering: .acquiring)))
+    }
 
     private func level(recorded: StabilityLevel) -> StabilityLevel {
         recorded == .undeclared ? process.wireFormat.localStability : recorded
@@ -58,11 +63,9 @@ public final class BinderProxy: IBinder, @unchecked Sendable {
     /// false for another one later, which libbinder refuses (BAD_TYPE).
     func recordStability(_ level: StabilityLevel) -> Bool {
         guard level != .undeclared else { return true }
-        let previous = state.withLock { state -> StabilityLevel in
-            if state.stability == .undeclared { state.stability = level }
-            return state.stability
-        }
-        return previous == level
+        let (exchanged, previous) = recordedStability.compareExchange(
+            expected: StabilityLevel.undeclared.rawValue, desired: level.rawValue, ordering: .acquiringAndReleasing)
+        return exchanged || previous == level.rawValue
     }
 
     /// What is checked before a call reaches the kernel (one lock taken):
@@ -79,8 +82,8 @@ public final class BinderProxy: IBinder, @unchecked Sendable {
         if data.dataSize > 0, data.wireFormat != format {
             throw .wireFormatMismatch(request: data.wireFormat, target: format, targetRelease: process.release.description)
         }
-        let (recorded, deadReplySeen) = state.withLock { ($0.stability, $0.deadReplySeen) }
-        if deadReplySeen && handle != 0 { throw .transactionFailed(.deadTarget) }
+        if handle != 0 && deadReplySeen.load(ordering: .relaxed) { throw .transactionFailed(.deadTarget) }
+        let recorded = StabilityLevel(rawValue: recordedStability.load(ordering: .acquiring))
         guard ReservedTransactionCode.firstCall...ReservedTransactionCode.lastCall ~= code, format.stability != .none
         else { return }
         let required = format.localStability
@@ -100,7 +103,7 @@ public final class BinderProxy: IBinder, @unchecked Sendable {
             }
             return try process.threadState().transact(handle: handle, code: code, data: data, flags: flags)
         } catch {
-            if case .transactionFailed(.deadTarget, _) = error { state.withLock { $0.deadReplySeen = true } }
+            if case .transactionFailed(.deadTarget, _) = error { deadReplySeen.store(true, ordering: .relaxed) }
             throw error
         }
     }
@@ -116,13 +119,13 @@ public final class BinderProxy: IBinder, @unchecked Sendable {
         do {
             return try process.threadState().transactOneway(handle: handle, code: code, data: data, flags: flags)
         } catch {
-            if case .transactionFailed(.deadTarget, _) = error { state.withLock { $0.deadReplySeen = true } }
+            if case .transactionFailed(.deadTarget, _) = error { deadReplySeen.store(true, ordering: .relaxed) }
             throw error
         }
     }
 
     /// False once a call failed with a dead target or the kernel reported the object's death.
-    public var isAlive: Bool { state.withLock { !$0.deadReplySeen && !$0.obituarySent } }
+    public var isAlive: Bool { !deadReplySeen.load(ordering: .relaxed) && !state.withLock { $0.obituarySent } }
 
     public func ping() throws(BinderError) {
         _ = try transact(code: ReservedTransactionCode.ping, data: prepareTransaction(), flags: [])

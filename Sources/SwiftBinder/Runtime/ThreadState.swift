@@ -129,7 +129,7 @@ final class ThreadState {
         }
         out.removeFirst(written)
         if needRead && read > 0 {
-            incomingFilled = read
+            incomingFilled = min(read, incoming.count)  // never past the buffer, whatever the driver says
             incomingPosition = 0
         }
         if case .failure(let error) = result {
@@ -146,7 +146,7 @@ final class ThreadState {
     private func nextReturn() throws(BinderError) -> DriverReturn? {
         guard incomingPosition < incomingFilled else { return nil }
         var reader = DriverReturnReader(
-            UnsafeRawBufferPointer(rebasing: incoming[incomingPosition..<incomingFilled]))
+            UnsafeRawBufferPointer(start: incoming.baseAddress! + incomingPosition, count: incomingFilled - incomingPosition))
         do throws(BinderError) {
             let entry = try reader.next()
             incomingPosition += reader.readerIndex
