@@ -111,6 +111,12 @@ public final class BinderProcess: ReceivedBufferOwner, @unchecked Sendable {
         threadStateKey.state(for: self)
     }
 
+    /// Runs `body` with this thread's state for this process, without retaining it.
+    @inline(__always)
+    func withThreadState<R: ~Copyable, E: Error>(_ body: (ThreadState) throws(E) -> R) throws(E) -> R {
+        try threadStateKey.withState(for: self, body)
+    }
+
     /// Starts the main looper thread; the driver asks for more (`BR_SPAWN_LOOPER`) as needed,
     /// up to ``maxThreads``.
     public func startThreadPool() {
@@ -266,12 +272,15 @@ public final class BinderProcess: ReceivedBufferOwner, @unchecked Sendable {
         throws(BinderError) -> Parcel
     {
         guard !isShuttingDown else { throw .shutDown }
-        let thread = threadState()
         if flags.contains(.oneWay) {
-            _ = try thread.transactOneway(handle: handle, code: code, data: data, flags: flags)
+            _ = try withThreadState { (thread) throws(BinderError) in
+                try thread.transactOneway(handle: handle, code: code, data: data, flags: flags)
+            }
             return Parcel(wireFormat: wireFormat)
         }
-        return try thread.transact(handle: handle, code: code, data: data, flags: flags)
+        return try withThreadState { (thread) throws(BinderError) in
+            try thread.transact(handle: handle, code: code, data: data, flags: flags)
+        }
     }
 
     /// The identity of the caller whose transaction this thread (or, in an
@@ -292,9 +301,10 @@ public final class BinderProcess: ReceivedBufferOwner, @unchecked Sendable {
     // MARK: - ReceivedBufferOwner
 
     public func releaseReceivedBuffer(at address: UInt64) {
-        let thread = threadState()
-        thread.out.append(.freeBuffer, value: address)
-        thread.flushIfIdle()
+        withThreadState { thread in
+            thread.out.append(.freeBuffer, value: address)
+            thread.flushIfIdle()
+        }
     }
 
     // MARK: - Support
@@ -323,8 +333,9 @@ public final class BinderProcess: ReceivedBufferOwner, @unchecked Sendable {
 final class ThreadStateKey: @unchecked Sendable {
     private final class States {
         @exclusivity(unchecked) var byProcess: [ObjectIdentifier: ThreadState] = [:]
-        /// The state used last: almost every thread uses one process.
-        @exclusivity(unchecked) var last: ThreadState?
+        /// The state used last (almost every thread uses one process), unretained: `byProcess`
+        /// keeps it alive.
+        @exclusivity(unchecked) var last: Unmanaged<ThreadState>?
     }
 
     private static let key: pthread_key_t = {
@@ -352,17 +363,38 @@ final class ThreadStateKey: @unchecked Sendable {
             states = States()
             pthread_setspecific(Self.key, Unmanaged.passRetained(states).toOpaque())
         }
-        if let last = states.last, last.processSerial == process.serial { return last }
+        if let last = states.last?.takeUnretainedValue(), last.processSerial == process.serial { return last }
         let id = ObjectIdentifier(process)
         if let state = states.byProcess[id], state.processSerial == process.serial {
-            states.last = state
+            states.last = Unmanaged.passUnretained(state)
             return state
         }
         // Drop states of processes that are gone, then make this one.
+        states.last = nil
         states.byProcess = states.byProcess.filter { $0.value.lifetime.isOpen }
         let state = ThreadState(process: process)
         states.byProcess[id] = state
-        states.last = state
+        states.last = Unmanaged.passUnretained(state)
         return state
+    }
+
+    /// Runs `body` with this thread's state for `process`. On the path of every call: when the
+    /// state is the one this thread used last, neither the table nor the state is retained (the
+    /// table, which only this thread touches, keeps the state alive meanwhile).
+    @inline(__always)
+    func withState<R: ~Copyable, E: Error>(for process: BinderProcess, _ body: (ThreadState) throws(E) -> R) throws(E) -> R {
+        if let raw = pthread_getspecific(Self.key),
+            let last = Unmanaged<States>.fromOpaque(raw)._withUnsafeGuaranteedRef({ $0.last }),
+            last._withUnsafeGuaranteedRef({ $0.processSerial }) == process.serial
+        {
+            var result: R?
+            var failure: E?
+            last._withUnsafeGuaranteedRef { state in
+                do throws(E) { result = try body(state) } catch { failure = error }
+            }
+            if let failure { throw failure }
+            return result.take()!
+        }
+        return try body(state(for: process))
     }
 }

@@ -98,10 +98,14 @@ public final class BinderProxy: IBinder, @unchecked Sendable {
         try checkBeforeSending(code: code, data)
         do {
             if flags.contains(.oneWay) {
-                _ = try process.threadState().transactOneway(handle: handle, code: code, data: data, flags: flags)
+                _ = try process.withThreadState { (thread) throws(BinderError) in
+                    try thread.transactOneway(handle: handle, code: code, data: data, flags: flags)
+                }
                 return Parcel(wireFormat: process.wireFormat)
             }
-            return try process.threadState().transact(handle: handle, code: code, data: data, flags: flags)
+            return try process.withThreadState { (thread) throws(BinderError) in
+                try thread.transact(handle: handle, code: code, data: data, flags: flags)
+            }
         } catch {
             if case .transactionFailed(.deadTarget, _) = error { deadReplySeen.store(true, ordering: .relaxed) }
             throw error
@@ -117,7 +121,9 @@ public final class BinderProxy: IBinder, @unchecked Sendable {
         guard !process.isShuttingDown else { throw .shutDown }
         try checkBeforeSending(code: code, data)
         do {
-            return try process.threadState().transactOneway(handle: handle, code: code, data: data, flags: flags)
+            return try process.withThreadState { (thread) throws(BinderError) in
+                try thread.transactOneway(handle: handle, code: code, data: data, flags: flags)
+            }
         } catch {
             if case .transactionFailed(.deadTarget, _) = error { deadReplySeen.store(true, ordering: .relaxed) }
             throw error

@@ -120,8 +120,9 @@ final class ThreadPool: Sendable {
             return stuck
         }
         let current = pthread_self()
-        for thread in threads where pthread_equal(thread, current) == 0 {
-            pthread_join(thread, nil)
+        for thread in threads {
+            // A looper stopping its own pool cannot join itself: it is detached and ends alone.
+            if pthread_equal(thread, current) != 0 { pthread_detach(thread) } else { pthread_join(thread, nil) }
         }
         return 0
     }
