@@ -292,9 +292,10 @@ public final class BinderProcess: ReceivedBufferOwner, @unchecked Sendable {
     /// own behalf.
     public func withClearedCallingIdentity<R, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
         let thread = threadState()
-        let saved = thread.caller
-        thread.caller = .ownProcess
-        defer { thread.caller = saved }
+        let saved = thread.servedCaller
+        thread.servedCaller = ThreadState.ServedCaller(
+            pid: getpid(), euid: geteuid(), flags: [], securityContextAddress: 0, isOwnProcess: true)
+        defer { thread.servedCaller = saved }
         return try body()
     }
 
@@ -352,7 +353,7 @@ final class ThreadStateKey: @unchecked Sendable {
     static func currentCaller() -> CallerIdentity? {
         guard let raw = pthread_getspecific(key) else { return nil }
         let states = Unmanaged<States>.fromOpaque(raw).takeUnretainedValue()
-        return states.byProcess.values.first { $0.caller != nil }?.caller
+        return states.byProcess.values.first { $0.servedCaller != nil }?.caller
     }
 
     func state(for process: BinderProcess) -> ThreadState {

@@ -85,8 +85,28 @@ final class ThreadState {
     @exclusivity(unchecked) private(set) var isLooper = false
     /// How many incoming transactions this thread is serving (nested calls stack up).
     @exclusivity(unchecked) private(set) var servingDepth = 0
+    /// The identity of the transaction being served, if any, as plain values: saved and
+    /// restored around every incoming call, so nothing in it is reference counted. The security
+    /// context string is read from the receive buffer only when someone asks.
+    @exclusivity(unchecked) var servedCaller: ServedCaller?
+
+    struct ServedCaller {
+        var pid: Int32
+        var euid: uid_t
+        var flags: TransactionFlags
+        /// Where the kernel put the sender's security context, or 0.
+        var securityContextAddress: UInt64
+        /// Set by `withClearedCallingIdentity`: this process itself, not a sender.
+        var isOwnProcess = false
+    }
+
     /// The identity of the transaction being served, if any.
-    @exclusivity(unchecked) var caller: CallerIdentity?
+    var caller: CallerIdentity? {
+        guard let served = servedCaller else { return nil }
+        if served.isOwnProcess { return .ownProcess }
+        let context = served.securityContextAddress == 0 ? nil : owner.securityContext(at: served.securityContextAddress)
+        return CallerIdentity(pid: served.pid, euid: served.euid, securityContext: context, flags: served.flags)
+    }
 
     init(process: BinderProcess) {
         self.lifetime = process.lifetime
@@ -370,14 +390,14 @@ final class ThreadState {
             return
         }
 
-        let saved = caller
-        caller = CallerIdentity(
-            pid: transaction.senderPID, euid: transaction.senderEUID,
-            securityContext: securityContext.flatMap { process.securityContext(at: $0) }, flags: transaction.flags)
+        let saved = servedCaller
+        servedCaller = ServedCaller(
+            pid: transaction.senderPID, euid: transaction.senderEUID, flags: transaction.flags,
+            securityContextAddress: securityContext ?? 0)
         servingDepth += 1
         defer {
             servingDepth -= 1
-            caller = saved
+            servedCaller = saved
         }
 
         var reply = Parcel(wireFormat: process.wireFormat)
