@@ -460,15 +460,21 @@ enum StorageCache {
         return key
     }()
 
-    private static var blocks: Blocks {
-        if let raw = pthread_getspecific(key) { return Unmanaged<Blocks>.fromOpaque(raw).takeUnretainedValue() }
+    /// Runs `body` with this thread's blocks, which the thread-specific slot keeps alive (no
+    /// retain: this is on the path of every parcel).
+    @inline(__always)
+    private static func withBlocks<R>(_ body: (Blocks) -> R) -> R {
+        if let raw = pthread_getspecific(key) { return Unmanaged<Blocks>.fromOpaque(raw)._withUnsafeGuaranteedRef(body) }
         let blocks = Blocks()
         pthread_setspecific(key, Unmanaged.passRetained(blocks).toOpaque())
-        return blocks
+        return body(blocks)
     }
 
     static func reuse(atLeast needed: Int) -> (UnsafeMutableRawPointer, Int)? {
-        let blocks = blocks
+        withBlocks { blocks in reuse(atLeast: needed, from: blocks) }
+    }
+
+    private static func reuse(atLeast needed: Int, from blocks: Blocks) -> (UnsafeMutableRawPointer, Int)? {
         let wanted = max(needed, blockSize)
         for index in 0..<blocks.count where blocks.capacities[index] >= wanted {
             let found = (blocks.pointers[index], blocks.capacities[index])
@@ -483,7 +489,10 @@ enum StorageCache {
     /// Keeps blocks of at least ``blockSize`` (a small one would only make the next parcel grow
     /// again) and at most ``largestCached``.
     static func recycle(_ pointer: UnsafeMutableRawPointer, capacity: Int) {
-        let blocks = blocks
+        withBlocks { blocks in recycle(pointer, capacity: capacity, into: blocks) }
+    }
+
+    private static func recycle(_ pointer: UnsafeMutableRawPointer, capacity: Int, into blocks: Blocks) {
         guard capacity >= blockSize, capacity <= largestCached, blocks.count < blocksPerThread else {
             pointer.deallocate()
             return
