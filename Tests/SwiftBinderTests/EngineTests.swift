@@ -2,6 +2,7 @@ import ScriptedBinderDriver
 import Synchronization
 import SwiftBinder
 import Testing
+import Dispatch
 
 #if canImport(Glibc)
 import Glibc
@@ -291,5 +292,29 @@ import Glibc
         process.shutdown()
         #expect(died.withLock { $0 } == 1)
         #expect(!proxy.isAlive)
+    }
+
+    /// A looper still serving a call when the pool stops is reported, not waited for forever;
+    /// the idle ones are woken and joined.
+    @Test func shutdownReportsALooperThatDoesNotStop() throws {
+        final class Blocking: BinderObject, @unchecked Sendable {
+            let entered = DispatchSemaphore(value: 0)
+            let release = DispatchSemaphore(value: 0)
+            override func onTransact(code: UInt32, data: inout Parcel, reply: inout Parcel, flags: TransactionFlags) throws {
+                entered.signal()
+                release.wait()
+            }
+        }
+        let driver = ScriptedDriver()
+        let process = try Self.process(driver)
+        let object = Blocking()
+        Self.publish(object)
+        let node = NodeIdentity(pointer: object.nodeID, cookie: object.nodeCookie)
+        driver.enqueue(driver.incoming(to: node, code: 1, Self.bytes(0), flags: [.oneWay]), for: .looper)
+        process.startThreadPool()
+        #expect(object.entered.wait(timeout: .now() + 5) == .success)
+        #expect(process.shutdown(timeout: .milliseconds(100)) == 1)
+        object.release.signal()
+        #expect(driver.waitUntil { $0.contains { $0.command == .exitLooper } })
     }
 }

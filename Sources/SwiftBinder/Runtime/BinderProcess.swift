@@ -130,14 +130,20 @@ public final class BinderProcess: ReceivedBufferOwner, @unchecked Sendable {
 
     /// Stops the looper threads (waking those blocked in the driver), waits for them, and
     /// refuses further calls. The device closes when the last reference to the process goes.
-    public func shutdown() {
-        guard !shuttingDown.exchange(true, ordering: .sequentiallyConsistent) else { return }
-        let stuck = threadPool.stop(driver: driver, callerIsLooper: threadState().isLooper)
+    ///
+    /// - Parameter timeout: how long loopers still serving a transaction may take to finish it.
+    /// - Returns: how many loopers had not stopped by then (they are left running, and logged);
+    ///   0 when every looper thread was joined. A second call returns 0 at once.
+    @discardableResult
+    public func shutdown(timeout: Duration = .seconds(10)) -> Int {
+        guard !shuttingDown.exchange(true, ordering: .sequentiallyConsistent) else { return 0 }
+        let stuck = threadPool.stop(driver: driver, callerIsLooper: threadState().isLooper, timeout: timeout)
         if stuck > 0 {
             logger.error(
-                "binder looper threads did not stop: still serving after 10 s",
+                "binder looper threads did not stop: still serving after \(timeout)",
                 metadata: ["binder.device": "\(path)", "threads": "\(stuck)"])
         }
+        return stuck
     }
 
     var isShuttingDown: Bool { shuttingDown.load(ordering: .relaxed) }
