@@ -26,15 +26,9 @@ import Glibc
         let device = try TestDevice("close")
         let binder = try BinderDevice(path: device.path)
         let fd = binder.fileDescriptor.rawValue
-        var before = stat()
-        #expect(fstat(fd, &before) == 0)
+        let identity = try #require(FileIdentity(fd))
         try binder.close()
-        // Tests run in parallel, so another test may already have been given the same
-        // number: the descriptor is released if it no longer names this device's inode.
-        var after = stat()
-        if fstat(fd, &after) == 0 {
-            #expect(after.st_dev != before.st_dev || after.st_ino != before.st_ino)
-        }
+        #expect(isClosed(fd, was: identity))
     }
 
     @Test func aSecondContextManagerIsRefusedWithEBUSY() throws {

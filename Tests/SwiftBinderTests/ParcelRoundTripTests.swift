@@ -279,9 +279,10 @@ import Glibc
         #expect(Array(parcel.dataBytes[40..<48]) == [1, 0, 0, 0, 0, 0, 0, 0])  // cookie 1: owned
         #expect(try parcel.readFileDescriptor() == pipe.readEnd)
         #expect(try parcel.readFileDescriptor() == pipe.writeEnd)
+        let writeEndIdentity = FileIdentity(pipe.writeEnd.rawValue)
         parcel.clear()
         // The parcel owned the write end and closed it; it did not own the read end.
-        #expect(fcntl(pipe.writeEnd.rawValue, F_GETFD) == -1)
+        #expect(isClosed(pipe.writeEnd.rawValue, was: writeEndIdentity))
         #expect(fcntl(pipe.readEnd.rawValue, F_GETFD) != -1)
     }
 

@@ -65,6 +65,7 @@ import Glibc
             try? first.writeEnd.close()
             try? second.writeEnd.close()
         }
+        let firstIdentity = FileIdentity(first.readEnd.rawValue)
         var parcel = Parcel()
         parcel.writeFileDescriptor(first.readEnd)
         parcel.writeFileDescriptor(second.readEnd)
@@ -78,7 +79,7 @@ import Glibc
             return fd
         }
         // As the kernel's parcel, it closed the descriptor it still owned and kept the taken one.
-        #expect(fcntl(first.readEnd.rawValue, F_GETFD) == -1)
+        #expect(isClosed(first.readEnd.rawValue, was: firstIdentity))
         #expect(fcntl(taken.rawValue, F_GETFD) != -1)
         try taken.close()
     }
