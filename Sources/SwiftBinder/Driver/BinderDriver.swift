@@ -68,9 +68,16 @@ package final class KernelBinderDriver: BinderDriver, @unchecked Sendable {
     package var path: FilePath { device.path }
     package var mapping: UnsafeRawBufferPointer { device.mapping }
 
+    /// The ioctl itself, on the descriptor this driver holds; the error, which copies the
+    /// device's path, is built only when it fails.
     @inline(__always)
     package func writeRead(_ request: inout binder_write_read) throws(BinderError) {
-        try device.writeRead(&request)
+        let result = withUnsafeMutableBytes(of: &request) { bytes in
+            valueOrErrno { system_ioctl(fileDescriptor, CBinder_BINDER_WRITE_READ, bytes.baseAddress) }
+        }
+        if case .failure(let errno) = result {
+            throw .systemCall("ioctl(BINDER_WRITE_READ)", path: device.path, errno: errno)
+        }
     }
 
     package func threadExit() throws(BinderError) { try device.threadExit() }

@@ -69,6 +69,8 @@ final class ThreadState {
     let processSerial: UInt64
     /// The process's driver, unretained: the process owns it and outlives every call.
     private unowned(unsafe) let driver: any BinderDriver
+    /// The driver's receive mapping (fixed for its life), where received buffers must lie.
+    private let mapping: UnsafeRawBufferPointer
 
     /// Commands to write with the next `BINDER_WRITE_READ`.
     @exclusivity(unchecked) var out = CommandBuffer(capacity: 256)
@@ -113,6 +115,7 @@ final class ThreadState {
         self.owner = process
         self.processSerial = process.serial
         self.driver = process.driver
+        self.mapping = process.driver.mapping
         incoming = UnsafeMutableRawBufferPointer.allocate(byteCount: 256, alignment: 8)
     }
 
@@ -459,8 +462,8 @@ final class ThreadState {
     }
 
     private func receivedParcel(_ transaction: TransactionData, process: BinderProcess) throws(BinderError) -> Parcel {
-        let data = driver.mapping.bytes(at: transaction.dataAddress, count: transaction.dataSize)
-        let offsets = driver.mapping.bytes(at: transaction.offsetsAddress, count: transaction.offsetsSize)
+        let data = mapping.bytes(at: transaction.dataAddress, count: transaction.dataSize)
+        let offsets = mapping.bytes(at: transaction.offsetsAddress, count: transaction.offsetsSize)
         guard let data, let offsets else {
             out.append(.freeBuffer, value: transaction.dataAddress)
             throw .malformedReturn("transaction buffer outside the receive mapping")
