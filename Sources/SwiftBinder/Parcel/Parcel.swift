@@ -52,7 +52,10 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
     private unowned(unsafe) let bufferOwner: (any ReceivedBufferOwner)?
     /// What only parcels with objects need, made on first use: most calls carry none, and then
     /// there is no array to make or destroy per parcel (a tenth of a call, callgrind).
-    private var objects: ObjectState?
+    /// Held with a manual retain, released in deinit, for the reason given at `bufferOwner`.
+    private var objectStorage: Unmanaged<ObjectState>?
+
+    private var objects: ObjectState? { objectStorage?.takeUnretainedValue() }
 
     private final class ObjectState {
         /// Offsets of the objects of an owned parcel, ascending.
@@ -68,7 +71,7 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
     private mutating func objectState() -> ObjectState {
         if let objects { return objects }
         let state = ObjectState()
-        objects = state
+        objectStorage = Unmanaged.passRetained(state)
         return state
     }
 
@@ -145,6 +148,7 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
             closeOwnedDescriptors()
             if let base { StorageCache.recycle(base, capacity: capacity) }
         }
+        objectStorage?.release()
     }
 
     /// Whether this parcel reads a received kernel buffer (and so cannot be written).
