@@ -45,14 +45,12 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
     private var receivedObjects: UnsafeRawBufferPointer?
     /// For a received parcel, the kernel's address of the buffer and who frees it.
     private let receivedAddress: UInt64?
-    ///
-    /// Held with a manual retain (taken in init, dropped in deinit) rather than a strong field:
-    /// the compiler destroyed the optional existential field through generic value witnesses,
-    /// about 60 instructions per parcel (callgrind).
-    private unowned(unsafe) let bufferOwner: (any ReceivedBufferOwner)?
+    private let bufferOwner: (any ReceivedBufferOwner)?
     /// What only parcels with objects need, made on first use: most calls carry none, and then
     /// there is no array to make or destroy per parcel (a tenth of a call, callgrind).
-    /// Held with a manual retain, released in deinit, for the reason given at `bufferOwner`.
+    /// Held with a manual retain, released in deinit: as an optional class field it was
+    /// destroyed through generic value witnesses (`Optional`, then the payload's), about 60
+    /// instructions per parcel (callgrind).
     private var objectStorage: Unmanaged<ObjectState>?
 
     private var objects: ObjectState? { objectStorage?.takeUnretainedValue() }
@@ -109,7 +107,6 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
         self.receivedObjects = objectOffsets
         self.receivedAddress = bufferAddress
         self.bufferOwner = owner
-        if let owner { _ = Unmanaged.passUnretained(owner as AnyObject).retain() }
         self.wireFormat = wireFormat
         if let problem = Self.validateObjects(objectOffsets, dataSize: data.count, base: data.baseAddress) {
             objectState().problem = problem
@@ -140,10 +137,7 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
     deinit {
         if let receivedAddress {
             closeReceivedDescriptors()
-            if let owner = bufferOwner {
-                owner.releaseReceivedBuffer(at: receivedAddress)
-                Unmanaged.passUnretained(owner as AnyObject).release()
-            }
+            bufferOwner?.releaseReceivedBuffer(at: receivedAddress)
         } else {
             closeOwnedDescriptors()
             if let base { StorageCache.recycle(base, capacity: capacity) }
