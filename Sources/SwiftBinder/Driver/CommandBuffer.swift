@@ -23,7 +23,7 @@ public struct CommandBuffer: Sendable {
     /// Calls `body` with the commands in place.
     public func withUnsafeBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
         let result: Result<R, E> = storage.withUnsafeBytes { all in
-            Result { () throws(E) in try body(UnsafeRawBufferPointer(rebasing: all[..<count])) }
+            Result { () throws(E) in try body(UnsafeRawBufferPointer(start: all.baseAddress, count: count)) }
         }
         return try result.get()
     }

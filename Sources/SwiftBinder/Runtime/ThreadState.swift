@@ -133,29 +133,23 @@ final class ThreadState {
     private func talkWithDriver(receive: Bool = true) throws(BinderError) {
         let needRead = receive && incomingPosition >= incomingFilled
         if out.isEmpty && !needRead { return }
-        var written = 0
-        var read = 0
-        let result = out.withUnsafeBytes { write in
-            Result { () throws(BinderError) in
-                var request = binder_write_read(
-                    write_size: UInt64(write.count), write_consumed: 0,
-                    write_buffer: UInt64(UInt(bitPattern: write.baseAddress)),
-                    read_size: needRead ? UInt64(incoming.count) : 0, read_consumed: 0,
-                    read_buffer: UInt64(UInt(bitPattern: incoming.baseAddress)))
-                defer {
-                    // The driver reports what it used even when the ioctl fails.
-                    written = Int(request.write_consumed)
-                    read = Int(request.read_consumed)
-                }
-                try driver.writeRead(&request)
-            }
+        var request = binder_write_read(
+            write_size: 0, write_consumed: 0, write_buffer: 0, read_size: needRead ? UInt64(incoming.count) : 0,
+            read_consumed: 0, read_buffer: UInt64(UInt(bitPattern: incoming.baseAddress)))
+        var failure: BinderError?
+        out.withUnsafeBytes { write in
+            request.write_size = UInt64(write.count)
+            request.write_buffer = UInt64(UInt(bitPattern: write.baseAddress))
+            do throws(BinderError) { try driver.writeRead(&request) } catch { failure = error }
         }
-        out.removeFirst(written)
+        // The driver reports what it used even when the ioctl fails.
+        out.removeFirst(Int(request.write_consumed))
+        let read = Int(request.read_consumed)
         if needRead && read > 0 {
             incomingFilled = min(read, incoming.count)  // never past the buffer, whatever the driver says
             incomingPosition = 0
         }
-        if case .failure(let error) = result {
+        if let error = failure {
             // The command the driver refused is dropped, or every later write would replay it.
             if !out.isEmpty, error.errno != .interrupted {
                 owner.logger.warning("the binder driver refused a command", metadata: ["error": "\(error)"])
