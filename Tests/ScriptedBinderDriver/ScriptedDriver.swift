@@ -222,17 +222,8 @@ package final class ScriptedDriver: BinderDriver, @unchecked Sendable {
         var entry = Command(command: command, payload: payload, transaction: nil, data: [], thread: thread)
         switch command {
         case .transaction, .reply:
-            let transaction = payload.withUnsafeBytes { bytes in
-                TransactionData(
-                    target: bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self),
-                    cookie: bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self),
-                    code: bytes.loadUnaligned(fromByteOffset: 16, as: UInt32.self),
-                    flags: TransactionFlags(rawValue: bytes.loadUnaligned(fromByteOffset: 20, as: UInt32.self)),
-                    dataSize: bytes.loadUnaligned(fromByteOffset: 32, as: UInt64.self),
-                    offsetsSize: bytes.loadUnaligned(fromByteOffset: 40, as: UInt64.self),
-                    dataAddress: bytes.loadUnaligned(fromByteOffset: 48, as: UInt64.self),
-                    offsetsAddress: bytes.loadUnaligned(fromByteOffset: 56, as: UInt64.self))
-            }
+            guard payload.count >= TransactionData.size else { break }
+            let transaction = payload.withUnsafeBytes { TransactionData(loading: $0.baseAddress!) }
             entry.transaction = transaction
             if transaction.dataSize > 0, let start = UnsafeRawPointer(bitPattern: UInt(transaction.dataAddress)) {
                 entry.data = Array(UnsafeRawBufferPointer(start: start, count: Int(transaction.dataSize)))
@@ -306,13 +297,12 @@ package struct Returns: Sendable {
         appending(.clearDeathNotificationDone, Self.bytes(of: cookie))
     }
 
-    /// `BR_TRANSACTION` or `BR_REPLY` for data already delivered into the arena.
+    /// `BR_TRANSACTION` or `BR_REPLY` for data already delivered into the arena: the same
+    /// `binder_transaction_data` the command encoder writes after `BC_TRANSACTION`.
     package func transaction(_ code: DriverReturnCode, _ data: TransactionData) -> Returns {
-        var payload = Self.bytes(of: data.target) + Self.bytes(of: data.cookie) + Self.bytes(of: data.code)
-        payload += Self.bytes(of: data.flags.rawValue) + Self.bytes(of: data.senderPID) + Self.bytes(of: data.senderEUID)
-        payload += Self.bytes(of: data.dataSize) + Self.bytes(of: data.offsetsSize)
-        payload += Self.bytes(of: data.dataAddress) + Self.bytes(of: data.offsetsAddress)
-        return appending(code, payload)
+        var encoded = CommandBuffer(capacity: 4 + TransactionData.size)
+        encoded.append(DriverCommand(rawValue: code.rawValue), transaction: data)
+        return raw(encoded.bytes)
     }
 }
 

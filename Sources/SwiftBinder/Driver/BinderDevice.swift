@@ -96,8 +96,9 @@ public struct BinderDevice: ~Copyable, @unchecked Sendable {
     /// updated in place; an EINTR is retried with the updated counts, so nothing is written twice.
     ///
     /// The corresponding ioctl is `BINDER_WRITE_READ`.
+    @inline(__always)
     public func writeRead(_ request: inout binder_write_read) throws(BinderError) {
-        try view.writeRead(&request)
+        try ioctl(fileDescriptor, CBinder_BINDER_WRITE_READ, "BINDER_WRITE_READ", path: path, &request)
     }
 
     /// Writes `commands` without reading: the calling thread does not wait for what they cause
@@ -150,7 +151,8 @@ public struct BinderDevice: ~Copyable, @unchecked Sendable {
     ///
     /// The corresponding ioctl is `BINDER_THREAD_EXIT`.
     public func threadExit() throws(BinderError) {
-        try view.threadExit()
+        var unused: Int32 = 0
+        try ioctl(fileDescriptor, CBinder_BINDER_THREAD_EXIT, "BINDER_THREAD_EXIT", path: path, &unused)
     }
 
     /// Asks the driver to report oneway spam (`BR_ONEWAY_SPAM_SUSPECT`) to this process.
@@ -167,7 +169,9 @@ public struct BinderDevice: ~Copyable, @unchecked Sendable {
     ///
     /// The corresponding ioctl is `BINDER_GET_EXTENDED_ERROR` (Linux 5.19).
     public func takeExtendedError() throws(BinderError) -> ExtendedError {
-        try view.takeExtendedError()
+        var value = binder_extended_error()
+        try ioctl(fileDescriptor, CBinder_BINDER_GET_EXTENDED_ERROR, "BINDER_GET_EXTENDED_ERROR", path: path, &value)
+        return ExtendedError(id: value.id, command: DriverReturnCode(rawValue: value.command), errno: value.param)
     }
 
     /// The strong and weak reference counts on the node behind `handle`. Only the context
@@ -197,36 +201,7 @@ public struct BinderDevice: ~Copyable, @unchecked Sendable {
     /// The bytes at a kernel-provided address inside the receive buffer, or nil when the range
     /// does not lie entirely inside it (a driver that hands out such an address is not trusted).
     public func mappedBytes(at address: UInt64, count: UInt64) -> UnsafeRawBufferPointer? {
-        view.mappedBytes(address, count)
-    }
-
-    /// A non-owning view of the open device, for the runtime's per-thread state: valid only
-    /// while the `BinderDevice` it came from is open.
-    var view: View { View(fileDescriptor: fileDescriptor, path: path, mapping: mapping) }
-
-    struct View: @unchecked Sendable {
-        let fileDescriptor: FileDescriptor
-        let path: FilePath
-        let mapping: UnsafeRawBufferPointer
-
-        func writeRead(_ request: inout binder_write_read) throws(BinderError) {
-            try ioctl(fileDescriptor, CBinder_BINDER_WRITE_READ, "BINDER_WRITE_READ", path: path, &request)
-        }
-
-        func threadExit() throws(BinderError) {
-            var unused: Int32 = 0
-            try ioctl(fileDescriptor, CBinder_BINDER_THREAD_EXIT, "BINDER_THREAD_EXIT", path: path, &unused)
-        }
-
-        func takeExtendedError() throws(BinderError) -> ExtendedError {
-            var value = binder_extended_error()
-            try ioctl(fileDescriptor, CBinder_BINDER_GET_EXTENDED_ERROR, "BINDER_GET_EXTENDED_ERROR", path: path, &value)
-            return ExtendedError(id: value.id, command: DriverReturnCode(rawValue: value.command), errno: value.param)
-        }
-
-        func mappedBytes(_ address: UInt64, _ count: UInt64) -> UnsafeRawBufferPointer? {
-            mapping.bytes(at: address, count: count)
-        }
+        mapping.bytes(at: address, count: count)
     }
 }
 

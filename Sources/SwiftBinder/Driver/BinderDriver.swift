@@ -45,7 +45,6 @@ package protocol BinderDriver: AnyObject, Sendable {
 package final class KernelBinderDriver: BinderDriver, @unchecked Sendable {
     package let device: BinderDevice
     package let features: Binderfs.Features
-    private let fileDescriptor: CInt
 
     /// Opens `path` and reads the features of the binderfs mount it lives in.
     package init(path: FilePath, logger: Logger? = nil) throws(BinderError) {
@@ -60,7 +59,6 @@ package final class KernelBinderDriver: BinderDriver, @unchecked Sendable {
                 logger?.warning("could not enable oneway spam detection", metadata: ["error": "\(error)"])
             }
         }
-        self.fileDescriptor = device.fileDescriptor.rawValue
         self.device = device
         self.features = features
     }
@@ -68,16 +66,9 @@ package final class KernelBinderDriver: BinderDriver, @unchecked Sendable {
     package var path: FilePath { device.path }
     package var mapping: UnsafeRawBufferPointer { device.mapping }
 
-    /// The ioctl itself, on the descriptor this driver holds; the error, which copies the
-    /// device's path, is built only when it fails.
     @inline(__always)
     package func writeRead(_ request: inout binder_write_read) throws(BinderError) {
-        let result = withUnsafeMutableBytes(of: &request) { bytes in
-            valueOrErrno { system_ioctl(fileDescriptor, CBinder_BINDER_WRITE_READ, bytes.baseAddress) }
-        }
-        if case .failure(let errno) = result {
-            throw .systemCall("ioctl(BINDER_WRITE_READ)", path: device.path, errno: errno)
-        }
+        try device.writeRead(&request)
     }
 
     package func threadExit() throws(BinderError) { try device.threadExit() }
@@ -100,7 +91,7 @@ package final class KernelBinderDriver: BinderDriver, @unchecked Sendable {
     /// flag is cleared only when an ioctl ends. So one flush after a stop flag is set reaches
     /// every thread: those in the driver wake, the others return from their next read.
     package func wakeAllThreads() {
-        let duplicate = dup(fileDescriptor)
+        let duplicate = dup(device.fileDescriptor.rawValue)
         if duplicate >= 0 { close(duplicate) }
     }
 }

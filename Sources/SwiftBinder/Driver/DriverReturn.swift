@@ -70,10 +70,8 @@ public struct DriverReturnReader {
         }
         let code = DriverReturnCode(rawValue: raw)
         let decoded: DriverReturn?
-        // The returns of every call first: the codes are compared in this order.
         switch code {
-        case .noop: decoded = .noop
-        case .transactionComplete: decoded = .transactionComplete
+        // A transaction cut short comes here from the fast path, to be reported below.
         case .transaction: decoded = loadTransaction(&cursor).map { .transaction($0) }
         case .reply: decoded = loadTransaction(&cursor).map { .reply($0) }
         case .ok: decoded = .ok
@@ -140,7 +138,16 @@ public struct DriverReturnReader {
         guard bytes.count - cursor >= TransactionData.size, let base = bytes.baseAddress else { return nil }
         let fields = base + cursor
         cursor += TransactionData.size
-        return TransactionData(
+        return TransactionData(loading: fields)
+    }
+}
+
+extension TransactionData {
+    /// The `struct binder_transaction_data` at `fields` (``size`` bytes, any alignment), as
+    /// ``CommandBuffer/append(_:transaction:)`` writes it.
+    @inline(__always)
+    package init(loading fields: UnsafeRawPointer) {
+        self.init(
             target: fields.loadUnaligned(as: UInt64.self),
             cookie: fields.loadUnaligned(fromByteOffset: 8, as: UInt64.self),
             code: fields.loadUnaligned(fromByteOffset: 16, as: UInt32.self),

@@ -49,18 +49,21 @@ internal func system_munmap(_ address: UnsafeMutableRawPointer, _ length: Int) -
 internal func system_pageSize() -> Int { Int(sysconf(CInt(_SC_PAGESIZE))) }
 
 /// Issues `ioctl(fd, request, &argument)`, retrying EINTR, and names the request in the error.
+/// The path is evaluated only for an error (copying it cost a retain and release on every
+/// `BINDER_WRITE_READ`, callgrind).
+@inline(__always)
 internal func ioctl<Argument>(
     _ fd: FileDescriptor,
     _ request: UInt,
     _ requestName: String,
-    path: FilePath,
+    path: @autoclosure () -> FilePath,
     _ argument: inout Argument
 ) throws(BinderError) {
     let result = withUnsafeMutableBytes(of: &argument) { bytes in
         valueOrErrno { system_ioctl(fd.rawValue, request, bytes.baseAddress) }
     }
     if case .failure(let errno) = result {
-        throw .systemCall("ioctl(\(requestName))", path: path, errno: errno)
+        throw .systemCall("ioctl(\(requestName))", path: path(), errno: errno)
     }
 }
 

@@ -44,9 +44,7 @@ extension Parcel {
     /// gather bit, the work source (−1 unset), the header word (Android 11+), and the
     /// descriptor as String16.
     public mutating func writeInterfaceToken(_ descriptor: String, strictModePolicy: Int32 = 0, workSource: Int32 = -1) {
-        writeInt32(strictModePolicy | Self.strictModePenaltyGather)
-        writeInt32(workSource)
-        if wireFormat.hasInterfaceHeader { writeInteger(wireFormat.interfaceHeader.rawValue) }
+        writeTokenHeader(strictModePolicy: strictModePolicy, workSource: workSource)
         writeString16(descriptor)
     }
 
@@ -54,10 +52,16 @@ extension Parcel {
     public mutating func writeInterfaceToken(
         _ descriptor: InterfaceDescriptor, strictModePolicy: Int32 = 0, workSource: Int32 = -1
     ) {
+        writeTokenHeader(strictModePolicy: strictModePolicy, workSource: workSource)
+        descriptor.string16.withUnsafeBytes { writeBytes($0) }
+    }
+
+    /// The strict-mode word with the gather bit, the work source and, from Android 11, the
+    /// header word: what precedes the descriptor.
+    private mutating func writeTokenHeader(strictModePolicy: Int32, workSource: Int32) {
         writeInt32(strictModePolicy | Self.strictModePenaltyGather)
         writeInt32(workSource)
         if wireFormat.hasInterfaceHeader { writeInteger(wireFormat.interfaceHeader.rawValue) }
-        descriptor.string16.withUnsafeBytes { writeBytes($0) }
     }
 
     /// ``enforceInterface(_:)`` with a descriptor encoded once: the descriptor is compared as

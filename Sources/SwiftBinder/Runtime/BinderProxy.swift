@@ -97,15 +97,7 @@ public final class BinderProxy: IBinder, @unchecked Sendable {
         guard !process.isShuttingDown else { throw .shutDown }
         try checkBeforeSending(code: code, data)
         do {
-            if flags.contains(.oneWay) {
-                _ = try process.withThreadState { (thread) throws(BinderError) in
-                    try thread.transactOneway(handle: handle, code: code, data: data, flags: flags)
-                }
-                return Parcel(wireFormat: process.wireFormat)
-            }
-            return try process.withThreadState { (thread) throws(BinderError) in
-                try thread.transact(handle: handle, code: code, data: data, flags: flags)
-            }
+            return try process.transactOnThisThread(handle: handle, code: code, data: data, flags: flags)
         } catch {
             if case .transactionFailed(.deadTarget, _) = error { deadReplySeen.store(true, ordering: .relaxed) }
             throw error
@@ -121,9 +113,7 @@ public final class BinderProxy: IBinder, @unchecked Sendable {
         guard !process.isShuttingDown else { throw .shutDown }
         try checkBeforeSending(code: code, data)
         do {
-            return try process.withThreadState { (thread) throws(BinderError) in
-                try thread.transactOneway(handle: handle, code: code, data: data, flags: flags)
-            }
+            return try process.transactOnewayOnThisThread(handle: handle, code: code, data: data, flags: flags)
         } catch {
             if case .transactionFailed(.deadTarget, _) = error { deadReplySeen.store(true, ordering: .relaxed) }
             throw error

@@ -291,7 +291,7 @@ public final class ServiceManager: @unchecked Sendable {
             var request = Parcel(wireFormat: format)
             request.writeInterfaceToken(descriptor)
             write(&request)
-            return try? process.threadState().transact(handle: 0, code: code, data: request, flags: [])
+            return try? process.transactOnThisThread(handle: 0, code: code, data: request, flags: [])
         }
         if let reply = ask(Android10ServiceManager.Code.checkService, .android10, { $0.writeString16("manager") }),
             reply.dataSize == 4 || reply.dataSize == FlatBinderObject.size
