@@ -40,8 +40,8 @@ enum FuzzTarget: String, CaseIterable {
 }
 
 /// Frees nothing: the fuzz input is not a kernel buffer.
-final class DiscardingOwner: ReceivedBufferOwner {
-    func releaseReceivedBuffer(at address: UInt64) {}
+final class DiscardingOwner: ReceivedBufferOwner, @unchecked Sendable {
+    override func releaseReceivedBuffer(at address: UInt64) {}
 }
 
 private let owner = DiscardingOwner()

@@ -37,18 +37,20 @@ import Testing
     @Test func handleCookieCommandsArePacked() {
         var commands = CommandBuffer()
         commands.append(.requestDeathNotification, handle: 7, cookie: 0x1122_3344_5566_7788)
-        #expect(commands.count == 4 + 12)
-        #expect(Array(commands.bytes[4..<8]) == [7, 0, 0, 0])
-        #expect(Array(commands.bytes[8..<16]) == [0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11])
+        let bytes = commands.bytes
+        #expect(bytes.count == 4 + 12)
+        #expect(Array(bytes[4..<8]) == [7, 0, 0, 0])
+        #expect(Array(bytes[8..<16]) == [0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11])
     }
 
     @Test func transactionCommandIs68Bytes() {
         var commands = CommandBuffer()
         commands.append(.transaction, transaction: TransactionData(target: 3, code: 0x5F50_4E47, dataSize: 9))
-        #expect(commands.count == 4 + 64)
+        let bytes = commands.bytes
+        #expect(bytes.count == 4 + 64)
         // code at payload offset 16, data_size at 32
-        #expect(Array(commands.bytes[20..<24]) == [0x47, 0x4E, 0x50, 0x5F])
-        #expect(commands.bytes[36] == 9)
+        #expect(Array(bytes[20..<24]) == [0x47, 0x4E, 0x50, 0x5F])
+        #expect(bytes[36] == 9)
     }
 
     @Test func commandBufferGrowsAndRemovesCommandsInPlace() {
@@ -56,17 +58,20 @@ import Testing
         for handle in 0..<10 { commands.append(.incrementStrong, handle: UInt32(handle)) }
         commands.append(.transaction, transaction: TransactionData(target: 1, dataAddress: 0xABC))
         commands.append(.freeBuffer, value: 0x55)
-        #expect(commands.count == 10 * 8 + 68 + 12)
+        #expect(commands.bytes.count == 10 * 8 + 68 + 12)
         // The transaction in the middle goes; what follows it moves up intact.
         commands.removeTransaction(dataAddress: 0xABC)
-        #expect(commands.count == 10 * 8 + 12)
-        #expect(Array(commands.bytes[80..<84]) == withUnsafeBytes(of: DriverCommand.freeBuffer.rawValue) { Array($0) })
-        #expect(commands.bytes[84] == 0x55)
+        var bytes = commands.bytes
+        #expect(bytes.count == 10 * 8 + 12)
+        #expect(Array(bytes[80..<84]) == withUnsafeBytes(of: DriverCommand.freeBuffer.rawValue) { Array($0) })
+        #expect(bytes[84] == 0x55)
         commands.removeFirst(8)
-        #expect(commands.count == 9 * 8 + 12)
-        #expect(commands.bytes[4] == 1)  // the handle of the second command
+        bytes = commands.bytes
+        #expect(bytes.count == 9 * 8 + 12)
+        #expect(bytes[4] == 1)  // the handle of the second command
         commands.removeFirst(1000)
-        #expect(commands.isEmpty)
+        let isEmpty = commands.isEmpty
+        #expect(isEmpty)
     }
 
     @Test func decodesASequenceOfReturns() throws {

@@ -11,9 +11,9 @@ import Glibc
 /// buffer released exactly once, descriptors owned. The buffers here imitate the kernel's; the
 /// in-VM tests use the real ones.
 @Suite struct ReceivedParcelTests {
-    final class Releaser: ReceivedBufferOwner {
+    final class Releaser: ReceivedBufferOwner, @unchecked Sendable {
         let released = Mutex<[UInt64]>([])
-        func releaseReceivedBuffer(at address: UInt64) { released.withLock { $0.append(address) } }
+        override func releaseReceivedBuffer(at address: UInt64) { released.withLock { $0.append(address) } }
     }
 
     /// Copies `parcel`'s data and objects into "kernel" memory and calls `body` with a received

@@ -103,7 +103,7 @@ public struct BinderDevice: ~Copyable, @unchecked Sendable {
 
     /// Writes `commands` without reading: the calling thread does not wait for what they cause
     /// (a transaction's reply stays queued for it until it reads, or is refused once it is gone).
-    public func write(_ commands: CommandBuffer) throws(BinderError) {
+    public func write(_ commands: borrowing CommandBuffer) throws(BinderError) {
         let result = commands.withUnsafeBytes { bytes in
             Result { () throws(BinderError) in
                 var request = binder_write_read(

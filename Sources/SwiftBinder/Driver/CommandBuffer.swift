@@ -1,49 +1,57 @@
 /// The commands a thread writes to the driver in one `BINDER_WRITE_READ`: a stream of 32-bit
 /// command words, each followed by its payload, unaligned and unpadded, in host byte order.
 ///
-/// The buffer keeps its storage between batches (``removeAll()`` keeps the capacity), so a
-/// thread that reuses one allocates nothing per call in steady state.
-public struct CommandBuffer: Sendable {
-    /// Zero-filled storage; the first ``count`` bytes are the commands. It only grows, so a
-    /// thread that reuses one buffer allocates nothing per call in steady state, and appending
-    /// is a store into it rather than a generic append.
-    private var storage: [UInt8]
+/// The buffer owns raw storage that only grows and is kept between batches (``removeAll()``
+/// keeps it), so a thread that reuses one allocates nothing per call in steady state, and
+/// appending a command is a few stores into it. It is non-copyable: it has one owner, the
+/// thread writing it.
+public struct CommandBuffer: ~Copyable, @unchecked Sendable {
+    /// Storage of ``capacity`` bytes; the first ``count`` are the commands.
+    private var storage: UnsafeMutableRawPointer
+    private var capacity: Int
     /// Bytes of commands in the buffer.
     public private(set) var count = 0
 
     public init(capacity: Int = 256) {
-        storage = [UInt8](repeating: 0, count: max(capacity, 16))
+        self.capacity = max(capacity, 16)
+        storage = UnsafeMutableRawPointer.allocate(byteCount: self.capacity, alignment: 8)
+    }
+
+    deinit {
+        storage.deallocate()
     }
 
     /// The commands, as a copy (for inspection; the driver is handed ``withUnsafeBytes(_:)``).
-    public var bytes: [UInt8] { Array(storage[..<count]) }
+    public var bytes: [UInt8] { Array(UnsafeRawBufferPointer(start: storage, count: count)) }
 
     public var isEmpty: Bool { count == 0 }
 
+    /// The commands in place, valid until the buffer is next changed.
+    var unsafeBytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: storage, count: count) }
+
     /// Calls `body` with the commands in place.
     public func withUnsafeBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
-        let result: Result<R, E> = storage.withUnsafeBytes { all in
-            Result { () throws(E) in try body(UnsafeRawBufferPointer(start: all.baseAddress, count: count)) }
-        }
-        return try result.get()
+        try body(unsafeBytes)
     }
 
     /// Empties the buffer, keeping its storage.
     public mutating func removeAll() { count = 0 }
 
     /// Drops the first `count` bytes (the part the driver consumed).
+    @inline(__always)
     public mutating func removeFirst(_ consumed: Int) {
-        removeSubrange(0..<min(consumed, count))
+        if consumed >= count {
+            count = 0  // the usual case: the driver took everything
+        } else if consumed > 0 {
+            removeSubrange(0..<consumed)
+        }
     }
 
     private mutating func removeSubrange(_ range: Range<Int>) {
         guard !range.isEmpty else { return }
         let tail = count - range.upperBound
         if tail > 0 {
-            storage.withUnsafeMutableBytes { all in
-                let base = all.baseAddress.unsafelyUnwrapped
-                (base + range.lowerBound).copyMemory(from: base + range.upperBound, byteCount: tail)
-            }
+            (storage + range.lowerBound).copyMemory(from: storage + range.upperBound, byteCount: tail)
         }
         count -= range.count
     }
@@ -56,7 +64,7 @@ public struct CommandBuffer: Sendable {
     }
 
     private func load<T: FixedWidthInteger>(_ type: T.Type, at offset: Int) -> T {
-        storage.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: T.self) }
+        storage.loadUnaligned(fromByteOffset: offset, as: T.self)
     }
 
     /// Removes the command at the front (the one the driver refused), keeping what follows.
@@ -83,12 +91,19 @@ public struct CommandBuffer: Sendable {
     /// Appends `size` bytes written by `body` at the pointer it is given.
     @inline(__always)
     private mutating func append(size: Int, _ body: (UnsafeMutableRawPointer) -> Void) {
-        if count + size > storage.count {
-            storage.append(contentsOf: repeatElement(0, count: max(storage.count, size)))
-        }
-        let offset = count
-        storage.withUnsafeMutableBytes { body($0.baseAddress.unsafelyUnwrapped + offset) }
+        if count + size > capacity { grow(toAtLeast: count + size) }
+        body(storage + count)
         count += size
+    }
+
+    @inline(never)
+    private mutating func grow(toAtLeast needed: Int) {
+        let newCapacity = max(needed, capacity * 2)
+        let newStorage = UnsafeMutableRawPointer.allocate(byteCount: newCapacity, alignment: 8)
+        newStorage.copyMemory(from: storage, byteCount: count)
+        storage.deallocate()
+        storage = newStorage
+        capacity = newCapacity
     }
 
     @inline(__always)

@@ -6,12 +6,20 @@ import Glibc
 import Musl
 #endif
 
-/// Who gets a received buffer back when the parcel reading it is released.
+/// Who gets a received buffer back when the parcel reading it is released: the runtime's
+/// process (it queues `BC_FREE_BUFFER` with the kernel's own address), or a stand-in in tests.
 ///
-/// The runtime implements this by queueing `BC_FREE_BUFFER` with the kernel's own address.
-public protocol ReceivedBufferOwner: AnyObject, Sendable {
-    /// Hands the buffer that started at `address` back to the driver. Called exactly once.
-    func releaseReceivedBuffer(at address: UInt64)
+/// A class rather than a protocol: every received parcel holds one, and releasing a class
+/// reference is one call where an optional existential went through generic value witnesses
+/// (about 100 instructions per parcel, callgrind).
+open class ReceivedBufferOwner: @unchecked Sendable {
+    public init() {}
+
+    /// Hands the buffer that started at `address` back to the driver. Called exactly once per
+    /// parcel; a subclass must override it.
+    open func releaseReceivedBuffer(at address: UInt64) {
+        preconditionFailure("\(type(of: self)) does not release received buffers")
+    }
 }
 
 /// The data of one binder transaction in Android's wire format: a flat byte buffer plus the
@@ -45,12 +53,15 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
     private var receivedObjects: UnsafeRawBufferPointer?
     /// For a received parcel, the kernel's address of the buffer and who frees it.
     private let receivedAddress: UInt64?
-    private let bufferOwner: (any ReceivedBufferOwner)?
+    ///
+    /// Held with a manual retain (taken in init, dropped in deinit), as ``objectStorage`` is.
+    private let bufferOwner: Unmanaged<ReceivedBufferOwner>?
     /// What only parcels with objects need, made on first use: most calls carry none, and then
     /// there is no array to make or destroy per parcel (a tenth of a call, callgrind).
-    /// Held with a manual retain, released in deinit: as an optional class field it was
-    /// destroyed through generic value witnesses (`Optional`, then the payload's), about 60
-    /// instructions per parcel (callgrind).
+    ///
+    /// Held with a manual retain, released in deinit: the compiler destroys an optional class
+    /// field of this non-copyable struct through generic value witnesses (`Optional`, then the
+    /// payload's), about 70 instructions per field and parcel (callgrind).
     private var objectStorage: Unmanaged<ObjectState>?
 
     private var objects: ObjectState? { objectStorage?.takeUnretainedValue() }
@@ -99,14 +110,14 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
     ///   - owner: who frees the buffer when the parcel is released; nil when the caller does.
     public init(
         received data: UnsafeRawBufferPointer, objectOffsets: UnsafeRawBufferPointer, bufferAddress: UInt64,
-        owner: (any ReceivedBufferOwner)?, wireFormat: WireFormat = .default
+        owner: ReceivedBufferOwner?, wireFormat: WireFormat = .default
     ) {
         self.base = UnsafeMutableRawPointer(mutating: data.baseAddress)
         self.capacity = 0
         self.dataSize = data.count
         self.receivedObjects = objectOffsets
         self.receivedAddress = bufferAddress
-        self.bufferOwner = owner
+        self.bufferOwner = owner.map { Unmanaged.passRetained($0) }
         self.wireFormat = wireFormat
         if let problem = Self.validateObjects(objectOffsets, dataSize: data.count, base: data.baseAddress) {
             objectState().problem = problem
@@ -137,7 +148,10 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
     deinit {
         if let receivedAddress {
             closeReceivedDescriptors()
-            bufferOwner?.releaseReceivedBuffer(at: receivedAddress)
+            if let bufferOwner {
+                bufferOwner._withUnsafeGuaranteedRef { $0.releaseReceivedBuffer(at: receivedAddress) }
+                bufferOwner.release()
+            }
         } else {
             closeOwnedDescriptors()
             if let base { StorageCache.recycle(base, capacity: capacity) }
@@ -149,7 +163,7 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
     public var isReceived: Bool { receivedAddress != nil }
 
     /// Who frees the received buffer: the runtime's process, for parcels it received.
-    var receivedBufferOwner: (any ReceivedBufferOwner)? { bufferOwner }
+    var receivedBufferOwner: ReceivedBufferOwner? { bufferOwner?.takeUnretainedValue() }
 
     /// Keeps `object` alive as long as the parcel (binder objects written into it).
     mutating func keepAlive(_ object: AnyObject) {

@@ -97,6 +97,7 @@ public final class BinderProcess: ReceivedBufferOwner, @unchecked Sendable {
         self.maxThreads = maxThreads
         self.logger = logger
         self.threadPool = ThreadPool(name: driver.path.lastComponent?.string ?? "binder")
+        super.init()
     }
 
     deinit {
@@ -324,7 +325,7 @@ public final class BinderProcess: ReceivedBufferOwner, @unchecked Sendable {
 
     // MARK: - ReceivedBufferOwner
 
-    public func releaseReceivedBuffer(at address: UInt64) {
+    override public func releaseReceivedBuffer(at address: UInt64) {
         withThreadState { thread in
             thread.out.append(.freeBuffer, value: address)
             thread.flushIfIdle()

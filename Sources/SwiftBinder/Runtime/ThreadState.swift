@@ -133,15 +133,13 @@ final class ThreadState {
     private func talkWithDriver(receive: Bool = true) throws(BinderError) {
         let needRead = receive && incomingPosition >= incomingFilled
         if out.isEmpty && !needRead { return }
+        let write = out.unsafeBytes
         var request = binder_write_read(
-            write_size: 0, write_consumed: 0, write_buffer: 0, read_size: needRead ? UInt64(incoming.count) : 0,
-            read_consumed: 0, read_buffer: UInt64(UInt(bitPattern: incoming.baseAddress)))
+            write_size: UInt64(write.count), write_consumed: 0, write_buffer: UInt64(UInt(bitPattern: write.baseAddress)),
+            read_size: needRead ? UInt64(incoming.count) : 0, read_consumed: 0,
+            read_buffer: UInt64(UInt(bitPattern: incoming.baseAddress)))
         var failure: BinderError?
-        out.withUnsafeBytes { write in
-            request.write_size = UInt64(write.count)
-            request.write_buffer = UInt64(UInt(bitPattern: write.baseAddress))
-            do throws(BinderError) { try driver.writeRead(&request) } catch { failure = error }
-        }
+        do throws(BinderError) { try driver.writeRead(&request) } catch { failure = error }
         // The driver reports what it used even when the ioctl fails.
         out.removeFirst(Int(request.write_consumed))
         let read = Int(request.read_consumed)
@@ -157,6 +155,26 @@ final class ThreadState {
             }
             throw error
         }
+    }
+
+    /// The next unhandled return's code, where it starts and how many bytes are left from
+    /// there, if a whole code word is left: the returns of every call are handled in place from
+    /// this (the general decoder, ``nextReturn()``, builds an enum of up to 80 bytes per return).
+    @inline(__always)
+    private func peekReturn() -> (code: UInt32, at: UnsafeRawPointer, available: Int)? {
+        let available = incomingFilled - incomingPosition
+        guard available >= 4 else { return nil }
+        let at = UnsafeRawPointer(incoming.baseAddress.unsafelyUnwrapped + incomingPosition)
+        return (at.loadUnaligned(as: UInt32.self), at, available)
+    }
+
+    /// A `BR_TRANSACTION` or `BR_REPLY` at `at` with `available` bytes: its data, consumed,
+    /// or nil (and nothing consumed) when it is cut short.
+    @inline(__always)
+    private func takeTransaction(at: UnsafeRawPointer, available: Int) -> TransactionData? {
+        guard available >= 4 + TransactionData.size else { return nil }
+        incomingPosition += 4 + TransactionData.size
+        return TransactionData(loading: at + 4)
     }
 
     /// The next return the driver sent, or nil when the batch is handled.
@@ -257,7 +275,24 @@ final class ThreadState {
     private func waitForResponse(expectingReply: Bool) throws(BinderError) -> Outcome {
         while true {
             try talkWithDriver()
-            while let entry = try nextReturn() {
+            while incomingPosition < incomingFilled {
+                if let (code, at, available) = peekReturn() {
+                    switch code {
+                    case BR_NOOP.rawValue:
+                        incomingPosition += 4
+                        continue
+                    case BR_TRANSACTION_COMPLETE.rawValue:
+                        incomingPosition += 4
+                        if !expectingReply { return .delivered(.delivered) }
+                        continue
+                    case BR_REPLY.rawValue:
+                        if let transaction = takeTransaction(at: at, available: available) { return .reply(transaction) }
+                    default:
+                        break
+                    }
+                }
+                // Everything else, a return cut short and stray bytes (which throw) are decoded here.
+                guard let entry = try nextReturn() else { break }
                 switch entry {
                 case .transactionComplete:
                     if !expectingReply { return .delivered(.delivered) }
@@ -286,8 +321,7 @@ final class ThreadState {
 
     /// Wraps a reply's buffer in a parcel that frees it, or turns a status reply into an error.
     private func receiveReply(_ transaction: TransactionData) throws(BinderError) -> Parcel {
-        let process = owner
-        var parcel = try receivedParcel(transaction, process: process)
+        var parcel = try receivedParcel(transaction)
         guard transaction.flags.contains(.statusCode) else { return parcel }
         let status: Int32
         do {
@@ -296,7 +330,7 @@ final class ThreadState {
             throw .malformedParcel(error)
         }
         guard status == 0 else { throw .remoteStatus(StatusCode(rawValue: status)) }
-        return Parcel(wireFormat: process.wireFormat)
+        return Parcel(wireFormat: owner.wireFormat)
     }
 
     private func extendedError() -> ExtendedError? {
@@ -335,9 +369,9 @@ final class ThreadState {
             out.appendInteger(DriverCommand(rawValue: BC_ACQUIRE_RESULT.rawValue).rawValue)
             out.appendInteger(Int32(0))
         case .transaction(let transaction):
-            try serve(transaction, securityContext: nil, process: process)
+            try serve(transaction, securityContext: nil)
         case .transactionWithSecurityContext(let transaction, let context):
-            try serve(transaction, securityContext: context, process: process)
+            try serve(transaction, securityContext: context)
         case .spawnLooper:
             process.threadPool.spawnLooper(process: process)
         case .deadBinder(let cookie):
@@ -353,6 +387,25 @@ final class ThreadState {
         case .transactionComplete, .onewaySpamSuspect, .transactionPendingFrozen, .reply, .deadReply, .failedReply,
             .frozenReply:
             process.logger.warning("unexpected driver return outside a transaction", metadata: ["binder.return": "\(entry)"])
+        }
+    }
+
+    /// Handles everything read, as a looper: incoming transactions are served in place (the
+    /// returns of every call), everything else through the general decoder.
+    private func handleIncoming() throws(BinderError) {
+        while incomingPosition < incomingFilled {
+            if let (code, at, available) = peekReturn() {
+                if code == BR_NOOP.rawValue {
+                    incomingPosition += 4
+                    continue
+                }
+                if code == BR_TRANSACTION.rawValue, let transaction = takeTransaction(at: at, available: available) {
+                    try serve(transaction, securityContext: nil)
+                    continue
+                }
+            }
+            guard let entry = try nextReturn() else { return }
+            try execute(entry)
         }
     }
 
@@ -374,15 +427,13 @@ final class ThreadState {
 
     // MARK: - Incoming transactions
 
-    private func serve(_ transaction: TransactionData, securityContext: UInt64?, process: BinderProcess)
-        throws(BinderError)
-    {
+    private func serve(_ transaction: TransactionData, securityContext: UInt64?) throws(BinderError) {
         let oneWay = transaction.flags.contains(.oneWay)
         var request: Parcel
         do throws(BinderError) {
-            request = try receivedParcel(transaction, process: process)
+            request = try receivedParcel(transaction)
         } catch {
-            process.logger.error("dropping an incoming transaction", metadata: ["error": "\(error)"])
+            owner.logger.error("dropping an incoming transaction", metadata: ["error": "\(error)"])
             if !oneWay { try sendStatusReply(.badValue, requestFlags: transaction.flags) }
             return
         }
@@ -397,11 +448,11 @@ final class ThreadState {
             servedCaller = saved
         }
 
-        var reply = Parcel(wireFormat: process.wireFormat)
+        var reply = Parcel(wireFormat: owner.wireFormat)
         let status: StatusCode
         if let target = transaction.target == 0
-            ? process.contextManagerObject
-            : process.nodes.object(for: NodeIdentity(pointer: transaction.target, cookie: transaction.cookie))
+            ? owner.contextManagerObject
+            : owner.nodes.object(for: NodeIdentity(pointer: transaction.target, cookie: transaction.cookie))
         {
             status = target.dispatch(code: transaction.code, data: &request, reply: &reply, flags: transaction.flags)
         } else {
@@ -455,7 +506,7 @@ final class ThreadState {
         }
     }
 
-    private func receivedParcel(_ transaction: TransactionData, process: BinderProcess) throws(BinderError) -> Parcel {
+    private func receivedParcel(_ transaction: TransactionData) throws(BinderError) -> Parcel {
         let data = mapping.bytes(at: transaction.dataAddress, count: transaction.dataSize)
         let offsets = mapping.bytes(at: transaction.offsetsAddress, count: transaction.offsetsSize)
         guard let data, let offsets else {
@@ -463,8 +514,8 @@ final class ThreadState {
             throw .malformedReturn("transaction buffer outside the receive mapping")
         }
         return Parcel(
-            received: data, objectOffsets: offsets, bufferAddress: transaction.dataAddress, owner: process,
-            wireFormat: process.wireFormat)
+            received: data, objectOffsets: offsets, bufferAddress: transaction.dataAddress, owner: owner,
+            wireFormat: owner.wireFormat)
     }
 
     // MARK: - Looping
@@ -477,7 +528,7 @@ final class ThreadState {
         while !process.isShuttingDown {
             do {
                 try talkWithDriver()
-                while let entry = try nextReturn() { try execute(entry) }
+                try handleIncoming()
                 applyPendingReleases()
             } catch {
                 if case .systemCall(_, _, let errno) = error, errno == .badFileDescriptor || errno == .connectionRefused {
