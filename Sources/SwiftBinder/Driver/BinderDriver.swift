@@ -24,8 +24,9 @@ package protocol BinderDriver: AnyObject, Sendable {
 
     /// `BINDER_WRITE_READ`: consumes commands from the write buffer, then, when the read size is
     /// not zero, blocks until there are returns and fills the read buffer. The consumed counts
-    /// are updated in place, also when it throws.
-    func writeRead(_ request: inout binder_write_read) throws(BinderError)
+    /// are updated in place, also when it throws. It fails with the bare errno (the engine names
+    /// the call): this is on the path of every call.
+    func writeRead(_ request: inout binder_write_read) throws(Errno)
     /// `BINDER_THREAD_EXIT`: forgets the calling thread.
     func threadExit() throws(BinderError)
     /// `BINDER_GET_EXTENDED_ERROR` for the calling thread.
@@ -67,8 +68,8 @@ package final class KernelBinderDriver: BinderDriver, @unchecked Sendable {
     package var mapping: UnsafeRawBufferPointer { device.mapping }
 
     @inline(__always)
-    package func writeRead(_ request: inout binder_write_read) throws(BinderError) {
-        try device.writeRead(&request)
+    package func writeRead(_ request: inout binder_write_read) throws(Errno) {
+        try ioctlReportingErrno(device.fileDescriptor.rawValue, CBinder_BINDER_WRITE_READ, &request)
     }
 
     package func threadExit() throws(BinderError) { try device.threadExit() }

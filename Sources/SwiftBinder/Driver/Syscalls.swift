@@ -48,6 +48,16 @@ internal func system_munmap(_ address: UnsafeMutableRawPointer, _ length: Int) -
 @inline(__always)
 internal func system_pageSize() -> Int { Int(sysconf(CInt(_SC_PAGESIZE))) }
 
+/// Issues `ioctl(fd, request, &argument)`, retrying EINTR; a failure is the bare errno (a
+/// register, where the error naming the call is six words moved on every call, callgrind).
+@inline(__always)
+internal func ioctlReportingErrno<Argument>(_ fd: CInt, _ request: UInt, _ argument: inout Argument) throws(Errno) {
+    let result = withUnsafeMutableBytes(of: &argument) { bytes in
+        valueOrErrno { system_ioctl(fd, request, bytes.baseAddress) }
+    }
+    if case .failure(let errno) = result { throw errno }
+}
+
 /// Issues `ioctl(fd, request, &argument)`, retrying EINTR, and names the request in the error.
 /// The path is evaluated only for an error (copying it cost a retain and release on every
 /// `BINDER_WRITE_READ`, callgrind).

@@ -1,3 +1,5 @@
+import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -17,23 +19,49 @@ public struct InterfaceToken: Hashable, Sendable {
 /// An interface descriptor with its String16 wire form encoded once: generated code keeps one per
 /// interface, so that writing and checking the interface token of every call is a copy and a
 /// comparison of bytes (encoding the descriptor per call was a tenth of a call, callgrind).
-public struct InterfaceDescriptor: Hashable, Sendable, CustomStringConvertible, ExpressibleByStringLiteral {
+public struct InterfaceDescriptor: Hashable, @unchecked Sendable, CustomStringConvertible, ExpressibleByStringLiteral {
     /// The descriptor, e.g. `android.os.IServiceManager`.
     public let name: String
     /// Exactly what ``Parcel/writeString16(_:)`` writes for `name`: int32 length in UTF-16 units,
     /// the units, a NUL unit, zero padding to 4 bytes.
-    let string16: [UInt8]
+    ///
+    /// Interned: one encoding per distinct name, kept for the life of the process (descriptors
+    /// are constants of generated code), so that using a descriptor retains no storage (an
+    /// array here was retained and released on every call, callgrind).
+    let string16: UnsafeRawBufferPointer
 
     public init(_ name: String) {
         self.name = name
-        var parcel = Parcel()
-        parcel.writeString16(name)
-        string16 = parcel.withUnsafeDataBytes { Array($0) }
+        string16 = Self.encodings.withLock { encodings in
+            if let existing = encodings[name] { return existing }
+            var parcel = Parcel()
+            parcel.writeString16(name)
+            let encoded = parcel.withUnsafeDataBytes { bytes in
+                let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count, alignment: 4)
+                copy.copyMemory(from: bytes)
+                return UnsafeRawBufferPointer(copy)
+            }
+            encodings[name] = encoded
+            return encoded
+        }
     }
 
     public init(stringLiteral value: String) { self.init(value) }
 
     public var description: String { name }
+
+    public static func == (lhs: Self, rhs: Self) -> Bool { lhs.name == rhs.name }
+    public func hash(into hasher: inout Hasher) { hasher.combine(name) }
+
+    private struct Encodings: @unchecked Sendable {
+        var byName: [String: UnsafeRawBufferPointer] = [:]
+        subscript(name: String) -> UnsafeRawBufferPointer? {
+            get { byName[name] }
+            set { byName[name] = newValue }
+        }
+    }
+
+    private static let encodings = Mutex(Encodings())
 }
 
 extension Parcel {
@@ -53,7 +81,7 @@ extension Parcel {
         _ descriptor: InterfaceDescriptor, strictModePolicy: Int32 = 0, workSource: Int32 = -1
     ) {
         writeTokenHeader(strictModePolicy: strictModePolicy, workSource: workSource)
-        descriptor.string16.withUnsafeBytes { writeBytes($0) }
+        writeBytes(descriptor.string16)
     }
 
     /// The strict-mode word with the gather bit, the work source and, from Android 11, the
@@ -73,11 +101,10 @@ extension Parcel {
             let (policy, workSource) = try readTokenHeader()
             let expected = descriptor.string16
             let matches =
-                readableBytes >= expected.count
-                && expected.withUnsafeBytes { bytes in
-                    guard let found = try? peekReadable(bytes.count) else { return false }
-                    return memcmp(found, bytes.baseAddress!, bytes.count) == 0
-                }
+                readableBytes >= expected.count && {
+                    guard let found = try? peekReadable(expected.count) else { return false }
+                    return memcmp(found, expected.baseAddress!, expected.count) == 0
+                }()
             if matches {
                 advanceReader(expected.count)
             } else {

@@ -112,12 +112,23 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
         received data: UnsafeRawBufferPointer, objectOffsets: UnsafeRawBufferPointer, bufferAddress: UInt64,
         owner: ReceivedBufferOwner?, wireFormat: WireFormat = .default
     ) {
+        self.init(
+            received: data, objectOffsets: objectOffsets, bufferAddress: bufferAddress,
+            retainedOwner: owner.map { Unmanaged.passRetained($0) }, wireFormat: wireFormat)
+    }
+
+    /// ``init(received:objectOffsets:bufferAddress:owner:wireFormat:)`` with an owner the caller
+    /// retained for the parcel (the runtime holds its process unretained on the per-call paths).
+    init(
+        received data: UnsafeRawBufferPointer, objectOffsets: UnsafeRawBufferPointer, bufferAddress: UInt64,
+        retainedOwner: Unmanaged<ReceivedBufferOwner>?, wireFormat: WireFormat
+    ) {
         self.base = UnsafeMutableRawPointer(mutating: data.baseAddress)
         self.capacity = 0
         self.dataSize = data.count
         self.receivedObjects = objectOffsets
         self.receivedAddress = bufferAddress
-        self.bufferOwner = owner.map { Unmanaged.passRetained($0) }
+        self.bufferOwner = retainedOwner
         self.wireFormat = wireFormat
         if let problem = Self.validateObjects(objectOffsets, dataSize: data.count, base: data.baseAddress) {
             objectState().problem = problem
@@ -203,6 +214,18 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
     /// Calls `body` with the data bytes. Do not let the pointer escape.
     public func withUnsafeDataBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
         try body(UnsafeRawBufferPointer(start: base, count: dataSize))
+    }
+
+    /// The data in place, for the driver: valid while the parcel is borrowed and not written.
+    var unsafeDataBytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: dataSize) }
+
+    /// Whether the objects array is one this parcel built (``withUnsafeObjectOffsets(_:)`` lends
+    /// it); otherwise it is ``unsafeReceivedObjectOffsets``.
+    var hasOwnedObjectOffsets: Bool { receivedObjects == nil && objectStorage != nil }
+
+    /// The kernel's objects array of a received parcel, or an empty one.
+    var unsafeReceivedObjectOffsets: UnsafeRawBufferPointer {
+        receivedObjects ?? UnsafeRawBufferPointer(start: nil, count: 0)
     }
 
     /// The data bytes, copied.

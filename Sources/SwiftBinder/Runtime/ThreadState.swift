@@ -1,6 +1,7 @@
 import CBinder
 import Synchronization
 import Logging
+import SystemPackage
 
 #if canImport(Glibc)
 import Glibc
@@ -62,15 +63,25 @@ final class ThreadState {
     /// The same process without reference counting, for the per-call paths: every method but
     /// `deinit` runs inside a call made through a strong reference to the process (a proxy's, a
     /// looper's, a received parcel's), so it is alive there. Its weak and strong counts cost more
-    /// than a tenth of a call's instructions (callgrind).
-    private unowned(unsafe) let owner: BinderProcess
+    /// than a tenth of a call's instructions (callgrind); the hot paths reach it, and its driver,
+    /// through ``withProcess(_:)``, which retains nothing.
+    private let processReference: Unmanaged<BinderProcess>
     /// ``BinderProcess/serial`` of the process: tells a state of a process that is gone from one
     /// of a new process at the same address.
     let processSerial: UInt64
-    /// The process's driver, unretained: the process owns it and outlives every call.
-    private unowned(unsafe) let driver: any BinderDriver
     /// The driver's receive mapping (fixed for its life), where received buffers must lie.
     private let mapping: UnsafeRawBufferPointer
+    /// The process's wire format (fixed for its life), for the parcels this thread receives.
+    private let wireFormat: WireFormat
+
+    /// The process, retained (for paths off the per-call ones).
+    private var owner: BinderProcess { processReference.takeUnretainedValue() }
+
+    /// Runs `body` with the process, without retaining it (it is alive: see ``processReference``).
+    @inline(__always)
+    private func withProcess<R, E: Error>(_ body: (BinderProcess) throws(E) -> R) throws(E) -> R {
+        try processReference._withUnsafeGuaranteedRef { process in Result { () throws(E) in try body(process) } }.get()
+    }
 
     /// Commands to write with the next `BINDER_WRITE_READ`.
     @exclusivity(unchecked) var out = CommandBuffer(capacity: 256)
@@ -112,10 +123,10 @@ final class ThreadState {
 
     init(process: BinderProcess) {
         self.lifetime = process.lifetime
-        self.owner = process
+        self.processReference = Unmanaged.passUnretained(process)
         self.processSerial = process.serial
-        self.driver = process.driver
         self.mapping = process.driver.mapping
+        self.wireFormat = process.wireFormat
         incoming = UnsafeMutableRawBufferPointer.allocate(byteCount: 256, alignment: 8)
     }
 
@@ -123,23 +134,35 @@ final class ThreadState {
         incoming.deallocate()
         // The kernel keeps a binder_thread per thread that ever talked to it: release it, unless
         // the process closed the device (it waits for this to finish before it does).
-        lifetime.whileOpen { try? driver.threadExit() }
+        lifetime.whileOpen { withProcess { try? $0.driver.threadExit() } }
     }
 
     // MARK: - Talking to the driver
 
     /// Writes the pending commands and, when `receive` and everything read was handled, reads
     /// the next batch (blocking until the driver has something).
+    @inline(__always)
     private func talkWithDriver(receive: Bool = true) throws(BinderError) {
+        if let errno = exchangeWithDriver(receive: receive) { throw writeReadFailure(errno) }
+    }
+
+    /// ``talkWithDriver(receive:)`` with the failure as a bare errno: the error naming the call
+    /// is made only when there is one (moving it through every exchange cost about 40
+    /// instructions, callgrind).
+    private func exchangeWithDriver(receive: Bool) -> Errno? {
         let needRead = receive && incomingPosition >= incomingFilled
-        if out.isEmpty && !needRead { return }
+        if out.isEmpty && !needRead { return nil }
         let write = out.unsafeBytes
         var request = binder_write_read(
             write_size: UInt64(write.count), write_consumed: 0, write_buffer: UInt64(UInt(bitPattern: write.baseAddress)),
             read_size: needRead ? UInt64(incoming.count) : 0, read_consumed: 0,
             read_buffer: UInt64(UInt(bitPattern: incoming.baseAddress)))
-        var failure: BinderError?
-        do throws(BinderError) { try driver.writeRead(&request) } catch { failure = error }
+        var failure: Errno?
+        do throws(Errno) {
+            try withProcess { (process) throws(Errno) in try process.driver.writeRead(&request) }
+        } catch {
+            failure = error
+        }
         // The driver reports what it used even when the ioctl fails.
         out.removeFirst(Int(request.write_consumed))
         let read = Int(request.read_consumed)
@@ -147,14 +170,22 @@ final class ThreadState {
             incomingFilled = min(read, incoming.count)  // never past the buffer, whatever the driver says
             incomingPosition = 0
         }
-        if let error = failure {
+        if let failure, !out.isEmpty, failure != .interrupted {
             // The command the driver refused is dropped, or every later write would replay it.
-            if !out.isEmpty, error.errno != .interrupted {
-                owner.logger.warning("the binder driver refused a command", metadata: ["error": "\(error)"])
-                out.removeFirstCommand()
-            }
-            throw error
+            dropRefusedCommand(failure)
         }
+        return failure
+    }
+
+    @inline(never)
+    private func dropRefusedCommand(_ errno: Errno) {
+        owner.logger.warning("the binder driver refused a command", metadata: ["error": "\(writeReadFailure(errno))"])
+        out.removeFirstCommand()
+    }
+
+    @inline(never)
+    private func writeReadFailure(_ errno: Errno) -> BinderError {
+        .systemCall("ioctl(BINDER_WRITE_READ)", path: owner.path, errno: errno)
     }
 
     /// The next unhandled return's code, where it starts and how many bytes are left from
@@ -247,28 +278,47 @@ final class ThreadState {
         throws(BinderError) -> Outcome
     {
         let flags = flags.union(.acceptFileDescriptors)
-        let result = data.withUnsafeDataBytes { bytes in
-            data.withUnsafeObjectOffsets { offsets in
-                Result { () throws(BinderError) -> Outcome in
-                    out.append(
-                        .transaction,
-                        transaction: TransactionData(
-                            target: UInt64(handle), code: code, flags: flags, dataSize: UInt64(bytes.count),
-                            offsetsSize: UInt64(offsets.count),
-                            dataAddress: UInt64(UInt(bitPattern: bytes.baseAddress)),
-                            offsetsAddress: UInt64(UInt(bitPattern: offsets.baseAddress))))
-                    // The driver copies the data during the first write, inside this scope; if that
-                    // write fails the command must not outlive the parcel it points into.
-                    do throws(BinderError) {
-                        return try waitForResponse(expectingReply: !flags.contains(.oneWay))
-                    } catch {
-                        out.removeTransaction(dataAddress: UInt64(UInt(bitPattern: bytes.baseAddress)))
-                        throw error
-                    }
-                }
+        return try write(.transaction, target: handle, code: code, flags: flags, parcel: data,
+                         expectingReply: !flags.contains(.oneWay))
+    }
+
+    /// Queues `BC_TRANSACTION` or `BC_REPLY` for `parcel` and waits for its outcome.
+    private func write(
+        _ command: DriverCommand, target: UInt32, code: UInt32, flags: TransactionFlags, parcel: borrowing Parcel,
+        expectingReply: Bool
+    ) throws(BinderError) -> Outcome {
+        if parcel.hasOwnedObjectOffsets {
+            return try parcel.withUnsafeObjectOffsets { (offsets) throws(BinderError) -> Outcome in
+                try write(
+                    command, target: target, code: code, flags: flags, data: parcel.unsafeDataBytes, offsets: offsets,
+                    expectingReply: expectingReply)
             }
         }
-        return try result.get()
+        return try write(
+            command, target: target, code: code, flags: flags, data: parcel.unsafeDataBytes,
+            offsets: parcel.unsafeReceivedObjectOffsets, expectingReply: expectingReply)
+    }
+
+    @inline(__always)
+    private func write(
+        _ command: DriverCommand, target: UInt32, code: UInt32, flags: TransactionFlags,
+        data: UnsafeRawBufferPointer, offsets: UnsafeRawBufferPointer, expectingReply: Bool
+    ) throws(BinderError) -> Outcome {
+        let dataAddress = UInt64(UInt(bitPattern: data.baseAddress))
+        out.append(
+            command,
+            transaction: TransactionData(
+                target: UInt64(target), code: code, flags: flags, dataSize: UInt64(data.count),
+                offsetsSize: UInt64(offsets.count), dataAddress: dataAddress,
+                offsetsAddress: UInt64(UInt(bitPattern: offsets.baseAddress))))
+        // The driver copies the data during the first write, inside this call; if that write
+        // fails the command must not outlive the parcel it points into.
+        do throws(BinderError) {
+            return try waitForResponse(expectingReply: expectingReply)
+        } catch {
+            out.removeTransaction(dataAddress: dataAddress)
+            throw error
+        }
     }
 
     /// Reads and handles returns until the outcome of the transaction just written.
@@ -330,12 +380,12 @@ final class ThreadState {
             throw .malformedParcel(error)
         }
         guard status == 0 else { throw .remoteStatus(StatusCode(rawValue: status)) }
-        return Parcel(wireFormat: owner.wireFormat)
+        return Parcel(wireFormat: wireFormat)
     }
 
     private func extendedError() -> ExtendedError? {
         guard owner.features.extendedError else { return nil }
-        return try? driver.takeExtendedError()
+        return try? owner.driver.takeExtendedError()
     }
 
     /// After a batch: apply deferred releases once everything read is handled, and write out
@@ -448,12 +498,13 @@ final class ThreadState {
             servedCaller = saved
         }
 
-        var reply = Parcel(wireFormat: owner.wireFormat)
+        var reply = Parcel(wireFormat: wireFormat)
         let status: StatusCode
-        if let target = transaction.target == 0
-            ? owner.contextManagerObject
-            : owner.nodes.object(for: NodeIdentity(pointer: transaction.target, cookie: transaction.cookie))
-        {
+        if let target = withProcess({ process in
+            transaction.target == 0
+                ? process.contextManagerObject
+                : process.nodes.object(for: NodeIdentity(pointer: transaction.target, cookie: transaction.cookie))
+        }) {
             status = target.dispatch(code: transaction.code, data: &request, reply: &reply, flags: transaction.flags)
         } else {
             status = .unknownTransaction
@@ -476,30 +527,13 @@ final class ThreadState {
     }
 
     private func sendReply(_ reply: borrowing Parcel, flags: TransactionFlags) throws(BinderError) {
-        let result = reply.withUnsafeDataBytes { bytes in
-            reply.withUnsafeObjectOffsets { offsets in
-                Result { () throws(BinderError) in
-                    out.append(
-                        .reply,
-                        transaction: TransactionData(
-                            target: UInt64(UInt32.max), flags: flags, dataSize: UInt64(bytes.count),
-                            offsetsSize: UInt64(offsets.count),
-                            dataAddress: UInt64(UInt(bitPattern: bytes.baseAddress)),
-                            offsetsAddress: UInt64(UInt(bitPattern: offsets.baseAddress))))
-                    do throws(BinderError) {
-                        if case .reply(let unexpected) = try waitForResponse(expectingReply: false) {
-                            // A reply to a reply cannot come from the kernel; its buffer goes back.
-                            out.append(.freeBuffer, value: unexpected.dataAddress)
-                        }
-                    } catch {
-                        out.removeTransaction(dataAddress: UInt64(UInt(bitPattern: bytes.baseAddress)))
-                        throw error
-                    }
-                }
-            }
-        }
         do throws(BinderError) {
-            try result.get()
+            let outcome = try write(
+                .reply, target: UInt32.max, code: 0, flags: flags, parcel: reply, expectingReply: false)
+            if case .reply(let unexpected) = outcome {
+                // A reply to a reply cannot come from the kernel; its buffer goes back.
+                out.append(.freeBuffer, value: unexpected.dataAddress)
+            }
         } catch {
             // The caller may have died meanwhile: that is its problem, not this looper's.
             owner.logger.debug("reply not delivered", metadata: ["error": "\(error)"])
@@ -514,8 +548,8 @@ final class ThreadState {
             throw .malformedReturn("transaction buffer outside the receive mapping")
         }
         return Parcel(
-            received: data, objectOffsets: offsets, bufferAddress: transaction.dataAddress, owner: owner,
-            wireFormat: owner.wireFormat)
+            received: data, objectOffsets: offsets, bufferAddress: transaction.dataAddress,
+            retainedOwner: Unmanaged.fromOpaque(processReference.retain().toOpaque()), wireFormat: wireFormat)
     }
 
     // MARK: - Looping
