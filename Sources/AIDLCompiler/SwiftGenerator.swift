@@ -425,14 +425,14 @@ public struct SwiftGenerator {
         }
         if interfaceVersion != nil {
             out.line("case Code.getInterfaceVersion:")
-            out.line("    try data.enforceInterface(\(name).encodedDescriptor)")
-            out.line("    reply.writeStatus(.ok)")
+            out.line("    try data.checkInterfaceToken(\(name).encodedDescriptor)")
+            out.line("    reply.writeNoException()")
             out.line("    reply.writeInt32(\(name).version)")
         }
         if interfaceHash != nil {
             out.line("case Code.getInterfaceHash:")
-            out.line("    try data.enforceInterface(\(name).encodedDescriptor)")
-            out.line("    reply.writeStatus(.ok)")
+            out.line("    try data.checkInterfaceToken(\(name).encodedDescriptor)")
+            out.line("    reply.writeNoException()")
             out.line("    reply.writeString16(\(name).hash)")
         }
         out.line("default:")
@@ -509,7 +509,7 @@ public struct SwiftGenerator {
     }
 
     private func stubCase(_ info: MethodInfo, interfaceName: String, _ out: inout Emitter) {
-        out.line("try data.enforceInterface(\(interfaceName).encodedDescriptor)")
+        out.line("try data.checkInterfaceToken(\(interfaceName).encodedDescriptor)")
         for (argument, type) in info.arguments {
             let nullable = argument.type.hasAnnotation("nullable")
             let name = "_" + argument.name
@@ -543,7 +543,7 @@ public struct SwiftGenerator {
         }
         out.open("do {")
         out.line(hasResult ? "let _result = try \(call)" : "try \(call)")
-        out.line("reply.writeStatus(.ok)")
+        out.line("reply.writeNoException()")
         if hasResult {
             out.line(write(info.returnType, "_result", nullable: info.method.returnType.hasAnnotation("nullable"), parcel: "reply"))
         }

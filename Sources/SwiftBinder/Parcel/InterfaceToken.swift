@@ -92,10 +92,40 @@ extension Parcel {
         if wireFormat.hasInterfaceHeader { writeInteger(wireFormat.interfaceHeader.rawValue) }
     }
 
+    /// ``enforceInterface(_:)`` without making the ``InterfaceToken`` (what generated stubs call):
+    /// checks the header and the descriptor and moves past them, or throws as
+    /// ``enforceInterface(_:)`` does.
+    public mutating func checkInterfaceToken(_ descriptor: InterfaceDescriptor) throws(ParcelError) {
+        if skipMatchingInterfaceToken(descriptor) == nil { try enforceInterface(descriptor) }
+    }
+
+    /// The usual case in one bounds check: the whole token is there and matches. Returns the
+    /// strict-mode word and the work source and moves past the token, or nil and moves nothing.
+    @inline(__always)
+    private mutating func skipMatchingInterfaceToken(_ descriptor: InterfaceDescriptor) -> (Int32, Int32)? {
+        let headerSize = wireFormat.hasInterfaceHeader ? 12 : 8
+        let expected = descriptor.string16
+        guard readableBytes >= headerSize + expected.count, let base = unsafeDataBytes.baseAddress else { return nil }
+        let token = UnsafeRawPointer(base + readerIndex)
+        if wireFormat.hasInterfaceHeader,
+            token.loadUnaligned(fromByteOffset: 8, as: UInt32.self) != wireFormat.interfaceHeader.rawValue
+        {
+            return nil
+        }
+        guard memcmp(token + headerSize, expected.baseAddress!, expected.count) == 0 else { return nil }
+        readerIndex += headerSize + expected.count
+        return (token.loadUnaligned(as: Int32.self), token.loadUnaligned(fromByteOffset: 4, as: Int32.self))
+    }
+
     /// ``enforceInterface(_:)`` with a descriptor encoded once: the descriptor is compared as
     /// bytes in place.
     @discardableResult
     public mutating func enforceInterface(_ descriptor: InterfaceDescriptor) throws(ParcelError) -> InterfaceToken {
+        if let (policy, workSource) = skipMatchingInterfaceToken(descriptor) {
+            return InterfaceToken(
+                strictModePolicy: policy & ~Self.strictModePenaltyGather, workSource: workSource,
+                descriptor: descriptor.name)
+        }
         let start = readerIndex
         do throws(ParcelError) {
             let (policy, workSource) = try readTokenHeader()

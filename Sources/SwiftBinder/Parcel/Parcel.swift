@@ -100,6 +100,28 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
         self.wireFormat = wireFormat
     }
 
+    /// An empty parcel for writing into `storage` (`capacity` bytes, 8-byte aligned), which it
+    /// owns from now on: ``takeStorage()`` hands it back, or the parcel frees it as its own.
+    init(storage: UnsafeMutableRawPointer, capacity: Int, wireFormat: WireFormat) {
+        self.base = storage
+        self.capacity = capacity
+        self.dataSize = 0
+        self.receivedAddress = nil
+        self.bufferOwner = nil
+        self.wireFormat = wireFormat
+    }
+
+    /// Ends an owned parcel and returns its storage for reuse (a thread's engine lends its
+    /// replies the same block call after call), or nil when it has none.
+    consuming func takeStorage() -> (UnsafeMutableRawPointer, Int)? {
+        precondition(!isReceived, "a received parcel has no storage of its own")
+        closeOwnedDescriptors()
+        objectStorage?.release()
+        let storage = base.map { ($0, capacity) }
+        discard self
+        return storage
+    }
+
     /// A parcel that reads, in place, a transaction buffer the kernel delivered.
     ///
     /// - Parameters:
@@ -440,7 +462,7 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
 
     /// A received parcel owns every descriptor the kernel installed for it.
     private func closeReceivedDescriptors() {
-        guard objectsProblem == nil, let base else { return }
+        guard let receivedObjects, !receivedObjects.isEmpty, objectsProblem == nil, let base else { return }
         for index in 0..<objectCount {
             let offset = Int(objectOffset(at: index))
             guard BinderObjectType(rawValue: base.loadUnaligned(fromByteOffset: offset, as: UInt32.self)) == .fileDescriptor,
@@ -452,7 +474,7 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
 
     /// An owned parcel closes the descriptors written with `takeOwnership` (cookie 1).
     private func closeOwnedDescriptors() {
-        guard let base, let objects else { return }
+        guard objectStorage != nil, let base, let objects else { return }
         for offset in objects.owned {
             let object = base + Int(offset)
             guard BinderObjectType(rawValue: object.loadUnaligned(as: UInt32.self)) == .fileDescriptor,
@@ -480,14 +502,19 @@ enum StorageCache {
     static let largestCached = 64 * 1024
     static let blocksPerThread = 4
 
-    /// This thread's blocks: a fixed handful of slots, filled from the front, order immaterial.
+    /// This thread's blocks: the one freed last, then a fixed handful of slots, filled from the
+    /// front, order immaterial.
     private final class Blocks {
+        /// The block freed last: a thread making one call after another wants it back next.
+        @exclusivity(unchecked) var spare: UnsafeMutableRawPointer?
+        @exclusivity(unchecked) var spareCapacity = 0
         let pointers = UnsafeMutablePointer<UnsafeMutableRawPointer>.allocate(capacity: StorageCache.blocksPerThread)
         let capacities = UnsafeMutablePointer<Int>.allocate(capacity: StorageCache.blocksPerThread)
         // Per-thread: no exclusivity checks needed (they cost more than the cache saves).
         @exclusivity(unchecked) var count = 0
 
         deinit {
+            spare?.deallocate()
             for index in 0..<count { pointers[index].deallocate() }
             pointers.deallocate()
             capacities.deallocate()
@@ -517,7 +544,16 @@ enum StorageCache {
         withBlocks { blocks in reuse(atLeast: needed, from: blocks) }
     }
 
+    @inline(__always)
     private static func reuse(atLeast needed: Int, from blocks: Blocks) -> (UnsafeMutableRawPointer, Int)? {
+        if let spare = blocks.spare, blocks.spareCapacity >= needed {
+            blocks.spare = nil
+            return (spare, blocks.spareCapacity)
+        }
+        return reuseSlot(atLeast: needed, from: blocks)
+    }
+
+    private static func reuseSlot(atLeast needed: Int, from blocks: Blocks) -> (UnsafeMutableRawPointer, Int)? {
         let wanted = max(needed, blockSize)
         for index in 0..<blocks.count where blocks.capacities[index] >= wanted {
             let found = (blocks.pointers[index], blocks.capacities[index])
@@ -535,7 +571,17 @@ enum StorageCache {
         withBlocks { blocks in recycle(pointer, capacity: capacity, into: blocks) }
     }
 
+    @inline(__always)
     private static func recycle(_ pointer: UnsafeMutableRawPointer, capacity: Int, into blocks: Blocks) {
+        if blocks.spare == nil, capacity >= blockSize, capacity <= largestCached {
+            blocks.spare = pointer
+            blocks.spareCapacity = capacity
+            return
+        }
+        recycleIntoSlot(pointer, capacity: capacity, into: blocks)
+    }
+
+    private static func recycleIntoSlot(_ pointer: UnsafeMutableRawPointer, capacity: Int, into blocks: Blocks) {
         guard capacity >= blockSize, capacity <= largestCached, blocks.count < blocksPerThread else {
             pointer.deallocate()
             return

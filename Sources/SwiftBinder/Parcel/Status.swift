@@ -84,6 +84,12 @@ extension Parcel {
         }
     }
 
+    /// Writes the status of a call that succeeded: int32 0 (libbinder's `writeNoException`;
+    /// what generated stubs write, without making a ``Status``).
+    public mutating func writeNoException() {
+        writeInteger(ExceptionCode.none.rawValue)
+    }
+
     /// Writes the status that ends a served AIDL call, as libbinder's `Status::writeToParcel`:
     /// EX_TRANSACTION_FAILED is never written; the call fails with FAILED_TRANSACTION instead.
     public mutating func writeReplyStatus(_ status: Status) throws(StatusCode) {

@@ -293,9 +293,13 @@ public final class BinderProcess: ReceivedBufferOwner, @unchecked Sendable {
             _ = try transactOnewayOnThisThread(handle: handle, code: code, data: data, flags: flags)
             return Parcel(wireFormat: wireFormat)
         }
-        return try withThreadState { (thread) throws(BinderError) in
+        let reply = try withThreadState { (thread) throws(BinderError) in
             try thread.transact(handle: handle, code: code, data: data, flags: flags)
         }
+        guard let reply else { return Parcel(wireFormat: wireFormat) }
+        return Parcel(
+            received: reply.data, objectOffsets: reply.objectOffsets, bufferAddress: reply.address,
+            retainedOwner: Unmanaged.passRetained(self), wireFormat: wireFormat)
     }
 
     /// A oneway call on this thread's engine, with what the driver said about its delivery.

@@ -60,7 +60,7 @@ public enum IClientCallback {
             do {
             switch code {
             case Code.onClients:
-                try data.enforceInterface(IClientCallback.encodedDescriptor)
+                try data.checkInterfaceToken(IClientCallback.encodedDescriptor)
                 let _registered = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
                 let _hasClients = try data.readBool()
                 try data.finishAIDLRequest()

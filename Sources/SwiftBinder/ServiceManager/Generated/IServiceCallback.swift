@@ -60,7 +60,7 @@ public enum IServiceCallback {
             do {
             switch code {
             case Code.onRegistration:
-                try data.enforceInterface(IServiceCallback.encodedDescriptor)
+                try data.checkInterfaceToken(IServiceCallback.encodedDescriptor)
                 let _name = try data.readString16()
                 let _binder = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
                 try data.finishAIDLRequest()

@@ -367,12 +367,12 @@ public enum IServiceManager {
             do {
             switch code {
             case Code.getService:
-                try data.enforceInterface(IServiceManager.encodedDescriptor)
+                try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
                 let _name = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
                     let _result = try service.getService(name: _name)
-                    reply.writeStatus(.ok)
+                    reply.writeNoException()
                     reply.writeStrongBinder(_result)
                 } catch let transport as StatusCode {
                     throw transport
@@ -381,12 +381,12 @@ public enum IServiceManager {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.getService2:
-                try data.enforceInterface(IServiceManager.encodedDescriptor)
+                try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
                 let _name = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
                     let _result = try service.getService2(name: _name)
-                    reply.writeStatus(.ok)
+                    reply.writeNoException()
                     try reply.writeParcelable(_result)
                 } catch let transport as StatusCode {
                     throw transport
@@ -395,12 +395,12 @@ public enum IServiceManager {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.checkService:
-                try data.enforceInterface(IServiceManager.encodedDescriptor)
+                try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
                 let _name = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
                     let _result = try service.checkService(name: _name)
-                    reply.writeStatus(.ok)
+                    reply.writeNoException()
                     reply.writeStrongBinder(_result)
                 } catch let transport as StatusCode {
                     throw transport
@@ -409,12 +409,12 @@ public enum IServiceManager {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.checkService2:
-                try data.enforceInterface(IServiceManager.encodedDescriptor)
+                try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
                 let _name = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
                     let _result = try service.checkService2(name: _name)
-                    reply.writeStatus(.ok)
+                    reply.writeNoException()
                     try reply.writeParcelable(_result)
                 } catch let transport as StatusCode {
                     throw transport
@@ -423,7 +423,7 @@ public enum IServiceManager {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.addService:
-                try data.enforceInterface(IServiceManager.encodedDescriptor)
+                try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
                 let _name = try data.readString16()
                 let _service = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
                 let _allowIsolated = try data.readBool()
@@ -431,7 +431,7 @@ public enum IServiceManager {
                 try data.finishAIDLRequest()
                 do {
                     try service.addService(name: _name, service: _service, allowIsolated: _allowIsolated, dumpPriority: _dumpPriority)
-                    reply.writeStatus(.ok)
+                    reply.writeNoException()
                 } catch let transport as StatusCode {
                     throw transport
                 } catch {
@@ -439,12 +439,12 @@ public enum IServiceManager {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.listServices:
-                try data.enforceInterface(IServiceManager.encodedDescriptor)
+                try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
                 let _dumpPriority = try data.readInt32()
                 try data.finishAIDLRequest()
                 do {
                     let _result = try service.listServices(dumpPriority: _dumpPriority)
-                    reply.writeStatus(.ok)
+                    reply.writeNoException()
                     reply.writeArray(_result) { parcel, element in parcel.writeString16(element) }
                 } catch let transport as StatusCode {
                     throw transport
@@ -453,13 +453,13 @@ public enum IServiceManager {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.registerForNotifications:
-                try data.enforceInterface(IServiceManager.encodedDescriptor)
+                try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
                 let _name = try data.readString16()
                 let _callback = IServiceCallback.asInterface(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
                 try data.finishAIDLRequest()
                 do {
                     try service.registerForNotifications(name: _name, callback: _callback)
-                    reply.writeStatus(.ok)
+                    reply.writeNoException()
                 } catch let transport as StatusCode {
                     throw transport
                 } catch {
@@ -467,13 +467,13 @@ public enum IServiceManager {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.unregisterForNotifications:
-                try data.enforceInterface(IServiceManager.encodedDescriptor)
+                try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
                 let _name = try data.readString16()
                 let _callback = IServiceCallback.asInterface(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
                 try data.finishAIDLRequest()
                 do {
                     try service.unregisterForNotifications(name: _name, callback: _callback)
-                    reply.writeStatus(.ok)
+                    reply.writeNoException()
                 } catch let transport as StatusCode {
                     throw transport
                 } catch {
@@ -481,12 +481,12 @@ public enum IServiceManager {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.isDeclared:
-                try data.enforceInterface(IServiceManager.encodedDescriptor)
+                try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
                 let _name = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
                     let _result = try service.isDeclared(name: _name)
-                    reply.writeStatus(.ok)
+                    reply.writeNoException()
                     reply.writeBool(_result)
                 } catch let transport as StatusCode {
                     throw transport
@@ -495,12 +495,12 @@ public enum IServiceManager {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.getDeclaredInstances:
-                try data.enforceInterface(IServiceManager.encodedDescriptor)
+                try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
                 let _iface = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
                     let _result = try service.getDeclaredInstances(iface: _iface)
-                    reply.writeStatus(.ok)
+                    reply.writeNoException()
                     reply.writeArray(_result) { parcel, element in parcel.writeString16(element) }
                 } catch let transport as StatusCode {
                     throw transport
@@ -509,12 +509,12 @@ public enum IServiceManager {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.updatableViaApex:
-                try data.enforceInterface(IServiceManager.encodedDescriptor)
+                try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
                 let _name = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
                     let _result = try service.updatableViaApex(name: _name)
-                    reply.writeStatus(.ok)
+                    reply.writeNoException()
                     reply.writeString16(_result)
                 } catch let transport as StatusCode {
                     throw transport
@@ -523,12 +523,12 @@ public enum IServiceManager {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.getUpdatableNames:
-                try data.enforceInterface(IServiceManager.encodedDescriptor)
+                try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
                 let _apexName = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
                     let _result = try service.getUpdatableNames(apexName: _apexName)
-                    reply.writeStatus(.ok)
+                    reply.writeNoException()
                     reply.writeArray(_result) { parcel, element in parcel.writeString16(element) }
                 } catch let transport as StatusCode {
                     throw transport
@@ -537,12 +537,12 @@ public enum IServiceManager {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.getConnectionInfo:
-                try data.enforceInterface(IServiceManager.encodedDescriptor)
+                try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
                 let _name = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
                     let _result = try service.getConnectionInfo(name: _name)
-                    reply.writeStatus(.ok)
+                    reply.writeNoException()
                     try reply.writeNullableParcelable(_result)
                 } catch let transport as StatusCode {
                     throw transport
@@ -551,14 +551,14 @@ public enum IServiceManager {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.registerClientCallback:
-                try data.enforceInterface(IServiceManager.encodedDescriptor)
+                try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
                 let _name = try data.readString16()
                 let _service = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
                 let _callback = IClientCallback.asInterface(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
                 try data.finishAIDLRequest()
                 do {
                     try service.registerClientCallback(name: _name, service: _service, callback: _callback)
-                    reply.writeStatus(.ok)
+                    reply.writeNoException()
                 } catch let transport as StatusCode {
                     throw transport
                 } catch {
@@ -566,13 +566,13 @@ public enum IServiceManager {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.tryUnregisterService:
-                try data.enforceInterface(IServiceManager.encodedDescriptor)
+                try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
                 let _name = try data.readString16()
                 let _service = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
                 try data.finishAIDLRequest()
                 do {
                     try service.tryUnregisterService(name: _name, service: _service)
-                    reply.writeStatus(.ok)
+                    reply.writeNoException()
                 } catch let transport as StatusCode {
                     throw transport
                 } catch {
@@ -580,10 +580,10 @@ public enum IServiceManager {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.getServiceDebugInfo:
-                try data.enforceInterface(IServiceManager.encodedDescriptor)
+                try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
                 do {
                     let _result = try service.getServiceDebugInfo()
-                    reply.writeStatus(.ok)
+                    reply.writeNoException()
                     try reply.writeArray(_result) { (parcel: inout Parcel, element) throws(ParcelError) in try parcel.writeParcelable(element) }
                 } catch let transport as StatusCode {
                     throw transport

@@ -221,12 +221,12 @@ public enum IServiceManagerAndroid11 {
             do {
             switch code {
             case Code.getService:
-                try data.enforceInterface(IServiceManagerAndroid11.encodedDescriptor)
+                try data.checkInterfaceToken(IServiceManagerAndroid11.encodedDescriptor)
                 let _name = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
                     let _result = try service.getService(name: _name)
-                    reply.writeStatus(.ok)
+                    reply.writeNoException()
                     reply.writeStrongBinder(_result)
                 } catch let transport as StatusCode {
                     throw transport
@@ -235,12 +235,12 @@ public enum IServiceManagerAndroid11 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.checkService:
-                try data.enforceInterface(IServiceManagerAndroid11.encodedDescriptor)
+                try data.checkInterfaceToken(IServiceManagerAndroid11.encodedDescriptor)
                 let _name = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
                     let _result = try service.checkService(name: _name)
-                    reply.writeStatus(.ok)
+                    reply.writeNoException()
                     reply.writeStrongBinder(_result)
                 } catch let transport as StatusCode {
                     throw transport
@@ -249,7 +249,7 @@ public enum IServiceManagerAndroid11 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.addService:
-                try data.enforceInterface(IServiceManagerAndroid11.encodedDescriptor)
+                try data.checkInterfaceToken(IServiceManagerAndroid11.encodedDescriptor)
                 let _name = try data.readString16()
                 let _service = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
                 let _allowIsolated = try data.readBool()
@@ -257,7 +257,7 @@ public enum IServiceManagerAndroid11 {
                 try data.finishAIDLRequest()
                 do {
                     try service.addService(name: _name, service: _service, allowIsolated: _allowIsolated, dumpPriority: _dumpPriority)
-                    reply.writeStatus(.ok)
+                    reply.writeNoException()
                 } catch let transport as StatusCode {
                     throw transport
                 } catch {
@@ -265,12 +265,12 @@ public enum IServiceManagerAndroid11 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.listServices:
-                try data.enforceInterface(IServiceManagerAndroid11.encodedDescriptor)
+                try data.checkInterfaceToken(IServiceManagerAndroid11.encodedDescriptor)
                 let _dumpPriority = try data.readInt32()
                 try data.finishAIDLRequest()
                 do {
                     let _result = try service.listServices(dumpPriority: _dumpPriority)
-                    reply.writeStatus(.ok)
+                    reply.writeNoException()
                     reply.writeArray(_result) { parcel, element in parcel.writeString16(element) }
                 } catch let transport as StatusCode {
                     throw transport
@@ -279,13 +279,13 @@ public enum IServiceManagerAndroid11 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.registerForNotifications:
-                try data.enforceInterface(IServiceManagerAndroid11.encodedDescriptor)
+                try data.checkInterfaceToken(IServiceManagerAndroid11.encodedDescriptor)
                 let _name = try data.readString16()
                 let _callback = IServiceCallback.asInterface(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
                 try data.finishAIDLRequest()
                 do {
                     try service.registerForNotifications(name: _name, callback: _callback)
-                    reply.writeStatus(.ok)
+                    reply.writeNoException()
                 } catch let transport as StatusCode {
                     throw transport
                 } catch {
@@ -293,13 +293,13 @@ public enum IServiceManagerAndroid11 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.unregisterForNotifications:
-                try data.enforceInterface(IServiceManagerAndroid11.encodedDescriptor)
+                try data.checkInterfaceToken(IServiceManagerAndroid11.encodedDescriptor)
                 let _name = try data.readString16()
                 let _callback = IServiceCallback.asInterface(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
                 try data.finishAIDLRequest()
                 do {
                     try service.unregisterForNotifications(name: _name, callback: _callback)
-                    reply.writeStatus(.ok)
+                    reply.writeNoException()
                 } catch let transport as StatusCode {
                     throw transport
                 } catch {
@@ -307,12 +307,12 @@ public enum IServiceManagerAndroid11 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.isDeclared:
-                try data.enforceInterface(IServiceManagerAndroid11.encodedDescriptor)
+                try data.checkInterfaceToken(IServiceManagerAndroid11.encodedDescriptor)
                 let _name = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
                     let _result = try service.isDeclared(name: _name)
-                    reply.writeStatus(.ok)
+                    reply.writeNoException()
                     reply.writeBool(_result)
                 } catch let transport as StatusCode {
                     throw transport
@@ -321,14 +321,14 @@ public enum IServiceManagerAndroid11 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.registerClientCallback:
-                try data.enforceInterface(IServiceManagerAndroid11.encodedDescriptor)
+                try data.checkInterfaceToken(IServiceManagerAndroid11.encodedDescriptor)
                 let _name = try data.readString16()
                 let _service = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
                 let _callback = IClientCallback.asInterface(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
                 try data.finishAIDLRequest()
                 do {
                     try service.registerClientCallback(name: _name, service: _service, callback: _callback)
-                    reply.writeStatus(.ok)
+                    reply.writeNoException()
                 } catch let transport as StatusCode {
                     throw transport
                 } catch {
@@ -336,13 +336,13 @@ public enum IServiceManagerAndroid11 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.tryUnregisterService:
-                try data.enforceInterface(IServiceManagerAndroid11.encodedDescriptor)
+                try data.checkInterfaceToken(IServiceManagerAndroid11.encodedDescriptor)
                 let _name = try data.readString16()
                 let _service = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
                 try data.finishAIDLRequest()
                 do {
                     try service.tryUnregisterService(name: _name, service: _service)
-                    reply.writeStatus(.ok)
+                    reply.writeNoException()
                 } catch let transport as StatusCode {
                     throw transport
                 } catch {

@@ -300,12 +300,12 @@ public enum IServiceManagerAndroid13 {
             do {
             switch code {
             case Code.getService:
-                try data.enforceInterface(IServiceManagerAndroid13.encodedDescriptor)
+                try data.checkInterfaceToken(IServiceManagerAndroid13.encodedDescriptor)
                 let _name = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
                     let _result = try service.getService(name: _name)
-                    reply.writeStatus(.ok)
+                    reply.writeNoException()
                     reply.writeStrongBinder(_result)
                 } catch let transport as StatusCode {
                     throw transport
@@ -314,12 +314,12 @@ public enum IServiceManagerAndroid13 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.checkService:
-                try data.enforceInterface(IServiceManagerAndroid13.encodedDescriptor)
+                try data.checkInterfaceToken(IServiceManagerAndroid13.encodedDescriptor)
                 let _name = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
                     let _result = try service.checkService(name: _name)
-                    reply.writeStatus(.ok)
+                    reply.writeNoException()
                     reply.writeStrongBinder(_result)
                 } catch let transport as StatusCode {
                     throw transport
@@ -328,7 +328,7 @@ public enum IServiceManagerAndroid13 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.addService:
-                try data.enforceInterface(IServiceManagerAndroid13.encodedDescriptor)
+                try data.checkInterfaceToken(IServiceManagerAndroid13.encodedDescriptor)
                 let _name = try data.readString16()
                 let _service = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
                 let _allowIsolated = try data.readBool()
@@ -336,7 +336,7 @@ public enum IServiceManagerAndroid13 {
                 try data.finishAIDLRequest()
                 do {
                     try service.addService(name: _name, service: _service, allowIsolated: _allowIsolated, dumpPriority: _dumpPriority)
-                    reply.writeStatus(.ok)
+                    reply.writeNoException()
                 } catch let transport as StatusCode {
                     throw transport
                 } catch {
@@ -344,12 +344,12 @@ public enum IServiceManagerAndroid13 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.listServices:
-                try data.enforceInterface(IServiceManagerAndroid13.encodedDescriptor)
+                try data.checkInterfaceToken(IServiceManagerAndroid13.encodedDescriptor)
                 let _dumpPriority = try data.readInt32()
                 try data.finishAIDLRequest()
                 do {
                     let _result = try service.listServices(dumpPriority: _dumpPriority)
-                    reply.writeStatus(.ok)
+                    reply.writeNoException()
                     reply.writeArray(_result) { parcel, element in parcel.writeString16(element) }
                 } catch let transport as StatusCode {
                     throw transport
@@ -358,13 +358,13 @@ public enum IServiceManagerAndroid13 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.registerForNotifications:
-                try data.enforceInterface(IServiceManagerAndroid13.encodedDescriptor)
+                try data.checkInterfaceToken(IServiceManagerAndroid13.encodedDescriptor)
                 let _name = try data.readString16()
                 let _callback = IServiceCallback.asInterface(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
                 try data.finishAIDLRequest()
                 do {
                     try service.registerForNotifications(name: _name, callback: _callback)
-                    reply.writeStatus(.ok)
+                    reply.writeNoException()
                 } catch let transport as StatusCode {
                     throw transport
                 } catch {
@@ -372,13 +372,13 @@ public enum IServiceManagerAndroid13 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.unregisterForNotifications:
-                try data.enforceInterface(IServiceManagerAndroid13.encodedDescriptor)
+                try data.checkInterfaceToken(IServiceManagerAndroid13.encodedDescriptor)
                 let _name = try data.readString16()
                 let _callback = IServiceCallback.asInterface(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
                 try data.finishAIDLRequest()
                 do {
                     try service.unregisterForNotifications(name: _name, callback: _callback)
-                    reply.writeStatus(.ok)
+                    reply.writeNoException()
                 } catch let transport as StatusCode {
                     throw transport
                 } catch {
@@ -386,12 +386,12 @@ public enum IServiceManagerAndroid13 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.isDeclared:
-                try data.enforceInterface(IServiceManagerAndroid13.encodedDescriptor)
+                try data.checkInterfaceToken(IServiceManagerAndroid13.encodedDescriptor)
                 let _name = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
                     let _result = try service.isDeclared(name: _name)
-                    reply.writeStatus(.ok)
+                    reply.writeNoException()
                     reply.writeBool(_result)
                 } catch let transport as StatusCode {
                     throw transport
@@ -400,12 +400,12 @@ public enum IServiceManagerAndroid13 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.getDeclaredInstances:
-                try data.enforceInterface(IServiceManagerAndroid13.encodedDescriptor)
+                try data.checkInterfaceToken(IServiceManagerAndroid13.encodedDescriptor)
                 let _iface = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
                     let _result = try service.getDeclaredInstances(iface: _iface)
-                    reply.writeStatus(.ok)
+                    reply.writeNoException()
                     reply.writeArray(_result) { parcel, element in parcel.writeString16(element) }
                 } catch let transport as StatusCode {
                     throw transport
@@ -414,12 +414,12 @@ public enum IServiceManagerAndroid13 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.updatableViaApex:
-                try data.enforceInterface(IServiceManagerAndroid13.encodedDescriptor)
+                try data.checkInterfaceToken(IServiceManagerAndroid13.encodedDescriptor)
                 let _name = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
                     let _result = try service.updatableViaApex(name: _name)
-                    reply.writeStatus(.ok)
+                    reply.writeNoException()
                     reply.writeString16(_result)
                 } catch let transport as StatusCode {
                     throw transport
@@ -428,12 +428,12 @@ public enum IServiceManagerAndroid13 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.getConnectionInfo:
-                try data.enforceInterface(IServiceManagerAndroid13.encodedDescriptor)
+                try data.checkInterfaceToken(IServiceManagerAndroid13.encodedDescriptor)
                 let _name = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
                     let _result = try service.getConnectionInfo(name: _name)
-                    reply.writeStatus(.ok)
+                    reply.writeNoException()
                     try reply.writeNullableParcelable(_result)
                 } catch let transport as StatusCode {
                     throw transport
@@ -442,14 +442,14 @@ public enum IServiceManagerAndroid13 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.registerClientCallback:
-                try data.enforceInterface(IServiceManagerAndroid13.encodedDescriptor)
+                try data.checkInterfaceToken(IServiceManagerAndroid13.encodedDescriptor)
                 let _name = try data.readString16()
                 let _service = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
                 let _callback = IClientCallback.asInterface(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
                 try data.finishAIDLRequest()
                 do {
                     try service.registerClientCallback(name: _name, service: _service, callback: _callback)
-                    reply.writeStatus(.ok)
+                    reply.writeNoException()
                 } catch let transport as StatusCode {
                     throw transport
                 } catch {
@@ -457,13 +457,13 @@ public enum IServiceManagerAndroid13 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.tryUnregisterService:
-                try data.enforceInterface(IServiceManagerAndroid13.encodedDescriptor)
+                try data.checkInterfaceToken(IServiceManagerAndroid13.encodedDescriptor)
                 let _name = try data.readString16()
                 let _service = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
                 try data.finishAIDLRequest()
                 do {
                     try service.tryUnregisterService(name: _name, service: _service)
-                    reply.writeStatus(.ok)
+                    reply.writeNoException()
                 } catch let transport as StatusCode {
                     throw transport
                 } catch {
@@ -471,10 +471,10 @@ public enum IServiceManagerAndroid13 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.getServiceDebugInfo:
-                try data.enforceInterface(IServiceManagerAndroid13.encodedDescriptor)
+                try data.checkInterfaceToken(IServiceManagerAndroid13.encodedDescriptor)
                 do {
                     let _result = try service.getServiceDebugInfo()
-                    reply.writeStatus(.ok)
+                    reply.writeNoException()
                     try reply.writeArray(_result) { (parcel: inout Parcel, element) throws(ParcelError) in try parcel.writeParcelable(element) }
                 } catch let transport as StatusCode {
                     throw transport

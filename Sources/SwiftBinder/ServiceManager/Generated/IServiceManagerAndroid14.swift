@@ -320,12 +320,12 @@ public enum IServiceManagerAndroid14 {
             do {
             switch code {
             case Code.getService:
-                try data.enforceInterface(IServiceManagerAndroid14.encodedDescriptor)
+                try data.checkInterfaceToken(IServiceManagerAndroid14.encodedDescriptor)
                 let _name = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
                     let _result = try service.getService(name: _name)
-                    reply.writeStatus(.ok)
+                    reply.writeNoException()
                     reply.writeStrongBinder(_result)
                 } catch let transport as StatusCode {
                     throw transport
@@ -334,12 +334,12 @@ public enum IServiceManagerAndroid14 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.checkService:
-                try data.enforceInterface(IServiceManagerAndroid14.encodedDescriptor)
+                try data.checkInterfaceToken(IServiceManagerAndroid14.encodedDescriptor)
                 let _name = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
                     let _result = try service.checkService(name: _name)
-                    reply.writeStatus(.ok)
+                    reply.writeNoException()
                     reply.writeStrongBinder(_result)
                 } catch let transport as StatusCode {
                     throw transport
@@ -348,7 +348,7 @@ public enum IServiceManagerAndroid14 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.addService:
-                try data.enforceInterface(IServiceManagerAndroid14.encodedDescriptor)
+                try data.checkInterfaceToken(IServiceManagerAndroid14.encodedDescriptor)
                 let _name = try data.readString16()
                 let _service = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
                 let _allowIsolated = try data.readBool()
@@ -356,7 +356,7 @@ public enum IServiceManagerAndroid14 {
                 try data.finishAIDLRequest()
                 do {
                     try service.addService(name: _name, service: _service, allowIsolated: _allowIsolated, dumpPriority: _dumpPriority)
-                    reply.writeStatus(.ok)
+                    reply.writeNoException()
                 } catch let transport as StatusCode {
                     throw transport
                 } catch {
@@ -364,12 +364,12 @@ public enum IServiceManagerAndroid14 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.listServices:
-                try data.enforceInterface(IServiceManagerAndroid14.encodedDescriptor)
+                try data.checkInterfaceToken(IServiceManagerAndroid14.encodedDescriptor)
                 let _dumpPriority = try data.readInt32()
                 try data.finishAIDLRequest()
                 do {
                     let _result = try service.listServices(dumpPriority: _dumpPriority)
-                    reply.writeStatus(.ok)
+                    reply.writeNoException()
                     reply.writeArray(_result) { parcel, element in parcel.writeString16(element) }
                 } catch let transport as StatusCode {
                     throw transport
@@ -378,13 +378,13 @@ public enum IServiceManagerAndroid14 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.registerForNotifications:
-                try data.enforceInterface(IServiceManagerAndroid14.encodedDescriptor)
+                try data.checkInterfaceToken(IServiceManagerAndroid14.encodedDescriptor)
                 let _name = try data.readString16()
                 let _callback = IServiceCallback.asInterface(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
                 try data.finishAIDLRequest()
                 do {
                     try service.registerForNotifications(name: _name, callback: _callback)
-                    reply.writeStatus(.ok)
+                    reply.writeNoException()
                 } catch let transport as StatusCode {
                     throw transport
                 } catch {
@@ -392,13 +392,13 @@ public enum IServiceManagerAndroid14 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.unregisterForNotifications:
-                try data.enforceInterface(IServiceManagerAndroid14.encodedDescriptor)
+                try data.checkInterfaceToken(IServiceManagerAndroid14.encodedDescriptor)
                 let _name = try data.readString16()
                 let _callback = IServiceCallback.asInterface(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
                 try data.finishAIDLRequest()
                 do {
                     try service.unregisterForNotifications(name: _name, callback: _callback)
-                    reply.writeStatus(.ok)
+                    reply.writeNoException()
                 } catch let transport as StatusCode {
                     throw transport
                 } catch {
@@ -406,12 +406,12 @@ public enum IServiceManagerAndroid14 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.isDeclared:
-                try data.enforceInterface(IServiceManagerAndroid14.encodedDescriptor)
+                try data.checkInterfaceToken(IServiceManagerAndroid14.encodedDescriptor)
                 let _name = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
                     let _result = try service.isDeclared(name: _name)
-                    reply.writeStatus(.ok)
+                    reply.writeNoException()
                     reply.writeBool(_result)
                 } catch let transport as StatusCode {
                     throw transport
@@ -420,12 +420,12 @@ public enum IServiceManagerAndroid14 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.getDeclaredInstances:
-                try data.enforceInterface(IServiceManagerAndroid14.encodedDescriptor)
+                try data.checkInterfaceToken(IServiceManagerAndroid14.encodedDescriptor)
                 let _iface = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
                     let _result = try service.getDeclaredInstances(iface: _iface)
-                    reply.writeStatus(.ok)
+                    reply.writeNoException()
                     reply.writeArray(_result) { parcel, element in parcel.writeString16(element) }
                 } catch let transport as StatusCode {
                     throw transport
@@ -434,12 +434,12 @@ public enum IServiceManagerAndroid14 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.updatableViaApex:
-                try data.enforceInterface(IServiceManagerAndroid14.encodedDescriptor)
+                try data.checkInterfaceToken(IServiceManagerAndroid14.encodedDescriptor)
                 let _name = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
                     let _result = try service.updatableViaApex(name: _name)
-                    reply.writeStatus(.ok)
+                    reply.writeNoException()
                     reply.writeString16(_result)
                 } catch let transport as StatusCode {
                     throw transport
@@ -448,12 +448,12 @@ public enum IServiceManagerAndroid14 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.getUpdatableNames:
-                try data.enforceInterface(IServiceManagerAndroid14.encodedDescriptor)
+                try data.checkInterfaceToken(IServiceManagerAndroid14.encodedDescriptor)
                 let _apexName = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
                     let _result = try service.getUpdatableNames(apexName: _apexName)
-                    reply.writeStatus(.ok)
+                    reply.writeNoException()
                     reply.writeArray(_result) { parcel, element in parcel.writeString16(element) }
                 } catch let transport as StatusCode {
                     throw transport
@@ -462,12 +462,12 @@ public enum IServiceManagerAndroid14 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.getConnectionInfo:
-                try data.enforceInterface(IServiceManagerAndroid14.encodedDescriptor)
+                try data.checkInterfaceToken(IServiceManagerAndroid14.encodedDescriptor)
                 let _name = try data.readString16()
                 try data.finishAIDLRequest()
                 do {
                     let _result = try service.getConnectionInfo(name: _name)
-                    reply.writeStatus(.ok)
+                    reply.writeNoException()
                     try reply.writeNullableParcelable(_result)
                 } catch let transport as StatusCode {
                     throw transport
@@ -476,14 +476,14 @@ public enum IServiceManagerAndroid14 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.registerClientCallback:
-                try data.enforceInterface(IServiceManagerAndroid14.encodedDescriptor)
+                try data.checkInterfaceToken(IServiceManagerAndroid14.encodedDescriptor)
                 let _name = try data.readString16()
                 let _service = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
                 let _callback = IClientCallback.asInterface(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
                 try data.finishAIDLRequest()
                 do {
                     try service.registerClientCallback(name: _name, service: _service, callback: _callback)
-                    reply.writeStatus(.ok)
+                    reply.writeNoException()
                 } catch let transport as StatusCode {
                     throw transport
                 } catch {
@@ -491,13 +491,13 @@ public enum IServiceManagerAndroid14 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.tryUnregisterService:
-                try data.enforceInterface(IServiceManagerAndroid14.encodedDescriptor)
+                try data.checkInterfaceToken(IServiceManagerAndroid14.encodedDescriptor)
                 let _name = try data.readString16()
                 let _service = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
                 try data.finishAIDLRequest()
                 do {
                     try service.tryUnregisterService(name: _name, service: _service)
-                    reply.writeStatus(.ok)
+                    reply.writeNoException()
                 } catch let transport as StatusCode {
                     throw transport
                 } catch {
@@ -505,10 +505,10 @@ public enum IServiceManagerAndroid14 {
                     try reply.writeReplyStatus(Status(caught: error))
                 }
             case Code.getServiceDebugInfo:
-                try data.enforceInterface(IServiceManagerAndroid14.encodedDescriptor)
+                try data.checkInterfaceToken(IServiceManagerAndroid14.encodedDescriptor)
                 do {
                     let _result = try service.getServiceDebugInfo()
-                    reply.writeStatus(.ok)
+                    reply.writeNoException()
                     try reply.writeArray(_result) { (parcel: inout Parcel, element) throws(ParcelError) in try parcel.writeParcelable(element) }
                 } catch let transport as StatusCode {
                     throw transport
