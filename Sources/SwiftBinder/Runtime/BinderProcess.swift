@@ -367,7 +367,9 @@ final class ThreadStateKey: @unchecked Sendable {
         @exclusivity(unchecked) var last: Unmanaged<ThreadState>?
     }
 
-    private static let key: pthread_key_t = {
+    /// The key of every thread's table, made once. Each instance keeps a copy, so that the
+    /// per-call lookup does not go through the lazy global's `swift_once`.
+    private static let sharedKey: pthread_key_t = {
         var key = pthread_key_t()
         let result = pthread_key_create(&key) { raw in
             guard let raw else { return }
@@ -379,18 +381,20 @@ final class ThreadStateKey: @unchecked Sendable {
 
     /// The caller the current thread is serving, on whichever device.
     static func currentCaller() -> CallerIdentity? {
-        guard let raw = pthread_getspecific(key) else { return nil }
+        guard let raw = pthread_getspecific(sharedKey) else { return nil }
         let states = Unmanaged<States>.fromOpaque(raw).takeUnretainedValue()
         return states.byProcess.values.first { $0.servedCaller != nil }?.caller
     }
 
+    private let key = ThreadStateKey.sharedKey
+
     func state(for process: BinderProcess) -> ThreadState {
         let states: States
-        if let raw = pthread_getspecific(Self.key) {
+        if let raw = pthread_getspecific(key) {
             states = Unmanaged<States>.fromOpaque(raw).takeUnretainedValue()
         } else {
             states = States()
-            pthread_setspecific(Self.key, Unmanaged.passRetained(states).toOpaque())
+            pthread_setspecific(key, Unmanaged.passRetained(states).toOpaque())
         }
         if let last = states.last?.takeUnretainedValue(), last.processSerial == process.serial { return last }
         let id = ObjectIdentifier(process)
@@ -412,7 +416,7 @@ final class ThreadStateKey: @unchecked Sendable {
     /// table, which only this thread touches, keeps the state alive meanwhile).
     @inline(__always)
     func withState<R: ~Copyable, E: Error>(for process: BinderProcess, _ body: (ThreadState) throws(E) -> R) throws(E) -> R {
-        if let raw = pthread_getspecific(Self.key),
+        if let raw = pthread_getspecific(key),
             let last = Unmanaged<States>.fromOpaque(raw)._withUnsafeGuaranteedRef({ $0.last }),
             last._withUnsafeGuaranteedRef({ $0.processSerial }) == process.serial
         {

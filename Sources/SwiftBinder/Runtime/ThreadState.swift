@@ -97,6 +97,8 @@ final class ThreadState {
     /// `BR_RELEASE` / `BR_DECREFS` received, applied once the batch is handled.
     @exclusivity(unchecked) private var pendingStrongReleases: [NodeIdentity] = []
     @exclusivity(unchecked) private var pendingWeakReleases: [NodeIdentity] = []
+    /// Whether either list has entries (checked after every batch).
+    @exclusivity(unchecked) private var hasPendingReleases = false
 
     /// Whether this thread is a looper (entered or registered) of its process.
     @exclusivity(unchecked) private(set) var isLooper = false
@@ -169,10 +171,10 @@ final class ThreadState {
             failure = error
         }
         // The driver reports what it used even when the ioctl fails.
-        out.removeFirst(Int(request.write_consumed))
-        let read = Int(request.read_consumed)
-        if needRead && read > 0 {
-            incomingFilled = min(read, incoming.count)  // never past the buffer, whatever the driver says
+        out.removeFirst(Int(clamping: request.write_consumed))
+        if needRead && request.read_consumed > 0 {
+            // Never past the buffer, whatever the driver says.
+            incomingFilled = Int(truncatingIfNeeded: min(request.read_consumed, request.read_size))
             incomingPosition = 0
         }
         if let failure, !out.isEmpty, failure != .interrupted {
@@ -435,8 +437,10 @@ final class ThreadState {
             out.append(.incrementStrongDone, node: node)
         case .decrementStrong(let node):
             pendingStrongReleases.append(node)
+            hasPendingReleases = true
         case .decrementWeak(let node):
             pendingWeakReleases.append(node)
+            hasPendingReleases = true
         case .attemptAcquire:
             out.appendInteger(DriverCommand(rawValue: BC_ACQUIRE_RESULT.rawValue).rawValue)
             out.appendInteger(Int32(0))
@@ -482,8 +486,13 @@ final class ThreadState {
     }
 
     /// Drops the references the kernel released in the batch just handled.
+    @inline(__always)
     private func applyPendingReleases() {
-        guard !(pendingStrongReleases.isEmpty && pendingWeakReleases.isEmpty) else { return }
+        if hasPendingReleases { applyPendingReleasesNow() }
+    }
+
+    private func applyPendingReleasesNow() {
+        hasPendingReleases = false
         let process = owner
         var released: [BinderObject] = []
         for node in pendingStrongReleases {
