@@ -125,15 +125,19 @@ public struct CommandBuffer: ~Copyable, @unchecked Sendable {
     /// A command carrying one 64-bit value: `BC_FREE_BUFFER` (buffer address),
     /// `BC_DEAD_BINDER_DONE` and `BC_FREEZE_NOTIFICATION_DONE` (cookie).
     public mutating func append(_ command: DriverCommand, value: UInt64) {
-        appendInteger(command.rawValue)
-        appendInteger(value)
+        append(size: 4 + 8) { out in
+            out.storeBytes(of: command.rawValue, as: UInt32.self)
+            (out + 4).storeBytes(of: value, as: UInt64.self)
+        }
     }
 
     /// An acknowledgement of `BR_INCREFS`/`BR_ACQUIRE`: `BC_INCREFS_DONE`, `BC_ACQUIRE_DONE`.
     public mutating func append(_ command: DriverCommand, node: NodeIdentity) {
-        appendInteger(command.rawValue)
-        appendInteger(node.pointer)
-        appendInteger(node.cookie)
+        append(size: 4 + 16) { out in
+            out.storeBytes(of: command.rawValue, as: UInt32.self)
+            (out + 4).storeBytes(of: node.pointer, as: UInt64.self)
+            (out + 12).storeBytes(of: node.cookie, as: UInt64.self)
+        }
     }
 
     /// A notification request on a handle: `BC_REQUEST_DEATH_NOTIFICATION`,

@@ -187,13 +187,13 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
 
     deinit {
         if let receivedAddress {
-            closeReceivedDescriptors()
+            if let receivedObjects, !receivedObjects.isEmpty { closeReceivedDescriptors() }
             if let bufferOwner {
                 bufferOwner._withUnsafeGuaranteedRef { $0.releaseReceivedBuffer(at: receivedAddress) }
                 bufferOwner.release()
             }
         } else {
-            closeOwnedDescriptors()
+            if objectStorage != nil { closeOwnedDescriptors() }
             if let base { StorageCache.recycle(base, capacity: capacity) }
         }
         objectStorage?.release()

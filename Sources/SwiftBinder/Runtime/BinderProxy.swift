@@ -30,10 +30,16 @@ public final class BinderProxy: IBinder, @unchecked Sendable {
 
     private let state = Mutex(State())
 
+    /// The level a user call needs the object to provide (this process's own), or nil where
+    /// the wire format has no stability (Android 10): fixed for the proxy's life.
+    private let requiredStability: StabilityLevel?
+
     init(process: BinderProcess, handle: UInt32, generation: UInt64) {
         self.process = process
         self.handle = handle
         self.generation = generation
+        let format = process.wireFormat
+        requiredStability = format.stability == .none ? nil : format.localStability
     }
 
     deinit {
@@ -77,17 +83,17 @@ public final class BinderProxy: IBinder, @unchecked Sendable {
     /// - a user call needs an object whose stability includes this process's level
     ///   (`Stability::check`: SYSTEM needs SYSTEM or VINTF, VENDOR needs VENDOR or VINTF);
     ///   Android 10 had no stability.
+    @inline(__always)
     private func checkBeforeSending(code: UInt32, _ data: borrowing Parcel) throws(BinderError) {
-        let format = process.wireFormat
-        if data.dataSize > 0, data.wireFormat != format {
-            throw .wireFormatMismatch(request: data.wireFormat, target: format, targetRelease: process.release.description)
+        if data.dataSize > 0, data.wireFormat != process.wireFormat {
+            throw .wireFormatMismatch(
+                request: data.wireFormat, target: process.wireFormat, targetRelease: process.release.description)
         }
         if handle != 0 && deadReplySeen.load(ordering: .relaxed) { throw .transactionFailed(.deadTarget) }
-        let recorded = StabilityLevel(rawValue: recordedStability.load(ordering: .acquiring))
-        guard ReservedTransactionCode.firstCall...ReservedTransactionCode.lastCall ~= code, format.stability != .none
+        guard let required = requiredStability,
+            code >= ReservedTransactionCode.firstCall && code <= ReservedTransactionCode.lastCall
         else { return }
-        let required = format.localStability
-        let provided = level(recorded: recorded)
+        let provided = level(recorded: StabilityLevel(rawValue: recordedStability.load(ordering: .acquiring)))
         guard provided.isDeclared, provided.rawValue & required.rawValue == required.rawValue else {
             throw .stabilityRefused(provided: provided, required: required, handle: handle)
         }
