@@ -129,6 +129,22 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
         return storage
     }
 
+    /// Ends a received parcel whose buffer the caller hands back itself (the engine, for a
+    /// request it served, writes `BC_FREE_BUFFER` with its reply): closes the descriptors the
+    /// reader did not take, lets go of the owner, and returns the buffer's kernel address. An
+    /// owned parcel ends as usual and returns nil.
+    consuming func endReceived() -> UInt64? {
+        guard let receivedAddress else {
+            _ = consume self
+            return nil
+        }
+        if let receivedObjects, !receivedObjects.isEmpty { closeReceivedDescriptors() }
+        bufferOwner?.release()
+        objectStorage?.release()
+        discard self
+        return receivedAddress
+    }
+
     /// A parcel that reads, in place, a transaction buffer the kernel delivered.
     ///
     /// - Parameters:
@@ -159,7 +175,9 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
         self.receivedAddress = bufferAddress
         self.bufferOwner = retainedOwner
         self.wireFormat = wireFormat
-        if let problem = Self.validateObjects(objectOffsets, dataSize: data.count, base: data.baseAddress) {
+        if !objectOffsets.isEmpty,
+            let problem = Self.validateObjects(objectOffsets, dataSize: data.count, base: data.baseAddress)
+        {
             objectState().problem = problem
         }
     }
