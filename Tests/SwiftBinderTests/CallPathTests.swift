@@ -53,6 +53,28 @@ import Testing
         #expect(parcel.readerIndex == 0)
     }
 
+    /// A wire format is one packed word: each field set leaves the others as they were, and
+    /// two formats are equal exactly when every field is.
+    @Test func wireFormatFieldsAreIndependent() {
+        var format = WireFormat.android12
+        format.interfaceHeader = .vendor
+        format.localStability = .vintf
+        format.schedulingBits = 0
+        #expect(format.stability == .category)
+        #expect(format.hasInterfaceHeader)
+        #expect(format.interfaceHeader == .vendor)
+        #expect(format.localStability == .vintf)
+        #expect(format.schedulingBits == 0)
+        #expect(format != .android12)
+        format.interfaceHeader = .system
+        format.localStability = .system
+        format.schedulingBits = 0x13
+        #expect(format == .android12)
+        format.stability = .none
+        format.hasInterfaceHeader = false
+        #expect(format == .android10)
+    }
+
     /// `writeNoException` writes what libbinder's `Parcel::writeNoException` writes: a
     /// `binder::Status` of EX_NONE, which is the int32 0 and nothing more
     /// (libs/binder/Status.cpp `Status::writeToParcel`, android-14.0.0_r1).

@@ -80,8 +80,16 @@ extension Parcel {
     public mutating func writeInterfaceToken(
         _ descriptor: InterfaceDescriptor, strictModePolicy: Int32 = 0, workSource: Int32 = -1
     ) {
-        writeTokenHeader(strictModePolicy: strictModePolicy, workSource: workSource)
-        writeBytes(descriptor.string16)
+        // The whole token in one reservation: the words, then the encoded descriptor.
+        let encoded = descriptor.string16
+        let headerSize = wireFormat.hasInterfaceHeader ? 12 : 8
+        let token = reserveForWriting(headerSize + encoded.count)
+        token.storeBytes(of: strictModePolicy | Self.strictModePenaltyGather, as: Int32.self)
+        token.storeBytes(of: workSource, toByteOffset: 4, as: Int32.self)
+        if wireFormat.hasInterfaceHeader {
+            token.storeBytes(of: wireFormat.interfaceHeader.rawValue, toByteOffset: 8, as: UInt32.self)
+        }
+        (token + headerSize).copyMemory(from: encoded.baseAddress!, byteCount: encoded.count)
     }
 
     /// The strict-mode word with the gather bit, the work source and, from Android 11, the

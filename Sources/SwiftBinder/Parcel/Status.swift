@@ -100,6 +100,11 @@ extension Parcel {
     /// Reads the reply status, skipping the headers Java servers may put first (−127 app-ops,
     /// −128 StrictMode) and a remote stack trace.
     public mutating func readStatus() throws(ParcelError) -> Status {
+        // The usual reply: EX_NONE, one word.
+        if let word = try? peekReadable(4).loadUnaligned(as: Int32.self), word == ExceptionCode.none.rawValue {
+            advanceReader(4)
+            return Status(exception: .none)
+        }
         let start = readerIndex
         do throws(ParcelError) {
             var code = ExceptionCode(rawValue: try readInt32())
