@@ -133,6 +133,45 @@ import Glibc
         #expect(process.callingIdentity == nil)
     }
 
+    /// Handlers may swap or replace the parcels they are given. Each served call's reply goes
+    /// out with what the handler left in it, every received buffer is freed exactly once, and
+    /// the storage the engine lends its replies survives it.
+    final class Swapper: BinderObject, @unchecked Sendable {
+        var node: NodeIdentity { NodeIdentity(pointer: nodeID, cookie: nodeCookie) }
+
+        override func onTransact(code: UInt32, data: inout Parcel, reply: inout Parcel, flags: TransactionFlags) throws {
+            switch code {
+            case 1: swap(&data, &reply)  // echo: the request itself becomes the reply
+            case 2:
+                var replacement = Parcel()
+                replacement.writeInt32(try data.readInt32() * 2)
+                reply = replacement
+            default: reply.writeInt32(try data.readInt32() + 1)
+            }
+        }
+    }
+
+    @Test func handlersThatSwapOrReplaceTheirParcels() throws {
+        let driver = ScriptedDriver()
+        let process = try Self.process(driver)
+        let object = Swapper()
+        Self.publish(object)
+        // Three calls come in while this thread waits for its own call's reply.
+        driver.enqueue(Returns().transactionComplete() + driver.incoming(to: object.node, code: 1, Self.bytes(21)))
+        driver.enqueue(Returns().transactionComplete() + driver.incoming(to: object.node, code: 2, Self.bytes(21)))
+        driver.enqueue(Returns().transactionComplete() + driver.incoming(to: object.node, code: 3, Self.bytes(21)))
+        driver.enqueue(Returns().transactionComplete() + driver.reply(Self.bytes(7)))
+
+        var reply = try process.transact(handle: 1, code: 1, data: Self.request(process, 0))
+        #expect(try reply.readInt32() == 7)
+        _ = consume reply
+
+        let replies = driver.commands.filter { $0.command == .reply }
+        #expect(replies.map { Self.value($0.data) } == [21, 42, 22])
+        #expect(driver.liveBuffers.isEmpty)
+        #expect(driver.badFrees.isEmpty)
+    }
+
     /// A handle in a reply: the proxy's references are written before the reply's buffer is
     /// freed, or the kernel could drop the last reference in between.
     @Test func referencesToAReceivedHandlePrecedeFreeingItsBuffer() throws {

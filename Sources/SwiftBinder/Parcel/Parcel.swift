@@ -119,9 +119,13 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
     }
 
     /// Ends an owned parcel and returns its storage for reuse (a thread's engine lends its
-    /// replies the same block call after call), or nil when it has none.
+    /// replies the same block call after call), or nil when it has none. A received parcel (a
+    /// handler may swap its request into its reply) ends as usual and returns nil.
     consuming func takeStorage() -> (UnsafeMutableRawPointer, Int)? {
-        precondition(!isReceived, "a received parcel has no storage of its own")
+        guard !isReceived else {
+            _ = consume self
+            return nil
+        }
         closeOwnedDescriptors()
         objectStorage?.release()
         let storage = base.map { ($0, capacity) }
