@@ -75,6 +75,35 @@ import Testing
         #expect(format == .android10)
     }
 
+    /// The packed fields keep their extremes: a negative stability level, an all-ones header.
+    @Test func wireFormatFieldsKeepTheirExtremes() {
+        var format = WireFormat(stability: .level16, hasInterfaceHeader: true)
+        format.localStability = StabilityLevel(rawValue: Int16.min)
+        format.interfaceHeader = InterfaceHeader(rawValue: .max)
+        format.schedulingBits = .max
+        #expect(format.localStability.rawValue == Int16.min)
+        #expect(format.interfaceHeader.rawValue == .max)
+        #expect(format.schedulingBits == .max)
+        #expect(format.stability == .level16 && format.hasInterfaceHeader)
+    }
+
+    /// Descriptors are the bytes on the wire: two spellings of "é" that Swift calls equal are
+    /// two descriptors, each with its own encoding.
+    @Test func descriptorsAreTheirBytes() {
+        let composed = InterfaceDescriptor("org.example.Caf\u{E9}")
+        let decomposed = InterfaceDescriptor("org.example.Cafe\u{301}")
+        #expect(composed.name == decomposed.name)  // Swift's canonical equivalence
+        #expect(composed != decomposed)
+        var a = Parcel()
+        a.writeInterfaceToken(composed)
+        var b = Parcel()
+        b.writeInterfaceToken(decomposed)
+        #expect(a.dataBytes != b.dataBytes)
+        var expected = Parcel()
+        expected.writeInterfaceToken("org.example.Cafe\u{301}")
+        #expect(b.dataBytes == expected.dataBytes)
+    }
+
     /// `writeNoException` writes what libbinder's `Parcel::writeNoException` writes: a
     /// `binder::Status` of EX_NONE, which is the int32 0 and nothing more
     /// (libs/binder/Status.cpp `Status::writeToParcel`, android-14.0.0_r1).

@@ -172,6 +172,83 @@ import Glibc
         #expect(driver.badFrees.isEmpty)
     }
 
+    /// A handler that swaps in a received parcel it got from elsewhere: that parcel's own owner
+    /// gets its buffer back, and this driver is asked to free only what it delivered.
+    final class Stranger: BinderObject, @unchecked Sendable {
+        final class Owner: ReceivedBufferOwner, @unchecked Sendable {
+            let released = Mutex<[UInt64]>([])
+            override func releaseReceivedBuffer(at address: UInt64) { released.withLock { $0.append(address) } }
+        }
+        let owner = Owner()
+        let foreign: [UInt8] = EngineTests.bytes(5)
+        var node: NodeIdentity { NodeIdentity(pointer: nodeID, cookie: nodeCookie) }
+
+        override func onTransact(code: UInt32, data: inout Parcel, reply: inout Parcel, flags: TransactionFlags) throws {
+            try foreign.withUnsafeBytes { bytes in
+                var other = Parcel(
+                    received: bytes, objectOffsets: UnsafeRawBufferPointer(start: nil, count: 0), bufferAddress: 0xF0F0,
+                    owner: owner)
+                swap(&data, &other)
+                reply.writeInt32(try data.readInt32())
+                _ = consume other  // the request, ended by its own owner
+            }
+        }
+    }
+
+    @Test func aSwappedInParcelIsFreedByItsOwnOwner() throws {
+        let driver = ScriptedDriver()
+        let process = try Self.process(driver)
+        let object = Stranger()
+        Self.publish(object)
+        driver.enqueue(Returns().transactionComplete() + driver.incoming(to: object.node, code: 1, Self.bytes(9)))
+        driver.enqueue(Returns().transactionComplete() + driver.reply(Self.bytes(1)))
+        var reply = try process.transact(handle: 1, code: 1, data: Self.request(process, 0))
+        #expect(try reply.readInt32() == 1)
+        _ = consume reply
+        #expect(object.owner.released.withLock { $0 } == [0xF0F0])
+        #expect(driver.commands.filter { $0.command == .reply }.map { Self.value($0.data) } == [5])
+        #expect(driver.liveBuffers.isEmpty)
+        #expect(driver.badFrees.isEmpty)
+    }
+
+    /// Returns cut short, or stray bytes after a whole return, end the call with a typed error,
+    /// whatever the fast path for the returns of every call recognises first; the thread goes on.
+    @Test(arguments: [
+        Returns().transactionComplete().raw(Returns().transaction(.reply, TransactionData()).bytes.dropLast(8)),
+        Returns().transactionComplete().raw([0x0C]),
+        Returns().noop().raw([1, 2, 3]),
+    ])
+    func aReturnCutShortEndsTheCall(_ returns: Returns) throws {
+        let driver = ScriptedDriver()
+        let process = try Self.process(driver)
+        driver.enqueue(returns)
+        let error = #expect(throws: BinderError.self) { try process.transact(handle: 1, code: 1, data: Self.request(process, 0)) }
+        guard case .malformedReturn = error else {
+            Issue.record("expected a malformed return, got \(String(describing: error))")
+            return
+        }
+        driver.enqueue(Returns().transactionComplete() + driver.reply(Self.bytes(3)))
+        var reply = try process.transact(handle: 1, code: 1, data: Self.request(process, 0))
+        #expect(try reply.readInt32() == 3)
+    }
+
+    /// A looper whose batch ends in a `BR_TRANSACTION` cut short logs it, drops the rest, and
+    /// serves the next batch.
+    @Test func aLooperSkipsATransactionCutShort() throws {
+        let driver = ScriptedDriver()
+        let process = try Self.process(driver)
+        let object = Nester(process: process)
+        Self.publish(object)
+        let cut = driver.incoming(to: object.node, code: 1, Self.bytes(0), pid: 1).bytes.dropLast(20)
+        driver.enqueue(Returns().raw(Array(cut)), for: .looper)
+        driver.enqueue(driver.incoming(to: object.node, code: 1, Self.bytes(0), pid: 2), for: .looper)
+        driver.enqueue(Returns().transactionComplete(), for: .looper)
+        process.startThreadPool()
+        #expect(driver.waitUntil { $0.contains { $0.command == .reply } })
+        process.shutdown()
+        #expect(object.callers.withLock { $0 } == [2])
+    }
+
     /// A handle in a reply: the proxy's references are written before the reply's buffer is
     /// freed, or the kernel could drop the last reference in between.
     @Test func referencesToAReceivedHandlePrecedeFreeingItsBuffer() throws {

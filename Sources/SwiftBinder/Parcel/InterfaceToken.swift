@@ -25,15 +25,18 @@ public struct InterfaceDescriptor: Hashable, @unchecked Sendable, CustomStringCo
     /// Exactly what ``Parcel/writeString16(_:)`` writes for `name`: int32 length in UTF-16 units,
     /// the units, a NUL unit, zero padding to 4 bytes.
     ///
-    /// Interned: one encoding per distinct name, kept for the life of the process (descriptors
-    /// are constants of generated code), so that using a descriptor retains no storage (an
-    /// array here was retained and released on every call, callgrind).
+    /// Interned: one encoding per distinct name (by its exact UTF-8 bytes, not Swift's canonical
+    /// string equality: the bytes are what goes on the wire), kept for the life of the process,
+    /// so that using a descriptor retains no storage (an array here was retained and released
+    /// on every call, callgrind). Descriptors are meant to be the constants of generated code;
+    /// each distinct name made at run time adds its encoding for good.
     let string16: UnsafeRawBufferPointer
 
     public init(_ name: String) {
         self.name = name
+        let key = Array(name.utf8)
         string16 = Self.encodings.withLock { encodings in
-            if let existing = encodings[name] { return existing }
+            if let existing = encodings[key] { return existing }
             var parcel = Parcel()
             parcel.writeString16(name)
             let encoded = parcel.withUnsafeDataBytes { bytes in
@@ -41,7 +44,7 @@ public struct InterfaceDescriptor: Hashable, @unchecked Sendable, CustomStringCo
                 copy.copyMemory(from: bytes)
                 return UnsafeRawBufferPointer(copy)
             }
-            encodings[name] = encoded
+            encodings[key] = encoded
             return encoded
         }
     }
@@ -50,12 +53,14 @@ public struct InterfaceDescriptor: Hashable, @unchecked Sendable, CustomStringCo
 
     public var description: String { name }
 
-    public static func == (lhs: Self, rhs: Self) -> Bool { lhs.name == rhs.name }
-    public func hash(into hasher: inout Hasher) { hasher.combine(name) }
+    /// Equal when the names are the same bytes (two spellings Swift calls equal, such as a
+    /// precomposed and a decomposed "é", are different descriptors on the wire).
+    public static func == (lhs: Self, rhs: Self) -> Bool { lhs.name.utf8.elementsEqual(rhs.name.utf8) }
+    public func hash(into hasher: inout Hasher) { hasher.combine(bytes: UnsafeRawBufferPointer(string16)) }
 
     private struct Encodings: @unchecked Sendable {
-        var byName: [String: UnsafeRawBufferPointer] = [:]
-        subscript(name: String) -> UnsafeRawBufferPointer? {
+        var byName: [[UInt8]: UnsafeRawBufferPointer] = [:]
+        subscript(name: [UInt8]) -> UnsafeRawBufferPointer? {
             get { byName[name] }
             set { byName[name] = newValue }
         }

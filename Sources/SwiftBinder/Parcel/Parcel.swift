@@ -133,17 +133,18 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
         return storage
     }
 
-    /// Ends a received parcel whose buffer the caller hands back itself (the engine, for a
-    /// request it served, writes `BC_FREE_BUFFER` with its reply): closes the descriptors the
-    /// reader did not take, lets go of the owner, and returns the buffer's kernel address. An
-    /// owned parcel ends as usual and returns nil.
-    consuming func endReceived() -> UInt64? {
-        guard let receivedAddress else {
+    /// Ends a received parcel of `owner` (given by identity, `Unmanaged.toOpaque()`) whose buffer the caller hands back itself (the engine,
+    /// for a request it served, writes `BC_FREE_BUFFER` with its reply): closes the descriptors
+    /// the reader did not take, lets go of the owner, and returns the buffer's kernel address.
+    /// Any other parcel (owned, or received for another owner: a handler may swap in a parcel
+    /// from elsewhere) ends as usual and returns nil.
+    consuming func endReceived(ownedBy owner: UnsafeMutableRawPointer) -> UInt64? {
+        guard let receivedAddress, let bufferOwner, bufferOwner.toOpaque() == owner else {
             _ = consume self
             return nil
         }
         if let receivedObjects, !receivedObjects.isEmpty { closeReceivedDescriptors() }
-        bufferOwner?.release()
+        bufferOwner.release()
         objectStorage?.release()
         discard self
         return receivedAddress
@@ -313,7 +314,7 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
     @inlinable @inline(__always)
     mutating func reserveForWriting(_ count: Int) -> UnsafeMutableRawPointer {
         let paddedCount = Self.padded(count)
-        let end = storedDataSize &+ paddedCount
+        let end = storedDataSize + paddedCount
         if end > capacity || base == nil { grow(toAtLeast: end) }
         let start = base.unsafelyUnwrapped + storedDataSize
         if paddedCount != count {

@@ -552,7 +552,9 @@ final class ThreadState {
         // held by proxies that took their own references while reading it. Its free rides with
         // the reply. (A handler that swapped the request out left another parcel here, which
         // ends as usual; the request then frees itself when its new owner drops it.)
-        if let address = request.endReceived() { out.append(.freeBuffer, value: address) }
+        if let address = request.endReceived(ownedBy: processReference.toOpaque()) {
+            out.append(.freeBuffer, value: address)
+        }
         if !oneWay {
             if status == .ok {
                 try sendReply(reply, flags: transaction.flags.intersection(.clearBuffer))
