@@ -232,13 +232,15 @@ final class ThreadState {
 
     /// Writes queued commands now, without reading, unless this thread will soon talk to the
     /// driver anyway (it is a looper or is serving a transaction).
+    @inline(__always)
     func flushIfIdle() {
         guard !isLooper && servingDepth == 0 && !out.isEmpty else { return }
-        do {
-            try talkWithDriver(receive: false)
-        } catch {
-            owner.logger.warning("flushing binder commands failed", metadata: ["error": "\(error)"])
-        }
+        if let errno = exchangeWithDriver(receive: false) { reportFailedFlush(errno) }
+    }
+
+    @inline(never)
+    private func reportFailedFlush(_ errno: Errno) {
+        owner.logger.warning("flushing binder commands failed", metadata: ["error": "\(writeReadFailure(errno))"])
     }
 
     /// Writes queued commands now.
