@@ -200,7 +200,7 @@ final class ThreadState {
     /// this (the general decoder, ``nextReturn()``, builds an enum of up to 80 bytes per return).
     @inline(__always)
     private func peekReturn() -> (code: UInt32, at: UnsafeRawPointer, available: Int)? {
-        let available = incomingFilled - incomingPosition
+        let available = incomingFilled &- incomingPosition  // both within the buffer
         guard available >= 4 else { return nil }
         let at = UnsafeRawPointer(incoming.baseAddress.unsafelyUnwrapped + incomingPosition)
         return (at.loadUnaligned(as: UInt32.self), at, available)
@@ -211,7 +211,7 @@ final class ThreadState {
     @inline(__always)
     private func takeTransaction(at: UnsafeRawPointer, available: Int) -> TransactionData? {
         guard available >= 4 + TransactionData.size else { return nil }
-        incomingPosition += 4 + TransactionData.size
+        incomingPosition &+= 4 + TransactionData.size  // within the filled part, checked above
         return TransactionData(loading: at + 4)
     }
 
@@ -355,10 +355,10 @@ final class ThreadState {
                 if let (code, at, available) = peekReturn() {
                     switch code {
                     case BR_NOOP.rawValue:
-                        incomingPosition += 4
+                        incomingPosition &+= 4
                         continue
                     case BR_TRANSACTION_COMPLETE.rawValue:
-                        incomingPosition += 4
+                        incomingPosition &+= 4
                         if !expectingReply { return .delivered(.delivered) }
                         continue
                     case BR_REPLY.rawValue:
@@ -482,7 +482,7 @@ final class ThreadState {
         while incomingPosition < incomingFilled {
             if let (code, at, available) = peekReturn() {
                 if code == BR_NOOP.rawValue {
-                    incomingPosition += 4
+                    incomingPosition &+= 4
                     continue
                 }
                 if code == BR_TRANSACTION.rawValue, let transaction = takeTransaction(at: at, available: available) {
