@@ -133,11 +133,12 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
         return storage
     }
 
-    /// Ends a received parcel of `owner` (given by identity, `Unmanaged.toOpaque()`) whose buffer the caller hands back itself (the engine,
-    /// for a request it served, writes `BC_FREE_BUFFER` with its reply): closes the descriptors
-    /// the reader did not take, lets go of the owner, and returns the buffer's kernel address.
-    /// Any other parcel (owned, or received for another owner: a handler may swap in a parcel
-    /// from elsewhere) ends as usual and returns nil.
+    /// Ends a received parcel of `owner` (given by identity, `Unmanaged.toOpaque()`) whose
+    /// buffer the caller hands back itself (the engine, for a request it served, writes
+    /// `BC_FREE_BUFFER` with its reply): closes the descriptors the reader did not take, lets go
+    /// of the owner, and returns the buffer's kernel address. Any other parcel (owned, or
+    /// received for another owner: a handler may swap in a parcel from elsewhere) ends as usual
+    /// and returns nil.
     consuming func endReceived(ownedBy owner: UnsafeMutableRawPointer) -> UInt64? {
         guard let receivedAddress, let bufferOwner, bufferOwner.toOpaque() == owner else {
             _ = consume self
