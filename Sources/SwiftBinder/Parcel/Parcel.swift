@@ -73,20 +73,32 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
 
     private var objects: ObjectState? { objectStorage?.takeUnretainedValue() }
 
-    private final class ObjectState {
+    /// Only the parcel holding it touches it (a parcel is not for concurrent use), so its
+    /// fields skip the runtime's exclusivity checks. A thread keeps the last one freed for its
+    /// next parcel with objects (``StorageCache``): making one is an object and up to three
+    /// arrays to allocate and free per call that passes a binder or a descriptor (callgrind).
+    fileprivate final class ObjectState {
         /// Offsets of the objects of an owned parcel, ascending.
-        var owned: [UInt64] = []
+        @exclusivity(unchecked) var owned: [UInt64] = []
         /// Offsets of file-descriptor objects whose descriptor the reader took.
-        var takenDescriptors: [Int] = []
+        @exclusivity(unchecked) var takenDescriptors: [Int] = []
         /// Objects written into the parcel, kept alive until it is destroyed.
-        var retained: [AnyObject] = []
+        @exclusivity(unchecked) var retained: [AnyObject] = []
         /// Why the kernel's objects array cannot be trusted, if it cannot.
-        var problem: String?
+        @exclusivity(unchecked) var problem: String?
+
+        /// Empties it for another parcel, keeping the arrays' storage.
+        func reset() {
+            owned.removeAll(keepingCapacity: true)
+            takenDescriptors.removeAll(keepingCapacity: true)
+            retained.removeAll(keepingCapacity: true)
+            problem = nil
+        }
     }
 
     private mutating func objectState() -> ObjectState {
         if let objects { return objects }
-        let state = ObjectState()
+        let state = StorageCache.takeObjectState() ?? ObjectState()
         objectStorage = Unmanaged.passRetained(state)
         return state
     }
@@ -220,7 +232,11 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
             if objectStorage != nil { closeOwnedDescriptors() }
             if let base { StorageCache.recycle(base, capacity: capacity) }
         }
-        objectStorage?.release()
+        if let objectStorage {
+            let state = objectStorage.takeRetainedValue()
+            state.reset()  // the objects it kept go now, outside the cache
+            StorageCache.keep(state)
+        }
     }
 
     /// Whether this parcel reads a received kernel buffer (and so cannot be written).
@@ -539,8 +555,9 @@ enum StorageCache {
     static let blocksPerThread = 4
 
     /// This thread's blocks: the one freed last, then a fixed handful of slots, filled from the
-    /// front, order immaterial.
+    /// front, order immaterial; and an emptied object state.
     private final class Blocks {
+        @exclusivity(unchecked) var spareObjectState: Parcel.ObjectState?
         /// The block freed last: a thread making one call after another wants it back next.
         @exclusivity(unchecked) var spare: UnsafeMutableRawPointer?
         @exclusivity(unchecked) var spareCapacity = 0
@@ -574,6 +591,22 @@ enum StorageCache {
         let blocks = Blocks()
         pthread_setspecific(key, Unmanaged.passRetained(blocks).toOpaque())
         return body(blocks)
+    }
+
+    /// The emptied object state this thread kept, if any.
+    fileprivate static func takeObjectState() -> Parcel.ObjectState? {
+        withBlocks { blocks in
+            let state = blocks.spareObjectState
+            blocks.spareObjectState = nil
+            return state
+        }
+    }
+
+    /// Keeps an emptied object state for this thread's next parcel with objects (one at most).
+    fileprivate static func keep(_ state: Parcel.ObjectState) {
+        withBlocks { blocks in
+            if blocks.spareObjectState == nil { blocks.spareObjectState = state }
+        }
     }
 
     static func reuse(atLeast needed: Int) -> (UnsafeMutableRawPointer, Int)? {

@@ -28,6 +28,10 @@ open class BinderObject: IBinder, @unchecked Sendable {
     }
     private let extensionStorage = Mutex<(any IBinder)?>(nil)
 
+    /// Whether ``LocalObjectRegistry`` has this object (from its first time in a parcel until its
+    /// deinit): registering it again on every send was a lock and a dictionary insert per call.
+    let isRegistered = Atomic<Bool>(false)
+
     public init() {
         nodeID = LocalObjectRegistry.shared.nextID()
         nodeCookie = UInt64.random(in: 1...UInt64.max)

@@ -46,7 +46,12 @@ extension Parcel {
         case nil:
             writeBinder(nil)
         case let object as BinderObject:
-            LocalObjectRegistry.shared.register(object)
+            // Registered before it is first marked so (two threads may both register it, which
+            // is harmless), so that no parcel carries it before the registry can find it.
+            if !object.isRegistered.load(ordering: .acquiring) {
+                LocalObjectRegistry.shared.register(object)
+                object.isRegistered.store(true, ordering: .releasing)
+            }
             keepAlive(object)
             // A process without background scheduling writes no priority bits (flattenBinder).
             let flags = wireFormat.schedulingBits == 0 ? object.nodeFlags & ~BinderObjectFlags.priorityMask : object.nodeFlags

@@ -69,6 +69,12 @@ final class ThreadState {
     /// ``BinderProcess/serial`` of the process: tells a state of a process that is gone from one
     /// of a new process at the same address.
     let processSerial: UInt64
+    /// The process's driver, for `deinit` only: a thread state ends when its thread does, with
+    /// no reference to the process held anywhere on that thread, so `deinit` must not touch the
+    /// process's counts (its last release would run the process's deinit inside
+    /// ``ProcessLifetime/whileOpen(_:)``, which that deinit waits on). While the lifetime is
+    /// open the process, and so its driver, is still there.
+    private unowned(unsafe) let driverForExit: any BinderDriver
     /// The driver's receive mapping (fixed for its life), where received buffers must lie.
     private let mapping: UnsafeRawBufferPointer
     /// The process's wire format (fixed for its life), for the parcels this thread receives.
@@ -131,6 +137,7 @@ final class ThreadState {
         self.lifetime = process.lifetime
         self.processReference = Unmanaged.passUnretained(process)
         self.processSerial = process.serial
+        self.driverForExit = process.driver
         self.mapping = process.driver.mapping
         self.wireFormat = process.wireFormat
         incoming = UnsafeMutableRawBufferPointer.allocate(byteCount: 256, alignment: 8)
@@ -141,7 +148,7 @@ final class ThreadState {
         replyStorage?.deallocate()
         // The kernel keeps a binder_thread per thread that ever talked to it: release it, unless
         // the process closed the device (it waits for this to finish before it does).
-        lifetime.whileOpen { withProcess { try? $0.driver.threadExit() } }
+        lifetime.whileOpen { try? driverForExit.threadExit() }
     }
 
     // MARK: - Talking to the driver
