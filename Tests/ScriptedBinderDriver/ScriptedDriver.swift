@@ -70,6 +70,9 @@ package final class ScriptedDriver: BinderDriver, @unchecked Sendable {
         /// Threads whose next read returns at once (the kernel's `looper_need_return`).
         var needReturn: Set<UInt> = []
         var exitedThreads: Set<UInt> = []
+        /// While set, `BINDER_THREAD_EXIT` waits in the driver (``holdThreadExits()``).
+        var threadExitsHeld = false
+        var threadsInExit = 0
         var liveBuffers: Set<UInt64> = []
         var doubleFrees: [UInt64] = []
         var arenaUsed = 0
@@ -144,6 +147,16 @@ package final class ScriptedDriver: BinderDriver, @unchecked Sendable {
     package var pendingBatches: Int { monitor.read { $0.batches.count } }
     /// Threads that said `BINDER_THREAD_EXIT`.
     package var exitedThreadCount: Int { monitor.read { $0.exitedThreads.count } }
+
+    /// Makes threads that say `BINDER_THREAD_EXIT` wait in the driver until
+    /// ``releaseThreadExits()``, so that a test can act while a thread is ending.
+    package func holdThreadExits() { monitor.update { $0.threadExitsHeld = true } }
+    package func releaseThreadExits() { monitor.update { $0.threadExitsHeld = false } }
+
+    /// Waits until `count` threads are held in `BINDER_THREAD_EXIT`; false after `limit`.
+    package func waitForThreadsInExit(_ count: Int, within limit: Duration = .seconds(5)) -> Bool {
+        monitor.wait(within: limit) { $0.threadsInExit >= count }
+    }
 
     /// Waits until `condition` holds for the commands written (an event, not a delay); false
     /// after `limit`.
@@ -243,7 +256,10 @@ package final class ScriptedDriver: BinderDriver, @unchecked Sendable {
 
     package func threadExit() throws(BinderError) {
         let thread = UInt(pthread_self())
+        monitor.update { $0.threadsInExit += 1 }
+        _ = monitor.wait(within: .seconds(30), until: { !$0.threadExitsHeld }) { _ in }
         monitor.update { state in
+            state.threadsInExit -= 1
             state.exitedThreads.insert(thread)
             state.knownThreads.remove(thread)
         }

@@ -249,6 +249,49 @@ import Glibc
         #expect(object.callers.withLock { $0 } == [2])
     }
 
+    /// A thread that made calls ends (its thread state says `BINDER_THREAD_EXIT`) while the last
+    /// reference to its process is dropped elsewhere: the process's end waits for the thread's
+    /// exit and runs on the thread that dropped it. A thread state that retained the process
+    /// in its deinit ran the process's deinit there, inside the lifetime lock it held, and
+    /// crashed ("Recursive call to lock Mutex").
+    @Test func aThreadEndingAsItsProcessGoesLeavesTheProcessAlone() throws {
+        let driver = ScriptedDriver()
+        final class Box: @unchecked Sendable { var process: BinderProcess? }
+        let box = Box()
+        box.process = try Self.process(driver)
+        weak let watched = box.process
+        driver.enqueue(Returns().transactionComplete() + driver.reply(Self.bytes(1)))
+        driver.holdThreadExits()
+
+        // A thread makes one call, drops its reference, and ends; its state's deinit (a
+        // thread-specific destructor) is held in BINDER_THREAD_EXIT.
+        var thread = pthread_t()
+        let started = pthread_create(&thread, nil, { raw in
+            let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
+            if let process = box.process {
+                _ = try? process.transact(handle: 1, code: 1, data: EngineTests.request(process, 0))
+            }
+            return nil
+        }, Unmanaged.passRetained(box).toOpaque())
+        #expect(started == 0)
+        #expect(driver.waitForThreadsInExit(1))
+
+        // The last reference goes while the thread is in its exit. A helper lets the exit finish
+        // once the process is on its way out (a weak reference reads nil from its deinit on).
+        let released = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            let deadline = ContinuousClock.now + .seconds(5)
+            while watched != nil && ContinuousClock.now < deadline { sched_yield() }
+            driver.releaseThreadExits()
+            released.signal()
+        }
+        box.process = nil
+        released.wait()
+        pthread_join(thread, nil)
+        #expect(watched == nil)
+        #expect(driver.exitedThreadCount == 1)
+    }
+
     /// A handle in a reply: the proxy's references are written before the reply's buffer is
     /// freed, or the kernel could drop the last reference in between.
     @Test func referencesToAReceivedHandlePrecedeFreeingItsBuffer() throws {
