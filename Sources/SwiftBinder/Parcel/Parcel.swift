@@ -557,7 +557,10 @@ enum StorageCache {
     /// This thread's blocks: the one freed last, then a fixed handful of slots, filled from the
     /// front, order immaterial; and an emptied object state.
     private final class Blocks {
+        /// Two: a call that passes an object has two parcels with objects alive at once, its
+        /// request and its reply.
         @exclusivity(unchecked) var spareObjectState: Parcel.ObjectState?
+        @exclusivity(unchecked) var secondSpareObjectState: Parcel.ObjectState?
         /// The block freed last: a thread making one call after another wants it back next.
         @exclusivity(unchecked) var spare: UnsafeMutableRawPointer?
         @exclusivity(unchecked) var spareCapacity = 0
@@ -596,16 +599,24 @@ enum StorageCache {
     /// The emptied object state this thread kept, if any.
     fileprivate static func takeObjectState() -> Parcel.ObjectState? {
         withBlocks { blocks in
-            let state = blocks.spareObjectState
-            blocks.spareObjectState = nil
+            if let state = blocks.spareObjectState {
+                blocks.spareObjectState = nil
+                return state
+            }
+            let state = blocks.secondSpareObjectState
+            blocks.secondSpareObjectState = nil
             return state
         }
     }
 
-    /// Keeps an emptied object state for this thread's next parcel with objects (one at most).
+    /// Keeps an emptied object state for this thread's next parcel with objects (two at most).
     fileprivate static func keep(_ state: Parcel.ObjectState) {
         withBlocks { blocks in
-            if blocks.spareObjectState == nil { blocks.spareObjectState = state }
+            if blocks.spareObjectState == nil {
+                blocks.spareObjectState = state
+            } else if blocks.secondSpareObjectState == nil {
+                blocks.secondSpareObjectState = state
+            }
         }
     }
 
