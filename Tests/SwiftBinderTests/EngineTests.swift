@@ -441,7 +441,13 @@ import Glibc
         let process = try Self.process(driver)
         let proxy = try process.proxy(forHandle: 4)
         let died = Mutex(0)
-        _ = try proxy.linkToDeath { died.withLock { $0 += 1 } }
+        // The kernel has the clear before any handler runs (libbinder's sendObituary flushes
+        // it): a handler may drop the proxy, and its reference with it, from another thread.
+        let clearedFirst = Mutex(false)
+        _ = try proxy.linkToDeath { [driver] in
+            died.withLock { $0 += 1 }
+            clearedFirst.withLock { $0 = driver.commands.contains { $0.command == .clearDeathNotification } }
+        }
         let request = try #require(driver.commands.first { $0.command == .requestDeathNotification })
         #expect(request.handle == 4)
         let cookie = request.payload.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 4, as: UInt64.self) }
@@ -450,6 +456,7 @@ import Glibc
         #expect(driver.waitUntil { $0.contains { $0.command == .deadBinderDone && $0.value == cookie } })
         process.shutdown()
         #expect(died.withLock { $0 } == 1)
+        #expect(clearedFirst.withLock { $0 })
         #expect(!proxy.isAlive)
     }
 

@@ -227,7 +227,15 @@ public final class BinderProxy: IBinder, @unchecked Sendable {
             state.deathHandlers.removeAll()
             return (handlers, state.deathCookie)
         }
-        if let cookie { thread.out.append(.clearDeathNotification, handle: handle, cookie: cookie) }
+        if let cookie {
+            thread.out.append(.clearDeathNotification, handle: handle, cookie: cookie)
+            // Written before the handlers run, as libbinder's sendObituary flushes it
+            // (libs/binder/BpBinder.cpp, android-14.0.0_r1): a handler that drops the last
+            // reference to this proxy releases the kernel's reference from another thread at
+            // once, and a clear (or the BC_DEAD_BINDER_DONE after it) written after that names
+            // a reference the kernel has deleted ("invalid ref", "not found").
+            try? thread.flush()
+        }
         for handler in handlers { handler() }
     }
 
