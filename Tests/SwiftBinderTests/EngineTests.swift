@@ -211,14 +211,16 @@ import Glibc
         #expect(driver.badFrees.isEmpty)
     }
 
-    /// Returns cut short, or stray bytes after a whole return, end the call with a typed error,
-    /// whatever the fast path for the returns of every call recognises first; the thread goes on.
+    /// Bytes the decoder cannot read (an unknown return code), returns cut short, or stray bytes
+    /// after a whole return end the call with a typed error, whatever the fast path for the
+    /// returns of every call recognises first; the thread goes on.
     @Test(arguments: [
+        Returns().raw([0xFF, 0xFF, 0xFF, 0x7F, 1, 2]),
         Returns().transactionComplete().raw(Returns().transaction(.reply, TransactionData()).bytes.dropLast(8)),
         Returns().transactionComplete().raw([0x0C]),
         Returns().noop().raw([1, 2, 3]),
     ])
-    func aReturnCutShortEndsTheCall(_ returns: Returns) throws {
+    func anUnreadableReturnEndsTheCall(_ returns: Returns) throws {
         let driver = ScriptedDriver()
         let process = try Self.process(driver)
         driver.enqueue(returns)
@@ -417,21 +419,6 @@ import Glibc
         #expect(reply.transaction?.flags.contains(.statusCode) == true)
         #expect(Self.value(reply.data) == StatusCode.unknownTransaction.rawValue)
         #expect(driver.liveBuffers.isEmpty)
-    }
-
-    /// Bytes the decoder cannot read end the call with a typed error; the thread goes on.
-    @Test func aMalformedReturnStreamIsATypedError() throws {
-        let driver = ScriptedDriver()
-        let process = try Self.process(driver)
-        driver.enqueue(Returns().raw([0xFF, 0xFF, 0xFF, 0x7F, 1, 2]))
-        let error = #expect(throws: BinderError.self) { try process.transact(handle: 1, code: 1, data: Self.request(process, 0)) }
-        guard case .malformedReturn = error else {
-            Issue.record("expected a malformed return, got \(String(describing: error))")
-            return
-        }
-        driver.enqueue(Returns().transactionComplete() + driver.reply(Self.bytes(8)))
-        var reply = try process.transact(handle: 1, code: 1, data: Self.request(process, 0))
-        #expect(try reply.readInt32() == 8)
     }
 
     /// A death link asks the driver for a notification; `BR_DEAD_BINDER` runs the handler on a

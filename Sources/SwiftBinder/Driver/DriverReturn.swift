@@ -1,5 +1,3 @@
-import CBinder
-
 /// One decoded entry of the driver's return stream (`BR_*` and its payload).
 public enum DriverReturn: Equatable, Sendable {
     case noop
@@ -52,26 +50,11 @@ public struct DriverReturnReader {
         guard let raw: UInt32 = load(&cursor) else {
             throw .malformedReturn("\(bytes.count - readerIndex) stray bytes at offset \(readerIndex)")
         }
-        // The returns of every call, against the UAPI's constants (the general switch below
-        // compares static values one by one).
-        switch raw {
-        case BR_NOOP.rawValue:
-            readerIndex = cursor
-            return .noop
-        case BR_TRANSACTION_COMPLETE.rawValue:
-            readerIndex = cursor
-            return .transactionComplete
-        case BR_REPLY.rawValue, BR_TRANSACTION.rawValue:
-            guard let data = loadTransaction(&cursor) else { break }
-            readerIndex = cursor
-            return raw == BR_REPLY.rawValue ? .reply(data) : .transaction(data)
-        default:
-            break
-        }
         let code = DriverReturnCode(rawValue: raw)
         let decoded: DriverReturn?
         switch code {
-        // A transaction cut short comes here from the fast path, to be reported below.
+        case .noop: decoded = .noop
+        case .transactionComplete: decoded = .transactionComplete
         case .transaction: decoded = loadTransaction(&cursor).map { .transaction($0) }
         case .reply: decoded = loadTransaction(&cursor).map { .reply($0) }
         case .ok: decoded = .ok

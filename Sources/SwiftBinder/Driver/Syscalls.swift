@@ -69,12 +69,16 @@ internal func ioctl<Argument>(
     path: @autoclosure () -> FilePath,
     _ argument: inout Argument
 ) throws(BinderError) {
-    let result = withUnsafeMutableBytes(of: &argument) { bytes in
-        valueOrErrno { system_ioctl(fd.rawValue, request, bytes.baseAddress) }
+    do throws(Errno) {
+        try ioctlReportingErrno(fd.rawValue, request, &argument)
+    } catch {
+        throw ioctlFailure(requestName, path: path(), errno: error)
     }
-    if case .failure(let errno) = result {
-        throw .systemCall("ioctl(\(requestName))", path: path(), errno: errno)
-    }
+}
+
+/// The error of a failed `ioctl`, naming the request (`BINDER_WRITE_READ`) and the device.
+internal func ioctlFailure(_ requestName: String, path: FilePath, errno: Errno) -> BinderError {
+    .systemCall("ioctl(\(requestName))", path: path, errno: errno)
 }
 
 /// Reads a whole small file (procfs, binderfs `features/`) into memory.

@@ -77,7 +77,7 @@ extension Parcel {
     /// gather bit, the work source (−1 unset), the header word (Android 11+), and the
     /// descriptor as String16.
     public mutating func writeInterfaceToken(_ descriptor: String, strictModePolicy: Int32 = 0, workSource: Int32 = -1) {
-        writeTokenHeader(strictModePolicy: strictModePolicy, workSource: workSource)
+        _ = reserveInterfaceToken(strictModePolicy: strictModePolicy, workSource: workSource, descriptorBytes: 0)
         writeString16(descriptor)
     }
 
@@ -87,22 +87,29 @@ extension Parcel {
     ) {
         // The whole token in one reservation: the words, then the encoded descriptor.
         let encoded = descriptor.string16
-        let headerSize = wireFormat.hasInterfaceHeader ? 12 : 8
-        let token = reserveForWriting(headerSize + encoded.count)
+        reserveInterfaceToken(strictModePolicy: strictModePolicy, workSource: workSource, descriptorBytes: encoded.count)
+            .copyMemory(from: encoded.baseAddress!, byteCount: encoded.count)
+    }
+
+    /// Bytes of an interface token before its descriptor: the strict-mode word, the work source
+    /// and, from Android 11, the header word.
+    private var interfaceTokenHeaderSize: Int { wireFormat.hasInterfaceHeader ? 12 : 8 }
+
+    /// Writes the words that precede the descriptor (the strict-mode word with the gather bit,
+    /// the work source, from Android 11 the header word) with room for `descriptorBytes` after
+    /// them, and returns where the descriptor goes.
+    @inline(__always)
+    private mutating func reserveInterfaceToken(
+        strictModePolicy: Int32, workSource: Int32, descriptorBytes: Int
+    ) -> UnsafeMutableRawPointer {
+        let headerSize = interfaceTokenHeaderSize
+        let token = reserveForWriting(headerSize + descriptorBytes)
         token.storeBytes(of: strictModePolicy | Self.strictModePenaltyGather, as: Int32.self)
         token.storeBytes(of: workSource, toByteOffset: 4, as: Int32.self)
         if wireFormat.hasInterfaceHeader {
             token.storeBytes(of: wireFormat.interfaceHeader.rawValue, toByteOffset: 8, as: UInt32.self)
         }
-        (token + headerSize).copyMemory(from: encoded.baseAddress!, byteCount: encoded.count)
-    }
-
-    /// The strict-mode word with the gather bit, the work source and, from Android 11, the
-    /// header word: what precedes the descriptor.
-    private mutating func writeTokenHeader(strictModePolicy: Int32, workSource: Int32) {
-        writeInt32(strictModePolicy | Self.strictModePenaltyGather)
-        writeInt32(workSource)
-        if wireFormat.hasInterfaceHeader { writeInteger(wireFormat.interfaceHeader.rawValue) }
+        return token + headerSize
     }
 
     /// ``enforceInterface(_:)`` without making the ``InterfaceToken`` (what generated stubs call):
@@ -116,7 +123,7 @@ extension Parcel {
     /// strict-mode word and the work source and moves past the token, or nil and moves nothing.
     @inline(__always)
     private mutating func skipMatchingInterfaceToken(_ descriptor: InterfaceDescriptor) -> (Int32, Int32)? {
-        let headerSize = wireFormat.hasInterfaceHeader ? 12 : 8
+        let headerSize = interfaceTokenHeaderSize
         let expected = descriptor.string16
         guard readableBytes >= headerSize + expected.count, let base = unsafeDataBytes.baseAddress else { return nil }
         let token = UnsafeRawPointer(base + readerIndex)

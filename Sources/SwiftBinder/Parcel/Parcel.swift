@@ -74,8 +74,8 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
     private var objects: ObjectState? { objectStorage?.takeUnretainedValue() }
 
     /// Only the parcel holding it touches it (a parcel is not for concurrent use), so its
-    /// fields skip the runtime's exclusivity checks. A thread keeps the last one freed for its
-    /// next parcel with objects (``StorageCache``): making one is an object and up to three
+    /// fields skip the runtime's exclusivity checks. A thread keeps the last two freed for its
+    /// next parcels with objects (``StorageCache``): making one is an object and up to three
     /// arrays to allocate and free per call that passes a binder or a descriptor (callgrind).
     fileprivate final class ObjectState {
         /// Offsets of the objects of an owned parcel, ascending.
@@ -139,7 +139,7 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
             return nil
         }
         closeOwnedDescriptors()
-        objectStorage?.release()
+        endObjectState()
         let storage = base.map { ($0, capacity) }
         discard self
         return storage
@@ -158,7 +158,7 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
         }
         if let receivedObjects, !receivedObjects.isEmpty { closeReceivedDescriptors() }
         bufferOwner.release()
-        objectStorage?.release()
+        endObjectState()
         discard self
         return receivedAddress
     }
@@ -232,11 +232,17 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
             if objectStorage != nil { closeOwnedDescriptors() }
             if let base { StorageCache.recycle(base, capacity: capacity) }
         }
-        if let objectStorage {
-            let state = objectStorage.takeRetainedValue()
-            state.reset()  // the objects it kept go now, outside the cache
-            StorageCache.keep(state)
-        }
+        endObjectState()
+    }
+
+    /// Lets go of the object state, emptied, for this thread's next parcel with objects (the
+    /// objects it kept go now, outside the cache).
+    @inline(__always)
+    private func endObjectState() {
+        guard let objectStorage else { return }
+        let state = objectStorage.takeRetainedValue()
+        state.reset()
+        StorageCache.keep(state)
     }
 
     /// Whether this parcel reads a received kernel buffer (and so cannot be written).
@@ -257,11 +263,7 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
     public mutating func clear() {
         precondition(!isReceived, "a received parcel cannot be cleared")
         closeOwnedDescriptors()
-        if let objects {
-            objects.owned.removeAll(keepingCapacity: true)
-            objects.retained.removeAll(keepingCapacity: true)
-            objects.takenDescriptors.removeAll(keepingCapacity: true)
-        }
+        objects?.reset()
         storedDataSize = 0
         readerIndex = 0
     }
@@ -526,7 +528,7 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
 
     /// An owned parcel closes the descriptors written with `takeOwnership` (cookie 1).
     private func closeOwnedDescriptors() {
-        guard objectStorage != nil, let base, let objects else { return }
+        guard let base, let objects else { return }
         for offset in objects.owned {
             let object = base + Int(offset)
             guard BinderObjectType(rawValue: object.loadUnaligned(as: UInt32.self)) == .fileDescriptor,
@@ -555,7 +557,7 @@ enum StorageCache {
     static let blocksPerThread = 4
 
     /// This thread's blocks: the one freed last, then a fixed handful of slots, filled from the
-    /// front, order immaterial; and an emptied object state.
+    /// front, order immaterial; and up to two emptied object states.
     private final class Blocks {
         /// Two: a call that passes an object has two parcels with objects alive at once, its
         /// request and its reply.

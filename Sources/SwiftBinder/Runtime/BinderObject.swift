@@ -205,9 +205,14 @@ final class LocalObjectRegistry: Sendable {
         lastID.add(1, ordering: .relaxed).newValue
     }
 
-    /// Makes `object` findable by its node id (done when it is first written to a parcel).
+    /// Makes `object` findable by its node id (done when it is first written to a parcel; later
+    /// sends find it marked and take no lock). It is marked after it is registered (two threads
+    /// may both register it, which is harmless), so that no parcel carries it before the
+    /// registry can find it.
     func register(_ object: BinderObject) {
+        guard !object.isRegistered.load(ordering: .acquiring) else { return }
         objects.withLock { $0[object.nodeID] = UnretainedReference(object) }
+        object.isRegistered.store(true, ordering: .releasing)
     }
 
     func remove(_ id: UInt64) {

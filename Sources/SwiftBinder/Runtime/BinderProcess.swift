@@ -297,9 +297,7 @@ public final class BinderProcess: ReceivedBufferOwner, @unchecked Sendable {
             try thread.transact(handle: handle, code: code, data: data, flags: flags)
         }
         guard let reply else { return Parcel(wireFormat: wireFormat) }
-        return Parcel(
-            received: reply.data, objectOffsets: reply.objectOffsets, bufferAddress: reply.address,
-            retainedOwner: Unmanaged.passRetained(self), wireFormat: wireFormat)
+        return reply.parcel(retainedOwner: Unmanaged.passRetained(self), wireFormat: wireFormat)
     }
 
     /// A oneway call on this thread's engine, with what the driver said about its delivery.

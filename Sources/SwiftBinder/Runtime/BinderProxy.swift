@@ -74,7 +74,7 @@ public final class BinderProxy: IBinder, @unchecked Sendable {
         return exchanged || previous == level.rawValue
     }
 
-    /// What is checked before a call reaches the kernel (one lock taken):
+    /// What is checked before a call reaches the kernel (no lock taken):
     /// - the request is in this device's wire format (libbinder refuses a parcel marked for
     ///   another binder the same way): the peer would misread it;
     /// - after a dead reply, calls fail at once, as libbinder's `BpBinder::transact` does once

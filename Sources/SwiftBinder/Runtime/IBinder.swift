@@ -46,12 +46,7 @@ extension Parcel {
         case nil:
             writeBinder(nil)
         case let object as BinderObject:
-            // Registered before it is first marked so (two threads may both register it, which
-            // is harmless), so that no parcel carries it before the registry can find it.
-            if !object.isRegistered.load(ordering: .acquiring) {
-                LocalObjectRegistry.shared.register(object)
-                object.isRegistered.store(true, ordering: .releasing)
-            }
+            LocalObjectRegistry.shared.register(object)
             keepAlive(object)
             // A process without background scheduling writes no priority bits (flattenBinder).
             let flags = wireFormat.schedulingBits == 0 ? object.nodeFlags & ~BinderObjectFlags.priorityMask : object.nodeFlags

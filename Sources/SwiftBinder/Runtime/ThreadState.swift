@@ -199,7 +199,7 @@ final class ThreadState {
 
     @inline(never)
     private func writeReadFailure(_ errno: Errno) -> BinderError {
-        .systemCall("ioctl(BINDER_WRITE_READ)", path: owner.path, errno: errno)
+        ioctlFailure("BINDER_WRITE_READ", path: owner.path, errno: errno)
     }
 
     /// The next unhandled return's code, where it starts and how many bytes are left from
@@ -279,6 +279,15 @@ final class ThreadState {
         let objectOffsets: UnsafeRawBufferPointer
         /// The kernel's address of the buffer, as `BC_FREE_BUFFER` wants it.
         let address: UInt64
+
+        /// A parcel reading it that hands it back to `retainedOwner` (retained for the parcel).
+        /// Inlined, so that the parcel is made where it is returned (not copied out of a call).
+        @inline(__always)
+        func parcel(retainedOwner: Unmanaged<BinderProcess>, wireFormat: WireFormat) -> Parcel {
+            Parcel(
+                received: data, objectOffsets: objectOffsets, bufferAddress: address,
+                retainedOwner: Unmanaged.fromOpaque(retainedOwner.toOpaque()), wireFormat: wireFormat)
+        }
     }
 
     /// Sends a oneway transaction and returns once the driver has queued it.
@@ -406,7 +415,6 @@ final class ThreadState {
         }
     }
 
-    /// Wraps a reply's buffer in a parcel that frees it, or turns a status reply into an error.
     /// A reply's buffer, or nil for a status reply of 0; another status is thrown.
     private func receiveReply(_ transaction: TransactionData) throws(BinderError) -> ReceivedBuffer? {
         let buffer = try receivedBuffer(transaction)
@@ -632,9 +640,7 @@ final class ThreadState {
     }
 
     private func received(_ buffer: ReceivedBuffer) -> Parcel {
-        Parcel(
-            received: buffer.data, objectOffsets: buffer.objectOffsets, bufferAddress: buffer.address,
-            retainedOwner: Unmanaged.fromOpaque(processReference.retain().toOpaque()), wireFormat: wireFormat)
+        buffer.parcel(retainedOwner: processReference.retain(), wireFormat: wireFormat)
     }
 
     // MARK: - Looping
