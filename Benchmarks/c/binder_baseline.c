@@ -10,6 +10,10 @@
  *   binder_baseline oneway DEVICE COUNT      COUNT oneway calls, then a sync call that waits
  *                                            until the server has handled them; prints the
  *                                            total nanoseconds
+ *   binder_baseline object DEVICE KIND COUNT COUNT sync calls passing one object, KIND binder (a
+ *                                            node of this process) or fd (a pipe's end), which
+ *                                            the server sends back; prints the round-trip times
+ *                                            in nanoseconds, one per line
  *   binder_baseline stop DEVICE              tell the server to exit (so a profiler writes its data)
  *   binder_baseline threads DEVICE THREADS COUNT   THREADS client threads making COUNT sync calls
  *                                            each; prints the total nanoseconds
@@ -32,6 +36,7 @@
 #define CODE_ONEWAY 2
 #define CODE_DRAIN 3
 #define CODE_EXIT 4
+#define CODE_ECHO_OBJECT 5
 
 static int fd;
 static uint64_t oneway_count;
@@ -64,6 +69,35 @@ static size_t write_read(const void *out, size_t out_size, void *in, size_t in_s
         if (errno != EINTR) die("BINDER_WRITE_READ");
     }
     return bwr.read_consumed;
+}
+
+/* Replies to CODE_ECHO_OBJECT with the object the request carried (a handle the kernel turns
+ * back into the caller's node, or a descriptor it installs in the caller), then frees the
+ * request: the minimum the kernel needs, without the references a library's proxy takes. */
+static void echo_object(const struct binder_transaction_data *tr) {
+    binder_size_t offset;
+    memcpy(&offset, (const void *)(uintptr_t)tr->data.ptr.offsets, sizeof offset);
+    struct flat_binder_object object;
+    memcpy(&object, (const void *)(uintptr_t)(tr->data.ptr.buffer + offset), sizeof object);
+    object.cookie = 0;
+    binder_size_t reply_offset = 0;
+    struct __attribute__((packed)) {
+        uint32_t reply_cmd;
+        struct binder_transaction_data reply;
+        uint32_t free_cmd;
+        binder_uintptr_t buffer;
+    } out;
+    memset(&out, 0, sizeof out);
+    out.reply_cmd = BC_REPLY;
+    out.reply.target.handle = ~0u;
+    out.reply.data_size = sizeof object;
+    out.reply.offsets_size = sizeof reply_offset;
+    out.reply.data.ptr.buffer = (uintptr_t)&object;
+    out.reply.data.ptr.offsets = (uintptr_t)&reply_offset;
+    out.free_cmd = BC_FREE_BUFFER;
+    out.buffer = tr->data.ptr.buffer;
+    write_read(&out, sizeof out, NULL, 0);
+    if (object.hdr.type == BINDER_TYPE_FD) close((int)object.handle);
 }
 
 static void *looper(void *unused) {
@@ -101,6 +135,11 @@ static void *looper(void *unused) {
                 }
                 out.reply_cmd = BC_REPLY;
                 out.reply.target.handle = ~0u;
+                if (tr.code == CODE_ECHO_OBJECT && tr.offsets_size == sizeof(binder_size_t) &&
+                    tr.data_size >= sizeof(struct flat_binder_object)) {
+                    echo_object(&tr);
+                    continue;
+                }
                 out.reply.data_size = sizeof status;
                 out.reply.data.ptr.buffer = (uintptr_t)&status;
                 write_read(&out, sizeof out, NULL, 0);
@@ -171,6 +210,68 @@ static int32_t call(uint32_t code, const void *data, size_t size, uint32_t flags
     }
 }
 
+/* One sync call to handle 0 passing `object`, answering the reference-count returns the
+ * kernel sends the owner of a node (BR_INCREFS and BR_ACQUIRE want their _DONE), and closing
+ * a descriptor that comes back. */
+static void call_with_object(const struct flat_binder_object *object) {
+    binder_size_t offset = 0;
+    struct __attribute__((packed)) {
+        uint32_t cmd;
+        struct binder_transaction_data tr;
+    } transaction;
+    memset(&transaction, 0, sizeof transaction);
+    transaction.cmd = BC_TRANSACTION;
+    transaction.tr.code = CODE_ECHO_OBJECT;
+    transaction.tr.flags = TF_ACCEPT_FDS;
+    transaction.tr.data_size = sizeof *object;
+    transaction.tr.offsets_size = sizeof offset;
+    transaction.tr.data.ptr.buffer = (uintptr_t)object;
+    transaction.tr.data.ptr.offsets = (uintptr_t)&offset;
+    unsigned char out[256], in[256];
+    size_t out_size = sizeof transaction;
+    memcpy(out, &transaction, sizeof transaction);
+    for (;;) {
+        size_t n = write_read(out, out_size, in, sizeof in);
+        out_size = 0;
+        size_t pos = 0;
+        while (pos + 4 <= n) {
+            uint32_t cmd;
+            memcpy(&cmd, in + pos, 4);
+            pos += 4;
+            if (cmd == BR_INCREFS || cmd == BR_ACQUIRE) {
+                uint32_t done = cmd == BR_INCREFS ? BC_INCREFS_DONE : BC_ACQUIRE_DONE;
+                memcpy(out + out_size, &done, 4);
+                memcpy(out + out_size + 4, in + pos, sizeof(struct binder_ptr_cookie));
+                out_size += 4 + sizeof(struct binder_ptr_cookie);
+                pos += sizeof(struct binder_ptr_cookie);
+            } else if (cmd == BR_RELEASE || cmd == BR_DECREFS) {
+                pos += sizeof(struct binder_ptr_cookie);
+            } else if (cmd == BR_REPLY) {
+                struct binder_transaction_data tr;
+                memcpy(&tr, in + pos, sizeof tr);
+                pos += sizeof tr;
+                struct flat_binder_object back;
+                if (tr.data_size >= sizeof back) {
+                    memcpy(&back, (const void *)(uintptr_t)tr.data.ptr.buffer, sizeof back);
+                    if (back.hdr.type == BINDER_TYPE_FD) close((int)back.handle);
+                }
+                uint32_t free_cmd = BC_FREE_BUFFER;
+                memcpy(out + out_size, &free_cmd, 4);
+                memcpy(out + out_size + 4, &tr.data.ptr.buffer, sizeof tr.data.ptr.buffer);
+                out_size += 4 + sizeof tr.data.ptr.buffer;
+                write_read(out, out_size, NULL, 0);
+                return;
+            } else if (cmd == BR_DEAD_REPLY || cmd == BR_FAILED_REPLY) {
+                fprintf(stderr, "binder_baseline: transaction failed (0x%x)\n", cmd);
+                exit(1);
+            } else if (cmd != BR_NOOP && cmd != BR_TRANSACTION_COMPLETE) {
+                fprintf(stderr, "binder_baseline: unexpected return 0x%x\n", cmd);
+                exit(1);
+            }
+        }
+    }
+}
+
 static long calls_per_thread;
 
 static void *client_thread(void *unused) {
@@ -183,7 +284,7 @@ static void *client_thread(void *unused) {
 int main(int argc, char **argv) {
     if (argc < 3) {
         fprintf(stderr, "usage: binder_baseline server DEVICE [THREADS] | rtt DEVICE SIZE COUNT | oneway DEVICE COUNT"
-                        " | threads DEVICE THREADS COUNT | stop DEVICE\n");
+                        " | object DEVICE binder|fd COUNT | threads DEVICE THREADS COUNT | stop DEVICE\n");
         return 2;
     }
     open_device(argv[2]);
@@ -207,6 +308,28 @@ int main(int argc, char **argv) {
         while (call(CODE_DRAIN, NULL, 0, 0) < count) {
         }
         printf("%llu\n", (unsigned long long)(now_ns() - start));
+        return 0;
+    }
+    if (strcmp(argv[1], "object") == 0 && argc == 5) {
+        long count = strtol(argv[4], NULL, 10);
+        static int node;
+        int pipe_fds[2];
+        if (pipe(pipe_fds) < 0) die("pipe");
+        struct flat_binder_object object;
+        memset(&object, 0, sizeof object);
+        if (strcmp(argv[3], "binder") == 0) {
+            object.hdr.type = BINDER_TYPE_BINDER;
+            object.flags = FLAT_BINDER_FLAG_ACCEPTS_FDS;
+            object.binder = (uintptr_t)&node;
+        } else {
+            object.hdr.type = BINDER_TYPE_FD;
+            object.handle = (uint32_t)pipe_fds[0];
+        }
+        for (long i = 0; i < count; i++) {
+            uint64_t start = now_ns();
+            call_with_object(&object);
+            printf("%llu\n", (unsigned long long)(now_ns() - start));
+        }
         return 0;
     }
     if (strcmp(argv[1], "stop") == 0) {

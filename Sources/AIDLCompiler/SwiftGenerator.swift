@@ -357,27 +357,13 @@ public struct SwiftGenerator {
         if interfaceVersion != nil {
             out.line("")
             out.open("public func getInterfaceVersion() throws -> Int32 {")
-            out.open("try aidlProxyCall {")
-            out.line("var request = self.binder.prepareTransaction()")
-            out.line("request.writeInterfaceToken(\(name).encodedDescriptor)")
-            out.line("var reply = try self.binder.transact(code: Code.getInterfaceVersion, data: request, flags: \(flags))")
-            out.line("let status = try reply.readStatus()")
-            out.line("guard status.isOK else { throw RemoteError.exception(status) }")
-            out.line("return try reply.readInt32()")
-            out.close("}")
+            out.line("try self.binder.call(code: Code.getInterfaceVersion, interface: \(name).encodedDescriptor, flags: \(flags)) { _ in } result: { try $0.readInt32() }")
             out.close("}")
         }
         if interfaceHash != nil {
             out.line("")
             out.open("public func getInterfaceHash() throws -> String {")
-            out.open("try aidlProxyCall {")
-            out.line("var request = self.binder.prepareTransaction()")
-            out.line("request.writeInterfaceToken(\(name).encodedDescriptor)")
-            out.line("var reply = try self.binder.transact(code: Code.getInterfaceHash, data: request, flags: \(flags))")
-            out.line("let status = try reply.readStatus()")
-            out.line("guard status.isOK else { throw RemoteError.exception(status) }")
-            out.line("return try reply.readString16()")
-            out.close("}")
+            out.line("try self.binder.call(code: Code.getInterfaceHash, interface: \(name).encodedDescriptor, flags: \(flags)) { _ in } result: { try $0.readString16() }")
             out.close("}")
         }
         // async variants
@@ -468,43 +454,68 @@ public struct SwiftGenerator {
         return " -> " + swiftType(info.returnType, nullable: info.method.returnType.hasAnnotation("nullable"))
     }
 
+    /// A proxy method: one call through the runtime's AIDL call (`IBinder.call`), with a closure
+    /// writing the arguments and one reading the result and the `out` and `inout` arguments.
     private func proxyMethod(_ info: MethodInfo, interfaceName: String, flags: String, _ out: inout Emitter) {
-        let oneway = info.oneway
         out.open("public " + signature(info) + " throws" + returnClause(info) + " {")
-        out.open("try aidlProxyCall {")
-        out.line("var _request = self.binder.prepareTransaction()")
-        out.line("_request.writeInterfaceToken(\(interfaceName).encodedDescriptor)")
+        let target = "code: Code.\(identifier(info.method.name)), interface: \(interfaceName).encodedDescriptor"
+        var writes: [String] = []
         for (argument, type) in info.arguments {
             let nullable = argument.type.hasAnnotation("nullable")
             switch argument.direction {
             case .out?:
-                if case .array(_, let fixed) = type, fixed == nil {
-                    out.line("_request.writeInt32(\(nullable ? "\(identifier(argument.name))?.count.map(Int32.init) ?? -1" : "Int32(\(identifier(argument.name)).count)"))")
-                } else if case .array = type {
-                    out.line("_request.writeInt32(\(nullable ? "\(identifier(argument.name))?.count.map(Int32.init) ?? -1" : "Int32(\(identifier(argument.name)).count)"))")
+                // An out array is sent as its length (AOSP's writeVectorSize); other out values send nothing.
+                if case .array = type {
+                    let name = identifier(argument.name)
+                    writes.append("_request.writeInt32(\(nullable ? "\(name)?.count.map(Int32.init) ?? -1" : "Int32(\(name).count)"))")
                 }
             default:
-                out.line(write(type, identifier(argument.name), nullable: nullable, parcel: "_request"))
+                writes.append(write(type, identifier(argument.name), nullable: nullable, parcel: "_request"))
             }
         }
-        let flagList = oneway ? (flags == "[]" ? "[.oneWay]" : "[.oneWay, .clearBuffer]") : flags
-        if oneway {
-            out.line("_ = try self.binder.transact(code: Code.\(identifier(info.method.name)), data: _request, flags: \(flagList))")
+        let arguments = writes.isEmpty ? "{ _ in }" : "{ (_request: inout Parcel) throws in"
+        if info.oneway {
+            if writes.isEmpty {
+                out.line("try self.binder.callOneway(\(target), flags: \(flags)) { _ in }")
+            } else {
+                out.open("try self.binder.callOneway(\(target), flags: \(flags)) \(arguments)")
+                for line in writes { out.line(line) }
+                out.close("}")
+            }
+            out.close("}")
+            return
+        }
+        let hasResult: Bool
+        if case .void = info.returnType { hasResult = false } else { hasResult = true }
+        let resultType = hasResult ? swiftType(info.returnType, nullable: info.method.returnType.hasAnnotation("nullable")) : "Void"
+        let resultRead = hasResult ? read(info.returnType, nullable: info.method.returnType.hasAnnotation("nullable"), parcel: "_reply") : ""
+        let outArguments = info.arguments.filter { argument, _ in argument.direction == .out || argument.direction == .inout }
+        // The reply's reader: one expression, or the result and then each out value.
+        var reads: [String] = []
+        let resultClosure: String
+        if outArguments.isEmpty {
+            resultClosure = hasResult ? "{ (_reply: inout Parcel) throws -> \(resultType) in \(resultRead) }" : "{ _ in }"
         } else {
-            out.line("var _reply = try self.binder.transact(code: Code.\(identifier(info.method.name)), data: _request, flags: \(flagList))")
-            out.line("let _status = try _reply.readStatus()")
-            out.line("guard _status.isOK else { throw RemoteError.exception(_status) }")
-            let hasResult: Bool
-            if case .void = info.returnType { hasResult = false } else { hasResult = true }
-            if hasResult {
-                out.line("let _result = \(read(info.returnType, nullable: info.method.returnType.hasAnnotation("nullable"), parcel: "_reply"))")
+            resultClosure = "{ (_reply: inout Parcel) throws -> \(resultType) in"
+            if hasResult { reads.append("let _result = \(resultRead)") }
+            for (argument, type) in outArguments {
+                reads.append("\(identifier(argument.name)) = \(read(type, nullable: argument.type.hasAnnotation("nullable"), parcel: "_reply"))")
             }
-            for (argument, type) in info.arguments where argument.direction == .out || argument.direction == .inout {
-                out.line("\(identifier(argument.name)) = \(read(type, nullable: argument.type.hasAnnotation("nullable"), parcel: "_reply"))")
-            }
-            if hasResult { out.line("return _result") }
+            if hasResult { reads.append("return _result") }
         }
-        out.close("}")
+        let call = "try self.binder.call(\(target), flags: \(flags))"
+        if writes.isEmpty {
+            out.open("\(call) { _ in } result: \(resultClosure)")
+        } else {
+            out.open("\(call) \(arguments)")
+            for line in writes { out.line(line) }
+            out.indent -= 1
+            out.line("} result: \(resultClosure)")
+            out.indent += 1
+        }
+        for line in reads { out.line(line) }
+        out.indent -= 1
+        if !reads.isEmpty { out.line("}") }
         out.close("}")
     }
 

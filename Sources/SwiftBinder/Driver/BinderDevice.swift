@@ -201,22 +201,33 @@ public struct BinderDevice: ~Copyable, @unchecked Sendable {
     /// The bytes at a kernel-provided address inside the receive buffer, or nil when the range
     /// does not lie entirely inside it (a driver that hands out such an address is not trusted).
     public func mappedBytes(at address: UInt64, count: UInt64) -> UnsafeRawBufferPointer? {
-        mapping.bytes(at: address, count: count)
+        ReceiveMapping(mapping).bytes(at: address, count: count)
     }
 }
 
-extension UnsafeRawBufferPointer {
-    /// The bytes at a kernel-provided address inside this receive mapping, or nil when the range
-    /// does not lie entirely inside it (a driver that hands out such an address is not trusted);
-    /// an empty range is always valid.
+/// Where received buffers must lie: a device's receive mapping, its bounds precomputed for the
+/// check every received buffer goes through.
+struct ReceiveMapping {
+    private let base: UnsafeRawPointer?
+    /// The mapping's start as the kernel's address, and its size (0 without a mapping).
+    private let start: UInt64
+    private let size: UInt64
+
+    init(_ mapping: UnsafeRawBufferPointer) {
+        base = mapping.baseAddress
+        start = UInt64(UInt(bitPattern: mapping.baseAddress))
+        size = mapping.baseAddress == nil ? 0 : UInt64(mapping.count)
+    }
+
+    /// The bytes at a kernel-provided address inside the mapping, or nil when the range does
+    /// not lie entirely inside it (a driver that hands out such an address is not trusted); an
+    /// empty range is always valid.
     @inline(__always)
     func bytes(at address: UInt64, count: UInt64) -> UnsafeRawBufferPointer? {
         if count == 0 { return UnsafeRawBufferPointer(start: nil, count: 0) }
-        guard let base = baseAddress else { return nil }
-        let start = UInt64(UInt(bitPattern: base))
-        let size = UInt64(self.count)
-        guard address >= start, count <= size, address - start <= size - count else { return nil }
-        return UnsafeRawBufferPointer(start: base + Int(address - start), count: Int(count))
+        let offset = address &- start  // wraps to a huge value below the mapping
+        guard offset < size, count <= size &- offset, let base else { return nil }
+        return UnsafeRawBufferPointer(start: base + Int(truncatingIfNeeded: offset), count: Int(truncatingIfNeeded: count))
     }
 }
 

@@ -138,7 +138,7 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
             _ = consume self
             return nil
         }
-        closeOwnedDescriptors()
+        if objectStorage != nil { closeOwnedDescriptors() }
         endObjectState()
         let storage = base.map { ($0, capacity) }
         discard self

@@ -100,11 +100,22 @@ extension Parcel {
     /// Reads the reply status, skipping the headers Java servers may put first (−127 app-ops,
     /// −128 StrictMode) and a remote stack trace.
     public mutating func readStatus() throws(ParcelError) -> Status {
-        // The usual reply: EX_NONE, one word.
-        if let word = try? peekReadable(4).loadUnaligned(as: Int32.self), word == ExceptionCode.none.rawValue {
-            advanceReader(4)
-            return Status(exception: .none)
-        }
+        if skipNoException() { return Status(exception: .none) }
+        return try readFullStatus()
+    }
+
+    /// Moves past an `EX_NONE` status word, the usual reply, if that is what comes next (no
+    /// `Status` is made for it).
+    @inline(__always)
+    mutating func skipNoException() -> Bool {
+        guard storedDataSize &- storedReaderIndex >= 4, let base,
+            base.loadUnaligned(fromByteOffset: storedReaderIndex, as: Int32.self) == ExceptionCode.none.rawValue
+        else { return false }
+        storedReaderIndex &+= 4
+        return true
+    }
+
+    private mutating func readFullStatus() throws(ParcelError) -> Status {
         let start = readerIndex
         do throws(ParcelError) {
             var code = ExceptionCode(rawValue: try readInt32())

@@ -198,19 +198,6 @@ extension Status {
     }
 }
 
-/// Maps the errors of a generated proxy call to `RemoteError`.
-public func aidlProxyCall<T>(_ body: () throws -> T) throws -> T {
-    do {
-        return try body()
-    } catch let error as RemoteError {
-        throw error
-    } catch let error as BinderError {
-        throw RemoteError.transport(error)
-    } catch let error as ParcelError {
-        throw RemoteError.transport(.malformedParcel(error))
-    }
-}
-
 /// Runs a blocking call from async code on a dedicated thread (never the concurrency pool).
 public func offloadBlockingCall<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
     let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<T, any Error>, Never>) in

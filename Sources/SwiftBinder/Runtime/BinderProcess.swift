@@ -185,6 +185,10 @@ public final class BinderProcess: ReceivedBufferOwner, @unchecked Sendable {
 
     var contextManagerObject: BinderObject? { contextManager.load(ordering: .acquiring)?.takeUnretainedValue() }
 
+    /// The context manager object without retaining it: it is set once and held until the
+    /// process's deinit, so any caller inside a call on this process may use it meanwhile.
+    var unretainedContextManagerObject: Unmanaged<BinderObject>? { contextManager.load(ordering: .acquiring) }
+
     /// Whether a security module (SELinux, Smack…) gives processes security contexts, which
     /// `TXN_SECURITY_CTX` nodes need: this process has one in `/proc/self/attr/current`.
     public static var kernelProvidesSecurityContexts: Bool {

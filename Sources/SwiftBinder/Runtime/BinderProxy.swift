@@ -74,9 +74,21 @@ public final class BinderProxy: IBinder, @unchecked Sendable {
         return exchanged || previous == level.rawValue
     }
 
-    /// What is checked before a call reaches the kernel (no lock taken):
-    /// - the request is in this device's wire format (libbinder refuses a parcel marked for
-    ///   another binder the same way): the peer would misread it;
+    /// What is checked before a call reaches the kernel, with no lock taken: the request
+    /// (here) and the target (``checkTarget(code:)``). A request must be in this device's wire
+    /// format (libbinder refuses a parcel marked for another binder the same way): the peer
+    /// would misread it. The AIDL calls (``call(code:interface:flags:arguments:result:)``) make
+    /// their requests themselves, in that format.
+    @inline(__always)
+    private func checkWireFormat(of data: borrowing Parcel) throws(BinderError) {
+        if data.dataSize > 0, data.wireFormat != process.wireFormat {
+            throw .wireFormatMismatch(
+                request: data.wireFormat, target: process.wireFormat, targetRelease: process.release.description)
+        }
+    }
+
+    /// What is checked of the target before a call reaches the kernel:
+    /// - the process is not shutting down;
     /// - after a dead reply, calls fail at once, as libbinder's `BpBinder::transact` does once
     ///   `mAlive` is clear. Handle 0 is the exception: the kernel sends calls on it to the
     ///   current context manager, so a restarted servicemanager is reached through it;
@@ -84,11 +96,8 @@ public final class BinderProxy: IBinder, @unchecked Sendable {
     ///   (`Stability::check`: SYSTEM needs SYSTEM or VINTF, VENDOR needs VENDOR or VINTF);
     ///   Android 10 had no stability.
     @inline(__always)
-    private func checkBeforeSending(code: UInt32, _ data: borrowing Parcel) throws(BinderError) {
-        if data.dataSize > 0, data.wireFormat != process.wireFormat {
-            throw .wireFormatMismatch(
-                request: data.wireFormat, target: process.wireFormat, targetRelease: process.release.description)
-        }
+    private func checkTarget(code: UInt32) throws(BinderError) {
+        guard !process.isShuttingDown else { throw .shutDown }
         if handle != 0 && deadReplySeen.load(ordering: .relaxed) { throw .transactionFailed(.deadTarget) }
         guard let required = requiredStability,
             code >= ReservedTransactionCode.firstCall && code <= ReservedTransactionCode.lastCall
@@ -100,13 +109,9 @@ public final class BinderProxy: IBinder, @unchecked Sendable {
     }
 
     public func transact(code: UInt32, data: borrowing Parcel, flags: TransactionFlags) throws(BinderError) -> Parcel {
-        guard !process.isShuttingDown else { throw .shutDown }
-        try checkBeforeSending(code: code, data)
-        do {
-            return try process.transactOnThisThread(handle: handle, code: code, data: data, flags: flags)
-        } catch {
-            if case .transactionFailed(.deadTarget, _) = error { deadReplySeen.store(true, ordering: .relaxed) }
-            throw error
+        try checkWireFormat(of: data)
+        return try checkedCall(code: code) { () throws(BinderError) in
+            try process.transactOnThisThread(handle: handle, code: code, data: data, flags: flags)
         }
     }
 
@@ -116,10 +121,58 @@ public final class BinderProxy: IBinder, @unchecked Sendable {
     public func transactOneway(code: UInt32, data: borrowing Parcel, flags: TransactionFlags = [])
         throws(BinderError) -> OnewayDelivery
     {
-        guard !process.isShuttingDown else { throw .shutDown }
-        try checkBeforeSending(code: code, data)
+        try checkWireFormat(of: data)
+        return try checkedCall(code: code) { () throws(BinderError) in
+            try process.transactOnewayOnThisThread(handle: handle, code: code, data: data, flags: flags)
+        }
+    }
+
+    /// The AIDL call, made on this thread's engine with one look-up (see
+    /// ``IBinder/call(code:interface:flags:arguments:result:)``). Its request is this proxy's own
+    /// (made in the process's wire format), so only the target is checked.
+    public func call<Result>(
+        code: UInt32, interface: InterfaceDescriptor, flags: TransactionFlags,
+        arguments: (inout Parcel) throws -> Void, result: (inout Parcel) throws -> Result
+    ) throws -> Result {
+        // The thread's state, unretained: this thread's table keeps it alive. Only the reading
+        // of the reply is generic (a generic engine call made the runtime instantiate metadata
+        // for an optional result on every call, about 300 instructions, callgrind).
+        let thread = process.withThreadState { Unmanaged.passUnretained($0) }
+        let buffer = try thread._withUnsafeGuaranteedRef { thread in
+            try thread.sendCall(self, code: code, interface: interface, flags: flags, arguments: arguments)
+        }
+        var reply =
+            buffer?.parcel(retainedOwner: Unmanaged.passRetained(process), wireFormat: process.wireFormat)
+            ?? Parcel(wireFormat: process.wireFormat)
+        let value: Result
         do {
-            return try process.transactOnewayOnThisThread(handle: handle, code: code, data: data, flags: flags)
+            value = try reply.readAIDLReply(result)
+        } catch {
+            let address = reply.endReceived(ownedBy: Unmanaged.passUnretained(process).toOpaque())
+            thread._withUnsafeGuaranteedRef { $0.freeReply(at: address) }
+            throw RemoteError.reporting(error)
+        }
+        // A reader that swapped the reply out left another parcel here, which ends as usual.
+        let address = reply.endReceived(ownedBy: Unmanaged.passUnretained(process).toOpaque())
+        thread._withUnsafeGuaranteedRef { $0.freeReply(at: address) }
+        return value
+    }
+
+    public func callOneway(
+        code: UInt32, interface: InterfaceDescriptor, flags: TransactionFlags, arguments: (inout Parcel) throws -> Void
+    ) throws {
+        try process.withThreadState { thread in
+            try thread.callOneway(self, code: code, interface: interface, flags: flags, arguments: arguments)
+        }
+    }
+
+    /// Runs `send` (the transaction on this thread's engine) once the target passed its checks,
+    /// and remembers a dead target.
+    @inline(__always)
+    func checkedCall<R: ~Copyable>(code: UInt32, _ send: () throws(BinderError) -> R) throws(BinderError) -> R {
+        try checkTarget(code: code)
+        do {
+            return try send()
         } catch {
             if case .transactionFailed(.deadTarget, _) = error { deadReplySeen.store(true, ordering: .relaxed) }
             throw error

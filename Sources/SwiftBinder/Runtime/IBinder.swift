@@ -20,6 +20,29 @@ public protocol IBinder: AnyObject, Sendable {
 
     /// Asks the object for its interface descriptor (INTERFACE_TRANSACTION).
     func interfaceDescriptorOrNil() throws(BinderError) -> String?
+
+    /// Makes one AIDL call, as every generated proxy method does: a request in the object's
+    /// wire format with `interface`'s token, written by `arguments`; the transaction; the
+    /// reply's status; and the reply's values, read by `result`.
+    ///
+    /// A proxy makes the whole call with one look-up of its thread's engine, which lends the
+    /// request its storage and frees the reply's buffer itself (see ``BinderProxy``); other
+    /// objects get the general implementation, through ``prepareTransaction()`` and
+    /// ``transact(code:data:flags:)``.
+    ///
+    /// - Throws: ``RemoteError/exception(_:)`` when the service answered with an exception;
+    ///   ``RemoteError/transport(_:)`` when the call could not be made or its parcels could not
+    ///   be read or written. Other errors from `arguments` or `result` pass through unchanged.
+    func call<Result>(
+        code: UInt32, interface: InterfaceDescriptor, flags: TransactionFlags,
+        arguments: (inout Parcel) throws -> Void, result: (inout Parcel) throws -> Result
+    ) throws -> Result
+
+    /// Makes one oneway AIDL call: ``call(code:interface:flags:arguments:result:)`` without a
+    /// reply. `flags` gets `.oneWay` added.
+    func callOneway(
+        code: UInt32, interface: InterfaceDescriptor, flags: TransactionFlags, arguments: (inout Parcel) throws -> Void
+    ) throws
 }
 
 extension IBinder {
@@ -31,6 +54,58 @@ extension IBinder {
     /// Sends a synchronous transaction.
     public func transact(code: UInt32, data: borrowing Parcel) throws(BinderError) -> Parcel {
         try transact(code: code, data: data, flags: [])
+    }
+
+    public func call<Result>(
+        code: UInt32, interface: InterfaceDescriptor, flags: TransactionFlags,
+        arguments: (inout Parcel) throws -> Void, result: (inout Parcel) throws -> Result
+    ) throws -> Result {
+        do {
+            var request = prepareTransaction()
+            request.writeInterfaceToken(interface)
+            try arguments(&request)
+            var reply = try transact(code: code, data: request, flags: flags)
+            return try reply.readAIDLReply(result)
+        } catch {
+            throw RemoteError.reporting(error)
+        }
+    }
+
+    public func callOneway(
+        code: UInt32, interface: InterfaceDescriptor, flags: TransactionFlags, arguments: (inout Parcel) throws -> Void
+    ) throws {
+        do {
+            var request = prepareTransaction()
+            request.writeInterfaceToken(interface)
+            try arguments(&request)
+            _ = try transact(code: code, data: request, flags: flags.union(.oneWay))
+        } catch {
+            throw RemoteError.reporting(error)
+        }
+    }
+}
+
+extension Parcel {
+    /// Reads an AIDL reply: its status, then (when it is OK) the values `result` reads.
+    @inline(__always)
+    mutating func readAIDLReply<Result>(_ result: (inout Parcel) throws -> Result) throws -> Result {
+        if !skipNoException() {
+            let status = try readStatus()
+            guard status.isOK else { throw RemoteError.exception(status) }
+        }
+        return try result(&self)
+    }
+}
+
+extension RemoteError {
+    /// `error` as a generated proxy call reports it: binder and parcel failures become
+    /// ``transport(_:)``; a ``RemoteError`` and anything else pass through.
+    static func reporting(_ error: any Error) -> any Error {
+        switch error {
+        case let error as BinderError: RemoteError.transport(error)
+        case let error as ParcelError: RemoteError.transport(.malformedParcel(error))
+        default: error
+        }
     }
 }
 

@@ -76,7 +76,7 @@ final class ThreadState {
     /// open the process, and so its driver, is still there.
     private unowned(unsafe) let driverForExit: any BinderDriver
     /// The driver's receive mapping (fixed for its life), where received buffers must lie.
-    private let mapping: UnsafeRawBufferPointer
+    private let mapping: ReceiveMapping
     /// The process's wire format (fixed for its life), for the parcels this thread receives.
     private let wireFormat: WireFormat
 
@@ -96,9 +96,11 @@ final class ThreadState {
     @exclusivity(unchecked) private var incomingFilled = 0
     @exclusivity(unchecked) private var incomingPosition = 0
 
-    /// Storage lent to the reply of each call this thread serves (``makeReplyParcel()``).
-    @exclusivity(unchecked) private var replyStorage: UnsafeMutableRawPointer?
-    @exclusivity(unchecked) private var replyCapacity = 0
+    /// Storage lent to the reply of each call this thread serves, and to the request of each
+    /// AIDL call it makes: no parcel storage is looked up or allocated per call (the per-thread
+    /// cache cost about 140 instructions a call, callgrind).
+    @exclusivity(unchecked) private var replyStorage = LentStorage()
+    @exclusivity(unchecked) private var requestStorage = LentStorage()
 
     /// `BR_RELEASE` / `BR_DECREFS` received, applied once the batch is handled.
     @exclusivity(unchecked) private var pendingStrongReleases: [NodeIdentity] = []
@@ -138,14 +140,15 @@ final class ThreadState {
         self.processReference = Unmanaged.passUnretained(process)
         self.processSerial = process.serial
         self.driverForExit = process.driver
-        self.mapping = process.driver.mapping
+        self.mapping = ReceiveMapping(process.driver.mapping)
         self.wireFormat = process.wireFormat
         incoming = UnsafeMutableRawBufferPointer.allocate(byteCount: 256, alignment: 8)
     }
 
     deinit {
         incoming.deallocate()
-        replyStorage?.deallocate()
+        replyStorage.deallocate()
+        requestStorage.deallocate()
         // The kernel keeps a binder_thread per thread that ever talked to it: release it, unless
         // the process closed the device (it waits for this to finish before it does).
         lifetime.whileOpen { try? driverForExit.threadExit() }
@@ -303,6 +306,60 @@ final class ThreadState {
             out.append(.freeBuffer, value: lastReply.dataAddress)
             return .delivered
         }
+    }
+
+    /// The request of one AIDL call to `proxy` (``IBinder/call(code:interface:flags:arguments:result:)``),
+    /// sent on this thread: the request is written into storage this thread lends it call
+    /// after call, and the reply comes back as its buffer (nil for an empty reply), which the
+    /// caller reads and hands back with ``endReply(_:)``, without looking the thread state up
+    /// again (each look-up, and the parcel storage cache's take and give-back, cost about 30
+    /// instructions a call, callgrind). Not generic: the caller reads the reply's values.
+    func sendCall(
+        _ proxy: BinderProxy, code: UInt32, interface: InterfaceDescriptor, flags: TransactionFlags,
+        arguments: (inout Parcel) throws -> Void
+    ) throws -> ReceivedBuffer? {
+        var request = requestStorage.lend(wireFormat: wireFormat)
+        let buffer: ReceivedBuffer?
+        do {
+            request.writeInterfaceToken(interface)
+            try arguments(&request)
+            buffer = try proxy.checkedCall(code: code) { () throws(BinderError) in
+                try transact(handle: proxy.handle, code: code, data: request, flags: flags)
+            }
+        } catch {
+            requestStorage.takeBack(request)
+            throw RemoteError.reporting(error)
+        }
+        requestStorage.takeBack(request)
+        return buffer
+    }
+
+    /// Hands back the buffer of a reply read after ``sendCall(_:code:interface:flags:arguments:)``,
+    /// as the parcel's owner would (nil: the parcel ended otherwise).
+    @inline(__always)
+    func freeReply(at address: UInt64?) {
+        guard let address else { return }
+        out.append(.freeBuffer, value: address)
+        flushIfIdle()
+    }
+
+    /// A oneway AIDL call to `proxy` on this thread, its request in lent storage.
+    func callOneway(
+        _ proxy: BinderProxy, code: UInt32, interface: InterfaceDescriptor, flags: TransactionFlags,
+        arguments: (inout Parcel) throws -> Void
+    ) throws {
+        var request = requestStorage.lend(wireFormat: wireFormat)
+        do {
+            request.writeInterfaceToken(interface)
+            try arguments(&request)
+            _ = try proxy.checkedCall(code: code) { () throws(BinderError) in
+                try transactOneway(handle: proxy.handle, code: code, data: request, flags: flags)
+            }
+        } catch {
+            requestStorage.takeBack(request)
+            throw RemoteError.reporting(error)
+        }
+        requestStorage.takeBack(request)
     }
 
     /// How a wait for the outcome of a transaction or reply ended: a plain value, so that no
@@ -556,10 +613,18 @@ final class ThreadState {
 
         var reply = makeReplyParcel()
         let status: StatusCode
-        if let target = withProcess({ process in
-            transaction.target == 0
-                ? process.contextManagerObject
-                : process.nodes.object(for: NodeIdentity(pointer: transaction.target, cookie: transaction.cookie))
+        if transaction.target == 0 {
+            // The context manager object is held for the process's life: not retained per call
+            // (its retain and release were about 40 instructions, callgrind).
+            if let target = withProcess({ $0.unretainedContextManagerObject }) {
+                status = target._withUnsafeGuaranteedRef { target in
+                    target.dispatch(code: transaction.code, data: &request, reply: &reply, flags: transaction.flags)
+                }
+            } else {
+                status = .unknownTransaction
+            }
+        } else if let target = withProcess({ process in
+            process.nodes.object(for: NodeIdentity(pointer: transaction.target, cookie: transaction.cookie))
         }) {
             status = target.dispatch(code: transaction.code, data: &request, reply: &reply, flags: transaction.flags)
         } else {
@@ -583,24 +648,15 @@ final class ThreadState {
     }
 
     /// The parcel for the reply to the call being served, in the storage this thread lent its
-    /// last reply: no parcel storage is looked up or allocated per served call (the per-thread
-    /// cache cost about 140 instructions a call, callgrind). A nested call's reply, served while
-    /// that storage is out, gets storage of its own.
+    /// last reply. A nested call's reply, served while that storage is out, gets storage of its
+    /// own.
     private func makeReplyParcel() -> Parcel {
-        guard let storage = replyStorage else { return Parcel(wireFormat: wireFormat) }
-        replyStorage = nil
-        return Parcel(storage: storage, capacity: replyCapacity, wireFormat: wireFormat)
+        replyStorage.lend(wireFormat: wireFormat)
     }
 
     /// Takes back the storage of a reply that was sent (or of one that was not needed).
     private func keepReplyStorage(of reply: consuming Parcel) {
-        guard let (storage, capacity) = reply.takeStorage() else { return }
-        if replyStorage == nil, capacity <= StorageCache.largestCached {
-            replyStorage = storage
-            replyCapacity = capacity
-        } else {
-            storage.deallocate()
-        }
+        replyStorage.takeBack(reply)
     }
 
     private func sendStatusReply(_ status: StatusCode, requestFlags: TransactionFlags) throws(BinderError) {
@@ -623,22 +679,25 @@ final class ThreadState {
         }
     }
 
+    @inline(__always)
     private func receivedParcel(_ transaction: TransactionData) throws(BinderError) -> Parcel {
         received(try receivedBuffer(transaction))
     }
 
     /// The buffer of `transaction`, checked to lie in the receive mapping; one that does not is
     /// handed back to the driver at once.
+    @inline(__always)
     private func receivedBuffer(_ transaction: TransactionData) throws(BinderError) -> ReceivedBuffer {
-        let data = mapping.bytes(at: transaction.dataAddress, count: transaction.dataSize)
-        let offsets = mapping.bytes(at: transaction.offsetsAddress, count: transaction.offsetsSize)
-        guard let data, let offsets else {
+        guard let data = mapping.bytes(at: transaction.dataAddress, count: transaction.dataSize),
+            let offsets = mapping.bytes(at: transaction.offsetsAddress, count: transaction.offsetsSize)
+        else {
             out.append(.freeBuffer, value: transaction.dataAddress)
             throw .malformedReturn("transaction buffer outside the receive mapping")
         }
         return ReceivedBuffer(data: data, objectOffsets: offsets, address: transaction.dataAddress)
     }
 
+    @inline(__always)
     private func received(_ buffer: ReceivedBuffer) -> Parcel {
         buffer.parcel(retainedOwner: processReference.retain(), wireFormat: wireFormat)
     }
@@ -682,5 +741,36 @@ final class ProcessLifetime: Sendable {
 
     func close() {
         open.withLock { $0 = false }
+    }
+}
+
+/// One block of parcel storage a thread lends to one parcel at a time (a served call's reply,
+/// an AIDL call's request), and takes back when the parcel is done. While it is out (a nested
+/// call), parcels get storage of their own.
+struct LentStorage {
+    private var storage: UnsafeMutableRawPointer?
+    private var capacity = 0
+
+    /// An empty parcel in the block, or in no storage yet when the block is out.
+    mutating func lend(wireFormat: WireFormat) -> Parcel {
+        guard let block = storage else { return Parcel(wireFormat: wireFormat) }
+        storage = nil
+        return Parcel(storage: block, capacity: capacity, wireFormat: wireFormat)
+    }
+
+    /// Ends `parcel` and keeps its storage for the next parcel, if the block is not back yet
+    /// and the storage is not larger than the storage cache keeps.
+    mutating func takeBack(_ parcel: consuming Parcel) {
+        guard let (block, size) = parcel.takeStorage() else { return }
+        if storage == nil, size <= StorageCache.largestCached {
+            storage = block
+            capacity = size
+        } else {
+            block.deallocate()
+        }
+    }
+
+    func deallocate() {
+        storage?.deallocate()
     }
 }

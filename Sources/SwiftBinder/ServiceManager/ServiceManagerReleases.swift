@@ -87,14 +87,10 @@ struct Android15Backend: ServiceManagerBackend, DeclaredInstancesCall, Updatable
     func getService2(name: String) throws -> Service { try lookUp(IServiceManagerAndroid15.Code.getService2, name) }
 
     private func lookUp(_ code: UInt32, _ name: String) throws -> Service {
-        try aidlProxyCall {
-            var request = binder.prepareTransaction()
-            request.writeInterfaceToken(IServiceManagerAndroid15.descriptor)
+        try binder.call(code: code, interface: IServiceManagerAndroid15.encodedDescriptor, flags: []) { request in
             request.writeString16(name)
-            var reply = try binder.transact(code: code, data: request)
-            let status = try reply.readStatus()
-            guard status.isOK else { throw RemoteError.exception(status) }
-            return try reply.readAndroid15Service()
+        } result: { reply in
+            try reply.readAndroid15Service()
         }
     }
 

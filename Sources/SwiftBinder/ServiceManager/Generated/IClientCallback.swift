@@ -25,12 +25,9 @@ public enum IClientCallback {
         public init(_ binder: any IBinder) { self.binder = binder }
 
         public func onClients(registered: any IBinder, hasClients: Bool) throws {
-            try aidlProxyCall {
-                var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IClientCallback.encodedDescriptor)
+            try self.binder.callOneway(code: Code.onClients, interface: IClientCallback.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
                 _request.writeStrongBinder(registered)
                 _request.writeBool(hasClients)
-                _ = try self.binder.transact(code: Code.onClients, data: _request, flags: [.oneWay])
             }
         }
 

@@ -25,12 +25,9 @@ public enum IServiceCallback {
         public init(_ binder: any IBinder) { self.binder = binder }
 
         public func onRegistration(name: String, binder: any IBinder) throws {
-            try aidlProxyCall {
-                var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceCallback.encodedDescriptor)
+            try self.binder.callOneway(code: Code.onRegistration, interface: IServiceCallback.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
                 _request.writeString16(name)
                 _request.writeStrongBinder(binder)
-                _ = try self.binder.transact(code: Code.onRegistration, data: _request, flags: [.oneWay])
             }
         }
 

@@ -49,169 +49,87 @@ public enum IServiceManagerAndroid13 {
         public init(_ binder: any IBinder) { self.binder = binder }
 
         public func getService(name: String) throws -> (any IBinder)? {
-            try aidlProxyCall {
-                var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid13.encodedDescriptor)
+            try self.binder.call(code: Code.getService, interface: IServiceManagerAndroid13.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
                 _request.writeString16(name)
-                var _reply = try self.binder.transact(code: Code.getService, data: _request, flags: [])
-                let _status = try _reply.readStatus()
-                guard _status.isOK else { throw RemoteError.exception(_status) }
-                let _result = try _reply.readAIDLBinder()
-                return _result
-            }
+            } result: { (_reply: inout Parcel) throws -> (any IBinder)? in try _reply.readAIDLBinder() }
         }
 
         public func checkService(name: String) throws -> (any IBinder)? {
-            try aidlProxyCall {
-                var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid13.encodedDescriptor)
+            try self.binder.call(code: Code.checkService, interface: IServiceManagerAndroid13.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
                 _request.writeString16(name)
-                var _reply = try self.binder.transact(code: Code.checkService, data: _request, flags: [])
-                let _status = try _reply.readStatus()
-                guard _status.isOK else { throw RemoteError.exception(_status) }
-                let _result = try _reply.readAIDLBinder()
-                return _result
-            }
+            } result: { (_reply: inout Parcel) throws -> (any IBinder)? in try _reply.readAIDLBinder() }
         }
 
         public func addService(name: String, service: any IBinder, allowIsolated: Bool, dumpPriority: Int32) throws {
-            try aidlProxyCall {
-                var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid13.encodedDescriptor)
+            try self.binder.call(code: Code.addService, interface: IServiceManagerAndroid13.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
                 _request.writeString16(name)
                 _request.writeStrongBinder(service)
                 _request.writeBool(allowIsolated)
                 _request.writeInteger(dumpPriority)
-                var _reply = try self.binder.transact(code: Code.addService, data: _request, flags: [])
-                let _status = try _reply.readStatus()
-                guard _status.isOK else { throw RemoteError.exception(_status) }
-            }
+            } result: { _ in }
         }
 
         public func listServices(dumpPriority: Int32) throws -> [String] {
-            try aidlProxyCall {
-                var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid13.encodedDescriptor)
+            try self.binder.call(code: Code.listServices, interface: IServiceManagerAndroid13.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
                 _request.writeInteger(dumpPriority)
-                var _reply = try self.binder.transact(code: Code.listServices, data: _request, flags: [])
-                let _status = try _reply.readStatus()
-                guard _status.isOK else { throw RemoteError.exception(_status) }
-                let _result = try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readString16() }
-                return _result
-            }
+            } result: { (_reply: inout Parcel) throws -> [String] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readString16() } }
         }
 
         public func registerForNotifications(name: String, callback: any IServiceCallback.Service) throws {
-            try aidlProxyCall {
-                var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid13.encodedDescriptor)
+            try self.binder.call(code: Code.registerForNotifications, interface: IServiceManagerAndroid13.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
                 _request.writeString16(name)
                 _request.writeStrongBinder(IServiceCallback.Stub.binder(for: callback))
-                var _reply = try self.binder.transact(code: Code.registerForNotifications, data: _request, flags: [])
-                let _status = try _reply.readStatus()
-                guard _status.isOK else { throw RemoteError.exception(_status) }
-            }
+            } result: { _ in }
         }
 
         public func unregisterForNotifications(name: String, callback: any IServiceCallback.Service) throws {
-            try aidlProxyCall {
-                var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid13.encodedDescriptor)
+            try self.binder.call(code: Code.unregisterForNotifications, interface: IServiceManagerAndroid13.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
                 _request.writeString16(name)
                 _request.writeStrongBinder(IServiceCallback.Stub.binder(for: callback))
-                var _reply = try self.binder.transact(code: Code.unregisterForNotifications, data: _request, flags: [])
-                let _status = try _reply.readStatus()
-                guard _status.isOK else { throw RemoteError.exception(_status) }
-            }
+            } result: { _ in }
         }
 
         public func isDeclared(name: String) throws -> Bool {
-            try aidlProxyCall {
-                var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid13.encodedDescriptor)
+            try self.binder.call(code: Code.isDeclared, interface: IServiceManagerAndroid13.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
                 _request.writeString16(name)
-                var _reply = try self.binder.transact(code: Code.isDeclared, data: _request, flags: [])
-                let _status = try _reply.readStatus()
-                guard _status.isOK else { throw RemoteError.exception(_status) }
-                let _result = try _reply.readBool()
-                return _result
-            }
+            } result: { (_reply: inout Parcel) throws -> Bool in try _reply.readBool() }
         }
 
         public func getDeclaredInstances(iface: String) throws -> [String] {
-            try aidlProxyCall {
-                var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid13.encodedDescriptor)
+            try self.binder.call(code: Code.getDeclaredInstances, interface: IServiceManagerAndroid13.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
                 _request.writeString16(iface)
-                var _reply = try self.binder.transact(code: Code.getDeclaredInstances, data: _request, flags: [])
-                let _status = try _reply.readStatus()
-                guard _status.isOK else { throw RemoteError.exception(_status) }
-                let _result = try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readString16() }
-                return _result
-            }
+            } result: { (_reply: inout Parcel) throws -> [String] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readString16() } }
         }
 
         public func updatableViaApex(name: String) throws -> String? {
-            try aidlProxyCall {
-                var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid13.encodedDescriptor)
+            try self.binder.call(code: Code.updatableViaApex, interface: IServiceManagerAndroid13.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
                 _request.writeString16(name)
-                var _reply = try self.binder.transact(code: Code.updatableViaApex, data: _request, flags: [])
-                let _status = try _reply.readStatus()
-                guard _status.isOK else { throw RemoteError.exception(_status) }
-                let _result = try _reply.readNullableString16()
-                return _result
-            }
+            } result: { (_reply: inout Parcel) throws -> String? in try _reply.readNullableString16() }
         }
 
         public func getConnectionInfo(name: String) throws -> ConnectionInfo? {
-            try aidlProxyCall {
-                var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid13.encodedDescriptor)
+            try self.binder.call(code: Code.getConnectionInfo, interface: IServiceManagerAndroid13.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
                 _request.writeString16(name)
-                var _reply = try self.binder.transact(code: Code.getConnectionInfo, data: _request, flags: [])
-                let _status = try _reply.readStatus()
-                guard _status.isOK else { throw RemoteError.exception(_status) }
-                let _result = try _reply.readNullableParcelable(ConnectionInfo.self)
-                return _result
-            }
+            } result: { (_reply: inout Parcel) throws -> ConnectionInfo? in try _reply.readNullableParcelable(ConnectionInfo.self) }
         }
 
         public func registerClientCallback(name: String, service: any IBinder, callback: any IClientCallback.Service) throws {
-            try aidlProxyCall {
-                var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid13.encodedDescriptor)
+            try self.binder.call(code: Code.registerClientCallback, interface: IServiceManagerAndroid13.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
                 _request.writeString16(name)
                 _request.writeStrongBinder(service)
                 _request.writeStrongBinder(IClientCallback.Stub.binder(for: callback))
-                var _reply = try self.binder.transact(code: Code.registerClientCallback, data: _request, flags: [])
-                let _status = try _reply.readStatus()
-                guard _status.isOK else { throw RemoteError.exception(_status) }
-            }
+            } result: { _ in }
         }
 
         public func tryUnregisterService(name: String, service: any IBinder) throws {
-            try aidlProxyCall {
-                var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid13.encodedDescriptor)
+            try self.binder.call(code: Code.tryUnregisterService, interface: IServiceManagerAndroid13.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
                 _request.writeString16(name)
                 _request.writeStrongBinder(service)
-                var _reply = try self.binder.transact(code: Code.tryUnregisterService, data: _request, flags: [])
-                let _status = try _reply.readStatus()
-                guard _status.isOK else { throw RemoteError.exception(_status) }
-            }
+            } result: { _ in }
         }
 
         public func getServiceDebugInfo() throws -> [ServiceDebugInfo] {
-            try aidlProxyCall {
-                var _request = self.binder.prepareTransaction()
-                _request.writeInterfaceToken(IServiceManagerAndroid13.encodedDescriptor)
-                var _reply = try self.binder.transact(code: Code.getServiceDebugInfo, data: _request, flags: [])
-                let _status = try _reply.readStatus()
-                guard _status.isOK else { throw RemoteError.exception(_status) }
-                let _result = try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readParcelable(ServiceDebugInfo.self) }
-                return _result
-            }
+            try self.binder.call(code: Code.getServiceDebugInfo, interface: IServiceManagerAndroid13.encodedDescriptor, flags: []) { _ in } result: { (_reply: inout Parcel) throws -> [ServiceDebugInfo] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readParcelable(ServiceDebugInfo.self) } }
         }
 
         /// `getService` from async code, on a dedicated thread.
