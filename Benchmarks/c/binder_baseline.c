@@ -157,7 +157,9 @@ static void *looper(void *unused) {
 }
 
 static void server(int threads) {
-    if (ioctl(fd, BINDER_SET_CONTEXT_MGR, 0) < 0) die("BINDER_SET_CONTEXT_MGR");
+    /* Accepting descriptors, as the SwiftBinder benchmark's server does (object mode passes one). */
+    struct flat_binder_object node = {.flags = FLAT_BINDER_FLAG_ACCEPTS_FDS};
+    if (ioctl(fd, BINDER_SET_CONTEXT_MGR_EXT, &node) < 0) die("BINDER_SET_CONTEXT_MGR_EXT");
     for (int i = 1; i < threads; i++) {
         pthread_t thread;
         if (pthread_create(&thread, NULL, looper, NULL) != 0) die("pthread_create");
