@@ -13,7 +13,9 @@
  *   binder_baseline object DEVICE KIND COUNT COUNT sync calls passing one object, KIND binder (a
  *                                            node of this process) or fd (a pipe's end), which
  *                                            the server sends back; prints the round-trip times
- *                                            in nanoseconds, one per line
+ *                                            in nanoseconds, one per line. binder-references:
+ *                                            the server also takes and drops references on the
+ *                                            handle, as a library's proxy does
  *   binder_baseline stop DEVICE              tell the server to exit (so a profiler writes its data)
  *   binder_baseline threads DEVICE THREADS COUNT   THREADS client threads making COUNT sync calls
  *                                            each; prints the total nanoseconds
@@ -37,6 +39,7 @@
 #define CODE_DRAIN 3
 #define CODE_EXIT 4
 #define CODE_ECHO_OBJECT 5
+#define CODE_ECHO_OBJECT_WITH_REFERENCES 6
 
 static int fd;
 static uint64_t oneway_count;
@@ -74,7 +77,7 @@ static size_t write_read(const void *out, size_t out_size, void *in, size_t in_s
 /* Replies to CODE_ECHO_OBJECT with the object the request carried (a handle the kernel turns
  * back into the caller's node, or a descriptor it installs in the caller), then frees the
  * request: the minimum the kernel needs, without the references a library's proxy takes. */
-static void echo_object(const struct binder_transaction_data *tr) {
+static void echo_object(const struct binder_transaction_data *tr, int with_references) {
     binder_size_t offset;
     memcpy(&offset, (const void *)(uintptr_t)tr->data.ptr.offsets, sizeof offset);
     struct flat_binder_object object;
@@ -82,12 +85,32 @@ static void echo_object(const struct binder_transaction_data *tr) {
     object.cookie = 0;
     binder_size_t reply_offset = 0;
     struct __attribute__((packed)) {
+        uint32_t increfs_cmd;
+        uint32_t increfs_handle;
+        uint32_t acquire_cmd;
+        uint32_t acquire_handle;
         uint32_t reply_cmd;
         struct binder_transaction_data reply;
         uint32_t free_cmd;
         binder_uintptr_t buffer;
+        uint32_t release_cmd;
+        uint32_t release_handle;
+        uint32_t decrefs_cmd;
+        uint32_t decrefs_handle;
     } out;
     memset(&out, 0, sizeof out);
+    /* With references, a received handle is held as a library's proxy holds it (libbinder's
+     * BpBinder: BC_INCREFS and BC_ACQUIRE when it is made, BC_RELEASE and BC_DECREFS when it
+     * goes), all in the one write here. */
+    size_t skip = with_references && object.hdr.type == BINDER_TYPE_HANDLE ? 0 : 16;
+    out.increfs_cmd = BC_INCREFS;
+    out.increfs_handle = object.handle;
+    out.acquire_cmd = BC_ACQUIRE;
+    out.acquire_handle = object.handle;
+    out.release_cmd = BC_RELEASE;
+    out.release_handle = object.handle;
+    out.decrefs_cmd = BC_DECREFS;
+    out.decrefs_handle = object.handle;
     out.reply_cmd = BC_REPLY;
     out.reply.target.handle = ~0u;
     out.reply.data_size = sizeof object;
@@ -96,7 +119,7 @@ static void echo_object(const struct binder_transaction_data *tr) {
     out.reply.data.ptr.offsets = (uintptr_t)&reply_offset;
     out.free_cmd = BC_FREE_BUFFER;
     out.buffer = tr->data.ptr.buffer;
-    write_read(&out, sizeof out, NULL, 0);
+    write_read((const char *)&out + skip, sizeof out - 2 * skip, NULL, 0);
     if (object.hdr.type == BINDER_TYPE_FD) close((int)object.handle);
 }
 
@@ -135,9 +158,9 @@ static void *looper(void *unused) {
                 }
                 out.reply_cmd = BC_REPLY;
                 out.reply.target.handle = ~0u;
-                if (tr.code == CODE_ECHO_OBJECT && tr.offsets_size == sizeof(binder_size_t) &&
-                    tr.data_size >= sizeof(struct flat_binder_object)) {
-                    echo_object(&tr);
+                if ((tr.code == CODE_ECHO_OBJECT || tr.code == CODE_ECHO_OBJECT_WITH_REFERENCES) &&
+                    tr.offsets_size == sizeof(binder_size_t) && tr.data_size >= sizeof(struct flat_binder_object)) {
+                    echo_object(&tr, tr.code == CODE_ECHO_OBJECT_WITH_REFERENCES);
                     continue;
                 }
                 out.reply.data_size = sizeof status;
@@ -215,7 +238,7 @@ static int32_t call(uint32_t code, const void *data, size_t size, uint32_t flags
 /* One sync call to handle 0 passing `object`, answering the reference-count returns the
  * kernel sends the owner of a node (BR_INCREFS and BR_ACQUIRE want their _DONE), and closing
  * a descriptor that comes back. */
-static void call_with_object(const struct flat_binder_object *object) {
+static void call_with_object(const struct flat_binder_object *object, uint32_t code) {
     binder_size_t offset = 0;
     struct __attribute__((packed)) {
         uint32_t cmd;
@@ -223,7 +246,7 @@ static void call_with_object(const struct flat_binder_object *object) {
     } transaction;
     memset(&transaction, 0, sizeof transaction);
     transaction.cmd = BC_TRANSACTION;
-    transaction.tr.code = CODE_ECHO_OBJECT;
+    transaction.tr.code = code;
     transaction.tr.flags = TF_ACCEPT_FDS;
     transaction.tr.data_size = sizeof *object;
     transaction.tr.offsets_size = sizeof offset;
@@ -286,7 +309,7 @@ static void *client_thread(void *unused) {
 int main(int argc, char **argv) {
     if (argc < 3) {
         fprintf(stderr, "usage: binder_baseline server DEVICE [THREADS] | rtt DEVICE SIZE COUNT | oneway DEVICE COUNT"
-                        " | object DEVICE binder|fd COUNT | threads DEVICE THREADS COUNT | stop DEVICE\n");
+                        " | object DEVICE binder|binder-references|fd COUNT | threads DEVICE THREADS COUNT | stop DEVICE\n");
         return 2;
     }
     open_device(argv[2]);
@@ -319,7 +342,8 @@ int main(int argc, char **argv) {
         if (pipe(pipe_fds) < 0) die("pipe");
         struct flat_binder_object object;
         memset(&object, 0, sizeof object);
-        if (strcmp(argv[3], "binder") == 0) {
+        uint32_t code = strcmp(argv[3], "binder-references") == 0 ? CODE_ECHO_OBJECT_WITH_REFERENCES : CODE_ECHO_OBJECT;
+        if (strncmp(argv[3], "binder", 6) == 0) {
             object.hdr.type = BINDER_TYPE_BINDER;
             object.flags = FLAT_BINDER_FLAG_ACCEPTS_FDS;
             object.binder = (uintptr_t)&node;
@@ -329,7 +353,7 @@ int main(int argc, char **argv) {
         }
         for (long i = 0; i < count; i++) {
             uint64_t start = now_ns();
-            call_with_object(&object);
+            call_with_object(&object, code);
             printf("%llu\n", (unsigned long long)(now_ns() - start));
         }
         return 0;

@@ -13,7 +13,9 @@ import Glibc
 //                                                       servicemanager under NAME
 //   swiftbinder-bench client DEVICE ITERATIONS          every client case; one JSON line each
 //   swiftbinder-bench servicemanager DEVICE NAME ITERATIONS   checkService latency
-//   swiftbinder-bench profile-client DEVICE ITERATIONS  add() calls in profiledCalls (for callgrind)
+//   swiftbinder-bench profile-client DEVICE ITERATIONS [add|binder|fd]
+//                                                       the calls of one case in profiledCalls
+//                                                       (for callgrind)
 //   swiftbinder-bench stop DEVICE                       tell the server to exit (so a profiler
 //                                                       writes its data)
 //   swiftbinder-bench stats CASE                        nanoseconds on stdin → one JSON line
@@ -189,19 +191,47 @@ func runThreads(device: String, iterations: Int) throws {
     process.shutdown()
 }
 
-/// add() calls and nothing else: `scripts/bench --profile` collects instructions only inside it.
-@inline(never)
-func profiledCalls(_ service: IBenchmark.Proxy, _ iterations: Int) throws {
-    for _ in 0..<iterations { _ = try service.add(a: 2, b: 3) }
+/// The local object the binder case passes (the same one every call, as a client passing its
+/// callback would).
+let profiledToken = BinderObject()
+
+/// What a profiled client calls: `add(2, 3)`, or `echoBinder` / `echoFd` with one of its own
+/// objects (a binder node or a pipe's end).
+enum ProfiledCase: String {
+    case add, binder, fd
 }
 
-func runProfileClient(device: String, iterations: Int) throws {
+/// The profiled calls and nothing else: `scripts/bench --profile` collects instructions only
+/// inside it.
+@inline(never)
+func profiledCalls(_ service: IBenchmark.Proxy, _ iterations: Int, _ kind: ProfiledCase, _ fd: SharedFileDescriptor) throws {
+    try calls(service, iterations, kind, fd)
+}
+
+/// `iterations` calls of `kind`.
+func calls(_ service: IBenchmark.Proxy, _ iterations: Int, _ kind: ProfiledCase, _ fd: SharedFileDescriptor) throws {
+    switch kind {
+    case .add:
+        for _ in 0..<iterations { _ = try service.add(a: 2, b: 3) }
+    case .binder:
+        for _ in 0..<iterations { _ = try service.echoBinder(binder: profiledToken) }
+    case .fd:
+        for _ in 0..<iterations { _ = try service.echoFd(fd: fd) }
+    }
+}
+
+func runProfileClient(device: String, iterations: Int, kind: ProfiledCase) throws {
     let process = try BinderProcess(path: FilePath(device))
     let binder = try process.contextObject
     let service = IBenchmark.Proxy(binder)
-    for _ in 0..<10 { _ = try service.add(a: 2, b: 3) }
+    let pipe = try FileDescriptor.pipe()
+    let fd = SharedFileDescriptor(pipe.readEnd)
+    // Warm-up, outside the profiled function: the same calls (the first echo registers the
+    // object, the caches fill, the one-time initializers run).
+    try calls(service, 10, kind, fd)
     _ = try binder.transact(code: profileStartCode, data: Parcel(), flags: [])
-    try profiledCalls(service, iterations)
+    try profiledCalls(service, iterations, kind, fd)
+    try pipe.writeEnd.close()
     process.shutdown()
 }
 

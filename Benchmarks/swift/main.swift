@@ -4,7 +4,7 @@ import SwiftBinder
 let arguments = CommandLine.arguments
 func usage() -> Never {
     print("usage: swiftbinder-bench server DEVICE [--register NAME] | client DEVICE ITERATIONS"
-        + " | servicemanager DEVICE NAME ITERATIONS | profile-client DEVICE ITERATIONS | stop DEVICE"
+        + " | servicemanager DEVICE NAME ITERATIONS | profile-client DEVICE ITERATIONS [add|binder|fd] | stop DEVICE"
         + " | threads DEVICE ITERATIONS | stats CASE | report latency|scaling FILE...")
     exit(2)
 }
@@ -18,8 +18,9 @@ do {
         try runClient(device: arguments[2], iterations: Int(arguments[3]) ?? 1000)
     case "threads" where arguments.count == 4:
         try runThreads(device: arguments[2], iterations: Int(arguments[3]) ?? 1000)
-    case "profile-client" where arguments.count == 4:
-        try runProfileClient(device: arguments[2], iterations: Int(arguments[3]) ?? 1000)
+    case "profile-client" where arguments.count == 4 || arguments.count == 5:
+        guard let kind = ProfiledCase(rawValue: arguments.count == 5 ? arguments[4] : "add") else { usage() }
+        try runProfileClient(device: arguments[2], iterations: Int(arguments[3]) ?? 1000, kind: kind)
     case "stop" where arguments.count == 3:
         try stopServer(device: arguments[2])
     case "servicemanager" where arguments.count == 5:
@@ -108,9 +109,14 @@ func markdownReport(_ table: String, files: [String]) throws -> String {
         let title = name == "binder" ? "passing a binder object" : "passing a file descriptor"
         let value = median(name, "median_ns")
         let c = median("c-\(name)", "median_ns")
+        var notes = "\(ratio(value, own64)) of SwiftBinder's 64 B call; C: \(ratio(c, c64)) of its 64 B call"
+        if name == "binder" {
+            // The same call with the server taking and dropping a proxy's references on the handle.
+            notes += ", \(ratio(median("c-binder-references", "median_ns"), c64)) holding references as a proxy does"
+        }
         lines.append(
             "| \(title) | \(microseconds(value)) | \(microseconds(median(name, "p99_ns"))) | \(microseconds(c)) | \(ratio(value, c)) "
-                + "| \(ratio(value, own64)) of SwiftBinder's 64 B call; C: \(ratio(c, c64)) of its 64 B call |")
+                + "| \(notes) |")
     }
     let check = median("servicemanager-check", "median_ns")
     lines.append("| servicemanager checkService | \(microseconds(check)) | \(microseconds(median("servicemanager-check", "p99_ns"))) | \(microseconds(c64)) (64 B) | \(ratio(check, c64)) | \(ratio(check, own64)) of SwiftBinder's 64 B call |")

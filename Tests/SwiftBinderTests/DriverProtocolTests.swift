@@ -1,3 +1,4 @@
+import CBinder
 import SwiftBinder
 import Testing
 
@@ -25,6 +26,16 @@ import Testing
         #expect(DriverReturnCode.frozenBinder.rawValue == 0x8010_7215)
         #expect(DriverReturnCode.clearFreezeNotificationDone.rawValue == 0x8008_7216)
         #expect(DriverReturnCode.frozenBinder.payloadSize == 16)
+    }
+
+    /// The object types, written out as constants, are the UAPI header's `BINDER_TYPE_*`.
+    @Test func objectTypesMatchTheKernel() {
+        let expected: [(BinderObjectType, Int)] = [
+            (.binder, BINDER_TYPE_BINDER), (.weakBinder, BINDER_TYPE_WEAK_BINDER), (.handle, BINDER_TYPE_HANDLE),
+            (.weakHandle, BINDER_TYPE_WEAK_HANDLE), (.fileDescriptor, BINDER_TYPE_FD),
+            (.fileDescriptorArray, BINDER_TYPE_FDA), (.pointer, BINDER_TYPE_PTR),
+        ]
+        for (type, uapi) in expected { #expect(Int(type.rawValue) == uapi) }
     }
 
     @Test func transactionFlagsMatchTheKernel() {

@@ -5,24 +5,24 @@ public struct BinderObjectType: RawRepresentable, Hashable, Sendable {
     public var rawValue: UInt32
     public init(rawValue: UInt32) { self.rawValue = rawValue }
 
-    private static func pack(_ a: Character, _ b: Character, _ c: Character) -> UInt32 {
-        UInt32(a.asciiValue!) << 24 | UInt32(b.asciiValue!) << 16 | UInt32(c.asciiValue!) << 8 | 0x85
-    }
+    // The UAPI's B_PACK_CHARS(c1, c2, c3, B_TYPE_LARGE): three characters and 0x85, written
+    // out so that each is a constant (computed, each use went through a lazy global's
+    // `swift_once`, callgrind).
 
-    /// A local object, strong. `BINDER_TYPE_BINDER`.
-    public static let binder = Self(rawValue: pack("s", "b", "*"))
-    /// A local object, weak. `BINDER_TYPE_WEAK_BINDER`.
-    public static let weakBinder = Self(rawValue: pack("w", "b", "*"))
-    /// A remote object, strong. `BINDER_TYPE_HANDLE`.
-    public static let handle = Self(rawValue: pack("s", "h", "*"))
-    /// A remote object, weak. `BINDER_TYPE_WEAK_HANDLE`.
-    public static let weakHandle = Self(rawValue: pack("w", "h", "*"))
-    /// A file descriptor. `BINDER_TYPE_FD`.
-    public static let fileDescriptor = Self(rawValue: pack("f", "d", "*"))
-    /// An fd array inside a scatter-gather buffer (HIDL). `BINDER_TYPE_FDA`.
-    public static let fileDescriptorArray = Self(rawValue: pack("f", "d", "a"))
-    /// A scatter-gather buffer (HIDL). `BINDER_TYPE_PTR`.
-    public static let pointer = Self(rawValue: pack("p", "t", "*"))
+    /// A local object, strong. `BINDER_TYPE_BINDER` ("sb*").
+    public static let binder = Self(rawValue: 0x7362_2a85)
+    /// A local object, weak. `BINDER_TYPE_WEAK_BINDER` ("wb*").
+    public static let weakBinder = Self(rawValue: 0x7762_2a85)
+    /// A remote object, strong. `BINDER_TYPE_HANDLE` ("sh*").
+    public static let handle = Self(rawValue: 0x7368_2a85)
+    /// A remote object, weak. `BINDER_TYPE_WEAK_HANDLE` ("wh*").
+    public static let weakHandle = Self(rawValue: 0x7768_2a85)
+    /// A file descriptor. `BINDER_TYPE_FD` ("fd*").
+    public static let fileDescriptor = Self(rawValue: 0x6664_2a85)
+    /// An fd array inside a scatter-gather buffer (HIDL). `BINDER_TYPE_FDA` ("fda").
+    public static let fileDescriptorArray = Self(rawValue: 0x6664_6185)
+    /// A scatter-gather buffer (HIDL). `BINDER_TYPE_PTR` ("pt*").
+    public static let pointer = Self(rawValue: 0x7074_2a85)
 
     /// Bytes the object occupies in the data, or 0 for an unknown type.
     public var wireSize: Int {

@@ -73,6 +73,21 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
 
     private var objects: ObjectState? { objectStorage?.takeUnretainedValue() }
 
+    /// Runs `body` with the object state, if any, without retaining it (the parcel holds it:
+    /// a retain and release per use, several per call that passes an object, callgrind).
+    @inline(__always)
+    private func withObjects<R>(_ body: (ObjectState?) -> R) -> R {
+        guard let objectStorage else { return body(nil) }
+        return objectStorage._withUnsafeGuaranteedRef { body($0) }
+    }
+
+    /// Runs `body` with the object state, made on first use, without retaining it.
+    @inline(__always)
+    private mutating func withObjectState<R>(_ body: (ObjectState) -> R) -> R {
+        if objectStorage == nil { objectStorage = Unmanaged.passRetained(StorageCache.takeObjectState() ?? ObjectState()) }
+        return objectStorage.unsafelyUnwrapped._withUnsafeGuaranteedRef(body)
+    }
+
     /// Only the parcel holding it touches it (a parcel is not for concurrent use), so its
     /// fields skip the runtime's exclusivity checks. A thread keeps the last two freed for its
     /// next parcels with objects (``StorageCache``): making one is an object and up to three
@@ -97,14 +112,10 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
     }
 
     private mutating func objectState() -> ObjectState {
-        if let objects { return objects }
-        let state = StorageCache.takeObjectState() ?? ObjectState()
-        objectStorage = Unmanaged.passRetained(state)
-        return state
+        withObjectState { $0 }
     }
 
-    private var objectsProblem: String? { objects?.problem }
-    private var takenDescriptors: [Int] { objects?.takenDescriptors ?? [] }
+    private var objectsProblem: String? { withObjects { $0?.problem } }
 
     /// How binder objects, stability and interface tokens are encoded for the peer.
     public var wireFormat: WireFormat
@@ -253,7 +264,7 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
 
     /// Keeps `object` alive as long as the parcel (binder objects written into it).
     mutating func keepAlive(_ object: AnyObject) {
-        objectState().retained.append(object)
+        withObjectState { $0.retained.append(object) }
     }
 
     /// Bytes between the reader index and the end of the data.
@@ -308,8 +319,10 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
     /// the pointer escape.
     public func withUnsafeObjectOffsets<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
         if let receivedObjects { return try body(receivedObjects) }
-        guard let objects else { return try body(UnsafeRawBufferPointer(start: nil, count: 0)) }
-        let result = objects.owned.withUnsafeBytes { bytes in Result { () throws(E) -> R in try body(bytes) } }
+        let result = withObjects { objects in
+            guard let objects else { return Result { () throws(E) -> R in try body(UnsafeRawBufferPointer(start: nil, count: 0)) } }
+            return objects.owned.withUnsafeBytes { bytes in Result { () throws(E) -> R in try body(bytes) } }
+        }
         return try result.get()
     }
 
@@ -461,12 +474,12 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
 
     var objectCount: Int {
         if let receivedObjects { return receivedObjects.count / 8 }
-        return objects?.owned.count ?? 0
+        return withObjects { $0?.owned.count ?? 0 }
     }
 
     func objectOffset(at index: Int) -> UInt64 {
         if let receivedObjects { return receivedObjects.loadUnaligned(fromByteOffset: index * 8, as: UInt64.self) }
-        return objects!.owned[index]
+        return withObjects { $0!.owned[index] }
     }
 
     /// Whether the objects array lists an object at `offset` (binary search: it is ascending).
@@ -486,7 +499,7 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
 
     /// Records an object written at `offset` in an owned parcel.
     mutating func appendObjectOffset(_ offset: Int) {
-        objectState().owned.append(UInt64(offset))
+        withObjectState { $0.owned.append(UInt64(offset)) }
     }
 
     /// Checks a kernel objects array: whole entries, 4-byte aligned, ascending, inside the data,
@@ -516,26 +529,32 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
 
     /// A received parcel owns every descriptor the kernel installed for it.
     private func closeReceivedDescriptors() {
-        guard let receivedObjects, !receivedObjects.isEmpty, objectsProblem == nil, let base else { return }
-        for index in 0..<objectCount {
-            let offset = Int(objectOffset(at: index))
-            guard BinderObjectType(rawValue: base.loadUnaligned(fromByteOffset: offset, as: UInt32.self)) == .fileDescriptor,
-                !takenDescriptors.contains(offset)
-            else { continue }
-            _ = close(base.loadUnaligned(fromByteOffset: offset + 8, as: Int32.self))
+        guard let receivedObjects, !receivedObjects.isEmpty, let base else { return }
+        withObjects { objects in
+            guard objects?.problem == nil else { return }
+            for index in 0..<receivedObjects.count / 8 {
+                let offset = Int(receivedObjects.loadUnaligned(fromByteOffset: index * 8, as: UInt64.self))
+                guard BinderObjectType(rawValue: base.loadUnaligned(fromByteOffset: offset, as: UInt32.self)) == .fileDescriptor,
+                    objects?.takenDescriptors.contains(offset) != true
+                else { continue }
+                _ = close(base.loadUnaligned(fromByteOffset: offset + 8, as: Int32.self))
+            }
         }
     }
 
     /// An owned parcel closes the descriptors written with `takeOwnership` (cookie 1).
     private func closeOwnedDescriptors() {
-        guard let base, let objects else { return }
-        for offset in objects.owned {
-            let object = base + Int(offset)
-            guard BinderObjectType(rawValue: object.loadUnaligned(as: UInt32.self)) == .fileDescriptor,
-                object.loadUnaligned(fromByteOffset: 16, as: UInt64.self) == 1,
-                !takenDescriptors.contains(Int(offset))
-            else { continue }
-            _ = close(object.loadUnaligned(fromByteOffset: 8, as: Int32.self))
+        guard let base else { return }
+        withObjects { objects in
+            guard let objects else { return }
+            for offset in objects.owned {
+                let object = base + Int(offset)
+                guard BinderObjectType(rawValue: object.loadUnaligned(as: UInt32.self)) == .fileDescriptor,
+                    object.loadUnaligned(fromByteOffset: 16, as: UInt64.self) == 1,
+                    !objects.takenDescriptors.contains(Int(offset))
+                else { continue }
+                _ = close(object.loadUnaligned(fromByteOffset: 8, as: Int32.self))
+            }
         }
     }
 
