@@ -92,23 +92,86 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
     /// fields skip the runtime's exclusivity checks. A thread keeps the last two freed for its
     /// next parcels with objects (``StorageCache``): making one is an object and up to three
     /// arrays to allocate and free per call that passes a binder or a descriptor (callgrind).
+    /// Its lists are raw storage: emptying and refilling Swift arrays (`removeAll(keepingCapacity:)`
+    /// goes through `replaceSubrange`, each use checks uniqueness and retains the buffer) was
+    /// about 700 instructions per call passing a descriptor, callgrind.
     fileprivate final class ObjectState {
         /// Offsets of the objects of an owned parcel, ascending.
-        @exclusivity(unchecked) var owned: [UInt64] = []
+        @exclusivity(unchecked) var owned = RawList<UInt64>()
         /// Offsets of file-descriptor objects whose descriptor the reader took.
-        @exclusivity(unchecked) var takenDescriptors: [Int] = []
-        /// Objects written into the parcel, kept alive until it is destroyed.
-        @exclusivity(unchecked) var retained: [AnyObject] = []
+        @exclusivity(unchecked) var takenDescriptors = RawList<Int>()
+        /// Objects written into the parcel, each retained until the parcel ends.
+        @exclusivity(unchecked) var retained = RawList<Unmanaged<AnyObject>>()
         /// Why the kernel's objects array cannot be trusted, if it cannot.
         @exclusivity(unchecked) var problem: String?
 
-        /// Empties it for another parcel, keeping the arrays' storage.
+        /// Keeps `object` alive until ``reset()``.
+        func retain(_ object: AnyObject) {
+            retained.append(Unmanaged.passRetained(object))
+        }
+
+        /// Empties it for another parcel, keeping the lists' storage (the objects it kept go).
         func reset() {
-            owned.removeAll(keepingCapacity: true)
-            takenDescriptors.removeAll(keepingCapacity: true)
-            retained.removeAll(keepingCapacity: true)
+            owned.removeAll()
+            takenDescriptors.removeAll()
+            if !retained.isEmpty {
+                for index in 0..<retained.count { retained[index].release() }
+                retained.removeAll()
+            }
             problem = nil
         }
+
+        deinit {
+            reset()
+            owned.deallocate()
+            takenDescriptors.deallocate()
+            retained.deallocate()
+        }
+    }
+
+    /// A growable list of plain values in storage of its own, freed by its owner
+    /// (``ObjectState``): no reference counting, uniqueness check or generic path per use.
+    fileprivate struct RawList<Element> {
+        private var storage: UnsafeMutablePointer<Element>?
+        private(set) var count = 0
+        private var capacity = 0
+
+        var isEmpty: Bool { count == 0 }
+
+        subscript(index: Int) -> Element {
+            precondition(index >= 0 && index < count, "index out of range")
+            return storage.unsafelyUnwrapped[index]
+        }
+
+        mutating func append(_ element: Element) {
+            if count == capacity {
+                let grown = max(4, capacity * 2)
+                let new = UnsafeMutablePointer<Element>.allocate(capacity: grown)
+                if let storage {
+                    new.moveInitialize(from: storage, count: count)
+                    storage.deallocate()
+                }
+                storage = new
+                capacity = grown
+            }
+            (storage.unsafelyUnwrapped + count).initialize(to: element)
+            count += 1
+        }
+
+        func contains(where predicate: (Element) -> Bool) -> Bool {
+            for index in 0..<count where predicate(storage.unsafelyUnwrapped[index]) { return true }
+            return false
+        }
+
+        /// The elements' bytes in place (until the next append).
+        var bytes: UnsafeRawBufferPointer {
+            UnsafeRawBufferPointer(start: storage, count: count * MemoryLayout<Element>.stride)
+        }
+
+        /// Forgets the elements (plain values: nothing to deinitialize), keeping the storage.
+        mutating func removeAll() { count = 0 }
+
+        func deallocate() { storage?.deallocate() }
     }
 
     private mutating func objectState() -> ObjectState {
@@ -216,15 +279,19 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
     init(copying other: borrowing Parcel) {
         self.init(capacity: other.dataSize, wireFormat: other.wireFormat)
         other.withUnsafeDataBytes { writeBytes($0) }
-        if other.objectCount > 0 || other.objects?.retained.isEmpty == false {
+        let otherRetained = other.withObjects { objects in
+            (0..<(objects?.retained.count ?? 0)).map { objects!.retained[$0].takeUnretainedValue() }
+        }
+        if other.objectCount > 0 || !otherRetained.isEmpty {
             let state = objectState()
             for index in 0..<other.objectCount { state.owned.append(other.objectOffset(at: index)) }
-            state.retained = other.objects?.retained ?? []
+            for object in otherRetained { state.retain(object) }
         }
         // The copy gets descriptors of its own, as a receiver would from the driver.
         guard let base, let objects else { return }
-        for offset in objects.owned
-        where BinderObjectType(rawValue: base.loadUnaligned(fromByteOffset: Int(offset), as: UInt32.self)) == .fileDescriptor {
+        for index in 0..<objects.owned.count
+        where BinderObjectType(rawValue: base.loadUnaligned(fromByteOffset: Int(objects.owned[index]), as: UInt32.self)) == .fileDescriptor {
+            let offset = objects.owned[index]
             let original = base.loadUnaligned(fromByteOffset: Int(offset) + 8, as: Int32.self)
             let copy = fcntl(original, F_DUPFD_CLOEXEC, 0)
             (base + Int(offset) + 8).storeBytes(of: UInt64(UInt32(bitPattern: copy)), as: UInt64.self)
@@ -264,7 +331,7 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
 
     /// Keeps `object` alive as long as the parcel (binder objects written into it).
     mutating func keepAlive(_ object: AnyObject) {
-        withObjectState { $0.retained.append(object) }
+        withObjectState { $0.retain(object) }
     }
 
     /// Bytes between the reader index and the end of the data.
@@ -321,7 +388,7 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
         if let receivedObjects { return try body(receivedObjects) }
         let result = withObjects { objects in
             guard let objects else { return Result { () throws(E) -> R in try body(UnsafeRawBufferPointer(start: nil, count: 0)) } }
-            return objects.owned.withUnsafeBytes { bytes in Result { () throws(E) -> R in try body(bytes) } }
+            return Result { () throws(E) -> R in try body(objects.owned.bytes) }
         }
         return try result.get()
     }
@@ -535,7 +602,7 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
             for index in 0..<receivedObjects.count / 8 {
                 let offset = Int(receivedObjects.loadUnaligned(fromByteOffset: index * 8, as: UInt64.self))
                 guard BinderObjectType(rawValue: base.loadUnaligned(fromByteOffset: offset, as: UInt32.self)) == .fileDescriptor,
-                    objects?.takenDescriptors.contains(offset) != true
+                    objects?.takenDescriptors.contains(where: { $0 == offset }) != true
                 else { continue }
                 _ = close(base.loadUnaligned(fromByteOffset: offset + 8, as: Int32.self))
             }
@@ -547,11 +614,12 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
         guard let base else { return }
         withObjects { objects in
             guard let objects else { return }
-            for offset in objects.owned {
+            for index in 0..<objects.owned.count {
+                let offset = objects.owned[index]
                 let object = base + Int(offset)
                 guard BinderObjectType(rawValue: object.loadUnaligned(as: UInt32.self)) == .fileDescriptor,
                     object.loadUnaligned(fromByteOffset: 16, as: UInt64.self) == 1,
-                    !objects.takenDescriptors.contains(Int(offset))
+                    !objects.takenDescriptors.contains(where: { $0 == Int(offset) })
                 else { continue }
                 _ = close(object.loadUnaligned(fromByteOffset: 8, as: Int32.self))
             }
@@ -561,7 +629,7 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
     /// Marks the descriptor of the fd object at `offset` as taken by the reader.
     mutating func markDescriptorTaken(at offset: Int) throws(ParcelError) {
         let state = objectState()
-        guard !state.takenDescriptors.contains(offset) else { throw .fileDescriptorAlreadyTaken(offset: offset) }
+        guard !state.takenDescriptors.contains(where: { $0 == offset }) else { throw .fileDescriptorAlreadyTaken(offset: offset) }
         state.takenDescriptors.append(offset)
     }
 }
