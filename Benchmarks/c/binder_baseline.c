@@ -238,7 +238,7 @@ static int32_t call(uint32_t code, const void *data, size_t size, uint32_t flags
 /* One sync call to handle 0 passing `object`, answering the reference-count returns the
  * kernel sends the owner of a node (BR_INCREFS and BR_ACQUIRE want their _DONE), and closing
  * a descriptor that comes back. */
-static void call_with_object(const struct flat_binder_object *object, uint32_t code) {
+__attribute__((noinline)) static void call_with_object(const struct flat_binder_object *object, uint32_t code) {
     binder_size_t offset = 0;
     struct __attribute__((packed)) {
         uint32_t cmd;
