@@ -173,6 +173,27 @@ public struct SwiftGenerator {
         return zeroValue(type)
     }
 
+    /// The size of an element of an `out` array in AOSP's C++ backend (`sizeof(T)`), which
+    /// libbinder's length check multiplies: exact for primitives (a `bool` vector counts one
+    /// byte per element) and enums (their backing type); a pointer's size for everything held
+    /// by reference (`String16`, `sp<IBinder>`) and, as an approximation, for parcelables.
+    private func nativeSize(_ type: ResolvedType) -> Int {
+        switch type {
+        case .primitive("boolean"), .primitive("byte"): return 1
+        case .primitive("char"): return 2
+        case .primitive("int"), .primitive("float"): return 4
+        case .primitive("long"), .primitive("double"): return 8
+        case .fileDescriptor, .parcelFileDescriptor: return 4
+        case .declared(let symbol, _):
+            if case .enumeration = symbol.declaration.kind {
+                let backing = compilation.enumBacking(symbol) ?? "byte"
+                return nativeSize(.primitive(backing))
+            }
+            return 8
+        default: return 8
+        }
+    }
+
     private func zeroValue(_ type: ResolvedType) -> String {
         switch type {
         case .primitive("boolean"): return "false"
@@ -527,10 +548,15 @@ public struct SwiftGenerator {
             switch argument.direction {
             case .out?:
                 if case .array(let element, _) = type {
-                    out.line("let \(name)Count = try data.readInt32()")
-                    out.line("guard \(name)Count >= -1, \(name)Count <= 1 << 20 else { throw ParcelError.invalidLength(Int64(\(name)Count), offset: data.readerIndex - 4) }")
-                    let make = "Array(repeating: \(zeroValue(element)), count: Int(\(name)Count))"
-                    out.line("var \(name): \(swiftType(type, nullable: nullable)) = \(nullable ? "\(name)Count < 0 ? nil : " : "")\(make)")
+                    // The length the caller asks for, checked as libbinder's resizeOutVector does.
+                    let length = "try data.readOutArrayLength(elementSize: \(nativeSize(element)))"
+                    let make = "Array(repeating: \(zeroValue(element)), count: \(name)Length)"
+                    if nullable {
+                        out.line("var \(name): \(swiftType(type, nullable: true)) = \(length).map { \(name)Length in \(make) }")
+                    } else {
+                        out.line("guard let \(name)Length = \(length) else { throw ParcelError.unexpectedNull(offset: data.readerIndex - 4) }")
+                        out.line("var \(name): \(swiftType(type, nullable: false)) = \(make)")
+                    }
                 } else {
                     out.line("var \(name): \(swiftType(type, nullable: nullable)) = \(nullable ? "nil" : zeroValue(type))")
                 }

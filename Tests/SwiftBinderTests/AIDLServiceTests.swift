@@ -85,6 +85,40 @@ import Glibc
         #expect(try service.RepeatFixedSizeArray(input: [[1, 2, 3], [4, 5, 6]]) == [[1, 2, 3], [4, 5, 6]])
     }
 
+    /// The length of an `out` array comes from the caller: the stub checks it as libbinder's
+    /// `resizeOutVector` does (libs/binder/Parcel.cpp, `readOutVectorSizeWithCheck`, at
+    /// android-13.0.0_r1 and android-14.0.0_r1). A negative length for a non-null array is
+    /// answered EX_NULL_POINTER, as AOSP's C++ stubs answer UNEXPECTED_NULL; an array of a
+    /// million bytes or more is refused with NO_MEMORY. The service stays up.
+    @Test(arguments: [(Int32(-1), "null"), (250_000, "no memory"), (249_999, "ok"), (Int32.max, "no memory")])
+    func outArrayLengthsAreCheckedAsLibbinderChecksThem(length: Int32, expected: String) throws {
+        let setup = try Setup("aidl-outlen")
+        let binder = try setup.process.contextObject
+        var request = binder.prepareTransaction()
+        request.writeInterfaceToken(ITestService.encodedDescriptor)
+        try request.writeArray([Int32(1), 2]) { (parcel: inout Parcel, value) throws(ParcelError) in parcel.writeInt32(value) }
+        request.writeInt32(length)
+        switch expected {
+        case "no memory":
+            let error = #expect(throws: BinderError.self) { try binder.transact(code: ITestService.Code.ReverseInt, data: request) }
+            #expect(error == .remoteStatus(.noMemory))
+        default:
+            var reply = try binder.transact(code: ITestService.Code.ReverseInt, data: request)
+            let status = try reply.readStatus()
+            if expected == "null" {
+                #expect(status.exception == .nullPointer)
+            } else {
+                #expect(status.isOK)
+                let reversed = try reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readInt32() }
+                #expect(reversed == [2, 1])
+                let repeated = try reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readInt32() }
+                #expect(repeated == [1, 2])  // the service fills the array it was given with the input
+            }
+        }
+        var repeated: [Int32] = []
+        #expect(try setup.service.ReverseInt(input: [5, 6], repeated: &repeated) == [6, 5])
+    }
+
     @Test func parcelablesUnionsGenericsAndNestedTypes() throws {
         let setup = try Setup("aidl-parcelables")
         let service = setup.service

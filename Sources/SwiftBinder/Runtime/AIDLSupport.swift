@@ -178,6 +178,21 @@ extension Parcel {
         }
     }
 
+    /// The length of an AIDL `out` array the caller asks the service to fill: nil for a null
+    /// array (a negative length), the length otherwise. As libbinder's `resizeOutVector`
+    /// (`readOutVectorSizeWithCheck`, libs/binder/Parcel.cpp at android-13.0.0_r1 and later), an
+    /// array of a million bytes or more (`elementSize`, the C++ element's size, times the
+    /// length) is refused with NO_MEMORY. Android 10 to 12 allocated whatever the caller asked;
+    /// SwiftBinder refuses it at every release, so that four bytes from a peer cannot make a
+    /// service allocate without bound.
+    public mutating func readOutArrayLength(elementSize: Int) throws -> Int? {
+        let length = try readInt32()
+        guard length >= 0 else { return nil }
+        let (bytes, overflow) = Int32(clamping: elementSize).multipliedReportingOverflow(by: length)
+        guard !overflow, bytes < 1_000_000 else { throw StatusCode.noMemory }
+        return Int(length)
+    }
+
     /// The end of an AIDL request: from Android 13 services refuse trailing bytes
     /// (`Parcel::enforceNoDataAvail`, which android-12.0.0_r1 does not have).
     public func finishAIDLRequest() throws(Status) {
