@@ -33,6 +33,19 @@ public struct SwiftGenerator {
             out.line("")
             declaration(symbol, &out)
         }
+        // Extensions go at file scope, also for interfaces nested in others.
+        for symbol in compilation.symbols(in: document) {
+            guard case .interface = symbol.declaration.kind else { continue }
+            let name = typeName(symbol)
+            out.line("")
+            out.open("extension \(name).Service {")
+            out.line("/// The binder of this interface value (AIDL's `asBinder()`): a proxy's remote object, or")
+            out.line("/// the one stub that serves a local service.")
+            out.open("public func asBinder() -> any IBinder {")
+            out.line("\(name).Stub.binder(for: self)")
+            out.close("}")
+            out.close("}")
+        }
         return out.text
     }
 

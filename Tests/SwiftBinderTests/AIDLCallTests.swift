@@ -3,6 +3,10 @@ import Synchronization
 import SwiftBinder
 import Testing
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// `IBinder.call`, what every generated proxy method is: on a proxy it writes the request into
 /// storage its thread lends it and frees the reply's buffer itself, so these check that it
 /// sends exactly what the general path (`prepareTransaction`, `transact`) sends, reads the
@@ -158,5 +162,42 @@ import Testing
         #expect(written.data == Self.expectedRequest(.android16, 9))
         #expect(written.transaction?.flags.contains(.oneWay) == true)
         #expect(!driver.commands.contains { $0.command == .freeBuffer })
+    }
+}
+
+/// What generated interfaces offer every value: its binder (`asBinder()`), and death links on
+/// it without casting to a proxy.
+@Suite struct GeneratedInterfaceTests {
+    final class Callback: IServiceCallback.Service, @unchecked Sendable {
+        func onRegistration(name: String, binder: any IBinder) throws {}
+    }
+
+    @Test func aLocalServiceHasOneBinderThatServesIt() throws {
+        let service = Callback()
+        let binder = service.asBinder()
+        #expect(binder === service.asBinder())
+        #expect((binder as? IServiceCallback.Stub)?.service === service)
+        // A local object does not die: linking to it fails, as BBinder::linkToDeath does.
+        let error = #expect(throws: BinderError.self) { _ = try binder.linkToDeath {} }
+        guard case .unsupported? = error else { Issue.record("\(String(describing: error))"); return }
+    }
+
+    @Test func aProxysBinderIsTheRemoteObjectAndTakesDeathLinks() throws {
+        let driver = ScriptedDriver()
+        let process = try AIDLCallTests.process(driver)
+        let remote = try process.proxy(forHandle: 3)
+        let service: any IServiceCallback.Service = IServiceCallback.Proxy(remote)
+        #expect(service.asBinder() === remote)
+        let link = try service.asBinder().linkToDeath {}
+        #expect(driver.commands.contains { $0.command == .requestDeathNotification })
+        try service.asBinder().unlinkToDeath(link)
+        #expect(driver.commands.contains { $0.command == .clearDeathNotification })
+    }
+
+    @Test func aProcessOpensAPathGivenAsAString() {
+        let path: String = "/nonexistent/binder-\(getpid())"
+        let error = #expect(throws: BinderError.self) { _ = try BinderProcess(path: path) }
+        guard case .systemCall(_, let failedPath, _)? = error else { Issue.record("\(String(describing: error))"); return }
+        #expect(failedPath?.string == path)
     }
 }

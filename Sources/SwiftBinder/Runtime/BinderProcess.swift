@@ -113,6 +113,18 @@ public final class BinderProcess: ReceivedBufferOwner, @unchecked Sendable {
             wireFormat: wireFormat, disableBackgroundScheduling: disableBackgroundScheduling, logger: logger)
     }
 
+    /// Opens the binder device at `path` (a `String`, for paths that are not literals); see
+    /// ``init(path:maxThreads:release:wireFormat:configuration:disableBackgroundScheduling:logger:)``.
+    public convenience init(
+        path: String, maxThreads: UInt32 = BinderProcess.defaultMaxThreads, release: AndroidRelease? = nil,
+        wireFormat: WireFormat? = nil, configuration: BinderConfiguration? = nil, disableBackgroundScheduling: Bool = false,
+        logger: Logger = Logger(label: "swiftbinder")
+    ) throws(BinderError) {
+        try self.init(
+            path: FilePath(path), maxThreads: maxThreads, release: release, wireFormat: wireFormat,
+            configuration: configuration, disableBackgroundScheduling: disableBackgroundScheduling, logger: logger)
+    }
+
     /// A process on `driver` (a scripted driver in host tests).
     package init(
         driver: any BinderDriver, release: BinderConfiguration.Choice, maxThreads: UInt32 = BinderProcess.defaultMaxThreads,

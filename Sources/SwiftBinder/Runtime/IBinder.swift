@@ -21,6 +21,14 @@ public protocol IBinder: AnyObject, Sendable {
     /// Asks the object for its interface descriptor (INTERFACE_TRANSACTION).
     func interfaceDescriptorOrNil() throws(BinderError) -> String?
 
+    /// Calls `onDeath` once, on a looper thread, when the object's process dies
+    /// (``BinderProxy/linkToDeath(_:)``). A local object never dies: linking to it fails, as
+    /// libbinder's `BBinder::linkToDeath` answers INVALID_OPERATION.
+    func linkToDeath(_ onDeath: @escaping @Sendable () -> Void) throws(BinderError) -> BinderProxy.DeathLink
+
+    /// Removes a registration made by ``linkToDeath(_:)``.
+    func unlinkToDeath(_ link: BinderProxy.DeathLink) throws(BinderError)
+
     /// Makes one AIDL call, as every generated proxy method does: a request in the object's
     /// wire format with `interface`'s token, written by `arguments`; the transaction; the
     /// reply's status; and the reply's values, read by `result`.
@@ -54,6 +62,14 @@ extension IBinder {
     /// Sends a synchronous transaction.
     public func transact(code: UInt32, data: borrowing Parcel) throws(BinderError) -> Parcel {
         try transact(code: code, data: data, flags: [])
+    }
+
+    public func linkToDeath(_ onDeath: @escaping @Sendable () -> Void) throws(BinderError) -> BinderProxy.DeathLink {
+        throw .unsupported("linking to the death of an object in this process (it dies with the process)")
+    }
+
+    public func unlinkToDeath(_ link: BinderProxy.DeathLink) throws(BinderError) {
+        throw .unsupported("unlinking from the death of an object in this process")
     }
 
     public func call<Result>(

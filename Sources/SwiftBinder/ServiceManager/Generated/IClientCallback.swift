@@ -77,3 +77,11 @@ public enum IClientCallback {
         (binder as? Stub)?.service ?? Proxy(binder)
     }
 }
+
+extension IClientCallback.Service {
+    /// The binder of this interface value (AIDL's `asBinder()`): a proxy's remote object, or
+    /// the one stub that serves a local service.
+    public func asBinder() -> any IBinder {
+        IClientCallback.Stub.binder(for: self)
+    }
+}

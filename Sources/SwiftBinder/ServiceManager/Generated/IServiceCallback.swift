@@ -77,3 +77,11 @@ public enum IServiceCallback {
         (binder as? Stub)?.service ?? Proxy(binder)
     }
 }
+
+extension IServiceCallback.Service {
+    /// The binder of this interface value (AIDL's `asBinder()`): a proxy's remote object, or
+    /// the one stub that serves a local service.
+    public func asBinder() -> any IBinder {
+        IServiceCallback.Stub.binder(for: self)
+    }
+}

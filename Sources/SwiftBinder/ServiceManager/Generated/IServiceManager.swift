@@ -503,3 +503,11 @@ public enum IServiceManager {
         (binder as? Stub)?.service ?? Proxy(binder)
     }
 }
+
+extension IServiceManager.Service {
+    /// The binder of this interface value (AIDL's `asBinder()`): a proxy's remote object, or
+    /// the one stub that serves a local service.
+    public func asBinder() -> any IBinder {
+        IServiceManager.Stub.binder(for: self)
+    }
+}

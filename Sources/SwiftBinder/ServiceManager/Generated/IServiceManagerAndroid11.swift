@@ -311,3 +311,11 @@ public enum IServiceManagerAndroid11 {
         (binder as? Stub)?.service ?? Proxy(binder)
     }
 }
+
+extension IServiceManagerAndroid11.Service {
+    /// The binder of this interface value (AIDL's `asBinder()`): a proxy's remote object, or
+    /// the one stub that serves a local service.
+    public func asBinder() -> any IBinder {
+        IServiceManagerAndroid11.Stub.binder(for: self)
+    }
+}

@@ -388,3 +388,11 @@ public enum IServiceManagerAndroid12 {
         (binder as? Stub)?.service ?? Proxy(binder)
     }
 }
+
+extension IServiceManagerAndroid12.Service {
+    /// The binder of this interface value (AIDL's `asBinder()`): a proxy's remote object, or
+    /// the one stub that serves a local service.
+    public func asBinder() -> any IBinder {
+        IServiceManagerAndroid12.Stub.binder(for: self)
+    }
+}

@@ -415,3 +415,11 @@ public enum IServiceManagerAndroid13 {
         (binder as? Stub)?.service ?? Proxy(binder)
     }
 }
+
+extension IServiceManagerAndroid13.Service {
+    /// The binder of this interface value (AIDL's `asBinder()`): a proxy's remote object, or
+    /// the one stub that serves a local service.
+    public func asBinder() -> any IBinder {
+        IServiceManagerAndroid13.Stub.binder(for: self)
+    }
+}

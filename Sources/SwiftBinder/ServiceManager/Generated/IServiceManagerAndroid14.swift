@@ -442,3 +442,11 @@ public enum IServiceManagerAndroid14 {
         (binder as? Stub)?.service ?? Proxy(binder)
     }
 }
+
+extension IServiceManagerAndroid14.Service {
+    /// The binder of this interface value (AIDL's `asBinder()`): a proxy's remote object, or
+    /// the one stub that serves a local service.
+    public func asBinder() -> any IBinder {
+        IServiceManagerAndroid14.Stub.binder(for: self)
+    }
+}

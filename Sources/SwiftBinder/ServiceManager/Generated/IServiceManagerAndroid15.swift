@@ -469,3 +469,11 @@ public enum IServiceManagerAndroid15 {
         (binder as? Stub)?.service ?? Proxy(binder)
     }
 }
+
+extension IServiceManagerAndroid15.Service {
+    /// The binder of this interface value (AIDL's `asBinder()`): a proxy's remote object, or
+    /// the one stub that serves a local service.
+    public func asBinder() -> any IBinder {
+        IServiceManagerAndroid15.Stub.binder(for: self)
+    }
+}
