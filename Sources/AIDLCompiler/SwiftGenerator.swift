@@ -17,7 +17,7 @@ public struct SwiftGenerator {
     public var moduleName: String?
 
     /// Names every generated interface declares inside itself.
-    private static let interfaceMemberNames: Set<String> = ["Service", "Proxy", "Stub", "Code", "descriptor", "cache"]
+    private static let interfaceMemberNames: Set<String> = ["Service", "Proxy", "AsyncProxy", "Stub", "Code", "descriptor", "cache"]
 
     public init(compilation: Compilation) {
         self.compilation = compilation
@@ -400,15 +400,31 @@ public struct SwiftGenerator {
             out.line("try self.binder.call(code: Code.getInterfaceHash, interface: \(name).encodedDescriptor, flags: \(flags)) { _ in } result: { try $0.readString16() }")
             out.close("}")
         }
-        // async variants
-        let asyncable = infos.filter { info in info.arguments.allSatisfy { $0.0.direction != .out && $0.0.direction != .inout } }
-        for info in asyncable {
+        out.close("}")
+
+        // AsyncProxy
+        out.line("")
+        out.line("/// Calls a remote object implementing \(symbol.qualifiedName) from async code: each call")
+        out.line("/// runs on its process's call threads (`BinderProcess.asyncCallThreads`), never blocking")
+        out.line("/// Swift's concurrency pool, and a cancelled task gets `CancellationError` at once.")
+        out.open("public final class AsyncProxy: Sendable {")
+        out.line("public let binder: any IBinder")
+        out.line("")
+        out.line("public init(_ binder: any IBinder) { self.binder = binder }")
+        for info in infos {
             out.line("")
-            out.line("/// `\(info.method.name)` from async code, on a dedicated thread.")
-            let call = "self.\(identifier(info.method.name))(" + info.arguments.map { "\(identifier($0.0.name)): \(identifier($0.0.name))" }.joined(separator: ", ") + ")"
-            let sendableReturn = returnClause(info).isEmpty ? "" : returnClause(info)
-            out.open("public " + signature(info) + " async throws" + sendableReturn + " {")
-            out.line("try await offloadBlockingCall { try \(call) }")
+            asyncProxyMethod(info, interfaceName: name, flags: flags, &out)
+        }
+        if interfaceVersion != nil {
+            out.line("")
+            out.open("public func getInterfaceVersion() async throws -> Int32 {")
+            out.line("try await self.binder.call(code: Code.getInterfaceVersion, interface: \(name).encodedDescriptor, flags: \(flags)) { _ in } result: { try $0.readInt32() }")
+            out.close("}")
+        }
+        if interfaceHash != nil {
+            out.line("")
+            out.open("public func getInterfaceHash() async throws -> String {")
+            out.line("try await self.binder.call(code: Code.getInterfaceHash, interface: \(name).encodedDescriptor, flags: \(flags)) { _ in } result: { try $0.readString16() }")
             out.close("}")
         }
         out.close("}")
@@ -550,6 +566,89 @@ public struct SwiftGenerator {
         for line in reads { out.line(line) }
         out.indent -= 1
         if !reads.isEmpty { out.line("}") }
+        out.close("}")
+    }
+
+    /// An `AsyncProxy` method: the same call as ``proxyMethod(_:interfaceName:flags:_:)`` through
+    /// the async `IBinder.call`, whose closures run on a call thread: `out` and `inout` values go
+    /// in as copies and come back in the result.
+    private func asyncProxyMethod(_ info: MethodInfo, interfaceName: String, flags: String, _ out: inout Emitter) {
+        out.open("public " + signature(info) + " async throws" + returnClause(info) + " {")
+        let target = "code: Code.\(identifier(info.method.name)), interface: \(interfaceName).encodedDescriptor"
+        let outArguments = info.arguments.filter { argument, _ in argument.direction == .out || argument.direction == .inout }
+        for (argument, _) in outArguments {
+            out.line("let _\(argument.name)In = \(identifier(argument.name))")
+        }
+        var writes: [String] = []
+        for (argument, type) in info.arguments {
+            let nullable = argument.type.hasAnnotation("nullable")
+            let isOut = argument.direction == .out || argument.direction == .inout
+            let value = isOut ? "_\(argument.name)In" : identifier(argument.name)
+            switch argument.direction {
+            case .out?:
+                if case .array = type {
+                    writes.append("_request.writeInt32(\(nullable ? "\(value)?.count.map(Int32.init) ?? -1" : "Int32(\(value).count)"))")
+                }
+            default:
+                writes.append(write(type, value, nullable: nullable, parcel: "_request"))
+            }
+        }
+        let arguments = writes.isEmpty ? "{ _ in }" : "{ (_request: inout Parcel) throws in"
+        if info.oneway {
+            if writes.isEmpty {
+                out.line("try await self.binder.callOneway(\(target), flags: \(flags)) { _ in }")
+            } else {
+                out.open("try await self.binder.callOneway(\(target), flags: \(flags)) \(arguments)")
+                for line in writes { out.line(line) }
+                out.close("}")
+            }
+            out.close("}")
+            return
+        }
+        let hasResult: Bool
+        if case .void = info.returnType { hasResult = false } else { hasResult = true }
+        // What the call returns: the result, then each out value (a tuple when more than one).
+        var outputs: [(name: String, type: String, read: String)] = []
+        if hasResult {
+            let nullable = info.method.returnType.hasAnnotation("nullable")
+            outputs.append(("_result", swiftType(info.returnType, nullable: nullable), read(info.returnType, nullable: nullable, parcel: "_reply")))
+        }
+        for (argument, type) in outArguments {
+            let nullable = argument.type.hasAnnotation("nullable")
+            outputs.append(("_\(argument.name)Out", swiftType(type, nullable: nullable), read(type, nullable: nullable, parcel: "_reply")))
+        }
+        let outputType = outputs.isEmpty ? "Void" : outputs.count == 1 ? outputs[0].type : "(" + outputs.map(\.type).joined(separator: ", ") + ")"
+        // Without out values the call's value is the method's: returned as it is.
+        let binding =
+            outArguments.isEmpty ? "" : outputs.count == 1 ? "let \(outputs[0].name) = " : "let (" + outputs.map(\.name).joined(separator: ", ") + ") = "
+        let call = "\(binding)try await self.binder.call(\(target), flags: \(flags))"
+        let resultClosure: String
+        var reads: [String] = []
+        if outputs.isEmpty {
+            resultClosure = "{ _ in }"
+        } else if outputs.count == 1 {
+            resultClosure = "{ (_reply: inout Parcel) throws -> \(outputType) in \(outputs[0].read) }"
+        } else {
+            resultClosure = "{ (_reply: inout Parcel) throws -> \(outputType) in"
+            for output in outputs { reads.append("let \(output.name) = \(output.read)") }
+            reads.append("return (" + outputs.map(\.name).joined(separator: ", ") + ")")
+        }
+        if writes.isEmpty {
+            out.open("\(call) { _ in } result: \(resultClosure)")
+        } else {
+            out.open("\(call) \(arguments)")
+            for line in writes { out.line(line) }
+            out.indent -= 1
+            out.line("} result: \(resultClosure)")
+            out.indent += 1
+        }
+        for line in reads { out.line(line) }
+        out.indent -= 1
+        if !reads.isEmpty { out.line("}") }
+        for (argument, _) in outArguments {
+            out.line("\(identifier(argument.name)) = _\(argument.name)Out")
+        }
+        if hasResult && !outArguments.isEmpty { out.line("return _result") }
         out.close("}")
     }
 

@@ -191,11 +191,26 @@ import Glibc
         #expect(sum == 21)
     }
 
+    /// `AsyncProxy` makes every method async, `out` and `inout` ones included, on the
+    /// process's call threads; sync calls on `Proxy` still compile inside async functions.
     @Test func asyncProxyMethods() async throws {
         let setup = try Setup("aidl-async")
-        let service = setup.service
+        let service = ITestService.AsyncProxy(try setup.process.contextObject)
         #expect(try await service.RepeatString(token: "async") == "async")
-        #expect(try await service.RepeatInt(token: 5) == 5)
+        var repeated: [Int32] = []
+        #expect(try await service.ReverseInt(input: [1, 2, 3], repeated: &repeated) == [3, 2, 1])
+        #expect(repeated == [1, 2, 3])
+        var values: [Int32] = [1, 2]
+        try await service.DoubleInPlace(values: &values)
+        #expect(values == [2, 4])
+        #expect(try setup.service.RepeatInt(token: 7) == 7)  // the blocking proxy, no `await`
+        // More calls at once than the process has call threads: they take turns, and all end.
+        let results = try await withThrowingTaskGroup(of: Int32.self) { group in
+            for value in 0..<16 { group.addTask { try await service.RepeatInt(token: Int32(value)) } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(results.sorted() == Array(0..<16))
+        #expect(setup.process.asyncCallThreads == BinderProcess.defaultAsyncCallThreads)
     }
 }
 

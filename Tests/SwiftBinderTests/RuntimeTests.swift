@@ -273,6 +273,26 @@ import Glibc
         #expect(again === setup.service)
     }
 
+    /// A task cancelled during an async call gets `CancellationError`; the call itself ends on
+    /// its call thread (its reply freed there), and the next call works.
+    @Test func aCancelledAsyncCallEndsCleanly() async throws {
+        let setup = try Setup("async-cancel")
+        let service = setup.service
+        let call = Task {
+            var request = Parcel()
+            request.writeInt32(200_000)  // the service works for 200 ms
+            _ = try await service.transact(code: TestServiceCode.work.rawValue, data: request)
+        }
+        call.cancel()
+        await #expect(throws: CancellationError.self) { try await call.value }
+        var request = Parcel()
+        request.writeString16("after")
+        var reply = try await service.transact(code: TestServiceCode.echo.rawValue, data: request)
+        #expect(try reply.readString16() == "after")
+        // Shutting down waits for a call thread still in the cancelled call.
+        #expect(setup.client.shutdown() == 0)
+    }
+
     @Test func asyncCallsAndAsyncServiceMethods() async throws {
         let setup = try Setup("async")
         let asyncService = try #require(try setup.service.extensionObject())

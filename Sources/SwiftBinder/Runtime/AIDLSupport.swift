@@ -213,14 +213,6 @@ extension Status {
     }
 }
 
-/// Runs a blocking call from async code on a dedicated thread (never the concurrency pool).
-public func offloadBlockingCall<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<T, any Error>, Never>) in
-        BlockingCallExecutor.shared.run { continuation.resume(returning: Result { try body() }) }
-    }
-    return try result.get()
-}
-
 /// One stub per local service object, so that passing the same object twice passes the same
 /// binder node (a new stub each time would be a new node, and a new identity to the peer).
 public final class StubCache<Stub: BinderObject>: Sendable {

@@ -5,27 +5,77 @@ import Glibc
 #endif
 
 // Binder calls block their thread in the driver. Swift concurrency's threads must never block,
-// so async calls run on a small pool of dedicated threads, and async service methods run as
-// tasks while the looper thread that received the call waits for them.
+// so async calls run on their process's call threads (``CallThreads``), and async service
+// methods run as tasks while the looper thread that received the call waits for them.
 
 extension IBinder {
     /// Sends a synchronous transaction from async code without blocking the concurrency pool:
-    /// the call runs on a dedicated thread and the task resumes with its reply.
-    public func transact(code: UInt32, data: consuming Parcel, flags: TransactionFlags = []) async throws(BinderError)
-        -> Parcel
-    {
+    /// a proxy's call runs on its process's call threads and the task resumes with its reply.
+    /// A local object answers in place.
+    ///
+    /// - Throws: `CancellationError` at once when the task is cancelled (a call already sent
+    ///   still ends on its thread, and its reply is freed there).
+    public func transact(code: UInt32, data: consuming Parcel, flags: TransactionFlags = []) async throws -> Parcel {
+        guard let proxy = self as? BinderProxy else { return try transactInPlace(code: code, data: data, flags: flags) }
         let request = ParcelBox(data)
-        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<ParcelBox, BinderError>, Never>) in
-            BlockingCallExecutor.shared.run {
-                let parcel = request.take()
-                do throws(BinderError) {
-                    continuation.resume(returning: .success(ParcelBox(try self.transact(code: code, data: parcel, flags: flags))))
-                } catch {
-                    continuation.resume(returning: .failure(error))
-                }
-            }
+        return try await proxy.process.callThreads.run {
+            ParcelBox(try proxy.transact(code: code, data: request.take(), flags: flags))
+        }.take()
+    }
+
+    /// ``call(code:interface:flags:arguments:result:)`` from async code, without blocking the
+    /// concurrency pool: what generated `AsyncProxy` methods call. A proxy's call runs on its
+    /// process's call threads (``BinderProcess/asyncCallThreads``); a local object answers in
+    /// place.
+    ///
+    /// - Throws: as the blocking call; `CancellationError` at once when the task is cancelled
+    ///   (a call already sent still ends on its thread, and its reply is freed there).
+    public func call<Result: Sendable>(
+        code: UInt32, interface: InterfaceDescriptor, flags: TransactionFlags,
+        arguments: @escaping @Sendable (inout Parcel) throws -> Void,
+        result: @escaping @Sendable (inout Parcel) throws -> Result
+    ) async throws -> Result {
+        guard let proxy = self as? BinderProxy else {
+            return try callInPlace(code: code, interface: interface, flags: flags, arguments: arguments, result: result)
         }
-        return try result.get().take()
+        return try await proxy.process.callThreads.run {
+            try proxy.call(code: code, interface: interface, flags: flags, arguments: arguments, result: result)
+        }
+    }
+
+    /// ``callOneway(code:interface:flags:arguments:)`` from async code (see
+    /// ``call(code:interface:flags:arguments:result:)-async``).
+    public func callOneway(
+        code: UInt32, interface: InterfaceDescriptor, flags: TransactionFlags,
+        arguments: @escaping @Sendable (inout Parcel) throws -> Void
+    ) async throws {
+        guard let proxy = self as? BinderProxy else {
+            return try callOnewayInPlace(code: code, interface: interface, flags: flags, arguments: arguments)
+        }
+        try await proxy.process.callThreads.run {
+            try proxy.callOneway(code: code, interface: interface, flags: flags, arguments: arguments)
+        }
+    }
+}
+
+// The blocking calls under names of their own, for the async functions above (where the same
+// name would mean the async overload).
+extension IBinder {
+    fileprivate func transactInPlace(code: UInt32, data: borrowing Parcel, flags: TransactionFlags) throws -> Parcel {
+        try transact(code: code, data: data, flags: flags)
+    }
+
+    fileprivate func callInPlace<Result>(
+        code: UInt32, interface: InterfaceDescriptor, flags: TransactionFlags,
+        arguments: (inout Parcel) throws -> Void, result: (inout Parcel) throws -> Result
+    ) throws -> Result {
+        try call(code: code, interface: interface, flags: flags, arguments: arguments, result: result)
+    }
+
+    fileprivate func callOnewayInPlace(
+        code: UInt32, interface: InterfaceDescriptor, flags: TransactionFlags, arguments: (inout Parcel) throws -> Void
+    ) throws {
+        try callOneway(code: code, interface: interface, flags: flags, arguments: arguments)
     }
 }
 
@@ -160,66 +210,5 @@ final class Waiter<Value>: @unchecked Sendable {
             lock.wait(timeout: remaining)
         }
         return value
-    }
-}
-
-/// Dedicated threads for blocking calls made from async code; threads are added while every
-/// existing one is busy, up to a cap, and wait for work when idle.
-final class BlockingCallExecutor: @unchecked Sendable {
-    static let shared = BlockingCallExecutor(maximumThreads: 16)
-
-    private let maximumThreads: Int
-    private let lock = ConditionLock()
-    private var queue: [() -> Void] = []
-    private var threads = 0
-    private var idle = 0
-
-    init(maximumThreads: Int) {
-        self.maximumThreads = maximumThreads
-    }
-
-    func run(_ job: @escaping () -> Void) {
-        lock.lock()
-        queue.append(job)
-        let spawn = idle == 0 && threads < maximumThreads
-        if spawn { threads += 1 }
-        lock.signal()
-        lock.unlock()
-        if spawn { startWorker() }
-    }
-
-    private func startWorker() {
-        var thread = pthread_t()
-        let context = Unmanaged.passRetained(self)
-        let result = pthread_create(
-            &thread, nil,
-            { raw in
-                let executor = Unmanaged<BlockingCallExecutor>.fromOpaque(raw!).takeRetainedValue()
-                executor.work()
-                return nil
-            }, context.toOpaque())
-        if result == 0 {
-            pthread_detach(thread)
-        } else {
-            context.release()
-            lock.lock()
-            threads -= 1
-            lock.unlock()
-        }
-    }
-
-    private func work() {
-        lock.lock()
-        while true {
-            while queue.isEmpty {
-                idle += 1
-                lock.wait()
-                idle -= 1
-            }
-            let job = queue.removeFirst()
-            lock.unlock()
-            job()
-            lock.lock()
-        }
     }
 }

@@ -16,6 +16,9 @@ import Glibc
 public final class BinderProcess: ReceivedBufferOwner, @unchecked Sendable {
     /// The default cap on looper threads the driver may ask for (libbinder's too).
     public static let defaultMaxThreads: UInt32 = 15
+    /// The default number of threads async calls run their blocking calls on (see
+    /// ``asyncCallThreads``).
+    public static let defaultAsyncCallThreads = 4
 
     /// The driver this process talks to: the kernel's, or a scripted one in host tests.
     let driver: any BinderDriver
@@ -30,6 +33,11 @@ public final class BinderProcess: ReceivedBufferOwner, @unchecked Sendable {
     public let wireFormat: WireFormat
     /// The cap on looper threads spawned at the driver's request.
     public let maxThreads: UInt32
+    /// The most threads async calls (`try await binder.call(...)`, generated `AsyncProxy`
+    /// methods) make their blocking binder calls on at once; more calls wait their turn.
+    public var asyncCallThreads: Int { callThreads.limit }
+    /// The threads async calls run on, started as needed.
+    let callThreads: CallThreads
     let logger: Logger
 
     let nodes = NodeTable()
@@ -96,11 +104,13 @@ public final class BinderProcess: ReceivedBufferOwner, @unchecked Sendable {
     ///   - configuration: where an unspecified release is looked up.
     ///   - disableBackgroundScheduling: write no minimum priority in the binder objects this
     ///     process sends, as servicemanager does (libbinder's `disableBackgroundScheduling`).
+    ///   - asyncCallThreads: the most threads async calls make their blocking calls on at once.
     ///   - logger: where the runtime reports what it cannot return as an error.
     public convenience init(
         path: FilePath = "/dev/binderfs/binder", maxThreads: UInt32 = BinderProcess.defaultMaxThreads,
         release: AndroidRelease? = nil, wireFormat: WireFormat? = nil, configuration: BinderConfiguration? = nil,
-        disableBackgroundScheduling: Bool = false, logger: Logger = Logger(label: "swiftbinder")
+        disableBackgroundScheduling: Bool = false, asyncCallThreads: Int = BinderProcess.defaultAsyncCallThreads,
+        logger: Logger = Logger(label: "swiftbinder")
     ) throws(BinderError) {
         let choice: BinderConfiguration.Choice
         do {
@@ -110,7 +120,8 @@ public final class BinderProcess: ReceivedBufferOwner, @unchecked Sendable {
         }
         try self.init(
             driver: KernelBinderDriver(path: path, logger: logger), release: choice, maxThreads: maxThreads,
-            wireFormat: wireFormat, disableBackgroundScheduling: disableBackgroundScheduling, logger: logger)
+            wireFormat: wireFormat, disableBackgroundScheduling: disableBackgroundScheduling,
+            asyncCallThreads: asyncCallThreads, logger: logger)
     }
 
     /// Opens the binder device at `path` (a `String`, for paths that are not literals); see
@@ -118,18 +129,19 @@ public final class BinderProcess: ReceivedBufferOwner, @unchecked Sendable {
     public convenience init(
         path: String, maxThreads: UInt32 = BinderProcess.defaultMaxThreads, release: AndroidRelease? = nil,
         wireFormat: WireFormat? = nil, configuration: BinderConfiguration? = nil, disableBackgroundScheduling: Bool = false,
-        logger: Logger = Logger(label: "swiftbinder")
+        asyncCallThreads: Int = BinderProcess.defaultAsyncCallThreads, logger: Logger = Logger(label: "swiftbinder")
     ) throws(BinderError) {
         try self.init(
             path: FilePath(path), maxThreads: maxThreads, release: release, wireFormat: wireFormat,
-            configuration: configuration, disableBackgroundScheduling: disableBackgroundScheduling, logger: logger)
+            configuration: configuration, disableBackgroundScheduling: disableBackgroundScheduling,
+            asyncCallThreads: asyncCallThreads, logger: logger)
     }
 
     /// A process on `driver` (a scripted driver in host tests).
     package init(
         driver: any BinderDriver, release: BinderConfiguration.Choice, maxThreads: UInt32 = BinderProcess.defaultMaxThreads,
         wireFormat: WireFormat? = nil, disableBackgroundScheduling: Bool = false,
-        logger: Logger = Logger(label: "swiftbinder")
+        asyncCallThreads: Int = BinderProcess.defaultAsyncCallThreads, logger: Logger = Logger(label: "swiftbinder")
     ) throws(BinderError) {
         try driver.setMaxThreads(maxThreads)
         self.driver = driver
@@ -137,6 +149,7 @@ public final class BinderProcess: ReceivedBufferOwner, @unchecked Sendable {
         let format = wireFormat ?? release.release.wireFormat
         self.wireFormat = disableBackgroundScheduling ? format.disablingBackgroundScheduling() : format
         self.maxThreads = maxThreads
+        self.callThreads = CallThreads(name: driver.path.lastComponent?.string ?? "binder", limit: asyncCallThreads)
         self.logger = logger
         self.threadPool = ThreadPool(name: driver.path.lastComponent?.string ?? "binder")
         super.init()
@@ -145,6 +158,8 @@ public final class BinderProcess: ReceivedBufferOwner, @unchecked Sendable {
     deinit {
         lifetime.close()
         contextManager.load(ordering: .acquiring)?.release()
+        // Idle call threads end; a busy one holds the proxy it calls, so none is busy here.
+        callThreads.stop(timeout: .zero)
     }
 
     // MARK: - Threads
@@ -181,6 +196,13 @@ public final class BinderProcess: ReceivedBufferOwner, @unchecked Sendable {
     public func shutdown(timeout: Duration = .seconds(10)) -> Int {
         guard !shuttingDown.exchange(true, ordering: .sequentiallyConsistent) else { return 0 }
         let stuck = threadPool.stop(driver: driver, callerIsLooper: threadState().isLooper, timeout: timeout)
+        // Async calls still waiting fail with `shutDown`; those being made finish.
+        let busyCallThreads = callThreads.stop(timeout: timeout)
+        if busyCallThreads > 0 {
+            logger.error(
+                "binder call threads still in a call after \(timeout)",
+                metadata: ["binder.device": "\(path)", "threads": "\(busyCallThreads)"])
+        }
         if stuck > 0 {
             logger.error(
                 "binder looper threads did not stop: still serving after \(timeout)",

@@ -1,5 +1,6 @@
 import Dispatch
 import Synchronization
+import SystemPackage
 
 #if canImport(Glibc)
 import Glibc
@@ -64,31 +65,20 @@ final class ThreadPool: Sendable {
     private func spawn(process: BinderProcess, isMain: Bool) {
         guard enter() else { return }
         let number = sequence.add(1, ordering: .relaxed).newValue
-        // Thread names are at most 15 bytes: shorten the device name, keep "pid_n".
-        let suffix = ":\(getpid())_\(String(number, radix: 16))"
-        let threadName = String(decoding: name.utf8.prefix(max(15 - suffix.utf8.count, 0)), as: UTF8.self) + suffix
-        let start = ThreadStart { [self] in
-            nameCurrentThread(threadName)
-            process.threadState().joinThreadPool(isMain: isMain)
-            leave()
-        }
+        let threadName = Self.threadName(device: name, suffix: ":\(getpid())_\(String(number, radix: 16))")
         // The new thread is recorded before it can leave, so stop() joins every thread it counted.
         state.withLock { state in
-            var thread = pthread_t()
-            let context = Unmanaged.passRetained(start)
-            let result = pthread_create(
-                &thread, nil,
-                { raw in
-                    Unmanaged<ThreadStart>.fromOpaque(raw!).takeRetainedValue().body()
-                    return nil
-                }, context.toOpaque())
-            guard result == 0 else {
-                state.live -= 1
-                context.release()
-                process.logger.error("could not start a binder looper thread", metadata: ["errno": "\(result)"])
-                return
+            let started = startThread(named: threadName) { [self] in
+                process.threadState().joinThreadPool(isMain: isMain)
+                leave()
             }
-            state.threads.append(thread)
+            switch started {
+            case .success(let thread):
+                state.threads.append(thread)
+            case .failure(let errno):
+                state.live -= 1
+                process.logger.error("could not start a binder looper thread", metadata: ["errno": "\(errno)"])
+            }
         }
     }
 
@@ -126,6 +116,35 @@ final class ThreadPool: Sendable {
         }
         return 0
     }
+}
+
+extension ThreadPool {
+    /// A thread name of at most 15 bytes (the kernel's limit): the device name shortened, the
+    /// suffix kept.
+    static func threadName(device: String, suffix: String) -> String {
+        String(decoding: device.utf8.prefix(max(15 - suffix.utf8.count, 0)), as: UTF8.self) + suffix
+    }
+}
+
+/// Starts a thread named `name` running `body`: the thread, to join or detach, or the errno of
+/// `pthread_create`.
+func startThread(named name: String, _ body: @escaping () -> Void) -> Result<pthread_t, Errno> {
+    let context = Unmanaged.passRetained(ThreadStart {
+        nameCurrentThread(name)
+        body()
+    })
+    var thread = pthread_t()
+    let result = pthread_create(
+        &thread, nil,
+        { raw in
+            Unmanaged<ThreadStart>.fromOpaque(raw!).takeRetainedValue().body()
+            return nil
+        }, context.toOpaque())
+    guard result == 0 else {
+        context.release()
+        return .failure(Errno(rawValue: result))
+    }
+    return .success(thread)
 }
 
 /// Names the calling thread (what `ps -L` and debuggers show). Glibc's `pthread_setname_np`

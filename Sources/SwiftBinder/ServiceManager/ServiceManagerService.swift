@@ -570,8 +570,7 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
 
     /// Starts the periodic client check on a thread of its own.
     public func startClientCallbackTimer() {
-        let thread = BlockingCallExecutor(maximumThreads: 1)
-        thread.run { [weak self] in
+        let started = startThread(named: "sm-clients") { [weak self] in
             while let self, !self.stopping.load(ordering: .relaxed) {
                 _ = self.timerWake.wait(timeout: Self.clientCheckInterval)
                 guard !self.stopping.load(ordering: .relaxed) else { return }
@@ -580,6 +579,7 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
                 }
             }
         }
+        if case .success(let thread) = started { pthread_detach(thread) }
     }
 
     /// Stops the periodic client check.

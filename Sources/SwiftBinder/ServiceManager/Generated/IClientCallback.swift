@@ -30,10 +30,21 @@ public enum IClientCallback {
                 _request.writeBool(hasClients)
             }
         }
+    }
 
-        /// `onClients` from async code, on a dedicated thread.
+    /// Calls a remote object implementing android.os.IClientCallback from async code: each call
+    /// runs on its process's call threads (`BinderProcess.asyncCallThreads`), never blocking
+    /// Swift's concurrency pool, and a cancelled task gets `CancellationError` at once.
+    public final class AsyncProxy: Sendable {
+        public let binder: any IBinder
+
+        public init(_ binder: any IBinder) { self.binder = binder }
+
         public func onClients(registered: any IBinder, hasClients: Bool) async throws {
-            try await offloadBlockingCall { try self.onClients(registered: registered, hasClients: hasClients) }
+            try await self.binder.callOneway(code: Code.onClients, interface: IClientCallback.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+                _request.writeStrongBinder(registered)
+                _request.writeBool(hasClients)
+            }
         }
     }
 

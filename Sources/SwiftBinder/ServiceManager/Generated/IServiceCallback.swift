@@ -30,10 +30,21 @@ public enum IServiceCallback {
                 _request.writeStrongBinder(binder)
             }
         }
+    }
 
-        /// `onRegistration` from async code, on a dedicated thread.
+    /// Calls a remote object implementing android.os.IServiceCallback from async code: each call
+    /// runs on its process's call threads (`BinderProcess.asyncCallThreads`), never blocking
+    /// Swift's concurrency pool, and a cancelled task gets `CancellationError` at once.
+    public final class AsyncProxy: Sendable {
+        public let binder: any IBinder
+
+        public init(_ binder: any IBinder) { self.binder = binder }
+
         public func onRegistration(name: String, binder: any IBinder) async throws {
-            try await offloadBlockingCall { try self.onRegistration(name: name, binder: binder) }
+            try await self.binder.callOneway(code: Code.onRegistration, interface: IServiceCallback.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+                _request.writeString16(name)
+                _request.writeStrongBinder(binder)
+            }
         }
     }
 

@@ -131,70 +131,98 @@ public enum IServiceManagerAndroid13 {
         public func getServiceDebugInfo() throws -> [ServiceDebugInfo] {
             try self.binder.call(code: Code.getServiceDebugInfo, interface: IServiceManagerAndroid13.encodedDescriptor, flags: []) { _ in } result: { (_reply: inout Parcel) throws -> [ServiceDebugInfo] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readParcelable(ServiceDebugInfo.self) } }
         }
+    }
 
-        /// `getService` from async code, on a dedicated thread.
+    /// Calls a remote object implementing android.os.IServiceManagerAndroid13 from async code: each call
+    /// runs on its process's call threads (`BinderProcess.asyncCallThreads`), never blocking
+    /// Swift's concurrency pool, and a cancelled task gets `CancellationError` at once.
+    public final class AsyncProxy: Sendable {
+        public let binder: any IBinder
+
+        public init(_ binder: any IBinder) { self.binder = binder }
+
         public func getService(name: String) async throws -> (any IBinder)? {
-            try await offloadBlockingCall { try self.getService(name: name) }
+            try await self.binder.call(code: Code.getService, interface: IServiceManagerAndroid13.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+                _request.writeString16(name)
+            } result: { (_reply: inout Parcel) throws -> (any IBinder)? in try _reply.readAIDLBinder() }
         }
 
-        /// `checkService` from async code, on a dedicated thread.
         public func checkService(name: String) async throws -> (any IBinder)? {
-            try await offloadBlockingCall { try self.checkService(name: name) }
+            try await self.binder.call(code: Code.checkService, interface: IServiceManagerAndroid13.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+                _request.writeString16(name)
+            } result: { (_reply: inout Parcel) throws -> (any IBinder)? in try _reply.readAIDLBinder() }
         }
 
-        /// `addService` from async code, on a dedicated thread.
         public func addService(name: String, service: any IBinder, allowIsolated: Bool, dumpPriority: Int32) async throws {
-            try await offloadBlockingCall { try self.addService(name: name, service: service, allowIsolated: allowIsolated, dumpPriority: dumpPriority) }
+            try await self.binder.call(code: Code.addService, interface: IServiceManagerAndroid13.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+                _request.writeString16(name)
+                _request.writeStrongBinder(service)
+                _request.writeBool(allowIsolated)
+                _request.writeInteger(dumpPriority)
+            } result: { _ in }
         }
 
-        /// `listServices` from async code, on a dedicated thread.
         public func listServices(dumpPriority: Int32) async throws -> [String] {
-            try await offloadBlockingCall { try self.listServices(dumpPriority: dumpPriority) }
+            try await self.binder.call(code: Code.listServices, interface: IServiceManagerAndroid13.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+                _request.writeInteger(dumpPriority)
+            } result: { (_reply: inout Parcel) throws -> [String] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readString16() } }
         }
 
-        /// `registerForNotifications` from async code, on a dedicated thread.
         public func registerForNotifications(name: String, callback: any IServiceCallback.Service) async throws {
-            try await offloadBlockingCall { try self.registerForNotifications(name: name, callback: callback) }
+            try await self.binder.call(code: Code.registerForNotifications, interface: IServiceManagerAndroid13.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+                _request.writeString16(name)
+                _request.writeStrongBinder(IServiceCallback.Stub.binder(for: callback))
+            } result: { _ in }
         }
 
-        /// `unregisterForNotifications` from async code, on a dedicated thread.
         public func unregisterForNotifications(name: String, callback: any IServiceCallback.Service) async throws {
-            try await offloadBlockingCall { try self.unregisterForNotifications(name: name, callback: callback) }
+            try await self.binder.call(code: Code.unregisterForNotifications, interface: IServiceManagerAndroid13.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+                _request.writeString16(name)
+                _request.writeStrongBinder(IServiceCallback.Stub.binder(for: callback))
+            } result: { _ in }
         }
 
-        /// `isDeclared` from async code, on a dedicated thread.
         public func isDeclared(name: String) async throws -> Bool {
-            try await offloadBlockingCall { try self.isDeclared(name: name) }
+            try await self.binder.call(code: Code.isDeclared, interface: IServiceManagerAndroid13.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+                _request.writeString16(name)
+            } result: { (_reply: inout Parcel) throws -> Bool in try _reply.readBool() }
         }
 
-        /// `getDeclaredInstances` from async code, on a dedicated thread.
         public func getDeclaredInstances(iface: String) async throws -> [String] {
-            try await offloadBlockingCall { try self.getDeclaredInstances(iface: iface) }
+            try await self.binder.call(code: Code.getDeclaredInstances, interface: IServiceManagerAndroid13.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+                _request.writeString16(iface)
+            } result: { (_reply: inout Parcel) throws -> [String] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readString16() } }
         }
 
-        /// `updatableViaApex` from async code, on a dedicated thread.
         public func updatableViaApex(name: String) async throws -> String? {
-            try await offloadBlockingCall { try self.updatableViaApex(name: name) }
+            try await self.binder.call(code: Code.updatableViaApex, interface: IServiceManagerAndroid13.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+                _request.writeString16(name)
+            } result: { (_reply: inout Parcel) throws -> String? in try _reply.readNullableString16() }
         }
 
-        /// `getConnectionInfo` from async code, on a dedicated thread.
         public func getConnectionInfo(name: String) async throws -> ConnectionInfo? {
-            try await offloadBlockingCall { try self.getConnectionInfo(name: name) }
+            try await self.binder.call(code: Code.getConnectionInfo, interface: IServiceManagerAndroid13.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+                _request.writeString16(name)
+            } result: { (_reply: inout Parcel) throws -> ConnectionInfo? in try _reply.readNullableParcelable(ConnectionInfo.self) }
         }
 
-        /// `registerClientCallback` from async code, on a dedicated thread.
         public func registerClientCallback(name: String, service: any IBinder, callback: any IClientCallback.Service) async throws {
-            try await offloadBlockingCall { try self.registerClientCallback(name: name, service: service, callback: callback) }
+            try await self.binder.call(code: Code.registerClientCallback, interface: IServiceManagerAndroid13.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+                _request.writeString16(name)
+                _request.writeStrongBinder(service)
+                _request.writeStrongBinder(IClientCallback.Stub.binder(for: callback))
+            } result: { _ in }
         }
 
-        /// `tryUnregisterService` from async code, on a dedicated thread.
         public func tryUnregisterService(name: String, service: any IBinder) async throws {
-            try await offloadBlockingCall { try self.tryUnregisterService(name: name, service: service) }
+            try await self.binder.call(code: Code.tryUnregisterService, interface: IServiceManagerAndroid13.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+                _request.writeString16(name)
+                _request.writeStrongBinder(service)
+            } result: { _ in }
         }
 
-        /// `getServiceDebugInfo` from async code, on a dedicated thread.
         public func getServiceDebugInfo() async throws -> [ServiceDebugInfo] {
-            try await offloadBlockingCall { try self.getServiceDebugInfo() }
+            try await self.binder.call(code: Code.getServiceDebugInfo, interface: IServiceManagerAndroid13.encodedDescriptor, flags: []) { _ in } result: { (_reply: inout Parcel) throws -> [ServiceDebugInfo] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readParcelable(ServiceDebugInfo.self) } }
         }
     }
 
