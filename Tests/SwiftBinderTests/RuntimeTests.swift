@@ -150,6 +150,29 @@ import Glibc
         }
     }
 
+    /// The death as an async sequence: one element when the server is killed, then the end
+    /// (the client's thread pool is started by asking for it).
+    @Test func deathEventsEndWithTheServersDeath() async throws {
+        let setup = try Setup("death-events")
+        let events = try setup.service.deathEvents()
+        kill(setup.server.pid, SIGKILL)
+        let count = try await withThrowingTaskGroup(of: Int?.self) { group in
+            group.addTask {
+                var count = 0
+                for await _ in events { count += 1 }
+                return count
+            }
+            group.addTask {
+                try await Task.sleep(for: .seconds(20))  // only if the notice never comes
+                return nil
+            }
+            defer { group.cancelAll() }
+            return try await group.next() ?? nil
+        }
+        #expect(count == 1)
+        #expect(!setup.service.isAlive)
+    }
+
     @Test func unlinkedDeathNotificationDoesNotFire() throws {
         let setup = try Setup("unlink", clientThreadPool: true)
         let died = Atomic<Int>(0)

@@ -113,6 +113,26 @@ import Glibc
         #expect(error == .exception(Status(exception: .illegalState, message: "Nothing to unregister.")))
     }
 
+    /// The async wait and the registrations as an async sequence.
+    @Test func asyncWaitAndRegistrationsArriveWhenTheServiceIsAdded() async throws {
+        let setup = try Setup("wait-async")
+        let server = try setup.peer(["sm-serve", setup.device.path.string, "test.slow"])
+        let service = try await setup.manager.waitForService("test.slow", timeout: .seconds(30))
+        #expect(try server.readLine() == "ready")
+        #expect(try service?.interfaceDescriptor() == testServiceDescriptor)
+        #expect(try await setup.manager.waitForService("test.never", timeout: .milliseconds(300)) == nil)
+
+        let announced = try setup.manager.registrations(of: "test.stream")
+        let added = Named("test.IStream")
+        try setup.manager.addService("test.stream", added)
+        var first: (any IBinder)?
+        for await service in announced {
+            first = service
+            break
+        }
+        #expect(first === added)
+    }
+
     @Test func waitForServiceReturnsWhenTheServiceIsAdded() throws {
         let setup = try Setup("wait")
         let server = try setup.peer(["sm-serve", setup.device.path.string, "test.slow"])

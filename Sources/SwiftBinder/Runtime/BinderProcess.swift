@@ -182,6 +182,7 @@ public final class BinderProcess: ReceivedBufferOwner, @unchecked Sendable {
     }
 
     /// Makes the calling thread a looper until ``shutdown()``.
+    @available(*, noasync, message: "blocks until shutdown(); from async code, startThreadPool()")
     public func joinThreadPool() {
         threadPool.join(process: self)
     }

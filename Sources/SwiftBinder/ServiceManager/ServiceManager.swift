@@ -133,8 +133,9 @@ public final class ServiceManager: @unchecked Sendable {
     /// notification, asking `getService` again every second meanwhile. The process's thread pool
     /// is started if it is not (the notification arrives on a looper). Android 10's
     /// servicemanager has no notifications: there it polls.
+    @available(*, noasync, message: "blocks until the service comes; use the async waitForService(_:timeout:)")
     public func waitForService(_ name: String, timeout: Duration) throws(RemoteError) -> (any IBinder)? {
-        if let service = try remote({ try backend.getService(name: name) }) { return service }
+        if let service = try getServiceOnce(name) { return service }
         if release == .android10 { return try getService(name, timeout: timeout) }
         process.startThreadPool()
         let arrival = Waiter<any IBinder>()
@@ -143,11 +144,16 @@ public final class ServiceManager: @unchecked Sendable {
         let deadline = ContinuousClock.now + timeout
         while true {
             // It may have been added before the registration, or started lazily.
-            if let service = try remote({ try backend.getService(name: name) }) { return service }
+            if let service = try getServiceOnce(name) { return service }
             let left = deadline - ContinuousClock.now
             guard left > .zero else { return nil }
             if let service = arrival.wait(timeout: min(left, .seconds(1))) { return service }
         }
+    }
+
+    /// servicemanager's `getService`, asked once (it starts a lazy service where init can).
+    func getServiceOnce(_ name: String) throws(RemoteError) -> (any IBinder)? {
+        try remote { try backend.getService(name: name) }
     }
 
     /// The registered names whose dump priority intersects `dumpPriority`, sorted.
