@@ -376,6 +376,12 @@ public struct SwiftGenerator {
         out.open("public protocol Service: AnyObject, Sendable {")
         for info in infos { out.line(signature(info) + " throws" + returnClause(info)) }
         out.close("}")
+        out.line("")
+        out.line("/// The methods as async functions, each told about the call it serves: implement it to serve")
+        out.line("/// the interface from async code (wrapped in `AsyncStub`).")
+        out.open("public protocol AsyncService: AnyObject, Sendable {")
+        for info in infos { out.line(asyncSignature(info) + " async throws" + returnClause(info)) }
+        out.close("}")
 
         // Proxy
         out.line("")
@@ -449,36 +455,24 @@ public struct SwiftGenerator {
             out.line("public override var stability: StabilityLevel? { .vintf }")
         }
         out.line("")
-        out.open("public override func onTransact(code: UInt32, data: inout Parcel, reply: inout Parcel, flags: TransactionFlags) throws {")
-        out.line("// A null where the interface wants a value is EX_NULL_POINTER, as AOSP's stubs answer it.")
-        out.line("do {")
-        out.line("switch code {")
-        for info in infos {
-            out.line("case Code.\(identifier(info.method.name)):")
-            out.indent += 1
-            stubCase(info, interfaceName: name, &out)
-            out.indent -= 1
-        }
-        if interfaceVersion != nil {
-            out.line("case Code.getInterfaceVersion:")
-            out.line("    try data.checkInterfaceToken(\(name).encodedDescriptor)")
-            out.line("    reply.writeNoException()")
-            out.line("    reply.writeInt32(\(name).version)")
-        }
-        if interfaceHash != nil {
-            out.line("case Code.getInterfaceHash:")
-            out.line("    try data.checkInterfaceToken(\(name).encodedDescriptor)")
-            out.line("    reply.writeNoException()")
-            out.line("    reply.writeString16(\(name).hash)")
-        }
-        out.line("default:")
-        out.line("    throw StatusCode.unknownTransaction")
-        out.line("}")
-        out.line("} catch let error as ParcelError where error.isUnexpectedNull {")
-        out.line("    reply.clear()")
-        out.line("    reply.writeStatus(Status(exception: .nullPointer))")
-        out.line("}")
+        stubDispatch(infos, interfaceName: name, isAsync: false, &out)
         out.close("}")
+
+        // AsyncStub
+        out.line("")
+        out.line("/// Serves an `AsyncService` implementation as a binder object: each call runs as a task while")
+        out.line("/// the looper that received it makes the task's binder calls (`BinderObject.serveAsync`).")
+        out.open("public final class AsyncStub: BinderObject, @unchecked Sendable {")
+        out.line("public let service: any AsyncService")
+        out.line("")
+        out.line("public init(_ service: any AsyncService) { self.service = service }")
+        out.line("")
+        out.line("public override var interfaceDescriptor: String { \(name).descriptor }")
+        if symbol.declaration.hasAnnotation("VintfStability") {
+            out.line("public override var stability: StabilityLevel? { .vintf }")
+        }
+        out.line("")
+        stubDispatch(infos, interfaceName: name, isAsync: true, &out)
         out.close("}")
 
         out.line("")
@@ -569,6 +563,41 @@ public struct SwiftGenerator {
         out.close("}")
     }
 
+    /// A stub's `onTransact`: each method's case, the version and hash, EX_NULL_POINTER for a null
+    /// where a value is wanted.
+    private func stubDispatch(_ infos: [MethodInfo], interfaceName name: String, isAsync: Bool, _ out: inout Emitter) {
+        out.open("public override func onTransact(code: UInt32, data: inout Parcel, reply: inout Parcel, flags: TransactionFlags) throws {")
+        out.line("// A null where the interface wants a value is EX_NULL_POINTER, as AOSP's stubs answer it.")
+        out.line("do {")
+        out.line("switch code {")
+        for info in infos {
+            out.line("case Code.\(identifier(info.method.name)):")
+            out.indent += 1
+            stubCase(info, interfaceName: name, isAsync: isAsync, &out)
+            out.indent -= 1
+        }
+        if interfaceVersion != nil {
+            out.line("case Code.getInterfaceVersion:")
+            out.line("    try data.checkInterfaceToken(\(name).encodedDescriptor)")
+            out.line("    reply.writeNoException()")
+            out.line("    reply.writeInt32(\(name).version)")
+        }
+        if interfaceHash != nil {
+            out.line("case Code.getInterfaceHash:")
+            out.line("    try data.checkInterfaceToken(\(name).encodedDescriptor)")
+            out.line("    reply.writeNoException()")
+            out.line("    reply.writeString16(\(name).hash)")
+        }
+        out.line("default:")
+        out.line("    throw StatusCode.unknownTransaction")
+        out.line("}")
+        out.line("} catch let error as ParcelError where error.isUnexpectedNull {")
+        out.line("    reply.clear()")
+        out.line("    reply.writeStatus(Status(exception: .nullPointer))")
+        out.line("}")
+        out.close("}")
+    }
+
     /// An `AsyncProxy` method: the same call as ``proxyMethod(_:interfaceName:flags:_:)`` through
     /// the async `IBinder.call`, whose closures run on a call thread: `out` and `inout` values go
     /// in as copies and come back in the result.
@@ -652,7 +681,21 @@ public struct SwiftGenerator {
         out.close("}")
     }
 
-    private func stubCase(_ info: MethodInfo, interfaceName: String, _ out: inout Emitter) {
+    /// The label of the context an `AsyncService` method takes last (`context`, unless an
+    /// argument has that name).
+    private func contextLabel(_ info: MethodInfo) -> String {
+        info.arguments.contains { $0.0.name == "context" } ? "callContext" : "context"
+    }
+
+    /// An `AsyncService` requirement: the method's parameters and the call's context.
+    private func asyncSignature(_ info: MethodInfo) -> String {
+        let plain = signature(info)
+        let label = contextLabel(info)
+        let open = plain.dropLast()  // the closing parenthesis
+        return open + (info.arguments.isEmpty ? "" : ", ") + "\(label): CallContext)"
+    }
+
+    private func stubCase(_ info: MethodInfo, interfaceName: String, isAsync: Bool = false, _ out: inout Emitter) {
         out.line("try data.checkInterfaceToken(\(interfaceName).encodedDescriptor)")
         for (argument, type) in info.arguments {
             let nullable = argument.type.hasAnnotation("nullable")
@@ -686,12 +729,22 @@ public struct SwiftGenerator {
         }.joined(separator: ", ") + ")"
         let hasResult: Bool
         if case .void = info.returnType { hasResult = false } else { hasResult = true }
+        if isAsync {
+            asyncServiceCall(info, hasResult: hasResult, &out)
+            return
+        }
         if info.oneway {
             out.line("_ = try? \(call)")
             return
         }
         out.open("do {")
         out.line(hasResult ? "let _result = try \(call)" : "try \(call)")
+        writeReply(info, hasResult: hasResult, &out)
+    }
+
+    /// The success reply (the result, then the out values) and the mapping of a thrown error,
+    /// closing the `do` the service call opened.
+    private func writeReply(_ info: MethodInfo, hasResult: Bool, _ out: inout Emitter) {
         out.line("reply.writeNoException()")
         if hasResult {
             out.line(write(info.returnType, "_result", nullable: info.method.returnType.hasAnnotation("nullable"), parcel: "reply"))
@@ -707,6 +760,44 @@ public struct SwiftGenerator {
         out.line("try reply.writeReplyStatus(Status(caught: error))")
         out.indent -= 1
         out.line("}")
+    }
+
+    /// An `AsyncStub`'s call of the service: the method runs as a task while this looper serves
+    /// it (`BinderObject.serveAsync`); the decoded arguments go in as copies and the result and
+    /// the out values come back.
+    private func asyncServiceCall(_ info: MethodInfo, hasResult: Bool, _ out: inout Emitter) {
+        let outArguments = info.arguments.filter { argument, _ in argument.direction == .out || argument.direction == .inout }
+        let captures = ["self"] + info.arguments.map { argument, _ in
+            let isOut = argument.direction == .out || argument.direction == .inout
+            return isOut ? "_\(argument.name)In = _\(argument.name)" : "_\(argument.name)"
+        }
+        let arguments = info.arguments.map { argument, _ in
+            let isOut = argument.direction == .out || argument.direction == .inout
+            return "\(identifier(argument.name)): \(isOut ? "&" : "")_\(argument.name)"
+        } + ["\(contextLabel(info)): context"]
+        let call = "self.service.\(identifier(info.method.name))(" + arguments.joined(separator: ", ") + ")"
+        let serve = "serveAsync(code: code, flags: flags) { [\(captures.joined(separator: ", "))] context in"
+        if info.oneway {
+            out.open("_ = try? \(serve)")
+            out.line("try await \(call)")
+            out.close("}")
+            return
+        }
+        let outputs = (hasResult ? ["_result"] : []) + outArguments.map { "_\($0.0.name)" }
+        let names = (hasResult ? ["_result"] : []) + outArguments.map { "_\($0.0.name)Out" }
+        let binding = names.isEmpty ? "" : names.count == 1 ? "let \(names[0]) = " : "let (" + names.joined(separator: ", ") + ") = "
+        out.open("do {")
+        out.open("\(binding)try \(serve)")
+        for (argument, _) in outArguments { out.line("var _\(argument.name) = _\(argument.name)In") }
+        if outArguments.isEmpty {
+            out.line("\(hasResult ? "return " : "")try await \(call)")
+        } else {
+            out.line("\(hasResult ? "let _result = " : "")try await \(call)")
+            out.line("return " + (outputs.count == 1 ? outputs[0] : "(" + outputs.joined(separator: ", ") + ")"))
+        }
+        out.close("}")
+        for (argument, _) in outArguments { out.line("_\(argument.name) = _\(argument.name)Out") }
+        writeReply(info, hasResult: hasResult, &out)
     }
 
     // MARK: - Types

@@ -16,12 +16,12 @@ import Glibc
         let process: BinderProcess
         let service: ITestService.Proxy
 
-        init(_ label: String) throws {
+        init(_ label: String, asyncCallThreads: Int = BinderProcess.defaultAsyncCallThreads) throws {
             device = try TestDevice(label)
             server = try ChildProcess(ChildProcess.builtProduct("binder-test-peer"), ["aidl", device.path.string])
             let ready = try server.readLine()
             guard ready == "ready" else { throw BinderError.unsupported("the peer said \(ready ?? "nothing")") }
-            process = try BinderProcess(path: device.path)
+            process = try BinderProcess(path: device.path, asyncCallThreads: asyncCallThreads)
             service = ITestService.Proxy(try process.contextObject)
         }
 
@@ -189,6 +189,37 @@ import Glibc
         let setup = try Setup("aidl-shadow")
         let sum = try setup.service.Shadowing(binder: Token(), request: 1, reply: 2, status: 3, result: 4, data: 5, code: 6)
         #expect(sum == 21)
+    }
+
+    /// An async callback that calls the service back from inside the call it serves.
+    final class EchoingCallback: INamedCallback.AsyncService {
+        let service: ITestService.AsyncProxy
+        let callers = Mutex<Set<Int32>>([])
+        init(service: ITestService.AsyncProxy) { self.service = service }
+
+        func GetName(context: CallContext) async throws -> String {
+            callers.withLock { _ = $0.insert(context.caller.pid) }
+            return try await service.RepeatString(token: "echoed")
+        }
+    }
+
+    /// Async service methods are served while the thread that received the call waits, and the
+    /// calls they make go out from that thread: eight concurrent calls, each answered by a
+    /// callback into this process that calls the service again, complete with two call threads
+    /// and no looper. (Were the callback's own call queued for a call thread, both would be
+    /// waiting for replies that need it, and every call would hang.)
+    @Test func asyncMethodsCallingOutNeedNoThreadsOfTheirOwn() async throws {
+        let setup = try Setup("aidl-async-serve", asyncCallThreads: 2)
+        let service = ITestService.AsyncProxy(try setup.process.contextObject)
+        let callback = EchoingCallback(service: service)
+        let asCallback = INamedCallback.Proxy(INamedCallback.AsyncStub(callback))
+        let names = try await withThrowingTaskGroup(of: String.self) { group in
+            for _ in 0..<8 { group.addTask { try await service.CallbackName(callback: asCallback) } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(names == Array(repeating: "echoed", count: 8))
+        #expect(callback.callers.withLock { $0 } == [setup.server.pid])  // the kernel-stamped caller
+        #expect(setup.process.looperThreadsStarted == 0)
     }
 
     /// `AsyncProxy` makes every method async, `out` and `inout` ones included, on the

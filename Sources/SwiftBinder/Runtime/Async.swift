@@ -18,7 +18,7 @@ extension IBinder {
     public func transact(code: UInt32, data: consuming Parcel, flags: TransactionFlags = []) async throws -> Parcel {
         guard let proxy = self as? BinderProxy else { return try transactInPlace(code: code, data: data, flags: flags) }
         let request = ParcelBox(data)
-        return try await proxy.process.callThreads.run {
+        return try await proxy.process.runBlockingCall {
             ParcelBox(try proxy.transact(code: code, data: request.take(), flags: flags))
         }.take()
     }
@@ -38,7 +38,7 @@ extension IBinder {
         guard let proxy = self as? BinderProxy else {
             return try callInPlace(code: code, interface: interface, flags: flags, arguments: arguments, result: result)
         }
-        return try await proxy.process.callThreads.run {
+        return try await proxy.process.runBlockingCall {
             try proxy.call(code: code, interface: interface, flags: flags, arguments: arguments, result: result)
         }
     }
@@ -52,7 +52,7 @@ extension IBinder {
         guard let proxy = self as? BinderProxy else {
             return try callOnewayInPlace(code: code, interface: interface, flags: flags, arguments: arguments)
         }
-        try await proxy.process.callThreads.run {
+        try await proxy.process.runBlockingCall {
             try proxy.callOneway(code: code, interface: interface, flags: flags, arguments: arguments)
         }
     }
@@ -79,12 +79,129 @@ extension IBinder {
     }
 }
 
+/// What an async service method is told about the call it serves (the way grpc-swift hands a
+/// `ServerContext` to its handlers): who called, as the kernel stamped it, and how.
+public struct CallContext: Sendable {
+    /// The caller: its pid (0 for oneway calls), effective uid and security context.
+    public var caller: CallerIdentity
+    /// The call's code.
+    public var code: UInt32
+    /// Whether the caller waits for no reply.
+    public var isOneway: Bool { caller.flags.contains(.oneWay) }
+
+    public init(caller: CallerIdentity, code: UInt32) {
+        self.caller = caller
+        self.code = code
+    }
+}
+
+// MARK: - Serving async methods
+
+// Binder replies leave from the looper thread that received the call. An async method runs as a
+// task on Swift's pool while that looper waits, and the looper does not just wait: it makes the
+// blocking binder calls the task makes (`IBinder.call(...) async`, an `AsyncProxy`, `transact`
+// from async code), which the task hands it through the `ServingLooper` it runs under. So:
+// - no thread of Swift's pool blocks, and a method's calls need no other thread;
+// - a call back into this process, made from that looper while it serves the call, comes back
+//   to the same looper (the kernel sends a nested call to the thread waiting in the chain), as
+//   in libbinder, so async methods calling each other across processes never run out of
+//   loopers: more concurrent calls than looper threads work.
+
+/// A looper serving an async method: the blocking calls its task hands it, until it is done.
+final class ServingLooper: @unchecked Sendable {
+    /// The looper the current task serves for, if any.
+    @TaskLocal static var current: ServingLooper?
+
+    private let lock = ConditionLock()
+    private var jobs: [() -> Void] = []
+    private var done = false
+
+    /// Hands `job` to the looper, unless it is done serving (a task that outlived the method).
+    private func submit(_ job: @escaping () -> Void) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        guard !done else { return false }
+        jobs.append(job)
+        lock.signal()
+        return true
+    }
+
+    /// On the looper: runs the jobs handed to it until ``finish()``.
+    func serveUntilFinished() {
+        lock.lock()
+        while true {
+            if !jobs.isEmpty {
+                let job = jobs.removeFirst()
+                lock.unlock()
+                job()
+                lock.lock()
+                continue
+            }
+            if done { break }
+            lock.wait()
+        }
+        lock.unlock()
+    }
+
+    func finish() {
+        lock.lock()
+        done = true
+        lock.signal()
+        lock.unlock()
+    }
+
+    /// Runs `body` on the looper and returns its result to the task; nil (and `body` not run)
+    /// when the looper is done serving.
+    func runIfServing<Value: Sendable>(_ body: @escaping @Sendable () throws -> Value) async throws -> Value? {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Value?, any Error>) in
+            let accepted = submit { continuation.resume(with: Result { try body() }) }
+            if !accepted { continuation.resume(returning: nil) }
+        }
+    }
+}
+
+extension BinderProcess {
+    /// Where an async call makes its blocking call: on the looper serving the async method the
+    /// task runs for (see ``ServingLooper``), else on the call threads.
+    func runBlockingCall<Value: Sendable>(_ body: @escaping @Sendable () throws -> Value) async throws -> Value {
+        if let looper = ServingLooper.current, let value = try await looper.runIfServing(body) { return value }
+        return try await callThreads.run(body)
+    }
+}
+
+extension BinderObject {
+    /// Serves the call being handled on this looper with `method`, an async function: runs it as
+    /// a task (with the call's ``CallContext``) and, until it returns, makes the blocking calls it
+    /// makes; then returns what it returned, or throws what it threw. What generated async stubs
+    /// call.
+    public func serveAsync<Value: Sendable>(
+        code: UInt32, flags: TransactionFlags, _ method: @escaping @Sendable (CallContext) async throws -> Value
+    ) throws -> Value {
+        let caller = ThreadStateKey.currentCaller()
+            ?? CallerIdentity(pid: 0, euid: 0, securityContext: nil, flags: flags)
+        let context = CallContext(caller: caller, code: code)
+        let looper = ServingLooper()
+        let outcome = Mutex<Result<Value, any Error>?>(nil)
+        Task {
+            let result = await ServingLooper.$current.withValue(looper) {
+                await CallerIdentity.$ofCurrentTask.withValue(caller) {
+                    do { return Result<Value, any Error>.success(try await method(context)) } catch { return .failure(error) }
+                }
+            }
+            outcome.withLock { $0 = result }
+            looper.finish()
+        }
+        looper.serveUntilFinished()
+        return try outcome.withLock { $0! }.get()
+    }
+}
+
 /// A local object whose methods are `async`: each incoming call runs as a task while the looper
-/// thread that received it waits (binder replies on the receiving thread).
+/// thread that received it serves it (``BinderObject/serveAsync(code:flags:_:)``): binder
+/// replies on the receiving thread, and the calls the method makes go out from that thread.
 ///
 /// The caller's identity is available as usual (``BinderProcess/callingIdentity``, through a
-/// task-local value). Calls the method makes go out from a thread of their own, not the looper
-/// that waits: a callback into a caller that has no looper thread of its own cannot be served.
+/// task-local value).
 open class AsyncBinderObject: BinderObject, @unchecked Sendable {
     /// Handles a transaction; see ``BinderObject/onTransact(code:data:reply:flags:)`` for the
     /// errors it may throw.
@@ -99,28 +216,29 @@ open class AsyncBinderObject: BinderObject, @unchecked Sendable {
     {
         let request = ParcelBox(data)
         let response = ParcelBox(reply)
-        let outcome = Waiter<(any Error)?>()
-        let caller = ThreadStateKey.currentCaller()
-        Task {
-            await CallerIdentity.$ofCurrentTask.withValue(caller) {
-                var data = request.take()
-                var reply = response.take()
-                var failure: (any Error)?
-                do {
-                    try await handleTransaction(code: code, data: &data, reply: &reply, flags: flags)
-                } catch {
-                    failure = error
-                }
-                request.put(data)
-                response.put(reply)
-                outcome.fulfill(failure)
+        let outcome = Result { try serveAsync(code: code, flags: flags) { _ in
+            var data = request.take()
+            var reply = response.take()
+            var failure: (any Error)?
+            do {
+                try await self.handleTransaction(code: code, data: &data, reply: &reply, flags: flags)
+            } catch {
+                failure = error
             }
-        }
-        let failure = outcome.wait()
+            request.put(data)
+            response.put(reply)
+            return FailureBox(failure)
+        } }
         data = request.take()
         reply = response.take()
-        if let failure { throw failure }
+        if let failure = try outcome.get().error { throw failure }
     }
+}
+
+/// An error moved out of a task (errors need not be `Sendable`).
+private struct FailureBox: @unchecked Sendable {
+    let error: (any Error)?
+    init(_ error: (any Error)?) { self.error = error }
 }
 
 /// Moves a parcel between threads and tasks (it has one owner at a time).

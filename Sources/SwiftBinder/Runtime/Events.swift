@@ -57,12 +57,12 @@ extension ServiceManager {
     public func waitForService(_ name: String, timeout: Duration) async throws -> (any IBinder)? {
         let process = self.process
         let lookUp: @Sendable () async throws -> (any IBinder)? = {
-            try await process.callThreads.run { try self.getServiceOnce(name) }
+            try await process.runBlockingCall { try self.getServiceOnce(name) }
         }
         if let service = try await lookUp() { return service }
         if release == .android10 {
             // No notifications there: libbinder polls.
-            return try await process.callThreads.run { try self.getService(name, timeout: timeout) }
+            return try await process.runBlockingCall { try self.getService(name, timeout: timeout) }
         }
         let announced = try registrations(of: name)
         let deadline = ContinuousClock.now + timeout

@@ -18,6 +18,12 @@ public enum IClientCallback {
         func onClients(registered: any IBinder, hasClients: Bool) throws
     }
 
+    /// The methods as async functions, each told about the call it serves: implement it to serve
+    /// the interface from async code (wrapped in `AsyncStub`).
+    public protocol AsyncService: AnyObject, Sendable {
+        func onClients(registered: any IBinder, hasClients: Bool, context: CallContext) async throws
+    }
+
     /// Calls a remote object implementing android.os.IClientCallback.
     public final class Proxy: Service, @unchecked Sendable {
         public let binder: any IBinder
@@ -73,6 +79,37 @@ public enum IClientCallback {
                 let _hasClients = try data.readBool()
                 try data.finishAIDLRequest()
                 _ = try? service.onClients(registered: _registered, hasClients: _hasClients)
+            default:
+                throw StatusCode.unknownTransaction
+            }
+            } catch let error as ParcelError where error.isUnexpectedNull {
+                reply.clear()
+                reply.writeStatus(Status(exception: .nullPointer))
+            }
+        }
+    }
+
+    /// Serves an `AsyncService` implementation as a binder object: each call runs as a task while
+    /// the looper that received it makes the task's binder calls (`BinderObject.serveAsync`).
+    public final class AsyncStub: BinderObject, @unchecked Sendable {
+        public let service: any AsyncService
+
+        public init(_ service: any AsyncService) { self.service = service }
+
+        public override var interfaceDescriptor: String { IClientCallback.descriptor }
+
+        public override func onTransact(code: UInt32, data: inout Parcel, reply: inout Parcel, flags: TransactionFlags) throws {
+            // A null where the interface wants a value is EX_NULL_POINTER, as AOSP's stubs answer it.
+            do {
+            switch code {
+            case Code.onClients:
+                try data.checkInterfaceToken(IClientCallback.encodedDescriptor)
+                let _registered = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
+                let _hasClients = try data.readBool()
+                try data.finishAIDLRequest()
+                _ = try? serveAsync(code: code, flags: flags) { [self, _registered, _hasClients] context in
+                    try await self.service.onClients(registered: _registered, hasClients: _hasClients, context: context)
+                }
             default:
                 throw StatusCode.unknownTransaction
             }

@@ -44,6 +44,25 @@ public enum IServiceManagerAndroid14 {
         func getServiceDebugInfo() throws -> [ServiceDebugInfo]
     }
 
+    /// The methods as async functions, each told about the call it serves: implement it to serve
+    /// the interface from async code (wrapped in `AsyncStub`).
+    public protocol AsyncService: AnyObject, Sendable {
+        func getService(name: String, context: CallContext) async throws -> (any IBinder)?
+        func checkService(name: String, context: CallContext) async throws -> (any IBinder)?
+        func addService(name: String, service: any IBinder, allowIsolated: Bool, dumpPriority: Int32, context: CallContext) async throws
+        func listServices(dumpPriority: Int32, context: CallContext) async throws -> [String]
+        func registerForNotifications(name: String, callback: any IServiceCallback.Service, context: CallContext) async throws
+        func unregisterForNotifications(name: String, callback: any IServiceCallback.Service, context: CallContext) async throws
+        func isDeclared(name: String, context: CallContext) async throws -> Bool
+        func getDeclaredInstances(iface: String, context: CallContext) async throws -> [String]
+        func updatableViaApex(name: String, context: CallContext) async throws -> String?
+        func getUpdatableNames(apexName: String, context: CallContext) async throws -> [String]
+        func getConnectionInfo(name: String, context: CallContext) async throws -> ConnectionInfo?
+        func registerClientCallback(name: String, service: any IBinder, callback: any IClientCallback.Service, context: CallContext) async throws
+        func tryUnregisterService(name: String, service: any IBinder, context: CallContext) async throws
+        func getServiceDebugInfo(context: CallContext) async throws -> [ServiceDebugInfo]
+    }
+
     /// Calls a remote object implementing android.os.IServiceManagerAndroid14.
     public final class Proxy: Service, @unchecked Sendable {
         public let binder: any IBinder
@@ -448,6 +467,254 @@ public enum IServiceManagerAndroid14 {
                 try data.checkInterfaceToken(IServiceManagerAndroid14.encodedDescriptor)
                 do {
                     let _result = try service.getServiceDebugInfo()
+                    reply.writeNoException()
+                    try reply.writeArray(_result) { (parcel: inout Parcel, element) throws(ParcelError) in try parcel.writeParcelable(element) }
+                } catch let transport as StatusCode {
+                    throw transport
+                } catch {
+                    reply.clear()
+                    try reply.writeReplyStatus(Status(caught: error))
+                }
+            default:
+                throw StatusCode.unknownTransaction
+            }
+            } catch let error as ParcelError where error.isUnexpectedNull {
+                reply.clear()
+                reply.writeStatus(Status(exception: .nullPointer))
+            }
+        }
+    }
+
+    /// Serves an `AsyncService` implementation as a binder object: each call runs as a task while
+    /// the looper that received it makes the task's binder calls (`BinderObject.serveAsync`).
+    public final class AsyncStub: BinderObject, @unchecked Sendable {
+        public let service: any AsyncService
+
+        public init(_ service: any AsyncService) { self.service = service }
+
+        public override var interfaceDescriptor: String { IServiceManagerAndroid14.descriptor }
+
+        public override func onTransact(code: UInt32, data: inout Parcel, reply: inout Parcel, flags: TransactionFlags) throws {
+            // A null where the interface wants a value is EX_NULL_POINTER, as AOSP's stubs answer it.
+            do {
+            switch code {
+            case Code.getService:
+                try data.checkInterfaceToken(IServiceManagerAndroid14.encodedDescriptor)
+                let _name = try data.readString16()
+                try data.finishAIDLRequest()
+                do {
+                    let _result = try serveAsync(code: code, flags: flags) { [self, _name] context in
+                        return try await self.service.getService(name: _name, context: context)
+                    }
+                    reply.writeNoException()
+                    reply.writeStrongBinder(_result)
+                } catch let transport as StatusCode {
+                    throw transport
+                } catch {
+                    reply.clear()
+                    try reply.writeReplyStatus(Status(caught: error))
+                }
+            case Code.checkService:
+                try data.checkInterfaceToken(IServiceManagerAndroid14.encodedDescriptor)
+                let _name = try data.readString16()
+                try data.finishAIDLRequest()
+                do {
+                    let _result = try serveAsync(code: code, flags: flags) { [self, _name] context in
+                        return try await self.service.checkService(name: _name, context: context)
+                    }
+                    reply.writeNoException()
+                    reply.writeStrongBinder(_result)
+                } catch let transport as StatusCode {
+                    throw transport
+                } catch {
+                    reply.clear()
+                    try reply.writeReplyStatus(Status(caught: error))
+                }
+            case Code.addService:
+                try data.checkInterfaceToken(IServiceManagerAndroid14.encodedDescriptor)
+                let _name = try data.readString16()
+                let _service = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
+                let _allowIsolated = try data.readBool()
+                let _dumpPriority = try data.readInt32()
+                try data.finishAIDLRequest()
+                do {
+                    try serveAsync(code: code, flags: flags) { [self, _name, _service, _allowIsolated, _dumpPriority] context in
+                        try await self.service.addService(name: _name, service: _service, allowIsolated: _allowIsolated, dumpPriority: _dumpPriority, context: context)
+                    }
+                    reply.writeNoException()
+                } catch let transport as StatusCode {
+                    throw transport
+                } catch {
+                    reply.clear()
+                    try reply.writeReplyStatus(Status(caught: error))
+                }
+            case Code.listServices:
+                try data.checkInterfaceToken(IServiceManagerAndroid14.encodedDescriptor)
+                let _dumpPriority = try data.readInt32()
+                try data.finishAIDLRequest()
+                do {
+                    let _result = try serveAsync(code: code, flags: flags) { [self, _dumpPriority] context in
+                        return try await self.service.listServices(dumpPriority: _dumpPriority, context: context)
+                    }
+                    reply.writeNoException()
+                    reply.writeArray(_result) { parcel, element in parcel.writeString16(element) }
+                } catch let transport as StatusCode {
+                    throw transport
+                } catch {
+                    reply.clear()
+                    try reply.writeReplyStatus(Status(caught: error))
+                }
+            case Code.registerForNotifications:
+                try data.checkInterfaceToken(IServiceManagerAndroid14.encodedDescriptor)
+                let _name = try data.readString16()
+                let _callback = IServiceCallback.asInterface(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
+                try data.finishAIDLRequest()
+                do {
+                    try serveAsync(code: code, flags: flags) { [self, _name, _callback] context in
+                        try await self.service.registerForNotifications(name: _name, callback: _callback, context: context)
+                    }
+                    reply.writeNoException()
+                } catch let transport as StatusCode {
+                    throw transport
+                } catch {
+                    reply.clear()
+                    try reply.writeReplyStatus(Status(caught: error))
+                }
+            case Code.unregisterForNotifications:
+                try data.checkInterfaceToken(IServiceManagerAndroid14.encodedDescriptor)
+                let _name = try data.readString16()
+                let _callback = IServiceCallback.asInterface(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
+                try data.finishAIDLRequest()
+                do {
+                    try serveAsync(code: code, flags: flags) { [self, _name, _callback] context in
+                        try await self.service.unregisterForNotifications(name: _name, callback: _callback, context: context)
+                    }
+                    reply.writeNoException()
+                } catch let transport as StatusCode {
+                    throw transport
+                } catch {
+                    reply.clear()
+                    try reply.writeReplyStatus(Status(caught: error))
+                }
+            case Code.isDeclared:
+                try data.checkInterfaceToken(IServiceManagerAndroid14.encodedDescriptor)
+                let _name = try data.readString16()
+                try data.finishAIDLRequest()
+                do {
+                    let _result = try serveAsync(code: code, flags: flags) { [self, _name] context in
+                        return try await self.service.isDeclared(name: _name, context: context)
+                    }
+                    reply.writeNoException()
+                    reply.writeBool(_result)
+                } catch let transport as StatusCode {
+                    throw transport
+                } catch {
+                    reply.clear()
+                    try reply.writeReplyStatus(Status(caught: error))
+                }
+            case Code.getDeclaredInstances:
+                try data.checkInterfaceToken(IServiceManagerAndroid14.encodedDescriptor)
+                let _iface = try data.readString16()
+                try data.finishAIDLRequest()
+                do {
+                    let _result = try serveAsync(code: code, flags: flags) { [self, _iface] context in
+                        return try await self.service.getDeclaredInstances(iface: _iface, context: context)
+                    }
+                    reply.writeNoException()
+                    reply.writeArray(_result) { parcel, element in parcel.writeString16(element) }
+                } catch let transport as StatusCode {
+                    throw transport
+                } catch {
+                    reply.clear()
+                    try reply.writeReplyStatus(Status(caught: error))
+                }
+            case Code.updatableViaApex:
+                try data.checkInterfaceToken(IServiceManagerAndroid14.encodedDescriptor)
+                let _name = try data.readString16()
+                try data.finishAIDLRequest()
+                do {
+                    let _result = try serveAsync(code: code, flags: flags) { [self, _name] context in
+                        return try await self.service.updatableViaApex(name: _name, context: context)
+                    }
+                    reply.writeNoException()
+                    reply.writeString16(_result)
+                } catch let transport as StatusCode {
+                    throw transport
+                } catch {
+                    reply.clear()
+                    try reply.writeReplyStatus(Status(caught: error))
+                }
+            case Code.getUpdatableNames:
+                try data.checkInterfaceToken(IServiceManagerAndroid14.encodedDescriptor)
+                let _apexName = try data.readString16()
+                try data.finishAIDLRequest()
+                do {
+                    let _result = try serveAsync(code: code, flags: flags) { [self, _apexName] context in
+                        return try await self.service.getUpdatableNames(apexName: _apexName, context: context)
+                    }
+                    reply.writeNoException()
+                    reply.writeArray(_result) { parcel, element in parcel.writeString16(element) }
+                } catch let transport as StatusCode {
+                    throw transport
+                } catch {
+                    reply.clear()
+                    try reply.writeReplyStatus(Status(caught: error))
+                }
+            case Code.getConnectionInfo:
+                try data.checkInterfaceToken(IServiceManagerAndroid14.encodedDescriptor)
+                let _name = try data.readString16()
+                try data.finishAIDLRequest()
+                do {
+                    let _result = try serveAsync(code: code, flags: flags) { [self, _name] context in
+                        return try await self.service.getConnectionInfo(name: _name, context: context)
+                    }
+                    reply.writeNoException()
+                    try reply.writeNullableParcelable(_result)
+                } catch let transport as StatusCode {
+                    throw transport
+                } catch {
+                    reply.clear()
+                    try reply.writeReplyStatus(Status(caught: error))
+                }
+            case Code.registerClientCallback:
+                try data.checkInterfaceToken(IServiceManagerAndroid14.encodedDescriptor)
+                let _name = try data.readString16()
+                let _service = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
+                let _callback = IClientCallback.asInterface(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
+                try data.finishAIDLRequest()
+                do {
+                    try serveAsync(code: code, flags: flags) { [self, _name, _service, _callback] context in
+                        try await self.service.registerClientCallback(name: _name, service: _service, callback: _callback, context: context)
+                    }
+                    reply.writeNoException()
+                } catch let transport as StatusCode {
+                    throw transport
+                } catch {
+                    reply.clear()
+                    try reply.writeReplyStatus(Status(caught: error))
+                }
+            case Code.tryUnregisterService:
+                try data.checkInterfaceToken(IServiceManagerAndroid14.encodedDescriptor)
+                let _name = try data.readString16()
+                let _service = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
+                try data.finishAIDLRequest()
+                do {
+                    try serveAsync(code: code, flags: flags) { [self, _name, _service] context in
+                        try await self.service.tryUnregisterService(name: _name, service: _service, context: context)
+                    }
+                    reply.writeNoException()
+                } catch let transport as StatusCode {
+                    throw transport
+                } catch {
+                    reply.clear()
+                    try reply.writeReplyStatus(Status(caught: error))
+                }
+            case Code.getServiceDebugInfo:
+                try data.checkInterfaceToken(IServiceManagerAndroid14.encodedDescriptor)
+                do {
+                    let _result = try serveAsync(code: code, flags: flags) { [self] context in
+                        return try await self.service.getServiceDebugInfo(context: context)
+                    }
                     reply.writeNoException()
                     try reply.writeArray(_result) { (parcel: inout Parcel, element) throws(ParcelError) in try parcel.writeParcelable(element) }
                 } catch let transport as StatusCode {
