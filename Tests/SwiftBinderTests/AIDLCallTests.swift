@@ -182,6 +182,18 @@ import Glibc
         guard case .unsupported? = error else { Issue.record("\(String(describing: error))"); return }
     }
 
+    final class AsyncCallback: IServiceCallback.AsyncService, @unchecked Sendable {
+        func onRegistration(name: String, binder: any IBinder, context: CallContext) async throws {}
+    }
+
+    @Test func anAsyncServiceHasOneStubAndPassesAsAnInterfaceValue() throws {
+        let service = AsyncCallback()
+        let binder = service.asBinder()
+        #expect(binder === service.asBinder())
+        #expect((binder as? IServiceCallback.AsyncStub)?.service === service)
+        #expect(service.asService.asBinder() === binder)  // sent as that stub
+    }
+
     @Test func aProxysBinderIsTheRemoteObjectAndTakesDeathLinks() throws {
         let driver = ScriptedDriver()
         let process = try AIDLCallTests.process(driver)

@@ -212,7 +212,7 @@ import Glibc
         let setup = try Setup("aidl-async-serve", asyncCallThreads: 2)
         let service = ITestService.AsyncProxy(try setup.process.contextObject)
         let callback = EchoingCallback(service: service)
-        let asCallback = INamedCallback.Proxy(INamedCallback.AsyncStub(callback))
+        let asCallback = callback.asService
         let names = try await withThrowingTaskGroup(of: String.self) { group in
             for _ in 0..<8 { group.addTask { try await service.CallbackName(callback: asCallback) } }
             return try await group.reduce(into: []) { $0.append($1) }

@@ -93,8 +93,14 @@ public enum IClientCallback {
     /// the looper that received it makes the task's binder calls (`BinderObject.serveAsync`).
     public final class AsyncStub: BinderObject, @unchecked Sendable {
         public let service: any AsyncService
+        private static let cache = StubCache<AsyncStub>()
 
         public init(_ service: any AsyncService) { self.service = service }
+
+        /// The one stub that serves `service`.
+        public static func binder(for service: any AsyncService) -> any IBinder {
+            cache.stub(for: service) { AsyncStub(service) }
+        }
 
         public override var interfaceDescriptor: String { IClientCallback.descriptor }
 
@@ -131,5 +137,18 @@ extension IClientCallback.Service {
     /// the one stub that serves a local service.
     public func asBinder() -> any IBinder {
         IClientCallback.Stub.binder(for: self)
+    }
+}
+
+extension IClientCallback.AsyncService {
+    /// The binder of this service: the one `AsyncStub` that serves it.
+    public func asBinder() -> any IBinder {
+        IClientCallback.AsyncStub.binder(for: self)
+    }
+
+    /// This service where an interface value is wanted (an argument, a callback): calls
+    /// through it reach the service as calls from another process would.
+    public var asService: any IClientCallback.Service {
+        IClientCallback.Proxy(asBinder())
     }
 }

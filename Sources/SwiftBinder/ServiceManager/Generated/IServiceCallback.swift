@@ -93,8 +93,14 @@ public enum IServiceCallback {
     /// the looper that received it makes the task's binder calls (`BinderObject.serveAsync`).
     public final class AsyncStub: BinderObject, @unchecked Sendable {
         public let service: any AsyncService
+        private static let cache = StubCache<AsyncStub>()
 
         public init(_ service: any AsyncService) { self.service = service }
+
+        /// The one stub that serves `service`.
+        public static func binder(for service: any AsyncService) -> any IBinder {
+            cache.stub(for: service) { AsyncStub(service) }
+        }
 
         public override var interfaceDescriptor: String { IServiceCallback.descriptor }
 
@@ -131,5 +137,18 @@ extension IServiceCallback.Service {
     /// the one stub that serves a local service.
     public func asBinder() -> any IBinder {
         IServiceCallback.Stub.binder(for: self)
+    }
+}
+
+extension IServiceCallback.AsyncService {
+    /// The binder of this service: the one `AsyncStub` that serves it.
+    public func asBinder() -> any IBinder {
+        IServiceCallback.AsyncStub.binder(for: self)
+    }
+
+    /// This service where an interface value is wanted (an argument, a callback): calls
+    /// through it reach the service as calls from another process would.
+    public var asService: any IServiceCallback.Service {
+        IServiceCallback.Proxy(asBinder())
     }
 }

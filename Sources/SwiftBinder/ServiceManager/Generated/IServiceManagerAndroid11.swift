@@ -350,8 +350,14 @@ public enum IServiceManagerAndroid11 {
     /// the looper that received it makes the task's binder calls (`BinderObject.serveAsync`).
     public final class AsyncStub: BinderObject, @unchecked Sendable {
         public let service: any AsyncService
+        private static let cache = StubCache<AsyncStub>()
 
         public init(_ service: any AsyncService) { self.service = service }
+
+        /// The one stub that serves `service`.
+        public static func binder(for service: any AsyncService) -> any IBinder {
+            cache.stub(for: service) { AsyncStub(service) }
+        }
 
         public override var interfaceDescriptor: String { IServiceManagerAndroid11.descriptor }
 
@@ -527,5 +533,18 @@ extension IServiceManagerAndroid11.Service {
     /// the one stub that serves a local service.
     public func asBinder() -> any IBinder {
         IServiceManagerAndroid11.Stub.binder(for: self)
+    }
+}
+
+extension IServiceManagerAndroid11.AsyncService {
+    /// The binder of this service: the one `AsyncStub` that serves it.
+    public func asBinder() -> any IBinder {
+        IServiceManagerAndroid11.AsyncStub.binder(for: self)
+    }
+
+    /// This service where an interface value is wanted (an argument, a callback): calls
+    /// through it reach the service as calls from another process would.
+    public var asService: any IServiceManagerAndroid11.Service {
+        IServiceManagerAndroid11.Proxy(asBinder())
     }
 }

@@ -431,8 +431,14 @@ public enum IServiceManagerAndroid12 {
     /// the looper that received it makes the task's binder calls (`BinderObject.serveAsync`).
     public final class AsyncStub: BinderObject, @unchecked Sendable {
         public let service: any AsyncService
+        private static let cache = StubCache<AsyncStub>()
 
         public init(_ service: any AsyncService) { self.service = service }
+
+        /// The one stub that serves `service`.
+        public static func binder(for service: any AsyncService) -> any IBinder {
+            cache.stub(for: service) { AsyncStub(service) }
+        }
 
         public override var interfaceDescriptor: String { IServiceManagerAndroid12.descriptor }
 
@@ -654,5 +660,18 @@ extension IServiceManagerAndroid12.Service {
     /// the one stub that serves a local service.
     public func asBinder() -> any IBinder {
         IServiceManagerAndroid12.Stub.binder(for: self)
+    }
+}
+
+extension IServiceManagerAndroid12.AsyncService {
+    /// The binder of this service: the one `AsyncStub` that serves it.
+    public func asBinder() -> any IBinder {
+        IServiceManagerAndroid12.AsyncStub.binder(for: self)
+    }
+
+    /// This service where an interface value is wanted (an argument, a callback): calls
+    /// through it reach the service as calls from another process would.
+    public var asService: any IServiceManagerAndroid12.Service {
+        IServiceManagerAndroid12.Proxy(asBinder())
     }
 }
