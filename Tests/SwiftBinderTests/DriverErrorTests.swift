@@ -12,6 +12,17 @@ import Testing
         #expect(error?.description == "open /dev/binderfs/no-such-device-here: No such file or directory (ENOENT)")
     }
 
+    /// A failed transaction says what happened in words, and the kernel's reason by its errno's
+    /// name (it said "errno 22").
+    @Test func aFailedTransactionSaysWhyInWords() {
+        let dead = BinderError.transactionFailed(.deadTarget, ExtendedError(id: 7, command: .deadReply, errno: -22))
+        #expect(dead.description
+            == "transaction failed: the object's process has died, or there is no context manager (BR_DEAD_REPLY); "
+            + "the driver's reason: Invalid argument (EINVAL)")
+        #expect(BinderError.transactionFailed(.frozenTarget).description
+            == "transaction failed: the object's process is frozen (BR_FROZEN_REPLY)")
+    }
+
     @Test func openingADirectoryFails() {
         let error = #expect(throws: BinderError.self) { _ = try BinderDevice(path: "/") }
         #expect(error?.errno == .isDirectory)

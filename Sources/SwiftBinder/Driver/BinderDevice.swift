@@ -239,4 +239,10 @@ public struct ExtendedError: Equatable, Sendable {
     public var command: DriverReturnCode
     /// The negative errno describing the failure.
     public var errno: Int32
+
+    public init(id: UInt32, command: DriverReturnCode, errno: Int32) {
+        self.id = id
+        self.command = command
+        self.errno = errno
+    }
 }

@@ -99,7 +99,9 @@ public enum BinderError: Error, Equatable, Sendable, CustomStringConvertible {
             return "malformed driver return stream: \(detail)"
         case .transactionFailed(let failure, let extended):
             guard let extended, extended.command != .ok else { return "transaction failed: \(failure)" }
-            return "transaction failed: \(failure); the kernel says \(extended.command), errno \(-extended.errno)"
+            // The kernel's extended error names the cause: an errno a person can look up.
+            let cause = Errno(rawValue: extended.errno < 0 ? -extended.errno : extended.errno)
+            return "transaction failed: \(failure); the driver's reason: \(cause) (\(cause.symbolicName))"
         case .driverError(let code):
             return "the binder driver reported error \(code) (BR_ERROR)"
         case .remoteStatus(let status):
@@ -145,9 +147,10 @@ public enum TransactionFailure: Equatable, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .deadTarget: return "target is dead (BR_DEAD_REPLY)"
-        case .failed: return "rejected by the driver (BR_FAILED_REPLY)"
-        case .frozenTarget: return "target is frozen (BR_FROZEN_REPLY)"
+        case .deadTarget: return "the object's process has died, or there is no context manager (BR_DEAD_REPLY)"
+        case .failed:
+            return "the driver refused it: malformed data, no buffer space left in the target, a descriptor the target does not accept, or a security hook (BR_FAILED_REPLY)"
+        case .frozenTarget: return "the object's process is frozen (BR_FROZEN_REPLY)"
         }
     }
 }
