@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // The kernel UAPI and the ioctl request numbers Swift cannot import. Nothing else.
@@ -26,6 +27,7 @@ let package = Package(
                 "CBinder",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             // IServiceManager and its types: ServiceManager/Generated, made from ServiceManager/aidl
             // by scripts/regenerate-aidl (committed, so the library builds without the plugin).
@@ -37,6 +39,7 @@ let package = Package(
                 "SwiftBinder",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(
@@ -57,7 +60,12 @@ let package = Package(
         // The demo's calculator service and client.
         .executableTarget(
             name: "calculator",
-            dependencies: ["SwiftBinder", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "SwiftBinder",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             plugins: ["SwiftAIDLPlugin"]
         ),
         // The benchmarks' SwiftBinder side (scripts/bench).

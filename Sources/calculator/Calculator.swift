@@ -1,4 +1,6 @@
 import ArgumentParser
+import Logging
+import ServiceLifecycle
 import SwiftBinder
 import SystemPackage
 
@@ -36,7 +38,7 @@ extension AndroidRelease: ExpressibleByArgument {
 }
 
 @main
-struct CalculatorCommand: ParsableCommand {
+struct CalculatorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "calculator",
         abstract: "The demo's calculator service and its client.",
@@ -55,19 +57,22 @@ struct CalculatorCommand: ParsableCommand {
         }
     }
 
-    struct Serve: ParsableCommand {
+    struct Serve: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Register the calculator and serve it.")
         @OptionGroup var options: Options
 
-        func run() throws {
+        func run() async throws {
             do {
                 let process = try options.open()
                 let manager = try ServiceManager(process: process)
                 try manager.addService(options.name, ICalculator.Stub(Calculator(process: process)))
                 print("calculator: registered as '\(options.name)' by pid \(getpid()), uid \(geteuid()), speaking \(process.release)")
                 fflush(nil)
-                process.startThreadPool()
-                process.joinThreadPool()
+                // Serves until SIGTERM or SIGINT, then stops its loopers (swift-service-lifecycle).
+                let group = ServiceGroup(
+                    services: [BinderThreadPoolService(process: process)], gracefulShutdownSignals: [.sigterm, .sigint],
+                    logger: Logger(label: "calculator"))
+                try await group.run()
             } catch {
                 print("calculator: \(error)")
                 throw ExitCode.failure

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Logging
+import ServiceLifecycle
 import SwiftBinder
 import SystemPackage
 
@@ -14,7 +15,7 @@ extension AndroidRelease: ExpressibleByArgument {
 
 /// The context manager daemon: the registry at handle 0 (`android.os.IServiceManager`).
 @main
-struct ServiceManagerCommand: ParsableCommand {
+struct ServiceManagerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "servicemanager",
         abstract: "Become the binder context manager (handle 0) of a device and keep its service registry.",
@@ -51,7 +52,7 @@ struct ServiceManagerCommand: ParsableCommand {
         guard Logger.Level(rawValue: logLevel) != nil else { throw ValidationError("unknown log level '\(logLevel)'") }
     }
 
-    func run() throws {
+    func run() async throws {
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -66,13 +67,6 @@ struct ServiceManagerCommand: ParsableCommand {
         } catch {
             fail("\(policy ?? ""): \(error)")
         }
-
-        // SIGTERM and SIGINT are taken by this thread (sigwait below), not delivered at random.
-        var signals = sigset_t()
-        sigemptyset(&signals)
-        sigaddset(&signals, SIGTERM)
-        sigaddset(&signals, SIGINT)
-        pthread_sigmask(SIG_BLOCK, &signals, nil)
 
         let process: BinderProcess
         let service: ServiceManagerService
@@ -100,7 +94,11 @@ struct ServiceManagerCommand: ParsableCommand {
             fail("\(error)")
         }
         service.startClientCallbackTimer()
-        process.startThreadPool()
+        // The loopers serve until SIGTERM or SIGINT, then stop and are joined
+        // (swift-service-lifecycle).
+        let group = ServiceGroup(
+            services: [BinderThreadPoolService(process: process)], gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger)
         logger.info(
             "ready",
             metadata: [
@@ -108,11 +106,9 @@ struct ServiceManagerCommand: ParsableCommand {
                 "android.release.source": "\(releaseSource)",
             ])
 
-        var received: Int32 = 0
-        sigwait(&signals, &received)
-        logger.info("shutting down", metadata: ["signal": "\(received)"])
+        try await group.run()
+        logger.info("shut down")
         service.stop()
-        process.shutdown()
     }
 
     private func loadPolicy(_ path: String) throws -> AccessPolicy {

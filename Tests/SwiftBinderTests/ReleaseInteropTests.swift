@@ -312,7 +312,9 @@ import Glibc
         #expect(try config.waitForExit() == 0)
         #expect(shown.contains("\(device.path): android11 (\(file): [General] ApiLevel=30)"), "\(shown)")
         #expect(shown.contains("servicemanager answers as: android11"), "\(shown)")
+        // Served under swift-service-lifecycle: SIGTERM stops and joins its loopers, and it exits 0.
         kill(server.pid, SIGTERM)
+        #expect(try server.waitForExit() == 0)
         _ = daemon
     }
 }

@@ -55,6 +55,15 @@ import Glibc
         override var interfaceDescriptor: String { descriptor }
     }
 
+    /// servicemanager runs under swift-service-lifecycle: SIGTERM (and SIGINT) stop its looper,
+    /// which is joined, and it exits 0.
+    @Test(arguments: [SIGTERM, SIGINT]) func theDaemonStopsOnASignal(_ signal: Int32) throws {
+        let setup = try Setup("signal-\(signal)")
+        try setup.manager.addService("test.before", Named("test.IBefore"))
+        kill(setup.daemon.pid, signal)
+        #expect(try setup.daemon.waitForExit() == 0)
+    }
+
     @Test func addCheckGetAndList() throws {
         let setup = try Setup("basic")
         let echo = Named("test.IEcho")

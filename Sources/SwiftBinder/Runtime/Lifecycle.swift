@@ -1,0 +1,45 @@
+import Logging
+import ServiceLifecycle
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A process's binder threads as a service of a swift-service-lifecycle `ServiceGroup`: its
+/// loopers serve from ``run()`` until the group shuts down gracefully (SIGTERM, SIGINT, another
+/// service ending), and then ``BinderProcess/shutdown(timeout:)`` stops them and joins them.
+///
+/// ```swift
+/// try process.becomeContextManager(service)
+/// let group = ServiceGroup(
+///     services: [BinderThreadPoolService(process: process)],
+///     gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+/// try await group.run()
+/// ```
+public struct BinderThreadPoolService: ServiceLifecycle.Service {
+    public let process: BinderProcess
+    /// How long loopers still serving a call may take to finish it at shutdown.
+    public var shutdownTimeout: Duration
+
+    public init(process: BinderProcess, shutdownTimeout: Duration = .seconds(10)) {
+        self.process = process
+        self.shutdownTimeout = shutdownTimeout
+    }
+
+    public func run() async throws {
+        process.startThreadPool()
+        // Returns when the group shuts down gracefully; throws when the task is cancelled.
+        try? await gracefulShutdown()
+        let process = self.process
+        let timeout = shutdownTimeout
+        // Joining the loopers blocks: on a thread of its own, not one of Swift's pool.
+        let stuck = await withCheckedContinuation { (continuation: CheckedContinuation<Int, Never>) in
+            let started = startThread(named: "binder-stop") { continuation.resume(returning: process.shutdown(timeout: timeout)) }
+            switch started {
+            case .success(let thread): pthread_detach(thread)
+            case .failure: continuation.resume(returning: process.shutdown(timeout: timeout))
+            }
+        }
+        if stuck > 0 { throw BinderError.unsupported("\(stuck) binder looper thread(s) still serving after \(timeout)") }
+    }
+}
