@@ -821,6 +821,14 @@ public struct SwiftGenerator {
 
     // MARK: - Types
 
+    /// The Swift type of an array's elements: a `byte` in an array is a `UInt8`, as AOSP's C++
+    /// (`std::vector<uint8_t>`) and Rust (`Vec<u8>`) backends make `byte[]`; alone it is an
+    /// `Int8` (`int8_t`, `i8`).
+    private func arrayElementType(_ element: ResolvedType) -> String {
+        if case .primitive("byte") = element { return "UInt8" }
+        return swiftType(element, nullable: false)
+    }
+
     func swiftType(_ type: ResolvedType, nullable: Bool) -> String {
         let base: String
         switch type {
@@ -831,7 +839,7 @@ public struct SwiftGenerator {
         case .binder: base = "any IBinder"
         case .fileDescriptor, .parcelFileDescriptor: base = "SharedFileDescriptor"
         case .parcelableHolder: base = "ParcelableHolder"
-        case .list(let element), .array(let element, _): base = "[\(swiftType(element, nullable: false))]"
+        case .list(let element), .array(let element, _): base = "[\(arrayElementType(element))]"
         case .declared(let symbol, let arguments):
             if case .interface = symbol.declaration.kind {
                 base = "any \(typeName(symbol)).Service"
@@ -983,7 +991,7 @@ public struct SwiftGenerator {
             case .primitive("boolean"): special = "readNullableBoolArray()"
             case .primitive("float"): special = "readNullableFloatArray()"
             case .primitive("double"): special = "readNullableDoubleArray()"
-            case .primitive: special = "readNullableIntegerArray(of: \(swiftType(element, nullable: false)).self)"
+            case .primitive: special = "readNullableIntegerArray(of: \(arrayElementType(element)).self)"
             case .declared(let symbol, _):
                 if case .enumeration = symbol.declaration.kind { special = "readNullableEnumArray(\(typeName(symbol)).self)" }
             default: break
@@ -1017,6 +1025,13 @@ public struct SwiftGenerator {
             var elementType = ResolvedType.void
             if case .array(let e, _) = type { elementType = e }
             if case .list(let e) = type { elementType = e }
+            if case .primitive("byte") = elementType {
+                // A byte[] is [UInt8]: AOSP's C++ and Rust store -1 as 255.
+                return "[" + elements.map { element -> String in
+                    if case .integer(let v, _) = element { return String(UInt8(truncatingIfNeeded: v)) }
+                    return literal(element, elementType)
+                }.joined(separator: ", ") + "]"
+            }
             return "[" + elements.map { literal($0, elementType) }.joined(separator: ", ") + "]"
         }
     }

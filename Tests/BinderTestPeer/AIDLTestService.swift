@@ -27,7 +27,7 @@ final class AIDLTestService: ITestService.Service, @unchecked Sendable {
         return input.reversed()
     }
     func ReverseBoolean(input: [Bool], repeated: inout [Bool]) throws -> [Bool] { reverse(input, &repeated) }
-    func ReverseByte(input: [Int8], repeated: inout [Int8]) throws -> [Int8] { reverse(input, &repeated) }
+    func ReverseByte(input: [UInt8], repeated: inout [UInt8]) throws -> [UInt8] { reverse(input, &repeated) }
     func ReverseChar(input: [UInt16], repeated: inout [UInt16]) throws -> [UInt16] { reverse(input, &repeated) }
     func ReverseInt(input: [Int32], repeated: inout [Int32]) throws -> [Int32] { reverse(input, &repeated) }
     func ReverseLong(input: [Int64], repeated: inout [Int64]) throws -> [Int64] { reverse(input, &repeated) }

@@ -105,6 +105,25 @@ import Glibc
         }
     }
 
+    /// A `byte` is an `Int8` and a `byte[]` a `[UInt8]`, as in AOSP's C++ (`int8_t`,
+    /// `std::vector<uint8_t>`) and Rust (`i8`, `Vec<u8>`) backends; a default of -1 in a byte
+    /// array is 255.
+    @Test func byteArraysAreUnsigned() throws {
+        let source = """
+            parcelable Bytes {
+                byte one = -1;
+                byte[] many = {1, -2};
+                @nullable byte[] maybe;
+                byte[][] nested;
+            }
+            """
+        let file = try temporaryFile("Bytes.aidl", source)
+        let swift = try #require(try AIDLCompilerDriver.compile(inputs: [file], includeRoots: []).first).swift
+        for expected in ["var one: Int8", "one: Int8 = -1", "many: [UInt8] = [1, 254]", "var maybe: [UInt8]?", "var nested: [[UInt8]]"] {
+            #expect(swift.contains(expected), "missing \(expected)")
+        }
+    }
+
     @Test func versionedInterfacesAnswerTheMetaMethods() throws {
         let file = try temporaryFile("IVersionedApi.aidl", "interface IVersionedApi { void call(); }")
         let swift = try #require(try AIDLCompilerDriver.compile(inputs: [file], includeRoots: [], version: 3, hash: "abc123").first).swift

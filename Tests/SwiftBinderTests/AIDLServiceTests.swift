@@ -56,9 +56,10 @@ import Glibc
         var booleans: [Bool] = []
         #expect(try service.ReverseBoolean(input: [true, false, false], repeated: &booleans) == [false, false, true])
         #expect(booleans == [true, false, false])
-        var bytes: [Int8] = [0, 0, 0]
-        #expect(try service.ReverseByte(input: [1, -2, 3], repeated: &bytes) == [3, -2, 1])
-        #expect(bytes == [1, -2, 3])
+        // byte[] is [UInt8], as AOSP's C++ and Rust backends make it; the bytes on the wire are the same.
+        var bytes: [UInt8] = [0, 0, 0]
+        #expect(try service.ReverseByte(input: [1, 0xFE, 3], repeated: &bytes) == [3, 0xFE, 1])
+        #expect(bytes == [1, 0xFE, 3])
         var chars: [UInt16] = [0, 0]
         #expect(try service.ReverseChar(input: [65, 66], repeated: &chars) == [66, 65])
         var ints = [Int32](repeating: 0, count: 3)
