@@ -92,6 +92,21 @@ public struct SwiftGenerator {
 
     // MARK: Parcelables
 
+    /// Whether a value of `type` holds a value of `target` by value (not through an array or a
+    /// list, whose storage is elsewhere), directly or through parcelables' fields.
+    private func reachesByValue(_ type: ResolvedType, _ target: Symbol, visiting: Set<String>) -> Bool {
+        guard case .declared(let symbol, _) = type else { return false }
+        if symbol.qualifiedName == target.qualifiedName { return true }
+        guard case .parcelable(let fields?) = symbol.declaration.kind, !visiting.contains(symbol.qualifiedName) else {
+            return false
+        }
+        let visited = visiting.union([symbol.qualifiedName])
+        return fields.contains { field in
+            guard let fieldType = compilation.resolve(field.type, in: symbol, allowVoid: false) else { return false }
+            return reachesByValue(fieldType, target, visiting: visited)
+        }
+    }
+
     private func parcelable(_ symbol: Symbol, fields: [Field], _ out: inout Emitter) {
         let declaration = symbol.declaration
         let resolved = fields.map { compilation.resolve($0.type, in: symbol, allowVoid: false) ?? .void }
@@ -101,16 +116,31 @@ public struct SwiftGenerator {
         let equatable = isEquatable(symbol, visiting: []) ? ", Equatable" : ""
         out.open("public struct \(declaration.name)\(generics): Parcelable, ParcelValue, Sendable\(equatable) {")
         constants(symbol, &out)
-        for (field, type) in zip(fields, resolved) {
+        // A field that holds this parcelable again by value (`@nullable Node next`, or through
+        // other parcelables) is kept in a box: a struct cannot contain itself.
+        let boxed = zip(fields, resolved).map { _, type in reachesByValue(type, symbol, visiting: []) }
+        for ((field, type), isBoxed) in zip(zip(fields, resolved), boxed) {
             let optional = isOptionalField(field.type, type)
-            out.line("public var \(identifier(field.name)): \(swiftType(type, nullable: optional))")
+            let name = identifier(field.name)
+            let swift = swiftType(type, nullable: optional)
+            if isBoxed {
+                out.open("public var \(name): \(swift) {")
+                out.line("get { _\(field.name).value }")
+                out.line("set { _\(field.name) = Indirect(newValue) }")
+                out.close("}")
+                out.line("private var _\(field.name): Indirect<\(swift)>")
+            } else {
+                out.line("public var \(name): \(swift)")
+            }
         }
         out.line("")
         let parameters = zip(fields, resolved).map { field, type in
             "\(identifier(field.name)): \(swiftType(type, nullable: isOptionalField(field.type, type))) = \(defaultValue(field, type, in: symbol))"
         }
         out.open("public init(\(parameters.joined(separator: ", "))) {")
-        for field in fields { out.line("self.\(identifier(field.name)) = \(identifier(field.name))") }
+        for (field, isBoxed) in zip(fields, boxed) {
+            out.line(isBoxed ? "self._\(field.name) = Indirect(\(identifier(field.name)))" : "self.\(identifier(field.name)) = \(identifier(field.name))")
+        }
         out.close("}")
         out.line("")
         out.open("public func write(to parcel: inout Parcel) throws(ParcelError) {")

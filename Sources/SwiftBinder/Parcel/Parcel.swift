@@ -60,6 +60,9 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
     private var receivedObjects: UnsafeRawBufferPointer?
     /// For a received parcel, the kernel's address of the buffer and who frees it.
     private let receivedAddress: UInt64?
+    /// How many structured parcelables are being read, one inside another (bounded: reading
+    /// recurses, and a peer chooses the depth).
+    var structuredDepth: UInt16 = 0
     ///
     /// Held with a manual retain (taken in init, dropped in deinit), as ``objectStorage`` is.
     private let bufferOwner: Unmanaged<ReceivedBufferOwner>?

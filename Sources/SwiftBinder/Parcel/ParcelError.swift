@@ -18,6 +18,9 @@ public enum ParcelError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidParcelableSize(Int32, offset: Int)
     /// Reading a parcelable's fields went past the end its size prefix declared.
     case parcelableOverrun(offset: Int, end: Int)
+    /// Parcelables nested deeper than ``Parcel/maximumNesting`` (a recursive parcelable such as
+    /// `@nullable Node next` from a peer that nests without end).
+    case nestedTooDeeply(offset: Int)
     /// A union's tag names no member.
     case unknownUnionTag(Int32, offset: Int)
     /// An enum's value on the wire is not one of its cases.
@@ -69,6 +72,8 @@ public enum ParcelError: Error, Equatable, Sendable, CustomStringConvertible {
             return "invalid parcelable size \(size) at offset \(offset)"
         case .parcelableOverrun(let offset, let end):
             return "parcelable fields read to offset \(offset), past its declared end \(end)"
+        case .nestedTooDeeply(let offset):
+            return "parcelables nested more than \(Parcel.maximumNesting) deep at offset \(offset)"
         case .unknownUnionTag(let tag, let offset):
             return "unknown union tag \(tag) at offset \(offset)"
         case .invalidEnumValue(let value, let offset):

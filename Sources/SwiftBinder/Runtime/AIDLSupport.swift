@@ -50,6 +50,21 @@ extension Array: ParcelValue where Element: ParcelValue {
     }
 }
 
+/// A value kept in storage of its own: what a generated parcelable's field that holds the
+/// parcelable again (`@nullable Node next`) is stored in, since a struct cannot contain itself.
+/// Immutable: setting the field stores a new box.
+public final class Indirect<Value: Sendable>: Sendable {
+    public let value: Value
+
+    public init(_ value: Value) {
+        self.value = value
+    }
+}
+
+extension Indirect: Equatable where Value: Equatable {
+    public static func == (lhs: Indirect, rhs: Indirect) -> Bool { lhs.value == rhs.value }
+}
+
 /// A file descriptor shared by the values that hold it and closed when the last one goes: what
 /// AIDL's `FileDescriptor` and `ParcelFileDescriptor` become in generated types.
 public final class SharedFileDescriptor: @unchecked Sendable {
