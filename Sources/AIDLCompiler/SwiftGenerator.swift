@@ -82,12 +82,67 @@ public struct SwiftGenerator {
     }
 
     private func constants(_ symbol: Symbol, _ out: inout Emitter) {
+        let names = constantNames(symbol)
         for constant in symbol.declaration.constants {
             guard let type = compilation.resolve(constant.type, in: symbol, allowVoid: false),
                 let value = compilation.constant(constant.value, as: type, in: symbol)
             else { continue }
-            out.line("public static let \(identifier(constant.name)): \(swiftType(type, nullable: false)) = \(literal(value, type))")
+            out.line("/// `\(constant.name)`")
+            out.line("public static let \(identifier(names[constant.name] ?? constant.name)): \(swiftType(type, nullable: false)) = \(literal(value, type))")
         }
+    }
+
+    // MARK: Swift names
+
+    /// An AIDL enumerator's or constant's name as the Swift API Design Guidelines want it:
+    /// lower camel case (`FOO_BAR` → `fooBar`, `CONSTANT2` → `constant2`, `kFoo` → `kFoo`).
+    func swiftMemberName(_ name: String) -> String {
+        let words = name.split(separator: "_").map(String.init)
+        guard !words.isEmpty else { return name }
+        var result = ""
+        for (index, word) in words.enumerated() {
+            let shouted = word == word.uppercased()
+            if index == 0 {
+                result += shouted ? word.lowercased() : word.prefix(1).lowercased() + word.dropFirst()
+            } else {
+                result += word.prefix(1).uppercased() + (shouted ? word.dropFirst().lowercased() : String(word.dropFirst()))
+            }
+        }
+        if let first = result.first, first.isNumber { result = "_" + result }
+        return result
+    }
+
+    /// Swift names for `names` (AIDL names, in declaration order) in a scope that already has
+    /// `taken` members: each its ``swiftMemberName(_:)``, or the AIDL name where that would clash.
+    private func memberNames(_ names: [String], taken: Set<String>) -> [String: String] {
+        var used = taken
+        var result: [String: String] = [:]
+        for name in names {
+            var swift = swiftMemberName(name)
+            if used.contains(swift) { swift = name }
+            used.insert(swift)
+            result[name] = swift
+        }
+        return result
+    }
+
+    /// The Swift names of a declaration's constants: clear of its fields and generated members.
+    private func constantNames(_ symbol: Symbol) -> [String: String] {
+        var taken = Self.interfaceMemberNames.union(["encodedDescriptor", "version", "hash", "read", "write", "init"])
+        switch symbol.declaration.kind {
+        case .parcelable(let fields?): taken.formUnion(fields.map(\.name))
+        case .union(let fields): taken.formUnion(fields.map(\.name))
+        default: break
+        }
+        taken.formUnion(symbol.declaration.nested.map(\.name))
+        return memberNames(symbol.declaration.constants.map(\.name), taken: taken)
+    }
+
+    /// The Swift names of an enum's enumerators: clear of the members every generated enum has.
+    private func enumeratorNames(_ enumerators: [Enumerator]) -> [String: String] {
+        memberNames(
+            enumerators.map(\.name),
+            taken: ["rawValue", "allCases", "description", "read", "write", "init", "hashValue", "hash"])
     }
 
     // MARK: Parcelables
@@ -263,7 +318,9 @@ public struct SwiftGenerator {
         case .parcelableHolder: return "ParcelableHolder()"
         case .declared(let symbol, let arguments):
             switch symbol.declaration.kind {
-            case .enumeration(let enumerators): return typeName(symbol) + "." + identifier(enumerators.first?.name ?? "")
+            case .enumeration(let enumerators):
+                let first = enumerators.first?.name ?? ""
+                return typeName(symbol) + "." + identifier(enumeratorNames(enumerators)[first] ?? first)
             case .union: return "\(swiftType(type, nullable: false)).defaultValue"
             default: return "\(typeName(symbol))\(genericArguments(arguments))()"
             }
@@ -287,11 +344,13 @@ public struct SwiftGenerator {
         out.line("public var rawValue: \(raw)")
         out.line("public init(rawValue: \(raw)) { self.rawValue = rawValue }")
         out.line("")
+        let swiftNames = enumeratorNames(enumerators)
         var seen: [Int64: String] = [:]
         var declared: [String] = []
         for enumerator in enumerators {
             guard case .integer(let value, _)? = values[enumerator.name] else { continue }
-            out.line("public static let \(identifier(enumerator.name)) = \(name)(rawValue: \(value))")
+            out.line("/// `\(enumerator.name)`")
+            out.line("public static let \(identifier(swiftNames[enumerator.name] ?? enumerator.name)) = \(name)(rawValue: \(value))")
             if seen[value] == nil {
                 seen[value] = enumerator.name
                 declared.append(enumerator.name)
@@ -299,7 +358,7 @@ public struct SwiftGenerator {
         }
         out.line("")
         out.line("/// The enumerators, one per value (aliases left out).")
-        out.line("public static let allCases: [\(name)] = [" + declared.map { "." + identifier($0) }.joined(separator: ", ") + "]")
+        out.line("public static let allCases: [\(name)] = [" + declared.map { "." + identifier(swiftNames[$0] ?? $0) }.joined(separator: ", ") + "]")
         out.line("")
         out.open("public var description: String {")
         out.line("switch rawValue {")
@@ -321,7 +380,8 @@ public struct SwiftGenerator {
             return nil
         }
         guard case .integer(let v, _) = value else { return nil }
-        return enumerators.first { if case .integer(let e, _)? = values[$0.name] { return e == v } else { return false } }?.name
+        let aidlName = enumerators.first { if case .integer(let e, _)? = values[$0.name] { return e == v } else { return false } }?.name
+        return aidlName.map { enumeratorNames(enumerators)[$0] ?? $0 }
     }
 
     // MARK: Unions

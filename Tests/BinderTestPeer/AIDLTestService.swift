@@ -42,8 +42,8 @@ final class AIDLTestService: ITestService.Service, @unchecked Sendable {
     func FillOutStructuredParcelable(parcel: inout StructuredParcelable) throws {
         parcel.shouldBeJerry = "Jerry"
         parcel.shouldContainThreeFs = [parcel.f, parcel.f, parcel.f]
-        parcel.shouldBeByteBar = .BAR
-        parcel.shouldBeIntBar = .BAR
+        parcel.shouldBeByteBar = .bar
+        parcel.shouldBeIntBar = .bar
     }
     func RepeatParcelable(input: StructuredParcelable, repeated: inout StructuredParcelable) throws -> StructuredParcelable {
         repeated = input

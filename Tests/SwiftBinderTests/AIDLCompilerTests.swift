@@ -53,8 +53,8 @@ import Glibc
         #expect(everything.swift.contains("public enum IEverything {"))
         #expect(everything.swift.contains("public static let descriptor = \"com.example.corpus.IEverythingRenamed\""))
         #expect(everything.swift.contains("flags: [.clearBuffer]"))  // @SensitiveData
-        #expect(everything.swift.contains("public static let ANSWER: Int32 = 42"))
-        #expect(everything.swift.contains("public static let SHIFTED: Int32 = "))
+        #expect(everything.swift.contains("public static let answer: Int32 = 42"))
+        #expect(everything.swift.contains("public static let shifted: Int32 = "))
         let versioned = try #require(outputs.first { $0.fileName == "IVersioned.swift" })
         #expect(versioned.swift.contains("public static let second: UInt32 = 6"))  // id 5 → code 6
         #expect(versioned.swift.contains("public override var stability: StabilityLevel? { .vintf }"))
@@ -97,11 +97,36 @@ import Glibc
         let file = try temporaryFile("IConstants.aidl", source)
         let swift = try #require(try AIDLCompilerDriver.compile(inputs: [file], includeRoots: []).first).swift
         for expected in [
-            "PRECEDENCE: Int32 = 5", "SHIFTS: Int32 = 4", "BITS: Int32 = 253", "HEX_IS_INT: Int32 = -1",
-            "PROMOTED: Int64 = 4294967296", "LONG_MATH: Int64 = 4611686018427387904", "LOGIC: Bool = true",
-            "CONCAT: String = \"abc\"", "BYTE: Int8 = -128", "UNARY: Int32 = 6", "MIXED: Double = 0.5",
+            "precedence: Int32 = 5", "shifts: Int32 = 4", "bits: Int32 = 253", "hexIsInt: Int32 = -1",
+            "promoted: Int64 = 4294967296", "longMath: Int64 = 4611686018427387904", "logic: Bool = true",
+            "concat: String = \"abc\"", "byte: Int8 = -128", "unary: Int32 = 6", "mixed: Double = 0.5",
         ] {
             #expect(swift.contains("public static let " + expected), "missing \(expected)")
+        }
+    }
+
+    /// Enumerators and constants follow the Swift API Design Guidelines (lower camel case), with
+    /// the AIDL name in their doc comment; a name that would clash keeps its AIDL spelling.
+    @Test func enumeratorsAndConstantsGetSwiftNames() throws {
+        let source = """
+            @Backing(type="int") enum Mode { FAST_START, SLOW, kLegacy, DESCRIPTION, RAW_VALUE }
+            interface IModes {
+                const int MAX_COUNT = 3;
+                const int MAXCOUNT = 4;
+                const String DESCRIPTOR = "clash";
+                Mode get();
+            }
+            """
+        let file = try temporaryFile("Modes.aidl", source)
+        let swift = try #require(try AIDLCompilerDriver.compile(inputs: [file], includeRoots: []).first).swift
+        for expected in [
+            "/// `FAST_START`\n    public static let fastStart = Mode(rawValue: 0)", "public static let slow = Mode(rawValue: 1)",
+            "public static let kLegacy = Mode(rawValue: 2)", "public static let DESCRIPTION = Mode(rawValue: 3)",
+            "public static let RAW_VALUE = Mode(rawValue: 4)", "allCases: [Mode] = [.fastStart, .slow, .kLegacy, .DESCRIPTION, .RAW_VALUE]",
+            "case 0: return \"FAST_START\"", "public static let maxCount: Int32 = 3", "public static let maxcount: Int32 = 4",
+            "public static let DESCRIPTOR: String = \"clash\"",
+        ] {
+            #expect(swift.contains(expected), "missing \(expected)")
         }
     }
 

@@ -34,20 +34,20 @@ import Glibc
         #expect(try service.RepeatBoolean(token: true) == true)
         #expect(try service.RepeatByte(token: -128) == -128)
         #expect(try service.RepeatChar(token: 0x263A) == 0x263A)
-        #expect(try service.RepeatInt(token: ITestService.CONSTANT2) == -68)
-        #expect(try service.RepeatLong(token: ITestService.LONG_CONSTANT) == 1 << 40)
-        #expect(try service.RepeatFloat(token: ITestService.FLOAT_CONSTANT) == 1.5)
-        #expect(try service.RepeatDouble(token: ITestService.DOUBLE_CONSTANT) == 25)
-        #expect(try service.RepeatString(token: ITestService.STRING_CONSTANT) == "foobar")
+        #expect(try service.RepeatInt(token: ITestService.constant2) == -68)
+        #expect(try service.RepeatLong(token: ITestService.longConstant) == 1 << 40)
+        #expect(try service.RepeatFloat(token: ITestService.floatConstant) == 1.5)
+        #expect(try service.RepeatDouble(token: ITestService.doubleConstant) == 25)
+        #expect(try service.RepeatString(token: ITestService.stringConstant) == "foobar")
         #expect(try service.RepeatNullableString(token: nil) == nil)
         #expect(try service.RepeatUtf8CppString(token: "ünïcödé") == "ünïcödé")
-        #expect(try service.RepeatByteEnum(token: .BAZ) == .BAZ)
-        #expect(try service.RepeatIntEnum(token: .QUX) == .QUX)
-        #expect(IntEnum.QUX.rawValue == 1000 | 2000)
-        #expect(try service.RepeatLongEnum(token: .BAZ) == .BAZ)
-        #expect(try service.RepeatNestedEnum(token: .C) == .C)
-        #expect(ITestService.HEX_CONSTANT == -1)
-        #expect(ITestService.BYTE_CONSTANT == -1)
+        #expect(try service.RepeatByteEnum(token: .baz) == .baz)
+        #expect(try service.RepeatIntEnum(token: .qux) == .qux)
+        #expect(IntEnum.qux.rawValue == 1000 | 2000)
+        #expect(try service.RepeatLongEnum(token: .baz) == .baz)
+        #expect(try service.RepeatNestedEnum(token: .c) == .c)
+        #expect(ITestService.hexConstant == -1)
+        #expect(ITestService.byteConstant == -1)
     }
 
     @Test func arraysAreReversedThroughOutParameters() throws {
@@ -74,8 +74,8 @@ import Glibc
         var strings = ["", ""]
         #expect(try service.ReverseString(input: ["a", "b"], repeated: &strings) == ["b", "a"])
         #expect(strings == ["a", "b"])
-        var enums: [ByteEnum] = [.FOO, .FOO]
-        #expect(try service.ReverseByteEnum(input: [.BAR, .BAZ], repeated: &enums) == [.BAZ, .BAR])
+        var enums: [ByteEnum] = [.foo, .foo]
+        #expect(try service.ReverseByteEnum(input: [.bar, .baz], repeated: &enums) == [.baz, .bar])
         var list = ["", "", ""]
         #expect(try service.ReverseStringList(input: ["x", "y", "z"], repeated: &list) == ["z", "y", "x"])
         var doubled: [Int32] = [1, 2, 3]
@@ -130,7 +130,7 @@ import Glibc
         #expect(parcelable.defaultChar == 65)
         #expect(parcelable.fixedPair == [1, 2])
         #expect(parcelable.bits == 3)
-        #expect(parcelable.shouldBeByteBar == .BAR)
+        #expect(parcelable.shouldBeByteBar == .bar)
         try service.FillOutStructuredParcelable(parcel: &parcelable)
         #expect(parcelable.shouldBeJerry == "Jerry")
         #expect(parcelable.shouldContainThreeFs == [17, 17, 17])
@@ -144,12 +144,12 @@ import Glibc
             return
         }
         #expect(text == "union")
-        guard case .be(let member) = try service.RepeatUnion(token: .be(.BAZ)) else {
+        guard case .be(let member) = try service.RepeatUnion(token: .be(.baz)) else {
             Issue.record("expected the enum member back")
             return
         }
-        #expect(member == .BAZ)
-        #expect(Union.S1 == "a string constant in a union")
+        #expect(member == .baz)
+        #expect(Union.s1 == "a string constant in a union")
         let box = try service.RepeatBox(box: GenericBox(value: "generic", tag: 9))
         #expect(box.value == "generic" && box.tag == 9)
         let nested = try service.RepeatNested(nested: ITestService.Nested(label: "inner", pair: [3, 4]))
@@ -179,7 +179,7 @@ import Glibc
     @Test func serviceSpecificErrorsAndOnewayCalls() throws {
         let setup = try Setup("aidl-errors")
         let service = setup.service
-        let error = #expect(throws: RemoteError.self) { try service.ThrowServiceException(code: ITestService.BAD_PARAMETER) }
+        let error = #expect(throws: RemoteError.self) { try service.ThrowServiceException(code: ITestService.badParameter) }
         #expect(error == .exception(.serviceSpecific(1, message: "thrown on request")))
         for value in 0..<50 { try service.Record(value: Int32(value)) }
         #expect(try eventually(within: 5) { try service.Recorded().count == 50 })

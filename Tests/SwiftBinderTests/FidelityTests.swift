@@ -77,7 +77,7 @@ import Testing
         var value = VintfExtendable()
         value.a = 7
         value.bytes = [0x11, 0x22, 0x33]
-        value.levels = [.LOW, .HIGH]
+        value.levels = [.low, .high]
         value.maybeBytes = nil
         value.grid = [[1, 2, 3], [4, 5, 6]]
         var parcel = Parcel()
@@ -127,13 +127,13 @@ import Testing
         let newer = Level(rawValue: 7)
         #expect(!Level.allCases.contains(newer))
         #expect(newer.description == "Level(7)")
-        #expect(Level.HIGH.description == "HIGH")
+        #expect(Level.high.description == "HIGH")
         var parcel = Parcel()
         parcel.writeEnum(newer)
-        parcel.writeEnumArray([Color.RED, Color(rawValue: 64)])
+        parcel.writeEnumArray([Color.red, Color(rawValue: 64)])
         #expect(try parcel.readEnum(Level.self) == newer)
-        #expect(try parcel.readNullableEnumArray(Color.self) == [.RED, Color(rawValue: 64)])
-        #expect(Color.ALIAS_OF_RED == .RED)
+        #expect(try parcel.readNullableEnumArray(Color.self) == [.red, Color(rawValue: 64)])
+        #expect(Color.aliasOfRed == .red)
     }
 
     // MARK: Binder objects

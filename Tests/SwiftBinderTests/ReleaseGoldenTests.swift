@@ -408,7 +408,7 @@ import Testing
     @Test func android11ListServicesReply() throws {
         let registry = Self.registry(.android11)
         let reply = try Self.call(registry, IServiceManagerAndroid11.Code.listServices) {
-            $0.writeInt32(IServiceManager.DUMP_FLAG_PRIORITY_ALL)
+            $0.writeInt32(IServiceManager.dumpFlagPriorityAll)
         }
         #expect(reply.dataBytes == Self.le(0, 1) + Self.manager)
     }
@@ -434,7 +434,7 @@ import Testing
             $0.writeString16(name)
             $0.writeStrongBinder(BinderObject())
             $0.writeInt32(0)
-            $0.writeInt32(IServiceManager.DUMP_FLAG_PRIORITY_DEFAULT)
+            $0.writeInt32(IServiceManager.dumpFlagPriorityDefault)
         }
         #expect(reply.dataBytes == le(0))
     }
@@ -451,7 +451,7 @@ import Testing
         for index in 0..<2 {
             var reply = try Self.call(registry, Android10ServiceManager.Code.listServices) {
                 $0.writeInt32(Int32(index))
-                $0.writeInt32(IServiceManager.DUMP_FLAG_PRIORITY_ALL)
+                $0.writeInt32(IServiceManager.dumpFlagPriorityAll)
             }
             names.append(try reply.readString16())
         }
@@ -459,7 +459,7 @@ import Testing
         #expect(throws: BinderError.remoteStatus(Android10ServiceManager.refusal)) {
             _ = try Self.call(registry, Android10ServiceManager.Code.listServices) {
                 $0.writeInt32(2)
-                $0.writeInt32(IServiceManager.DUMP_FLAG_PRIORITY_ALL)
+                $0.writeInt32(IServiceManager.dumpFlagPriorityAll)
             }
         }
     }

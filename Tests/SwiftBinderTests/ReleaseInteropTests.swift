@@ -75,8 +75,8 @@ import Glibc
         let newer = ByteEnum(rawValue: 99)
         #expect(try peer.service.RepeatByteEnum(token: newer) == newer)
         var repeated: [ByteEnum] = []
-        let reversed = try peer.service.ReverseByteEnum(input: [.FOO, ByteEnum(rawValue: -3)], repeated: &repeated)
-        #expect(reversed == [ByteEnum(rawValue: -3), .FOO])
+        let reversed = try peer.service.ReverseByteEnum(input: [.foo, ByteEnum(rawValue: -3)], repeated: &repeated)
+        #expect(reversed == [ByteEnum(rawValue: -3), .foo])
         #expect(try peer.service.RepeatIntEnum(token: IntEnum(rawValue: 123_456)) == IntEnum(rawValue: 123_456))
     }
 

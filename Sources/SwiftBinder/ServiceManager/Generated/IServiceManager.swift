@@ -7,13 +7,20 @@ public enum IServiceManager {
     public static let descriptor = "android.os.IServiceManager"
     /// The descriptor as the interface token writes it, encoded once.
     public static let encodedDescriptor = InterfaceDescriptor(descriptor)
-    public static let DUMP_FLAG_PRIORITY_CRITICAL: Int32 = 1
-    public static let DUMP_FLAG_PRIORITY_HIGH: Int32 = 2
-    public static let DUMP_FLAG_PRIORITY_NORMAL: Int32 = 4
-    public static let DUMP_FLAG_PRIORITY_DEFAULT: Int32 = 8
-    public static let DUMP_FLAG_PRIORITY_ALL: Int32 = 15
-    public static let DUMP_FLAG_PROTO: Int32 = 16
-    public static let FLAG_IS_LAZY_SERVICE: Int32 = 1073741824
+    /// `DUMP_FLAG_PRIORITY_CRITICAL`
+    public static let dumpFlagPriorityCritical: Int32 = 1
+    /// `DUMP_FLAG_PRIORITY_HIGH`
+    public static let dumpFlagPriorityHigh: Int32 = 2
+    /// `DUMP_FLAG_PRIORITY_NORMAL`
+    public static let dumpFlagPriorityNormal: Int32 = 4
+    /// `DUMP_FLAG_PRIORITY_DEFAULT`
+    public static let dumpFlagPriorityDefault: Int32 = 8
+    /// `DUMP_FLAG_PRIORITY_ALL`
+    public static let dumpFlagPriorityAll: Int32 = 15
+    /// `DUMP_FLAG_PROTO`
+    public static let dumpFlagProto: Int32 = 16
+    /// `FLAG_IS_LAZY_SERVICE`
+    public static let flagIsLazyService: Int32 = 1073741824
 
     /// The transaction codes.
     public enum Code {
