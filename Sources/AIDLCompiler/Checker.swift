@@ -185,16 +185,25 @@ extension Compilation {
         return converted
     }
 
-    /// Converts a value to the type it initializes, checking range (AOSP lets an int literal
-    /// initialize a byte if it fits, and any integer initialize float/double).
+    /// Converts a value to the type it initializes, as AOSP's `ValueString` does
+    /// (aidl_const_expressions.cpp): a boolean or integer of any width initializes a byte, int
+    /// or long when its value is in that type's range (so `int x = -2147483648` and
+    /// `int x = 6 < 10` are fine), and a boolean from any integer (non-zero is true); any
+    /// integer initializes float/double.
     func convert(_ value: ConstantValue, to type: ResolvedType) -> ConstantValue? {
+        var value = value
+        if case .boolean(let b) = value, case .primitive(let name) = type, ["byte", "int", "long"].contains(name) {
+            value = .integer(b ? 1 : 0, bits: 8)
+        }
         switch (type, value) {
         case (.primitive("boolean"), .boolean): return value
-        case (.primitive("boolean"), .integer(let v, _)) where v == 0 || v == 1: return .boolean(v == 1)
-        case (.primitive("byte"), .integer(let v, let bits)):
-            if bits == 8 || Int8(exactly: v) != nil { return .integer(Int64(Int8(truncatingIfNeeded: v)), bits: 8) }
-            return nil
-        case (.primitive("int"), .integer(let v, let bits)) where bits <= 32: return .integer(v, bits: 32)
+        case (.primitive("boolean"), .integer(let v, _)): return .boolean(v != 0)
+        case (.primitive("byte"), .integer(let v, _)):
+            guard let small = Int8(exactly: v) else { return nil }
+            return .integer(Int64(small), bits: 8)
+        case (.primitive("int"), .integer(let v, _)):
+            guard let small = Int32(exactly: v) else { return nil }
+            return .integer(Int64(small), bits: 32)
         case (.primitive("long"), .integer(let v, _)): return .integer(v, bits: 64)
         case (.primitive("char"), .character): return value
         case (.primitive("float"), .floating(let v, _)): return .floating(v, isFloat: true)

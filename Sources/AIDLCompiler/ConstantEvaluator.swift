@@ -20,10 +20,16 @@ public enum ConstantValue: Sendable, Equatable {
     }
 }
 
-/// Evaluates constant expressions with AOSP's rules: int literals are `int` when they fit 32
-/// bits (hex literals by bit pattern) and `long` otherwise or with an `L` suffix; `u8` makes a
-/// byte; arithmetic promotes to the wider operand and overflowing the result type is an error;
-/// comparisons and logical operators give booleans; `+` concatenates strings.
+/// Evaluates constant expressions with AOSP's rules (system/tools/aidl, aidl_const_expressions.cpp):
+/// - int literals are `int` when they fit 32 bits (hex literals by bit pattern) and `long`
+///   otherwise or with an `L` suffix; `u8`, `u32` and `u64` give the bits of an unsigned value
+///   to a byte, int or long; digits may be grouped with `_`;
+/// - arithmetic promotes to at least int and to the wider operand, and overflowing the result
+///   type is an error; comparisons and logical operators give booleans, which count as the
+///   integers 0 and 1 in arithmetic and comparisons;
+/// - a shift by a negative count shifts the other way; shifting a negative value, or shifting
+///   bits out of a value, is an overflow;
+/// - `+` concatenates strings.
 struct ConstantEvaluator {
     /// Resolves a reference (`NAME`, `Type.NAME`) from where the expression is written.
     var resolve: ([String], SourceLocation) throws(AIDLError) -> ConstantValue
@@ -55,31 +61,48 @@ struct ConstantEvaluator {
     private func integerLiteral(_ text: String, _ location: SourceLocation) throws(AIDLError) -> ConstantValue {
         var digits = text
         var forcedBits: Int?
-        if digits.hasSuffix("L") {
-            digits.removeLast()
-            forcedBits = 64
-        } else if digits.hasSuffix("u8") {
-            digits.removeLast(2)
-            forcedBits = 8
+        var unsigned = false
+        for (suffix, bits, isUnsigned) in [("L", 64, false), ("u8", 8, true), ("u32", 32, true), ("u64", 64, true)]
+        where digits.hasSuffix(suffix) {
+            digits.removeLast(suffix.count)
+            forcedBits = bits
+            unsigned = isUnsigned
+            break
         }
-        if digits.hasPrefix("0x") {
-            guard let value = UInt64(digits.dropFirst(2), radix: 16) else {
+        let isHex = digits.hasPrefix("0x")
+        if isHex { digits.removeFirst(2) }
+        // `_` groups digits; an empty group (`1__0`, `_1`, `1_`) is not a number.
+        let groups = digits.split(separator: "_", omittingEmptySubsequences: false)
+        guard !groups.contains(where: \.isEmpty) else { throw AIDLError(location, "invalid number '\(text)'") }
+        digits = groups.joined()
+        if isHex {
+            guard let value = UInt64(digits, radix: 16) else {
                 throw AIDLError(location, "hex literal '\(text)' does not fit in 64 bits")
             }
             if forcedBits == 8 {
                 guard value <= 0xFF else { throw AIDLError(location, "'\(text)' does not fit in a byte") }
                 return .integer(Int64(Int8(truncatingIfNeeded: value)), bits: 8)
             }
-            if forcedBits == nil, value <= 0xFFFF_FFFF {
+            if (forcedBits == nil || forcedBits == 32), value <= 0xFFFF_FFFF {
                 return .integer(Int64(Int32(truncatingIfNeeded: value)), bits: 32)
             }
+            guard forcedBits != 32 else { throw AIDLError(location, "'\(text)' does not fit in 32 bits") }
             return .integer(Int64(bitPattern: value), bits: 64)
         }
-        guard let value = Int64(digits) else { throw AIDLError(location, "integer literal '\(text)' does not fit in 64 bits") }
-        if forcedBits == 8 {
-            guard value <= 255 else { throw AIDLError(location, "'\(text)' does not fit in a byte") }
-            return .integer(Int64(Int8(truncatingIfNeeded: value)), bits: 8)
+        if unsigned {
+            guard let value = UInt64(digits) else { throw AIDLError(location, "integer literal '\(text)' does not fit in 64 bits") }
+            switch forcedBits {
+            case 8:
+                guard value <= 0xFF else { throw AIDLError(location, "'\(text)' does not fit in a byte") }
+                return .integer(Int64(Int8(truncatingIfNeeded: value)), bits: 8)
+            case 32:
+                guard value <= 0xFFFF_FFFF else { throw AIDLError(location, "'\(text)' does not fit in 32 bits") }
+                return .integer(Int64(Int32(truncatingIfNeeded: value)), bits: 32)
+            default:
+                return .integer(Int64(bitPattern: value), bits: 64)
+            }
         }
+        guard let value = Int64(digits) else { throw AIDLError(location, "integer literal '\(text)' does not fit in 64 bits") }
         if forcedBits == nil, let small = Int32(exactly: value) { return .integer(Int64(small), bits: 32) }
         return .integer(value, bits: 64)
     }
@@ -94,6 +117,10 @@ struct ConstantEvaluator {
             return try fit(v.multipliedReportingOverflow(by: -1), bits: promoted, op, location)
         case ("-", .floating(let v, let isFloat)): return .floating(-v, isFloat: isFloat)
         case ("~", .integer(let v, let bits)): return .integer(~v, bits: max(bits, 32))
+        case ("~", .boolean):
+            throw AIDLError(location, "bitwise negation of a boolean expression is always true")
+        case ("+", .boolean(let b)), ("-", .boolean(let b)):
+            return try unary(op, .integer(b ? 1 : 0, bits: 8), location)
         default: throw AIDLError(location, "'\(op)' cannot be applied to a \(value.typeName)")
         }
     }
@@ -106,6 +133,14 @@ struct ConstantEvaluator {
                 throw AIDLError(location, "'\(op)' needs boolean operands, not \(left.typeName) and \(right.typeName)")
             }
             return .boolean(op == "&&" ? l && r : l || r)
+        }
+        // Booleans take part in arithmetic and comparisons as the integers 0 and 1 (AOSP's
+        // integral promotion makes them ints).
+        if case .boolean(let b) = left, !isStringOrFloating(right) {
+            return try binary(op, .integer(b ? 1 : 0, bits: 8), right, location)
+        }
+        if case .boolean(let b) = right, !isStringOrFloating(left) {
+            return try binary(op, left, .integer(b ? 1 : 0, bits: 8), location)
         }
         // An integer meeting a floating-point value is promoted to it, as in C.
         switch (left, right) {
@@ -137,10 +172,7 @@ struct ConstantEvaluator {
             case "|": return .integer(l | r, bits: bits)
             case "^": return .integer(l ^ r, bits: bits)
             case "<<", ">>":
-                guard r >= 0, r < Int64(bits) else { throw AIDLError(location, "shift by \(r) out of range for \(bits)-bit value") }
-                if op == ">>" { return .integer(l >> r, bits: bits) }
-                let shifted = l << r
-                return bits == 64 ? .integer(shifted, bits: 64) : .integer(Int64(Int32(truncatingIfNeeded: shifted)), bits: bits)
+                return try shift(op, l, r, bits: bits, location)
             case "==": return .boolean(l == r)
             case "!=": return .boolean(l != r)
             case "<": return .boolean(l < r)
@@ -171,6 +203,31 @@ struct ConstantEvaluator {
             break
         }
         throw AIDLError(location, "'\(op)' cannot be applied to \(left.typeName) and \(right.typeName)")
+    }
+
+    private func isStringOrFloating(_ value: ConstantValue) -> Bool {
+        switch value {
+        case .string, .floating: return true
+        default: return false
+        }
+    }
+
+    /// `l << r` or `l >> r` on `bits`-wide integers as AOSP computes them: a negative count
+    /// shifts the other way; a negative value, a count of the width or more, or a left shift
+    /// that moves set bits out of the value overflows.
+    private func shift(_ op: String, _ l: Int64, _ r: Int64, bits: Int, _ location: SourceLocation) throws(AIDLError)
+        -> ConstantValue
+    {
+        let left = r < 0 ? (op == "<<" ? ">>" : "<<") : op
+        let count = r < 0 ? -r : r
+        let overflow = AIDLError(location, "'\(op)' overflows \(bits == 64 ? "a long" : "an int") (\(l) \(op) \(r))")
+        guard l >= 0, count < Int64(bits) else { throw overflow }
+        if left == ">>" { return .integer(l >> count, bits: bits) }
+        // Leading zeros of the value at its width: how far it can move left.
+        let leadingZeros = Int64(bits == 64 ? l.leadingZeroBitCount : Int32(truncatingIfNeeded: l).leadingZeroBitCount)
+        guard count <= leadingZeros else { throw overflow }
+        let shifted = l << count
+        return bits == 64 ? .integer(shifted, bits: 64) : .integer(Int64(Int32(truncatingIfNeeded: shifted)), bits: bits)
     }
 
     private func truth(_ value: ConstantValue) -> Bool? {

@@ -2,7 +2,7 @@
 struct Token: Equatable, Sendable {
     enum Kind: Equatable, Sendable {
         case identifier(String)
-        case integer(String)  // digits as written, with any L / u8 suffix
+        case integer(String)  // digits as written (with any `_` groups), with any L / u8 / u32 / u64 suffix
         case floating(String)  // as written, with any f suffix
         case string(String)  // contents, escapes kept as written
         case character(String)
@@ -119,10 +119,12 @@ struct Lexer {
         if matches("0x") || matches("0X") {
             advance()
             advance()
-            text = "0x" + take(while: isHexDigit)
+            // Digits may be grouped with `_` (0x8000_0000), as AOSP's aidl accepts; the
+            // evaluator checks the groups.
+            text = "0x" + take(while: { isHexDigit($0) || $0 == UInt8(ascii: "_") })
             guard text.count > 2 else { throw AIDLError(location, "expected hex digits after 0x") }
         } else {
-            text = take(while: isDigit)
+            text = take(while: { isDigit($0) || $0 == UInt8(ascii: "_") })
             var isFloat = false
             if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
                 isFloat = true
@@ -152,6 +154,12 @@ struct Lexer {
             advance()
             advance()
             text += "u8"
+        } else if matches("u32") || matches("u64") {
+            let suffix = matches("u32") ? "u32" : "u64"
+            advance()
+            advance()
+            advance()
+            text += suffix
         }
         if index < bytes.count, isIdentifierPart(bytes[index]) {
             throw AIDLError(location, "invalid number '\(text)\(String(decoding: [bytes[index]], as: UTF8.self))'")

@@ -105,6 +105,45 @@ import Glibc
         }
     }
 
+    /// What AOSP's constant expressions allow beyond C's (aidl_const_expressions.cpp at
+    /// system/tools/aidl main, exercised by its tests/android/aidl/tests/ITestService.aidl and
+    /// StructuredParcelable.aidl): u32/u64 suffixes, `_` digit groups, booleans as the integers
+    /// 0 and 1, a value of any integer type initializing a narrower one when it fits, and a
+    /// negative shift count shifting the other way.
+    @Test func constantExpressionsAsAOSPExtendsThem() throws {
+        let source = """
+            parcelable Extended {
+                const int SUFFIX_U32 = 0xFFFFFFFFu32;
+                const long SUFFIX_U64 = 18446744073709551615u64;
+                const int GROUPED = 2_147_483_647;
+                const int GROUPED_HEX = 0x8000_0000;
+                const int INT_MIN = -2147483648;
+                const int COMPARED = 6 < 10;
+                const int BOOL_MATH = (10 < 10) == 0;
+                const int CHAINED = 2 < 3 <= 3;
+                const int NEGATIVE_SHIFT = 8 << -1;
+                const boolean FROM_INT = 5;
+                int[] elements = {1, 2 == 2};
+            }
+            """
+        let file = try temporaryFile("Extended.aidl", source)
+        let swift = try #require(try AIDLCompilerDriver.compile(inputs: [file], includeRoots: []).first).swift
+        for expected in [
+            "suffixU32: Int32 = -1", "suffixU64: Int64 = -1", "grouped: Int32 = 2147483647", "groupedHex: Int32 = -2147483648",
+            "intMin: Int32 = -2147483648", "compared: Int32 = 1", "boolMath: Int32 = 1", "chained: Int32 = 1",
+            "negativeShift: Int32 = 4", "fromInt: Bool = true", "elements: [Int32] = [1, 1]",
+        ] {
+            #expect(swift.contains(expected), "missing \(expected)")
+        }
+    }
+
+    /// Shifts AOSP refuses as overflows, and malformed digit groups.
+    @Test(arguments: ["-1 << 1", "1 << 32", "3 << 31", "-8 >> 1", "1__0", "10_", "0x_1"])
+    func constantExpressionsAOSPRefuses(_ expression: String) throws {
+        let file = try temporaryFile("Refused.aidl", "parcelable Refused { const int VALUE = \(expression); }")
+        #expect(throws: AIDLErrors.self) { try AIDLCompilerDriver.compile(inputs: [file], includeRoots: []) }
+    }
+
     /// Enumerators and constants follow the Swift API Design Guidelines (lower camel case), with
     /// the AIDL name in their doc comment; a name that would clash keeps its AIDL spelling.
     @Test func enumeratorsAndConstantsGetSwiftNames() throws {
