@@ -182,7 +182,16 @@ public struct Parser {
     private mutating func unionBody(annotations: [Annotation], location: SourceLocation) throws(AIDLError) -> Declaration {
         let name = try identifier("a union name")
         let typeParameters = try typeParameterList()
-        let (fields, constants, nested) = try members(of: "union \(name)")
+        var (fields, constants, nested) = try members(of: "union \(name)")
+        // Every union has an implicit enum `Tag` naming its fields, valued by position and
+        // backed by int (AOSP's generators make it; AIDL refers to it as `Union.Tag`).
+        if !nested.contains(where: { $0.name == "Tag" }) {
+            let backing = Annotation(name: "Backing", parameters: ["type": .string("int", location)], location: location)
+            nested.append(
+                Declaration(
+                    kind: .enumeration(enumerators: fields.map { Enumerator(name: $0.name, value: nil, location: $0.location) }),
+                    annotations: [backing], name: "Tag", typeParameters: [], constants: [], nested: [], location: location))
+        }
         return Declaration(
             kind: .union(fields: fields), annotations: annotations, name: name, typeParameters: typeParameters,
             constants: constants, nested: nested, location: location)

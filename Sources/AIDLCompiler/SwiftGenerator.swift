@@ -152,9 +152,13 @@ public struct SwiftGenerator {
     private func reachesByValue(_ type: ResolvedType, _ target: Symbol, visiting: Set<String>) -> Bool {
         guard case .declared(let symbol, _) = type else { return false }
         if symbol.qualifiedName == target.qualifiedName { return true }
-        guard case .parcelable(let fields?) = symbol.declaration.kind, !visiting.contains(symbol.qualifiedName) else {
-            return false
+        let fields: [Field]
+        switch symbol.declaration.kind {
+        case .parcelable(let declared?): fields = declared
+        case .union(let declared): fields = declared
+        default: return false
         }
+        guard !visiting.contains(symbol.qualifiedName) else { return false }
         let visited = visiting.union([symbol.qualifiedName])
         return fields.contains { field in
             guard let fieldType = compilation.resolve(field.type, in: symbol, allowVoid: false) else { return false }
@@ -395,9 +399,23 @@ public struct SwiftGenerator {
         let equatable = isEquatable(symbol, visiting: []) ? ", Equatable" : ""
         out.open("public enum \(declaration.name)\(generics): Parcelable, ParcelValue, Sendable\(equatable) {")
         for (field, type) in zip(fields, resolved) {
-            out.line("case \(identifier(field.name))(\(swiftType(type, nullable: isOptionalField(field.type, type))))")
+            // A field holding the union again by value needs indirect storage.
+            let indirect = reachesByValue(type, symbol, visiting: []) ? "indirect " : ""
+            out.line("\(indirect)case \(identifier(field.name))(\(swiftType(type, nullable: isOptionalField(field.type, type))))")
         }
         constants(symbol, &out)
+        if declaration.nested.contains(where: { $0.name == "Tag" }), case .enumeration(let tags)? = declaration.nested.first(where: { $0.name == "Tag" })?.kind {
+            let tagNames = enumeratorNames(tags)
+            out.line("")
+            out.line("/// Which field this value holds (the union's `Tag`).")
+            out.open("public var tag: Tag {")
+            out.line("switch self {")
+            for field in fields {
+                out.line("case .\(identifier(field.name)): return .\(identifier(tagNames[field.name] ?? field.name))")
+            }
+            out.line("}")
+            out.close("}")
+        }
         out.line("")
         out.line("/// The first field with its default, as AIDL unions start out.")
         if let first = fields.first, let type = resolved.first {

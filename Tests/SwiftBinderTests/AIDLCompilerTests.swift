@@ -137,6 +137,25 @@ import Glibc
         }
     }
 
+    /// Every union has an implicit `Tag` enum (its fields by position, backed by int) that AIDL
+    /// can name, as AOSP's ITestService.aidl does (`Union.Tag[] GetUnionTags(in Union[] input)`);
+    /// a union holding itself by value gets an indirect case.
+    @Test func unionsHaveATagEnumAndMayHoldThemselves() throws {
+        let source = """
+            union Shape { int circle; String square; @nullable Shape nested; }
+            interface IShapes { Shape.Tag[] tags(in Shape[] shapes); }
+            """
+        let file = try temporaryFile("Shapes.aidl", source)
+        let swift = try #require(try AIDLCompilerDriver.compile(inputs: [file], includeRoots: []).first).swift
+        for expected in [
+            "public struct Tag: RawRepresentable", "public var rawValue: Int32", "public static let circle = Tag(rawValue: 0)",
+            "public static let nested = Tag(rawValue: 2)", "public var tag: Tag {", "case .square: return .square",
+            "indirect case nested(Shape?)", "func tags(shapes: [Shape]) throws -> [Shape.Tag]",
+        ] {
+            #expect(swift.contains(expected), "missing \(expected)")
+        }
+    }
+
     /// Shifts AOSP refuses as overflows, and malformed digit groups.
     @Test(arguments: ["-1 << 1", "1 << 32", "3 << 31", "-8 >> 1", "1__0", "10_", "0x_1"])
     func constantExpressionsAOSPRefuses(_ expression: String) throws {

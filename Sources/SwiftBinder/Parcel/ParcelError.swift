@@ -18,7 +18,7 @@ public enum ParcelError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidParcelableSize(Int32, offset: Int)
     /// Reading a parcelable's fields went past the end its size prefix declared.
     case parcelableOverrun(offset: Int, end: Int)
-    /// Parcelables nested deeper than ``Parcel/maximumNesting`` (a recursive parcelable such as
+    /// Parcelables nested deeper than ``Parcel/maximumNesting`` (a recursive parcelable or union such as
     /// `@nullable Node next` from a peer that nests without end).
     case nestedTooDeeply(offset: Int)
     /// A union's tag names no member.

@@ -34,29 +34,25 @@ extension Parcel {
         patchInt32(size, at: start)
     }
 
-    /// How deep structured parcelables may nest in one parcel: reading recurses, so a peer
-    /// sending a recursive parcelable (`@nullable Node next`) nested without end would exhaust
-    /// the thread's stack. AOSP's backends set no bound; 256 levels is far beyond any real
+    /// How deep parcelables (structured ones and unions) may nest in one parcel: reading
+    /// recurses, so a peer sending a recursive parcelable (`@nullable Node next`) nested without
+    /// end would exhaust the thread's stack. AOSP's backends set no bound; 256 levels is far beyond any real
     /// structure and a small part of a thread's stack.
     public static let maximumNesting: UInt16 = 256
 
     /// Reads a structured parcelable body: checks the size prefix (at least 4, inside the data),
     /// lets `readFields` read while ``ParcelableFrame/hasMoreFields(_:)`` says so, and leaves
-    /// the reader at the declared end, skipping fields this reader does not know. Throws
-    /// ``ParcelError/nestedTooDeeply(offset:)`` past ``maximumNesting`` levels.
+    /// the reader at the declared end, skipping fields this reader does not know.
     public mutating func readStructured<T>(
         _ readFields: (inout Parcel, ParcelableFrame) throws(ParcelError) -> T
     ) throws(ParcelError) -> T {
         let start = readerIndex
-        guard structuredDepth < Parcel.maximumNesting else { throw .nestedTooDeeply(offset: start) }
         let size = try readInt32()
         guard size >= 4, Int(size) <= dataSize - start else {
             readerIndex = start
             throw .invalidParcelableSize(size, offset: start)
         }
         let frame = ParcelableFrame(start: start, end: start + Int(size))
-        structuredDepth += 1
-        defer { structuredDepth -= 1 }
         do throws(ParcelError) {
             let value = try readFields(&self, frame)
             guard readerIndex <= frame.end else { throw .parcelableOverrun(offset: readerIndex, end: frame.end) }
@@ -86,10 +82,17 @@ extension Parcel {
     }
 
     /// Reads a parcelable that may be null.
+    /// Throws ``ParcelError/nestedTooDeeply(offset:)`` past ``maximumNesting`` levels.
     public mutating func readNullableParcelable<P: Parcelable>(_ type: P.Type = P.self) throws(ParcelError) -> P? {
         let start = readerIndex
         let marker = try readInt32()
         guard marker != 0 else { return nil }
+        guard structuredDepth < Parcel.maximumNesting else {
+            readerIndex = start
+            throw .nestedTooDeeply(offset: start)
+        }
+        structuredDepth += 1
+        defer { structuredDepth -= 1 }
         do throws(ParcelError) {
             return try P(from: &self)
         } catch {

@@ -7,6 +7,14 @@ public enum Service: Parcelable, ParcelValue, Sendable {
     case serviceWithMetadata(ServiceWithMetadata)
     case accessor((any IBinder)?)
 
+    /// Which field this value holds (the union's `Tag`).
+    public var tag: Tag {
+        switch self {
+        case .serviceWithMetadata: return .serviceWithMetadata
+        case .accessor: return .accessor
+        }
+    }
+
     /// The first field with its default, as AIDL unions start out.
     public static var defaultValue: Self { .serviceWithMetadata(ServiceWithMetadata()) }
 
@@ -29,4 +37,29 @@ public enum Service: Parcelable, ParcelValue, Sendable {
     }
 
     public static func read(from parcel: inout Parcel) throws(ParcelError) -> Self { try parcel.readParcelable(Self.self) }
+
+    /// `enum android.os.Service.Tag` (backed by int): its enumerators, and any other value a peer sends.
+    public struct Tag: RawRepresentable, Hashable, ParcelValue, Sendable, CaseIterable, CustomStringConvertible {
+        public var rawValue: Int32
+        public init(rawValue: Int32) { self.rawValue = rawValue }
+
+        /// `serviceWithMetadata`
+        public static let serviceWithMetadata = Tag(rawValue: 0)
+        /// `accessor`
+        public static let accessor = Tag(rawValue: 1)
+
+        /// The enumerators, one per value (aliases left out).
+        public static let allCases: [Tag] = [.serviceWithMetadata, .accessor]
+
+        public var description: String {
+            switch rawValue {
+            case 0: return "serviceWithMetadata"
+            case 1: return "accessor"
+            default: return "Tag(\(rawValue))"
+            }
+        }
+
+        public static func read(from parcel: inout Parcel) throws(ParcelError) -> Self { try parcel.readEnum(Self.self) }
+        public func write(to parcel: inout Parcel) throws(ParcelError) { parcel.writeEnum(self) }
+    }
 }
