@@ -517,14 +517,14 @@ public struct SwiftGenerator {
         }
         if interfaceVersion != nil {
             out.line("")
-            out.open("public func getInterfaceVersion() throws -> Int32 {")
-            out.line("try self.binder.call(code: Code.getInterfaceVersion, interface: \(name).encodedDescriptor, flags: \(flags)) { _ in } result: { try $0.readInt32() }")
+            out.open("public func getInterfaceVersion() throws(RemoteError) -> Int32 {")
+            out.line("try self.binder.call(code: Code.getInterfaceVersion, interface: \(name).encodedDescriptor, flags: \(flags)) { _ in } result: { (_reply: inout Parcel) throws(ParcelError) in try _reply.readInt32() }")
             out.close("}")
         }
         if interfaceHash != nil {
             out.line("")
-            out.open("public func getInterfaceHash() throws -> String {")
-            out.line("try self.binder.call(code: Code.getInterfaceHash, interface: \(name).encodedDescriptor, flags: \(flags)) { _ in } result: { try $0.readString16() }")
+            out.open("public func getInterfaceHash() throws(RemoteError) -> String {")
+            out.line("try self.binder.call(code: Code.getInterfaceHash, interface: \(name).encodedDescriptor, flags: \(flags)) { _ in } result: { (_reply: inout Parcel) throws(ParcelError) in try _reply.readString16() }")
             out.close("}")
         }
         out.close("}")
@@ -545,13 +545,13 @@ public struct SwiftGenerator {
         if interfaceVersion != nil {
             out.line("")
             out.open("public func getInterfaceVersion() async throws -> Int32 {")
-            out.line("try await self.binder.call(code: Code.getInterfaceVersion, interface: \(name).encodedDescriptor, flags: \(flags)) { _ in } result: { try $0.readInt32() }")
+            out.line("try await self.binder.call(code: Code.getInterfaceVersion, interface: \(name).encodedDescriptor, flags: \(flags)) { _ in } result: { (_reply: inout Parcel) throws(ParcelError) in try _reply.readInt32() }")
             out.close("}")
         }
         if interfaceHash != nil {
             out.line("")
             out.open("public func getInterfaceHash() async throws -> String {")
-            out.line("try await self.binder.call(code: Code.getInterfaceHash, interface: \(name).encodedDescriptor, flags: \(flags)) { _ in } result: { try $0.readString16() }")
+            out.line("try await self.binder.call(code: Code.getInterfaceHash, interface: \(name).encodedDescriptor, flags: \(flags)) { _ in } result: { (_reply: inout Parcel) throws(ParcelError) in try _reply.readString16() }")
             out.close("}")
         }
         out.close("}")
@@ -628,7 +628,7 @@ public struct SwiftGenerator {
     /// A proxy method: one call through the runtime's AIDL call (`IBinder.call`), with a closure
     /// writing the arguments and one reading the result and the `out` and `inout` arguments.
     private func proxyMethod(_ info: MethodInfo, interfaceName: String, flags: String, _ out: inout Emitter) {
-        out.open("public " + signature(info) + " throws" + returnClause(info) + " {")
+        out.open("public " + signature(info) + " throws(RemoteError)" + returnClause(info) + " {")
         let target = "code: Code.\(identifier(info.method.name)), interface: \(interfaceName).encodedDescriptor"
         var writes: [String] = []
         for (argument, type) in info.arguments {
@@ -644,7 +644,7 @@ public struct SwiftGenerator {
                 writes.append(write(type, identifier(argument.name), nullable: nullable, parcel: "_request"))
             }
         }
-        let arguments = writes.isEmpty ? "{ _ in }" : "{ (_request: inout Parcel) throws in"
+        let arguments = writes.isEmpty ? "{ _ in }" : "{ (_request: inout Parcel) throws(ParcelError) in"
         if info.oneway {
             if writes.isEmpty {
                 out.line("try self.binder.callOneway(\(target), flags: \(flags)) { _ in }")
@@ -665,9 +665,9 @@ public struct SwiftGenerator {
         var reads: [String] = []
         let resultClosure: String
         if outArguments.isEmpty {
-            resultClosure = hasResult ? "{ (_reply: inout Parcel) throws -> \(resultType) in \(resultRead) }" : "{ _ in }"
+            resultClosure = hasResult ? "{ (_reply: inout Parcel) throws(ParcelError) -> \(resultType) in \(resultRead) }" : "{ _ in }"
         } else {
-            resultClosure = "{ (_reply: inout Parcel) throws -> \(resultType) in"
+            resultClosure = "{ (_reply: inout Parcel) throws(ParcelError) -> \(resultType) in"
             if hasResult { reads.append("let _result = \(resultRead)") }
             for (argument, type) in outArguments {
                 reads.append("\(identifier(argument.name)) = \(read(type, nullable: argument.type.hasAnnotation("nullable"), parcel: "_reply"))")
@@ -749,7 +749,7 @@ public struct SwiftGenerator {
                 writes.append(write(type, value, nullable: nullable, parcel: "_request"))
             }
         }
-        let arguments = writes.isEmpty ? "{ _ in }" : "{ (_request: inout Parcel) throws in"
+        let arguments = writes.isEmpty ? "{ _ in }" : "{ (_request: inout Parcel) throws(ParcelError) in"
         if info.oneway {
             if writes.isEmpty {
                 out.line("try await self.binder.callOneway(\(target), flags: \(flags)) { _ in }")
@@ -783,9 +783,9 @@ public struct SwiftGenerator {
         if outputs.isEmpty {
             resultClosure = "{ _ in }"
         } else if outputs.count == 1 {
-            resultClosure = "{ (_reply: inout Parcel) throws -> \(outputType) in \(outputs[0].read) }"
+            resultClosure = "{ (_reply: inout Parcel) throws(ParcelError) -> \(outputType) in \(outputs[0].read) }"
         } else {
-            resultClosure = "{ (_reply: inout Parcel) throws -> \(outputType) in"
+            resultClosure = "{ (_reply: inout Parcel) throws(ParcelError) -> \(outputType) in"
             for output in outputs { reads.append("let \(output.name) = \(output.read)") }
             reads.append("return (" + outputs.map(\.name).joined(separator: ", ") + ")")
         }

@@ -43,7 +43,7 @@ import Glibc
             let answer = try proxy.call(code: 5, interface: Self.descriptor, flags: []) { request in
                 request.writeInt32(value)
                 request.writeString16("ünïcode")
-            } result: { reply in
+            } result: { (reply: inout Parcel) throws(ParcelError) in
                 try reply.readInt32()
             }
             #expect(answer == value * 10)
@@ -56,14 +56,12 @@ import Glibc
         #expect(driver.badFrees.isEmpty)
     }
 
-    struct Unreadable: Error, Equatable {}
-
     enum ReplyCase: String, CaseIterable {
         case exception, empty, statusOnly, truncatedStatus, readerThrows, shortStatusReply
     }
 
-    /// However the reply ends the call (an exception, too little data, a reader that throws its
-    /// own error), the caller gets the error generated code reports, the reply's buffer goes
+    /// However the reply ends the call (an exception, too little data, a reader that finds a
+    /// value it refuses), the caller gets the one error generated code reports (`RemoteError`), the reply's buffer goes
     /// back to the driver, and the next call on the thread works.
     @Test(arguments: ReplyCase.allCases)
     func everyReplyBufferIsFreedWhateverTheReadingDoes(_ replyCase: ReplyCase) throws {
@@ -82,9 +80,10 @@ import Glibc
         }
         driver.enqueue(Returns().transactionComplete() + returns)
         let error = #expect(throws: (any Error).self) {
-            try proxy.call(code: 5, interface: Self.descriptor, flags: []) { $0.writeInt32(1) } result: { reply -> Int32 in
+            try proxy.call(code: 5, interface: Self.descriptor, flags: []) { $0.writeInt32(1) } result: {
+                (reply: inout Parcel) throws(ParcelError) -> Int32 in
                 let value = try reply.readInt32()
-                if replyCase == .readerThrows { throw Unreadable() }
+                if replyCase == .readerThrows { throw .invalidEnumValue(Int64(value), offset: 4) }
                 return value
             }
         }
@@ -95,13 +94,13 @@ import Glibc
         case .empty, .statusOnly, .truncatedStatus, .shortStatusReply:
             guard case .transport(.malformedParcel)? = error as? RemoteError else { Issue.record("\(String(describing: error))"); return }
         case .readerThrows:
-            #expect(error as? Unreadable == Unreadable())
+            #expect(error as? RemoteError == .transport(.malformedParcel(.invalidEnumValue(1, offset: 4))))
         }
         #expect(driver.liveBuffers.isEmpty)
         #expect(driver.badFrees.isEmpty)
 
         driver.enqueue(Returns().transactionComplete() + driver.reply(Self.bytes { $0.writeInt32(0); $0.writeInt32(5) }))
-        #expect(try proxy.call(code: 5, interface: Self.descriptor, flags: []) { _ in } result: { try $0.readInt32() } == 5)
+        #expect(try proxy.call(code: 5, interface: Self.descriptor, flags: []) { _ in } result: { (reply: inout Parcel) throws(ParcelError) in try reply.readInt32() } == 5)
         #expect(driver.liveBuffers.isEmpty)
     }
 
@@ -117,7 +116,7 @@ import Glibc
             let answer = try proxy.call(code: 6, interface: AIDLCallTests.descriptor, flags: []) { request in
                 request.writeInt32(value + 1)
                 request.writeString16("ünïcode")
-            } result: { try $0.readInt32() }
+            } result: { (reply: inout Parcel) throws(ParcelError) in try reply.readInt32() }
             reply.writeInt32(answer)
         }
     }
@@ -137,7 +136,7 @@ import Glibc
         let answer = try proxy.call(code: 5, interface: Self.descriptor, flags: []) { request in
             request.writeInt32(10)
             request.writeString16("ünïcode")
-        } result: { try $0.readInt32() }
+        } result: { (reply: inout Parcel) throws(ParcelError) in try reply.readInt32() }
         #expect(answer == 50)
         let written = driver.commands.filter { $0.command == .transaction || $0.command == .reply }
         #expect(written.map(\.command) == [.transaction, .transaction, .reply])

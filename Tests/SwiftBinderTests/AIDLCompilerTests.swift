@@ -214,7 +214,7 @@ import Glibc
         #expect(swift.contains("public static let getInterfaceHash: UInt32 = 16777214"))
         #expect(swift.contains("public static let version: Int32 = 3"))
         #expect(swift.contains("public static let hash = \"abc123\""))
-        #expect(swift.contains("public func getInterfaceVersion() throws -> Int32"))
+        #expect(swift.contains("public func getInterfaceVersion() throws(RemoteError) -> Int32"))
     }
 
     @Test func theCommandLineExitsNonZeroWithTheErrors() throws {

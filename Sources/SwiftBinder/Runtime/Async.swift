@@ -32,8 +32,8 @@ extension IBinder {
     ///   (a call already sent still ends on its thread, and its reply is freed there).
     public func call<Result: Sendable>(
         code: UInt32, interface: InterfaceDescriptor, flags: TransactionFlags,
-        arguments: @escaping @Sendable (inout Parcel) throws -> Void,
-        result: @escaping @Sendable (inout Parcel) throws -> Result
+        arguments: @escaping @Sendable (inout Parcel) throws(ParcelError) -> Void,
+        result: @escaping @Sendable (inout Parcel) throws(ParcelError) -> Result
     ) async throws -> Result {
         guard let proxy = self as? BinderProxy else {
             return try callInPlace(code: code, interface: interface, flags: flags, arguments: arguments, result: result)
@@ -47,7 +47,7 @@ extension IBinder {
     /// ``call(code:interface:flags:arguments:result:)-async``).
     public func callOneway(
         code: UInt32, interface: InterfaceDescriptor, flags: TransactionFlags,
-        arguments: @escaping @Sendable (inout Parcel) throws -> Void
+        arguments: @escaping @Sendable (inout Parcel) throws(ParcelError) -> Void
     ) async throws {
         guard let proxy = self as? BinderProxy else {
             return try callOnewayInPlace(code: code, interface: interface, flags: flags, arguments: arguments)
@@ -67,14 +67,15 @@ extension IBinder {
 
     fileprivate func callInPlace<Result>(
         code: UInt32, interface: InterfaceDescriptor, flags: TransactionFlags,
-        arguments: (inout Parcel) throws -> Void, result: (inout Parcel) throws -> Result
-    ) throws -> Result {
+        arguments: (inout Parcel) throws(ParcelError) -> Void, result: (inout Parcel) throws(ParcelError) -> Result
+    ) throws(RemoteError) -> Result {
         try call(code: code, interface: interface, flags: flags, arguments: arguments, result: result)
     }
 
     fileprivate func callOnewayInPlace(
-        code: UInt32, interface: InterfaceDescriptor, flags: TransactionFlags, arguments: (inout Parcel) throws -> Void
-    ) throws {
+        code: UInt32, interface: InterfaceDescriptor, flags: TransactionFlags,
+        arguments: (inout Parcel) throws(ParcelError) -> Void
+    ) throws(RemoteError) {
         try callOneway(code: code, interface: interface, flags: flags, arguments: arguments)
     }
 }

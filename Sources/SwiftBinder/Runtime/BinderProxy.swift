@@ -132,25 +132,27 @@ public final class BinderProxy: IBinder, @unchecked Sendable {
     /// (made in the process's wire format), so only the target is checked.
     public func call<Result>(
         code: UInt32, interface: InterfaceDescriptor, flags: TransactionFlags,
-        arguments: (inout Parcel) throws -> Void, result: (inout Parcel) throws -> Result
-    ) throws -> Result {
+        arguments: (inout Parcel) throws(ParcelError) -> Void, result: (inout Parcel) throws(ParcelError) -> Result
+    ) throws(RemoteError) -> Result {
         // The thread's state, unretained: this thread's table keeps it alive. Only the reading
         // of the reply is generic (a generic engine call made the runtime instantiate metadata
         // for an optional result on every call, about 300 instructions, callgrind).
         let thread = process.withThreadState { Unmanaged.passUnretained($0) }
         let buffer = try thread._withUnsafeGuaranteedRef { thread in
-            try thread.sendCall(self, code: code, interface: interface, flags: flags, arguments: arguments)
-        }
+            Swift.Result { () throws(RemoteError) in
+                try thread.sendCall(self, code: code, interface: interface, flags: flags, arguments: arguments)
+            }
+        }.get()
         var reply =
             buffer?.parcel(retainedOwner: Unmanaged.passRetained(process), wireFormat: process.wireFormat)
             ?? Parcel(wireFormat: process.wireFormat)
         let value: Result
-        do {
+        do throws(RemoteError) {
             value = try reply.readAIDLReply(result)
         } catch {
             let address = reply.endReceived(ownedBy: Unmanaged.passUnretained(process).toOpaque())
             thread._withUnsafeGuaranteedRef { $0.freeReply(at: address) }
-            throw RemoteError.reporting(error)
+            throw error
         }
         // A reader that swapped the reply out left another parcel here, which ends as usual.
         let address = reply.endReceived(ownedBy: Unmanaged.passUnretained(process).toOpaque())
@@ -159,9 +161,10 @@ public final class BinderProxy: IBinder, @unchecked Sendable {
     }
 
     public func callOneway(
-        code: UInt32, interface: InterfaceDescriptor, flags: TransactionFlags, arguments: (inout Parcel) throws -> Void
-    ) throws {
-        try process.withThreadState { thread in
+        code: UInt32, interface: InterfaceDescriptor, flags: TransactionFlags,
+        arguments: (inout Parcel) throws(ParcelError) -> Void
+    ) throws(RemoteError) {
+        try process.withThreadState { (thread) throws(RemoteError) in
             try thread.callOneway(self, code: code, interface: interface, flags: flags, arguments: arguments)
         }
     }

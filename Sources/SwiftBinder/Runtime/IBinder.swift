@@ -38,19 +38,21 @@ public protocol IBinder: AnyObject, Sendable {
     /// objects get the general implementation, through ``prepareTransaction()`` and
     /// ``transact(code:data:flags:)``.
     ///
-    /// - Throws: ``RemoteError/exception(_:)`` when the service answered with an exception;
+    /// - Throws: ``RemoteError`` only, the one error of a failed call through generated code:
+    ///   ``RemoteError/exception(_:)`` when the service answered with an exception,
     ///   ``RemoteError/transport(_:)`` when the call could not be made or its parcels could not
-    ///   be read or written. Other errors from `arguments` or `result` pass through unchanged.
+    ///   be written or read.
     func call<Result>(
         code: UInt32, interface: InterfaceDescriptor, flags: TransactionFlags,
-        arguments: (inout Parcel) throws -> Void, result: (inout Parcel) throws -> Result
-    ) throws -> Result
+        arguments: (inout Parcel) throws(ParcelError) -> Void, result: (inout Parcel) throws(ParcelError) -> Result
+    ) throws(RemoteError) -> Result
 
     /// Makes one oneway AIDL call: ``call(code:interface:flags:arguments:result:)`` without a
     /// reply. `flags` gets `.oneWay` added.
     func callOneway(
-        code: UInt32, interface: InterfaceDescriptor, flags: TransactionFlags, arguments: (inout Parcel) throws -> Void
-    ) throws
+        code: UInt32, interface: InterfaceDescriptor, flags: TransactionFlags,
+        arguments: (inout Parcel) throws(ParcelError) -> Void
+    ) throws(RemoteError)
 }
 
 extension IBinder {
@@ -74,29 +76,25 @@ extension IBinder {
 
     public func call<Result>(
         code: UInt32, interface: InterfaceDescriptor, flags: TransactionFlags,
-        arguments: (inout Parcel) throws -> Void, result: (inout Parcel) throws -> Result
-    ) throws -> Result {
-        do {
-            var request = prepareTransaction()
-            request.writeInterfaceToken(interface)
-            try arguments(&request)
-            var reply = try transact(code: code, data: request, flags: flags)
-            return try reply.readAIDLReply(result)
-        } catch {
-            throw RemoteError.reporting(error)
-        }
+        arguments: (inout Parcel) throws(ParcelError) -> Void, result: (inout Parcel) throws(ParcelError) -> Result
+    ) throws(RemoteError) -> Result {
+        var request = prepareTransaction()
+        request.writeInterfaceToken(interface)
+        do throws(ParcelError) { try arguments(&request) } catch { throw .transport(.malformedParcel(error)) }
+        var reply: Parcel
+        do throws(BinderError) { reply = try transact(code: code, data: request, flags: flags) } catch { throw .transport(error) }
+        return try reply.readAIDLReply(result)
     }
 
     public func callOneway(
-        code: UInt32, interface: InterfaceDescriptor, flags: TransactionFlags, arguments: (inout Parcel) throws -> Void
-    ) throws {
-        do {
-            var request = prepareTransaction()
-            request.writeInterfaceToken(interface)
-            try arguments(&request)
-            _ = try transact(code: code, data: request, flags: flags.union(.oneWay))
-        } catch {
-            throw RemoteError.reporting(error)
+        code: UInt32, interface: InterfaceDescriptor, flags: TransactionFlags,
+        arguments: (inout Parcel) throws(ParcelError) -> Void
+    ) throws(RemoteError) {
+        var request = prepareTransaction()
+        request.writeInterfaceToken(interface)
+        do throws(ParcelError) { try arguments(&request) } catch { throw .transport(.malformedParcel(error)) }
+        do throws(BinderError) { _ = try transact(code: code, data: request, flags: flags.union(.oneWay)) } catch {
+            throw .transport(error)
         }
     }
 }
@@ -104,24 +102,13 @@ extension IBinder {
 extension Parcel {
     /// Reads an AIDL reply: its status, then (when it is OK) the values `result` reads.
     @inline(__always)
-    mutating func readAIDLReply<Result>(_ result: (inout Parcel) throws -> Result) throws -> Result {
+    mutating func readAIDLReply<Result>(_ result: (inout Parcel) throws(ParcelError) -> Result) throws(RemoteError) -> Result {
         if !skipNoException() {
-            let status = try readStatus()
-            guard status.isOK else { throw RemoteError.exception(status) }
+            let status: Status
+            do throws(ParcelError) { status = try readStatus() } catch { throw .transport(.malformedParcel(error)) }
+            guard status.isOK else { throw .exception(status) }
         }
-        return try result(&self)
-    }
-}
-
-extension RemoteError {
-    /// `error` as a generated proxy call reports it: binder and parcel failures become
-    /// ``transport(_:)``; a ``RemoteError`` and anything else pass through.
-    static func reporting(_ error: any Error) -> any Error {
-        switch error {
-        case let error as BinderError: RemoteError.transport(error)
-        case let error as ParcelError: RemoteError.transport(.malformedParcel(error))
-        default: error
-        }
+        do throws(ParcelError) { return try result(&self) } catch { throw .transport(.malformedParcel(error)) }
     }
 }
 

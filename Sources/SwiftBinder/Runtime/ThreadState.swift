@@ -316,19 +316,24 @@ final class ThreadState {
     /// instructions a call, callgrind). Not generic: the caller reads the reply's values.
     func sendCall(
         _ proxy: BinderProxy, code: UInt32, interface: InterfaceDescriptor, flags: TransactionFlags,
-        arguments: (inout Parcel) throws -> Void
-    ) throws -> ReceivedBuffer? {
+        arguments: (inout Parcel) throws(ParcelError) -> Void
+    ) throws(RemoteError) -> ReceivedBuffer? {
         var request = requestStorage.lend(wireFormat: wireFormat)
-        let buffer: ReceivedBuffer?
-        do {
-            request.writeInterfaceToken(interface)
+        request.writeInterfaceToken(interface)
+        do throws(ParcelError) {
             try arguments(&request)
+        } catch {
+            requestStorage.takeBack(request)
+            throw .transport(.malformedParcel(error))
+        }
+        let buffer: ReceivedBuffer?
+        do throws(BinderError) {
             buffer = try proxy.checkedCall(code: code) { () throws(BinderError) in
                 try transact(handle: proxy.handle, code: code, data: request, flags: flags)
             }
         } catch {
             requestStorage.takeBack(request)
-            throw RemoteError.reporting(error)
+            throw .transport(error)
         }
         requestStorage.takeBack(request)
         return buffer
@@ -346,18 +351,23 @@ final class ThreadState {
     /// A oneway AIDL call to `proxy` on this thread, its request in lent storage.
     func callOneway(
         _ proxy: BinderProxy, code: UInt32, interface: InterfaceDescriptor, flags: TransactionFlags,
-        arguments: (inout Parcel) throws -> Void
-    ) throws {
+        arguments: (inout Parcel) throws(ParcelError) -> Void
+    ) throws(RemoteError) {
         var request = requestStorage.lend(wireFormat: wireFormat)
-        do {
-            request.writeInterfaceToken(interface)
+        request.writeInterfaceToken(interface)
+        do throws(ParcelError) {
             try arguments(&request)
+        } catch {
+            requestStorage.takeBack(request)
+            throw .transport(.malformedParcel(error))
+        }
+        do throws(BinderError) {
             _ = try proxy.checkedCall(code: code) { () throws(BinderError) in
                 try transactOneway(handle: proxy.handle, code: code, data: request, flags: flags)
             }
         } catch {
             requestStorage.takeBack(request)
-            throw RemoteError.reporting(error)
+            throw .transport(error)
         }
         requestStorage.takeBack(request)
     }

@@ -89,7 +89,7 @@ struct Android15Backend: ServiceManagerBackend, DeclaredInstancesCall, Updatable
     private func lookUp(_ code: UInt32, _ name: String) throws -> Service {
         try binder.call(code: code, interface: IServiceManagerAndroid15.encodedDescriptor, flags: []) { request in
             request.writeString16(name)
-        } result: { reply in
+        } result: { (reply: inout Parcel) throws(ParcelError) in
             try reply.readAndroid15Service()
         }
     }
@@ -120,9 +120,9 @@ struct Android15Backend: ServiceManagerBackend, DeclaredInstancesCall, Updatable
 
 extension Parcel {
     /// A non-null `Service` union in either Android 15 form (see ``Android15Backend``).
-    mutating func readAndroid15Service() throws -> Service {
+    mutating func readAndroid15Service() throws(ParcelError) -> Service {
         let start = readerIndex
-        do {
+        do throws(ParcelError) {
             guard try readInt32() == 1 else { throw ParcelError.unexpectedNull(offset: start) }
             let tagOffset = readerIndex
             let tag = try readInt32()

@@ -30,8 +30,8 @@ public enum IClientCallback {
 
         public init(_ binder: any IBinder) { self.binder = binder }
 
-        public func onClients(registered: any IBinder, hasClients: Bool) throws {
-            try self.binder.callOneway(code: Code.onClients, interface: IClientCallback.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+        public func onClients(registered: any IBinder, hasClients: Bool) throws(RemoteError) {
+            try self.binder.callOneway(code: Code.onClients, interface: IClientCallback.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeStrongBinder(registered)
                 _request.writeBool(hasClients)
             }
@@ -47,7 +47,7 @@ public enum IClientCallback {
         public init(_ binder: any IBinder) { self.binder = binder }
 
         public func onClients(registered: any IBinder, hasClients: Bool) async throws {
-            try await self.binder.callOneway(code: Code.onClients, interface: IClientCallback.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+            try await self.binder.callOneway(code: Code.onClients, interface: IClientCallback.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeStrongBinder(registered)
                 _request.writeBool(hasClients)
             }

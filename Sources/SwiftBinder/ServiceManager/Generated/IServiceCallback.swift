@@ -30,8 +30,8 @@ public enum IServiceCallback {
 
         public init(_ binder: any IBinder) { self.binder = binder }
 
-        public func onRegistration(name: String, binder: any IBinder) throws {
-            try self.binder.callOneway(code: Code.onRegistration, interface: IServiceCallback.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+        public func onRegistration(name: String, binder: any IBinder) throws(RemoteError) {
+            try self.binder.callOneway(code: Code.onRegistration, interface: IServiceCallback.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
                 _request.writeStrongBinder(binder)
             }
@@ -47,7 +47,7 @@ public enum IServiceCallback {
         public init(_ binder: any IBinder) { self.binder = binder }
 
         public func onRegistration(name: String, binder: any IBinder) async throws {
-            try await self.binder.callOneway(code: Code.onRegistration, interface: IServiceCallback.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+            try await self.binder.callOneway(code: Code.onRegistration, interface: IServiceCallback.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
                 _request.writeStrongBinder(binder)
             }

@@ -89,32 +89,32 @@ public enum IServiceManager {
 
         public init(_ binder: any IBinder) { self.binder = binder }
 
-        public func getService(name: String) throws -> (any IBinder)? {
-            try self.binder.call(code: Code.getService, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+        public func getService(name: String) throws(RemoteError) -> (any IBinder)? {
+            try self.binder.call(code: Code.getService, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
-            } result: { (_reply: inout Parcel) throws -> (any IBinder)? in try _reply.readAIDLBinder() }
+            } result: { (_reply: inout Parcel) throws(ParcelError) -> (any IBinder)? in try _reply.readAIDLBinder() }
         }
 
-        public func getService2(name: String) throws -> SwiftBinder.Service {
-            try self.binder.call(code: Code.getService2, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+        public func getService2(name: String) throws(RemoteError) -> SwiftBinder.Service {
+            try self.binder.call(code: Code.getService2, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
-            } result: { (_reply: inout Parcel) throws -> SwiftBinder.Service in try _reply.readParcelable(SwiftBinder.Service.self) }
+            } result: { (_reply: inout Parcel) throws(ParcelError) -> SwiftBinder.Service in try _reply.readParcelable(SwiftBinder.Service.self) }
         }
 
-        public func checkService(name: String) throws -> (any IBinder)? {
-            try self.binder.call(code: Code.checkService, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+        public func checkService(name: String) throws(RemoteError) -> (any IBinder)? {
+            try self.binder.call(code: Code.checkService, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
-            } result: { (_reply: inout Parcel) throws -> (any IBinder)? in try _reply.readAIDLBinder() }
+            } result: { (_reply: inout Parcel) throws(ParcelError) -> (any IBinder)? in try _reply.readAIDLBinder() }
         }
 
-        public func checkService2(name: String) throws -> SwiftBinder.Service {
-            try self.binder.call(code: Code.checkService2, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+        public func checkService2(name: String) throws(RemoteError) -> SwiftBinder.Service {
+            try self.binder.call(code: Code.checkService2, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
-            } result: { (_reply: inout Parcel) throws -> SwiftBinder.Service in try _reply.readParcelable(SwiftBinder.Service.self) }
+            } result: { (_reply: inout Parcel) throws(ParcelError) -> SwiftBinder.Service in try _reply.readParcelable(SwiftBinder.Service.self) }
         }
 
-        public func addService(name: String, service: any IBinder, allowIsolated: Bool, dumpPriority: Int32) throws {
-            try self.binder.call(code: Code.addService, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+        public func addService(name: String, service: any IBinder, allowIsolated: Bool, dumpPriority: Int32) throws(RemoteError) {
+            try self.binder.call(code: Code.addService, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
                 _request.writeStrongBinder(service)
                 _request.writeBool(allowIsolated)
@@ -122,73 +122,73 @@ public enum IServiceManager {
             } result: { _ in }
         }
 
-        public func listServices(dumpPriority: Int32) throws -> [String] {
-            try self.binder.call(code: Code.listServices, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+        public func listServices(dumpPriority: Int32) throws(RemoteError) -> [String] {
+            try self.binder.call(code: Code.listServices, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeInteger(dumpPriority)
-            } result: { (_reply: inout Parcel) throws -> [String] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readString16() } }
+            } result: { (_reply: inout Parcel) throws(ParcelError) -> [String] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readString16() } }
         }
 
-        public func registerForNotifications(name: String, callback: any IServiceCallback.Service) throws {
-            try self.binder.call(code: Code.registerForNotifications, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+        public func registerForNotifications(name: String, callback: any IServiceCallback.Service) throws(RemoteError) {
+            try self.binder.call(code: Code.registerForNotifications, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
                 _request.writeStrongBinder(IServiceCallback.Stub.binder(for: callback))
             } result: { _ in }
         }
 
-        public func unregisterForNotifications(name: String, callback: any IServiceCallback.Service) throws {
-            try self.binder.call(code: Code.unregisterForNotifications, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+        public func unregisterForNotifications(name: String, callback: any IServiceCallback.Service) throws(RemoteError) {
+            try self.binder.call(code: Code.unregisterForNotifications, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
                 _request.writeStrongBinder(IServiceCallback.Stub.binder(for: callback))
             } result: { _ in }
         }
 
-        public func isDeclared(name: String) throws -> Bool {
-            try self.binder.call(code: Code.isDeclared, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+        public func isDeclared(name: String) throws(RemoteError) -> Bool {
+            try self.binder.call(code: Code.isDeclared, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
-            } result: { (_reply: inout Parcel) throws -> Bool in try _reply.readBool() }
+            } result: { (_reply: inout Parcel) throws(ParcelError) -> Bool in try _reply.readBool() }
         }
 
-        public func getDeclaredInstances(iface: String) throws -> [String] {
-            try self.binder.call(code: Code.getDeclaredInstances, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+        public func getDeclaredInstances(iface: String) throws(RemoteError) -> [String] {
+            try self.binder.call(code: Code.getDeclaredInstances, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(iface)
-            } result: { (_reply: inout Parcel) throws -> [String] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readString16() } }
+            } result: { (_reply: inout Parcel) throws(ParcelError) -> [String] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readString16() } }
         }
 
-        public func updatableViaApex(name: String) throws -> String? {
-            try self.binder.call(code: Code.updatableViaApex, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+        public func updatableViaApex(name: String) throws(RemoteError) -> String? {
+            try self.binder.call(code: Code.updatableViaApex, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
-            } result: { (_reply: inout Parcel) throws -> String? in try _reply.readNullableString16() }
+            } result: { (_reply: inout Parcel) throws(ParcelError) -> String? in try _reply.readNullableString16() }
         }
 
-        public func getUpdatableNames(apexName: String) throws -> [String] {
-            try self.binder.call(code: Code.getUpdatableNames, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+        public func getUpdatableNames(apexName: String) throws(RemoteError) -> [String] {
+            try self.binder.call(code: Code.getUpdatableNames, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(apexName)
-            } result: { (_reply: inout Parcel) throws -> [String] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readString16() } }
+            } result: { (_reply: inout Parcel) throws(ParcelError) -> [String] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readString16() } }
         }
 
-        public func getConnectionInfo(name: String) throws -> ConnectionInfo? {
-            try self.binder.call(code: Code.getConnectionInfo, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+        public func getConnectionInfo(name: String) throws(RemoteError) -> ConnectionInfo? {
+            try self.binder.call(code: Code.getConnectionInfo, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
-            } result: { (_reply: inout Parcel) throws -> ConnectionInfo? in try _reply.readNullableParcelable(ConnectionInfo.self) }
+            } result: { (_reply: inout Parcel) throws(ParcelError) -> ConnectionInfo? in try _reply.readNullableParcelable(ConnectionInfo.self) }
         }
 
-        public func registerClientCallback(name: String, service: any IBinder, callback: any IClientCallback.Service) throws {
-            try self.binder.call(code: Code.registerClientCallback, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+        public func registerClientCallback(name: String, service: any IBinder, callback: any IClientCallback.Service) throws(RemoteError) {
+            try self.binder.call(code: Code.registerClientCallback, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
                 _request.writeStrongBinder(service)
                 _request.writeStrongBinder(IClientCallback.Stub.binder(for: callback))
             } result: { _ in }
         }
 
-        public func tryUnregisterService(name: String, service: any IBinder) throws {
-            try self.binder.call(code: Code.tryUnregisterService, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+        public func tryUnregisterService(name: String, service: any IBinder) throws(RemoteError) {
+            try self.binder.call(code: Code.tryUnregisterService, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
                 _request.writeStrongBinder(service)
             } result: { _ in }
         }
 
-        public func getServiceDebugInfo() throws -> [ServiceDebugInfo] {
-            try self.binder.call(code: Code.getServiceDebugInfo, interface: IServiceManager.encodedDescriptor, flags: []) { _ in } result: { (_reply: inout Parcel) throws -> [ServiceDebugInfo] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readParcelable(ServiceDebugInfo.self) } }
+        public func getServiceDebugInfo() throws(RemoteError) -> [ServiceDebugInfo] {
+            try self.binder.call(code: Code.getServiceDebugInfo, interface: IServiceManager.encodedDescriptor, flags: []) { _ in } result: { (_reply: inout Parcel) throws(ParcelError) -> [ServiceDebugInfo] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readParcelable(ServiceDebugInfo.self) } }
         }
     }
 
@@ -201,31 +201,31 @@ public enum IServiceManager {
         public init(_ binder: any IBinder) { self.binder = binder }
 
         public func getService(name: String) async throws -> (any IBinder)? {
-            try await self.binder.call(code: Code.getService, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+            try await self.binder.call(code: Code.getService, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
-            } result: { (_reply: inout Parcel) throws -> (any IBinder)? in try _reply.readAIDLBinder() }
+            } result: { (_reply: inout Parcel) throws(ParcelError) -> (any IBinder)? in try _reply.readAIDLBinder() }
         }
 
         public func getService2(name: String) async throws -> SwiftBinder.Service {
-            try await self.binder.call(code: Code.getService2, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+            try await self.binder.call(code: Code.getService2, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
-            } result: { (_reply: inout Parcel) throws -> SwiftBinder.Service in try _reply.readParcelable(SwiftBinder.Service.self) }
+            } result: { (_reply: inout Parcel) throws(ParcelError) -> SwiftBinder.Service in try _reply.readParcelable(SwiftBinder.Service.self) }
         }
 
         public func checkService(name: String) async throws -> (any IBinder)? {
-            try await self.binder.call(code: Code.checkService, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+            try await self.binder.call(code: Code.checkService, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
-            } result: { (_reply: inout Parcel) throws -> (any IBinder)? in try _reply.readAIDLBinder() }
+            } result: { (_reply: inout Parcel) throws(ParcelError) -> (any IBinder)? in try _reply.readAIDLBinder() }
         }
 
         public func checkService2(name: String) async throws -> SwiftBinder.Service {
-            try await self.binder.call(code: Code.checkService2, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+            try await self.binder.call(code: Code.checkService2, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
-            } result: { (_reply: inout Parcel) throws -> SwiftBinder.Service in try _reply.readParcelable(SwiftBinder.Service.self) }
+            } result: { (_reply: inout Parcel) throws(ParcelError) -> SwiftBinder.Service in try _reply.readParcelable(SwiftBinder.Service.self) }
         }
 
         public func addService(name: String, service: any IBinder, allowIsolated: Bool, dumpPriority: Int32) async throws {
-            try await self.binder.call(code: Code.addService, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+            try await self.binder.call(code: Code.addService, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
                 _request.writeStrongBinder(service)
                 _request.writeBool(allowIsolated)
@@ -234,57 +234,57 @@ public enum IServiceManager {
         }
 
         public func listServices(dumpPriority: Int32) async throws -> [String] {
-            try await self.binder.call(code: Code.listServices, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+            try await self.binder.call(code: Code.listServices, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeInteger(dumpPriority)
-            } result: { (_reply: inout Parcel) throws -> [String] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readString16() } }
+            } result: { (_reply: inout Parcel) throws(ParcelError) -> [String] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readString16() } }
         }
 
         public func registerForNotifications(name: String, callback: any IServiceCallback.Service) async throws {
-            try await self.binder.call(code: Code.registerForNotifications, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+            try await self.binder.call(code: Code.registerForNotifications, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
                 _request.writeStrongBinder(IServiceCallback.Stub.binder(for: callback))
             } result: { _ in }
         }
 
         public func unregisterForNotifications(name: String, callback: any IServiceCallback.Service) async throws {
-            try await self.binder.call(code: Code.unregisterForNotifications, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+            try await self.binder.call(code: Code.unregisterForNotifications, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
                 _request.writeStrongBinder(IServiceCallback.Stub.binder(for: callback))
             } result: { _ in }
         }
 
         public func isDeclared(name: String) async throws -> Bool {
-            try await self.binder.call(code: Code.isDeclared, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+            try await self.binder.call(code: Code.isDeclared, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
-            } result: { (_reply: inout Parcel) throws -> Bool in try _reply.readBool() }
+            } result: { (_reply: inout Parcel) throws(ParcelError) -> Bool in try _reply.readBool() }
         }
 
         public func getDeclaredInstances(iface: String) async throws -> [String] {
-            try await self.binder.call(code: Code.getDeclaredInstances, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+            try await self.binder.call(code: Code.getDeclaredInstances, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(iface)
-            } result: { (_reply: inout Parcel) throws -> [String] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readString16() } }
+            } result: { (_reply: inout Parcel) throws(ParcelError) -> [String] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readString16() } }
         }
 
         public func updatableViaApex(name: String) async throws -> String? {
-            try await self.binder.call(code: Code.updatableViaApex, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+            try await self.binder.call(code: Code.updatableViaApex, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
-            } result: { (_reply: inout Parcel) throws -> String? in try _reply.readNullableString16() }
+            } result: { (_reply: inout Parcel) throws(ParcelError) -> String? in try _reply.readNullableString16() }
         }
 
         public func getUpdatableNames(apexName: String) async throws -> [String] {
-            try await self.binder.call(code: Code.getUpdatableNames, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+            try await self.binder.call(code: Code.getUpdatableNames, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(apexName)
-            } result: { (_reply: inout Parcel) throws -> [String] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readString16() } }
+            } result: { (_reply: inout Parcel) throws(ParcelError) -> [String] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readString16() } }
         }
 
         public func getConnectionInfo(name: String) async throws -> ConnectionInfo? {
-            try await self.binder.call(code: Code.getConnectionInfo, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+            try await self.binder.call(code: Code.getConnectionInfo, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
-            } result: { (_reply: inout Parcel) throws -> ConnectionInfo? in try _reply.readNullableParcelable(ConnectionInfo.self) }
+            } result: { (_reply: inout Parcel) throws(ParcelError) -> ConnectionInfo? in try _reply.readNullableParcelable(ConnectionInfo.self) }
         }
 
         public func registerClientCallback(name: String, service: any IBinder, callback: any IClientCallback.Service) async throws {
-            try await self.binder.call(code: Code.registerClientCallback, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+            try await self.binder.call(code: Code.registerClientCallback, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
                 _request.writeStrongBinder(service)
                 _request.writeStrongBinder(IClientCallback.Stub.binder(for: callback))
@@ -292,14 +292,14 @@ public enum IServiceManager {
         }
 
         public func tryUnregisterService(name: String, service: any IBinder) async throws {
-            try await self.binder.call(code: Code.tryUnregisterService, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+            try await self.binder.call(code: Code.tryUnregisterService, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
                 _request.writeStrongBinder(service)
             } result: { _ in }
         }
 
         public func getServiceDebugInfo() async throws -> [ServiceDebugInfo] {
-            try await self.binder.call(code: Code.getServiceDebugInfo, interface: IServiceManager.encodedDescriptor, flags: []) { _ in } result: { (_reply: inout Parcel) throws -> [ServiceDebugInfo] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readParcelable(ServiceDebugInfo.self) } }
+            try await self.binder.call(code: Code.getServiceDebugInfo, interface: IServiceManager.encodedDescriptor, flags: []) { _ in } result: { (_reply: inout Parcel) throws(ParcelError) -> [ServiceDebugInfo] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readParcelable(ServiceDebugInfo.self) } }
         }
     }
 

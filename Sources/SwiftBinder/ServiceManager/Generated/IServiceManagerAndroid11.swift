@@ -54,20 +54,20 @@ public enum IServiceManagerAndroid11 {
 
         public init(_ binder: any IBinder) { self.binder = binder }
 
-        public func getService(name: String) throws -> (any IBinder)? {
-            try self.binder.call(code: Code.getService, interface: IServiceManagerAndroid11.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+        public func getService(name: String) throws(RemoteError) -> (any IBinder)? {
+            try self.binder.call(code: Code.getService, interface: IServiceManagerAndroid11.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
-            } result: { (_reply: inout Parcel) throws -> (any IBinder)? in try _reply.readAIDLBinder() }
+            } result: { (_reply: inout Parcel) throws(ParcelError) -> (any IBinder)? in try _reply.readAIDLBinder() }
         }
 
-        public func checkService(name: String) throws -> (any IBinder)? {
-            try self.binder.call(code: Code.checkService, interface: IServiceManagerAndroid11.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+        public func checkService(name: String) throws(RemoteError) -> (any IBinder)? {
+            try self.binder.call(code: Code.checkService, interface: IServiceManagerAndroid11.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
-            } result: { (_reply: inout Parcel) throws -> (any IBinder)? in try _reply.readAIDLBinder() }
+            } result: { (_reply: inout Parcel) throws(ParcelError) -> (any IBinder)? in try _reply.readAIDLBinder() }
         }
 
-        public func addService(name: String, service: any IBinder, allowIsolated: Bool, dumpPriority: Int32) throws {
-            try self.binder.call(code: Code.addService, interface: IServiceManagerAndroid11.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+        public func addService(name: String, service: any IBinder, allowIsolated: Bool, dumpPriority: Int32) throws(RemoteError) {
+            try self.binder.call(code: Code.addService, interface: IServiceManagerAndroid11.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
                 _request.writeStrongBinder(service)
                 _request.writeBool(allowIsolated)
@@ -75,42 +75,42 @@ public enum IServiceManagerAndroid11 {
             } result: { _ in }
         }
 
-        public func listServices(dumpPriority: Int32) throws -> [String] {
-            try self.binder.call(code: Code.listServices, interface: IServiceManagerAndroid11.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+        public func listServices(dumpPriority: Int32) throws(RemoteError) -> [String] {
+            try self.binder.call(code: Code.listServices, interface: IServiceManagerAndroid11.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeInteger(dumpPriority)
-            } result: { (_reply: inout Parcel) throws -> [String] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readString16() } }
+            } result: { (_reply: inout Parcel) throws(ParcelError) -> [String] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readString16() } }
         }
 
-        public func registerForNotifications(name: String, callback: any IServiceCallback.Service) throws {
-            try self.binder.call(code: Code.registerForNotifications, interface: IServiceManagerAndroid11.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+        public func registerForNotifications(name: String, callback: any IServiceCallback.Service) throws(RemoteError) {
+            try self.binder.call(code: Code.registerForNotifications, interface: IServiceManagerAndroid11.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
                 _request.writeStrongBinder(IServiceCallback.Stub.binder(for: callback))
             } result: { _ in }
         }
 
-        public func unregisterForNotifications(name: String, callback: any IServiceCallback.Service) throws {
-            try self.binder.call(code: Code.unregisterForNotifications, interface: IServiceManagerAndroid11.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+        public func unregisterForNotifications(name: String, callback: any IServiceCallback.Service) throws(RemoteError) {
+            try self.binder.call(code: Code.unregisterForNotifications, interface: IServiceManagerAndroid11.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
                 _request.writeStrongBinder(IServiceCallback.Stub.binder(for: callback))
             } result: { _ in }
         }
 
-        public func isDeclared(name: String) throws -> Bool {
-            try self.binder.call(code: Code.isDeclared, interface: IServiceManagerAndroid11.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+        public func isDeclared(name: String) throws(RemoteError) -> Bool {
+            try self.binder.call(code: Code.isDeclared, interface: IServiceManagerAndroid11.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
-            } result: { (_reply: inout Parcel) throws -> Bool in try _reply.readBool() }
+            } result: { (_reply: inout Parcel) throws(ParcelError) -> Bool in try _reply.readBool() }
         }
 
-        public func registerClientCallback(name: String, service: any IBinder, callback: any IClientCallback.Service) throws {
-            try self.binder.call(code: Code.registerClientCallback, interface: IServiceManagerAndroid11.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+        public func registerClientCallback(name: String, service: any IBinder, callback: any IClientCallback.Service) throws(RemoteError) {
+            try self.binder.call(code: Code.registerClientCallback, interface: IServiceManagerAndroid11.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
                 _request.writeStrongBinder(service)
                 _request.writeStrongBinder(IClientCallback.Stub.binder(for: callback))
             } result: { _ in }
         }
 
-        public func tryUnregisterService(name: String, service: any IBinder) throws {
-            try self.binder.call(code: Code.tryUnregisterService, interface: IServiceManagerAndroid11.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+        public func tryUnregisterService(name: String, service: any IBinder) throws(RemoteError) {
+            try self.binder.call(code: Code.tryUnregisterService, interface: IServiceManagerAndroid11.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
                 _request.writeStrongBinder(service)
             } result: { _ in }
@@ -126,19 +126,19 @@ public enum IServiceManagerAndroid11 {
         public init(_ binder: any IBinder) { self.binder = binder }
 
         public func getService(name: String) async throws -> (any IBinder)? {
-            try await self.binder.call(code: Code.getService, interface: IServiceManagerAndroid11.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+            try await self.binder.call(code: Code.getService, interface: IServiceManagerAndroid11.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
-            } result: { (_reply: inout Parcel) throws -> (any IBinder)? in try _reply.readAIDLBinder() }
+            } result: { (_reply: inout Parcel) throws(ParcelError) -> (any IBinder)? in try _reply.readAIDLBinder() }
         }
 
         public func checkService(name: String) async throws -> (any IBinder)? {
-            try await self.binder.call(code: Code.checkService, interface: IServiceManagerAndroid11.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+            try await self.binder.call(code: Code.checkService, interface: IServiceManagerAndroid11.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
-            } result: { (_reply: inout Parcel) throws -> (any IBinder)? in try _reply.readAIDLBinder() }
+            } result: { (_reply: inout Parcel) throws(ParcelError) -> (any IBinder)? in try _reply.readAIDLBinder() }
         }
 
         public func addService(name: String, service: any IBinder, allowIsolated: Bool, dumpPriority: Int32) async throws {
-            try await self.binder.call(code: Code.addService, interface: IServiceManagerAndroid11.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+            try await self.binder.call(code: Code.addService, interface: IServiceManagerAndroid11.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
                 _request.writeStrongBinder(service)
                 _request.writeBool(allowIsolated)
@@ -147,33 +147,33 @@ public enum IServiceManagerAndroid11 {
         }
 
         public func listServices(dumpPriority: Int32) async throws -> [String] {
-            try await self.binder.call(code: Code.listServices, interface: IServiceManagerAndroid11.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+            try await self.binder.call(code: Code.listServices, interface: IServiceManagerAndroid11.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeInteger(dumpPriority)
-            } result: { (_reply: inout Parcel) throws -> [String] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readString16() } }
+            } result: { (_reply: inout Parcel) throws(ParcelError) -> [String] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readString16() } }
         }
 
         public func registerForNotifications(name: String, callback: any IServiceCallback.Service) async throws {
-            try await self.binder.call(code: Code.registerForNotifications, interface: IServiceManagerAndroid11.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+            try await self.binder.call(code: Code.registerForNotifications, interface: IServiceManagerAndroid11.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
                 _request.writeStrongBinder(IServiceCallback.Stub.binder(for: callback))
             } result: { _ in }
         }
 
         public func unregisterForNotifications(name: String, callback: any IServiceCallback.Service) async throws {
-            try await self.binder.call(code: Code.unregisterForNotifications, interface: IServiceManagerAndroid11.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+            try await self.binder.call(code: Code.unregisterForNotifications, interface: IServiceManagerAndroid11.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
                 _request.writeStrongBinder(IServiceCallback.Stub.binder(for: callback))
             } result: { _ in }
         }
 
         public func isDeclared(name: String) async throws -> Bool {
-            try await self.binder.call(code: Code.isDeclared, interface: IServiceManagerAndroid11.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+            try await self.binder.call(code: Code.isDeclared, interface: IServiceManagerAndroid11.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
-            } result: { (_reply: inout Parcel) throws -> Bool in try _reply.readBool() }
+            } result: { (_reply: inout Parcel) throws(ParcelError) -> Bool in try _reply.readBool() }
         }
 
         public func registerClientCallback(name: String, service: any IBinder, callback: any IClientCallback.Service) async throws {
-            try await self.binder.call(code: Code.registerClientCallback, interface: IServiceManagerAndroid11.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+            try await self.binder.call(code: Code.registerClientCallback, interface: IServiceManagerAndroid11.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
                 _request.writeStrongBinder(service)
                 _request.writeStrongBinder(IClientCallback.Stub.binder(for: callback))
@@ -181,7 +181,7 @@ public enum IServiceManagerAndroid11 {
         }
 
         public func tryUnregisterService(name: String, service: any IBinder) async throws {
-            try await self.binder.call(code: Code.tryUnregisterService, interface: IServiceManagerAndroid11.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+            try await self.binder.call(code: Code.tryUnregisterService, interface: IServiceManagerAndroid11.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
                 _request.writeStrongBinder(service)
             } result: { _ in }

@@ -69,20 +69,20 @@ public enum IServiceManagerAndroid14 {
 
         public init(_ binder: any IBinder) { self.binder = binder }
 
-        public func getService(name: String) throws -> (any IBinder)? {
-            try self.binder.call(code: Code.getService, interface: IServiceManagerAndroid14.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+        public func getService(name: String) throws(RemoteError) -> (any IBinder)? {
+            try self.binder.call(code: Code.getService, interface: IServiceManagerAndroid14.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
-            } result: { (_reply: inout Parcel) throws -> (any IBinder)? in try _reply.readAIDLBinder() }
+            } result: { (_reply: inout Parcel) throws(ParcelError) -> (any IBinder)? in try _reply.readAIDLBinder() }
         }
 
-        public func checkService(name: String) throws -> (any IBinder)? {
-            try self.binder.call(code: Code.checkService, interface: IServiceManagerAndroid14.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+        public func checkService(name: String) throws(RemoteError) -> (any IBinder)? {
+            try self.binder.call(code: Code.checkService, interface: IServiceManagerAndroid14.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
-            } result: { (_reply: inout Parcel) throws -> (any IBinder)? in try _reply.readAIDLBinder() }
+            } result: { (_reply: inout Parcel) throws(ParcelError) -> (any IBinder)? in try _reply.readAIDLBinder() }
         }
 
-        public func addService(name: String, service: any IBinder, allowIsolated: Bool, dumpPriority: Int32) throws {
-            try self.binder.call(code: Code.addService, interface: IServiceManagerAndroid14.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+        public func addService(name: String, service: any IBinder, allowIsolated: Bool, dumpPriority: Int32) throws(RemoteError) {
+            try self.binder.call(code: Code.addService, interface: IServiceManagerAndroid14.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
                 _request.writeStrongBinder(service)
                 _request.writeBool(allowIsolated)
@@ -90,73 +90,73 @@ public enum IServiceManagerAndroid14 {
             } result: { _ in }
         }
 
-        public func listServices(dumpPriority: Int32) throws -> [String] {
-            try self.binder.call(code: Code.listServices, interface: IServiceManagerAndroid14.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+        public func listServices(dumpPriority: Int32) throws(RemoteError) -> [String] {
+            try self.binder.call(code: Code.listServices, interface: IServiceManagerAndroid14.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeInteger(dumpPriority)
-            } result: { (_reply: inout Parcel) throws -> [String] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readString16() } }
+            } result: { (_reply: inout Parcel) throws(ParcelError) -> [String] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readString16() } }
         }
 
-        public func registerForNotifications(name: String, callback: any IServiceCallback.Service) throws {
-            try self.binder.call(code: Code.registerForNotifications, interface: IServiceManagerAndroid14.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+        public func registerForNotifications(name: String, callback: any IServiceCallback.Service) throws(RemoteError) {
+            try self.binder.call(code: Code.registerForNotifications, interface: IServiceManagerAndroid14.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
                 _request.writeStrongBinder(IServiceCallback.Stub.binder(for: callback))
             } result: { _ in }
         }
 
-        public func unregisterForNotifications(name: String, callback: any IServiceCallback.Service) throws {
-            try self.binder.call(code: Code.unregisterForNotifications, interface: IServiceManagerAndroid14.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+        public func unregisterForNotifications(name: String, callback: any IServiceCallback.Service) throws(RemoteError) {
+            try self.binder.call(code: Code.unregisterForNotifications, interface: IServiceManagerAndroid14.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
                 _request.writeStrongBinder(IServiceCallback.Stub.binder(for: callback))
             } result: { _ in }
         }
 
-        public func isDeclared(name: String) throws -> Bool {
-            try self.binder.call(code: Code.isDeclared, interface: IServiceManagerAndroid14.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+        public func isDeclared(name: String) throws(RemoteError) -> Bool {
+            try self.binder.call(code: Code.isDeclared, interface: IServiceManagerAndroid14.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
-            } result: { (_reply: inout Parcel) throws -> Bool in try _reply.readBool() }
+            } result: { (_reply: inout Parcel) throws(ParcelError) -> Bool in try _reply.readBool() }
         }
 
-        public func getDeclaredInstances(iface: String) throws -> [String] {
-            try self.binder.call(code: Code.getDeclaredInstances, interface: IServiceManagerAndroid14.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+        public func getDeclaredInstances(iface: String) throws(RemoteError) -> [String] {
+            try self.binder.call(code: Code.getDeclaredInstances, interface: IServiceManagerAndroid14.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(iface)
-            } result: { (_reply: inout Parcel) throws -> [String] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readString16() } }
+            } result: { (_reply: inout Parcel) throws(ParcelError) -> [String] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readString16() } }
         }
 
-        public func updatableViaApex(name: String) throws -> String? {
-            try self.binder.call(code: Code.updatableViaApex, interface: IServiceManagerAndroid14.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+        public func updatableViaApex(name: String) throws(RemoteError) -> String? {
+            try self.binder.call(code: Code.updatableViaApex, interface: IServiceManagerAndroid14.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
-            } result: { (_reply: inout Parcel) throws -> String? in try _reply.readNullableString16() }
+            } result: { (_reply: inout Parcel) throws(ParcelError) -> String? in try _reply.readNullableString16() }
         }
 
-        public func getUpdatableNames(apexName: String) throws -> [String] {
-            try self.binder.call(code: Code.getUpdatableNames, interface: IServiceManagerAndroid14.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+        public func getUpdatableNames(apexName: String) throws(RemoteError) -> [String] {
+            try self.binder.call(code: Code.getUpdatableNames, interface: IServiceManagerAndroid14.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(apexName)
-            } result: { (_reply: inout Parcel) throws -> [String] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readString16() } }
+            } result: { (_reply: inout Parcel) throws(ParcelError) -> [String] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readString16() } }
         }
 
-        public func getConnectionInfo(name: String) throws -> ConnectionInfo? {
-            try self.binder.call(code: Code.getConnectionInfo, interface: IServiceManagerAndroid14.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+        public func getConnectionInfo(name: String) throws(RemoteError) -> ConnectionInfo? {
+            try self.binder.call(code: Code.getConnectionInfo, interface: IServiceManagerAndroid14.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
-            } result: { (_reply: inout Parcel) throws -> ConnectionInfo? in try _reply.readNullableParcelable(ConnectionInfo.self) }
+            } result: { (_reply: inout Parcel) throws(ParcelError) -> ConnectionInfo? in try _reply.readNullableParcelable(ConnectionInfo.self) }
         }
 
-        public func registerClientCallback(name: String, service: any IBinder, callback: any IClientCallback.Service) throws {
-            try self.binder.call(code: Code.registerClientCallback, interface: IServiceManagerAndroid14.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+        public func registerClientCallback(name: String, service: any IBinder, callback: any IClientCallback.Service) throws(RemoteError) {
+            try self.binder.call(code: Code.registerClientCallback, interface: IServiceManagerAndroid14.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
                 _request.writeStrongBinder(service)
                 _request.writeStrongBinder(IClientCallback.Stub.binder(for: callback))
             } result: { _ in }
         }
 
-        public func tryUnregisterService(name: String, service: any IBinder) throws {
-            try self.binder.call(code: Code.tryUnregisterService, interface: IServiceManagerAndroid14.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+        public func tryUnregisterService(name: String, service: any IBinder) throws(RemoteError) {
+            try self.binder.call(code: Code.tryUnregisterService, interface: IServiceManagerAndroid14.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
                 _request.writeStrongBinder(service)
             } result: { _ in }
         }
 
-        public func getServiceDebugInfo() throws -> [ServiceDebugInfo] {
-            try self.binder.call(code: Code.getServiceDebugInfo, interface: IServiceManagerAndroid14.encodedDescriptor, flags: []) { _ in } result: { (_reply: inout Parcel) throws -> [ServiceDebugInfo] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readParcelable(ServiceDebugInfo.self) } }
+        public func getServiceDebugInfo() throws(RemoteError) -> [ServiceDebugInfo] {
+            try self.binder.call(code: Code.getServiceDebugInfo, interface: IServiceManagerAndroid14.encodedDescriptor, flags: []) { _ in } result: { (_reply: inout Parcel) throws(ParcelError) -> [ServiceDebugInfo] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readParcelable(ServiceDebugInfo.self) } }
         }
     }
 
@@ -169,19 +169,19 @@ public enum IServiceManagerAndroid14 {
         public init(_ binder: any IBinder) { self.binder = binder }
 
         public func getService(name: String) async throws -> (any IBinder)? {
-            try await self.binder.call(code: Code.getService, interface: IServiceManagerAndroid14.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+            try await self.binder.call(code: Code.getService, interface: IServiceManagerAndroid14.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
-            } result: { (_reply: inout Parcel) throws -> (any IBinder)? in try _reply.readAIDLBinder() }
+            } result: { (_reply: inout Parcel) throws(ParcelError) -> (any IBinder)? in try _reply.readAIDLBinder() }
         }
 
         public func checkService(name: String) async throws -> (any IBinder)? {
-            try await self.binder.call(code: Code.checkService, interface: IServiceManagerAndroid14.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+            try await self.binder.call(code: Code.checkService, interface: IServiceManagerAndroid14.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
-            } result: { (_reply: inout Parcel) throws -> (any IBinder)? in try _reply.readAIDLBinder() }
+            } result: { (_reply: inout Parcel) throws(ParcelError) -> (any IBinder)? in try _reply.readAIDLBinder() }
         }
 
         public func addService(name: String, service: any IBinder, allowIsolated: Bool, dumpPriority: Int32) async throws {
-            try await self.binder.call(code: Code.addService, interface: IServiceManagerAndroid14.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+            try await self.binder.call(code: Code.addService, interface: IServiceManagerAndroid14.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
                 _request.writeStrongBinder(service)
                 _request.writeBool(allowIsolated)
@@ -190,57 +190,57 @@ public enum IServiceManagerAndroid14 {
         }
 
         public func listServices(dumpPriority: Int32) async throws -> [String] {
-            try await self.binder.call(code: Code.listServices, interface: IServiceManagerAndroid14.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+            try await self.binder.call(code: Code.listServices, interface: IServiceManagerAndroid14.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeInteger(dumpPriority)
-            } result: { (_reply: inout Parcel) throws -> [String] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readString16() } }
+            } result: { (_reply: inout Parcel) throws(ParcelError) -> [String] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readString16() } }
         }
 
         public func registerForNotifications(name: String, callback: any IServiceCallback.Service) async throws {
-            try await self.binder.call(code: Code.registerForNotifications, interface: IServiceManagerAndroid14.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+            try await self.binder.call(code: Code.registerForNotifications, interface: IServiceManagerAndroid14.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
                 _request.writeStrongBinder(IServiceCallback.Stub.binder(for: callback))
             } result: { _ in }
         }
 
         public func unregisterForNotifications(name: String, callback: any IServiceCallback.Service) async throws {
-            try await self.binder.call(code: Code.unregisterForNotifications, interface: IServiceManagerAndroid14.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+            try await self.binder.call(code: Code.unregisterForNotifications, interface: IServiceManagerAndroid14.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
                 _request.writeStrongBinder(IServiceCallback.Stub.binder(for: callback))
             } result: { _ in }
         }
 
         public func isDeclared(name: String) async throws -> Bool {
-            try await self.binder.call(code: Code.isDeclared, interface: IServiceManagerAndroid14.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+            try await self.binder.call(code: Code.isDeclared, interface: IServiceManagerAndroid14.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
-            } result: { (_reply: inout Parcel) throws -> Bool in try _reply.readBool() }
+            } result: { (_reply: inout Parcel) throws(ParcelError) -> Bool in try _reply.readBool() }
         }
 
         public func getDeclaredInstances(iface: String) async throws -> [String] {
-            try await self.binder.call(code: Code.getDeclaredInstances, interface: IServiceManagerAndroid14.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+            try await self.binder.call(code: Code.getDeclaredInstances, interface: IServiceManagerAndroid14.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(iface)
-            } result: { (_reply: inout Parcel) throws -> [String] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readString16() } }
+            } result: { (_reply: inout Parcel) throws(ParcelError) -> [String] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readString16() } }
         }
 
         public func updatableViaApex(name: String) async throws -> String? {
-            try await self.binder.call(code: Code.updatableViaApex, interface: IServiceManagerAndroid14.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+            try await self.binder.call(code: Code.updatableViaApex, interface: IServiceManagerAndroid14.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
-            } result: { (_reply: inout Parcel) throws -> String? in try _reply.readNullableString16() }
+            } result: { (_reply: inout Parcel) throws(ParcelError) -> String? in try _reply.readNullableString16() }
         }
 
         public func getUpdatableNames(apexName: String) async throws -> [String] {
-            try await self.binder.call(code: Code.getUpdatableNames, interface: IServiceManagerAndroid14.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+            try await self.binder.call(code: Code.getUpdatableNames, interface: IServiceManagerAndroid14.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(apexName)
-            } result: { (_reply: inout Parcel) throws -> [String] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readString16() } }
+            } result: { (_reply: inout Parcel) throws(ParcelError) -> [String] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readString16() } }
         }
 
         public func getConnectionInfo(name: String) async throws -> ConnectionInfo? {
-            try await self.binder.call(code: Code.getConnectionInfo, interface: IServiceManagerAndroid14.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+            try await self.binder.call(code: Code.getConnectionInfo, interface: IServiceManagerAndroid14.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
-            } result: { (_reply: inout Parcel) throws -> ConnectionInfo? in try _reply.readNullableParcelable(ConnectionInfo.self) }
+            } result: { (_reply: inout Parcel) throws(ParcelError) -> ConnectionInfo? in try _reply.readNullableParcelable(ConnectionInfo.self) }
         }
 
         public func registerClientCallback(name: String, service: any IBinder, callback: any IClientCallback.Service) async throws {
-            try await self.binder.call(code: Code.registerClientCallback, interface: IServiceManagerAndroid14.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+            try await self.binder.call(code: Code.registerClientCallback, interface: IServiceManagerAndroid14.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
                 _request.writeStrongBinder(service)
                 _request.writeStrongBinder(IClientCallback.Stub.binder(for: callback))
@@ -248,14 +248,14 @@ public enum IServiceManagerAndroid14 {
         }
 
         public func tryUnregisterService(name: String, service: any IBinder) async throws {
-            try await self.binder.call(code: Code.tryUnregisterService, interface: IServiceManagerAndroid14.encodedDescriptor, flags: []) { (_request: inout Parcel) throws in
+            try await self.binder.call(code: Code.tryUnregisterService, interface: IServiceManagerAndroid14.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
                 _request.writeStrongBinder(service)
             } result: { _ in }
         }
 
         public func getServiceDebugInfo() async throws -> [ServiceDebugInfo] {
-            try await self.binder.call(code: Code.getServiceDebugInfo, interface: IServiceManagerAndroid14.encodedDescriptor, flags: []) { _ in } result: { (_reply: inout Parcel) throws -> [ServiceDebugInfo] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readParcelable(ServiceDebugInfo.self) } }
+            try await self.binder.call(code: Code.getServiceDebugInfo, interface: IServiceManagerAndroid14.encodedDescriptor, flags: []) { _ in } result: { (_reply: inout Parcel) throws(ParcelError) -> [ServiceDebugInfo] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readParcelable(ServiceDebugInfo.self) } }
         }
     }
 
