@@ -66,12 +66,15 @@ struct CalculatorCommand: AsyncParsableCommand {
                 let process = try options.open()
                 let manager = try ServiceManager(process: process)
                 try manager.addService(options.name, ICalculator.Stub(Calculator(process: process)))
-                print("calculator: registered as '\(options.name)' by pid \(getpid()), uid \(geteuid()), speaking \(process.release)")
-                fflush(nil)
-                // Serves until SIGTERM or SIGINT, then stops its loopers (swift-service-lifecycle).
+                // Serves until SIGTERM or SIGINT, then stops its loopers (swift-service-lifecycle);
+                // says it is registered once it serves and the signals are trapped.
+                let announcement = "calculator: registered as '\(options.name)' by pid \(getpid()), uid \(geteuid()), speaking \(process.release)"
+                let loopers = BinderThreadPoolService(process: process) {
+                    print(announcement)
+                    fflush(nil)
+                }
                 let group = ServiceGroup(
-                    services: [BinderThreadPoolService(process: process)], gracefulShutdownSignals: [.sigterm, .sigint],
-                    logger: Logger(label: "calculator"))
+                    services: [loopers], gracefulShutdownSignals: [.sigterm, .sigint], logger: Logger(label: "calculator"))
                 try await group.run()
             } catch {
                 print("calculator: \(error)")

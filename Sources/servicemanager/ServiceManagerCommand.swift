@@ -96,15 +96,13 @@ struct ServiceManagerCommand: AsyncParsableCommand {
         service.startClientCallbackTimer()
         // The loopers serve until SIGTERM or SIGINT, then stop and are joined
         // (swift-service-lifecycle).
-        let group = ServiceGroup(
-            services: [BinderThreadPoolService(process: process)], gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger)
-        logger.info(
-            "ready",
-            metadata: [
-                "binder.device": "\(device)", "android.release": "\(process.release.release)",
-                "android.release.source": "\(releaseSource)",
-            ])
+        // Ready once the loopers serve and the signals are trapped.
+        let metadata: Logger.Metadata = [
+            "binder.device": "\(device)", "android.release": "\(process.release.release)",
+            "android.release.source": "\(releaseSource)",
+        ]
+        let loopers = BinderThreadPoolService(process: process) { logger.info("ready", metadata: metadata) }
+        let group = ServiceGroup(services: [loopers], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
 
         try await group.run()
         logger.info("shut down")

@@ -182,7 +182,20 @@ import Glibc
     }
 
     final class AsyncCallback: IServiceCallback.AsyncService, @unchecked Sendable {
-        func onRegistration(name: String, binder: any IBinder, context: CallContext) async throws {}
+        let contexts = Mutex<[CallContext]>([])
+        func onRegistration(name: String, binder: any IBinder, context: CallContext) async throws {
+            contexts.withLock { $0.append(context) }
+        }
+    }
+
+    /// Called in place from this process, an async service is told its caller is this process
+    /// (not pid 0 and euid 0, which a service could take for root).
+    @Test func aLocalCallerIsThisProcess() async throws {
+        let service = AsyncCallback()
+        try await IServiceCallback.AsyncProxy(service.asBinder()).onRegistration(name: "local", binder: service.asBinder())
+        let context = try #require(service.contexts.withLock { $0.first })
+        #expect(context.caller.pid == getpid() && context.caller.euid == geteuid())
+        #expect(context.isOneway)
     }
 
     @Test func anAsyncServiceHasOneStubAndPassesAsAnInterfaceValue() throws {

@@ -64,6 +64,27 @@ import Testing
         #expect(threads.stop(timeout: .seconds(5)) == 0)
     }
 
+    /// Two calls handed over back to back while one thread is idle get two threads: the
+    /// first here waits for the second (it would wait forever queued behind it).
+    @Test func callsOutnumberingIdleThreadsGetThreadsOfTheirOwn() async throws {
+        let threads = CallThreads(name: "test", limit: 2)
+        #expect(try await threads.run { 1 } == 1)  // one thread, idle again
+        let second = Waiter<Bool>()
+        let outcome = try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                async let first: Bool = threads.run { second.wait(timeout: .seconds(20)) ?? false }
+                async let other: Bool = threads.run { second.fulfill(true); return true }
+                let (a, b) = try await (first, other)
+                return a && b
+            }
+            let result = try await group.next() ?? false
+            group.cancelAll()
+            return result
+        }
+        #expect(outcome)
+        #expect(threads.stop(timeout: .seconds(5)) == 0)
+    }
+
     @Test func aCancelledCallThatHasNotStartedIsNeverMade() async throws {
         let threads = CallThreads(name: "test", limit: 1)
         let gate = Gate()

@@ -16,8 +16,14 @@ extension IBinder {
     /// - Throws: `CancellationError` at once when the task is cancelled (a call already sent
     ///   still ends on its thread, and its reply is freed there).
     public func transact(code: UInt32, data: consuming Parcel, flags: TransactionFlags = []) async throws -> Parcel {
-        guard let proxy = self as? BinderProxy else { return try transactInPlace(code: code, data: data, flags: flags) }
         let request = ParcelBox(data)
+        guard let proxy = self as? BinderProxy else {
+            // A local object answers on a thread of its own too: its handler may block, or be an
+            // async method whose looper waits for its task.
+            return try await CallThreads.forLocalObjects.run {
+                ParcelBox(try self.transactInPlace(code: code, data: request.take(), flags: flags))
+            }.take()
+        }
         return try await proxy.process.runBlockingCall {
             ParcelBox(try proxy.transact(code: code, data: request.take(), flags: flags))
         }.take()
@@ -36,7 +42,9 @@ extension IBinder {
         result: @escaping @Sendable (inout Parcel) throws(ParcelError) -> Result
     ) async throws -> Result {
         guard let proxy = self as? BinderProxy else {
-            return try callInPlace(code: code, interface: interface, flags: flags, arguments: arguments, result: result)
+            return try await CallThreads.forLocalObjects.run {
+                try self.callInPlace(code: code, interface: interface, flags: flags, arguments: arguments, result: result)
+            }
         }
         return try await proxy.process.runBlockingCall {
             try proxy.call(code: code, interface: interface, flags: flags, arguments: arguments, result: result)
@@ -50,7 +58,9 @@ extension IBinder {
         arguments: @escaping @Sendable (inout Parcel) throws(ParcelError) -> Void
     ) async throws {
         guard let proxy = self as? BinderProxy else {
-            return try callOnewayInPlace(code: code, interface: interface, flags: flags, arguments: arguments)
+            return try await CallThreads.forLocalObjects.run {
+                try self.callOnewayInPlace(code: code, interface: interface, flags: flags, arguments: arguments)
+            }
         }
         try await proxy.process.runBlockingCall {
             try proxy.callOneway(code: code, interface: interface, flags: flags, arguments: arguments)
@@ -128,13 +138,19 @@ final class ServingLooper: @unchecked Sendable {
     }
 
     /// On the looper: runs the jobs handed to it until ``finish()``.
+    ///
+    /// Before it waits, and after each job, the looper writes what it queued (the references of
+    /// the proxies it read, the frees of the replies it read): the task may drop those proxies on
+    /// another thread at any time, and their releases must not reach the kernel first.
     func serveUntilFinished() {
+        ThreadStateKey.flushCurrentThread()
         lock.lock()
         while true {
             if !jobs.isEmpty {
                 let job = jobs.removeFirst()
                 lock.unlock()
                 job()
+                ThreadStateKey.flushCurrentThread()
                 lock.lock()
                 continue
             }
@@ -178,8 +194,9 @@ extension BinderObject {
     public func serveAsync<Value: Sendable>(
         code: UInt32, flags: TransactionFlags, _ method: @escaping @Sendable (CallContext) async throws -> Value
     ) throws -> Value {
-        let caller = ThreadStateKey.currentCaller()
-            ?? CallerIdentity(pid: 0, euid: 0, securityContext: nil, flags: flags)
+        // A call from this process itself (a local object called in place) is this process's.
+        var caller = ThreadStateKey.currentCaller() ?? CallerIdentity.ownProcess
+        if ThreadStateKey.currentCaller() == nil { caller.flags = flags }
         let context = CallContext(caller: caller, code: code)
         let looper = ServingLooper()
         let outcome = Mutex<Result<Value, any Error>?>(nil)

@@ -448,6 +448,15 @@ final class ThreadStateKey: @unchecked Sendable {
         return key
     }()
 
+    /// Writes the commands this thread has queued, on every device it uses: a looper waiting
+    /// for an async method (``ServingLooper``) must not hold back reference counts or buffer
+    /// frees while the method's task acts on the same references from other threads.
+    static func flushCurrentThread() {
+        guard let raw = pthread_getspecific(sharedKey) else { return }
+        let states = Unmanaged<States>.fromOpaque(raw).takeUnretainedValue()
+        for state in states.byProcess.values where state.lifetime.isOpen { try? state.flush() }
+    }
+
     /// The caller the current thread is serving, on whichever device.
     static func currentCaller() -> CallerIdentity? {
         guard let raw = pthread_getspecific(sharedKey) else { return nil }

@@ -21,6 +21,10 @@ import Glibc
 /// - ``stop(timeout:)`` (the process's shutdown) fails the calls still waiting with
 ///   ``BinderError/shutDown`` and waits for the threads to finish the calls they are making.
 package final class CallThreads: @unchecked Sendable {
+    /// The threads async code calls local objects on (in place, without the driver): their
+    /// handlers may block, or be async methods whose looper waits for their task.
+    static let forLocalObjects = CallThreads(name: "local", limit: 4)
+
     /// The most threads this process makes blocking calls on at once.
     package let limit: Int
     private let name: String
@@ -68,7 +72,9 @@ package final class CallThreads: @unchecked Sendable {
             return
         }
         queue.append(job)
-        let spawn = idle == 0 && threads < limit
+        // A thread more while the calls waiting outnumber the idle threads (an idle thread
+        // signalled but not yet awake still counts as idle, and takes one call).
+        let spawn = queue.count - queueStart > idle && threads < limit
         if spawn {
             threads += 1
             sequence += 1

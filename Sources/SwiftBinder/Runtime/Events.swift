@@ -60,12 +60,17 @@ extension ServiceManager {
             try await process.runBlockingCall { try self.getServiceOnce(name) }
         }
         if let service = try await lookUp() { return service }
+        let deadline = ContinuousClock.now + timeout
         if release == .android10 {
             // No notifications there: libbinder polls.
-            return try await process.runBlockingCall { try self.getService(name, timeout: timeout) }
+            while ContinuousClock.now < deadline {
+                try await Task.sleep(for: min(deadline - ContinuousClock.now, .seconds(1)))
+                if let service = try await lookUp() { return service }
+            }
+            return nil
         }
-        let announced = try registrations(of: name)
-        let deadline = ContinuousClock.now + timeout
+        // Registering is a binder call too: made off Swift's pool.
+        let announced = try await process.runBlockingCall { try self.registrations(of: name) }
         return try await withThrowingTaskGroup(of: (any IBinder)?.self) { group in
             group.addTask {
                 for await service in announced { return service }
@@ -80,7 +85,10 @@ extension ServiceManager {
                 }
             }
             defer { group.cancelAll() }
-            return try await group.next() ?? nil
+            let found = try await group.next() ?? nil
+            // A cancelled wait ends the announcements too: it is a cancellation, not a timeout.
+            if found == nil { try Task.checkCancellation() }
+            return found
         }
     }
 }

@@ -20,14 +20,19 @@ public struct BinderThreadPoolService: ServiceLifecycle.Service {
     public let process: BinderProcess
     /// How long loopers still serving a call may take to finish it at shutdown.
     public var shutdownTimeout: Duration
+    /// Called once the loopers serve, and the group's signal handling is in place: where a
+    /// daemon says it is ready (a signal before that would end it abruptly).
+    public var onReady: @Sendable () -> Void
 
-    public init(process: BinderProcess, shutdownTimeout: Duration = .seconds(10)) {
+    public init(process: BinderProcess, shutdownTimeout: Duration = .seconds(10), onReady: @escaping @Sendable () -> Void = {}) {
         self.process = process
         self.shutdownTimeout = shutdownTimeout
+        self.onReady = onReady
     }
 
     public func run() async throws {
         process.startThreadPool()
+        onReady()
         // Returns when the group shuts down gracefully; throws when the task is cancelled.
         try? await gracefulShutdown()
         let process = self.process
