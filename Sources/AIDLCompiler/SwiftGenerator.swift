@@ -15,6 +15,17 @@ public struct SwiftGenerator {
     /// shadowed inside a generated interface (a union named `Service`, say). In SwiftBinder
     /// itself the runtime is not imported.
     public var moduleName: String?
+    /// Set while writing the async side of an interface (`AsyncService`, `AsyncStub`,
+    /// `AsyncProxy`): interface values there are `AsyncProxy`s, whose calls suspend, not the
+    /// sync `Service`, whose calls would block a thread of Swift's pool.
+    private var asyncInterfaces = false
+
+    /// This generator with interface values as `AsyncProxy`s.
+    private var async: SwiftGenerator {
+        var generator = self
+        generator.asyncInterfaces = true
+        return generator
+    }
 
     /// Names every generated interface declares inside itself.
     private static let interfaceMemberNames: Set<String> = ["Service", "Proxy", "AsyncProxy", "Stub", "Code", "descriptor", "cache"]
@@ -46,7 +57,19 @@ public struct SwiftGenerator {
             out.close("}")
             out.close("}")
             out.line("")
+            out.open("extension \(name).Service {")
+            out.line("/// This value where async code wants the interface (an `AsyncProxy` argument).")
+            out.open("public var asAsyncProxy: \(name).AsyncProxy {")
+            out.line("\(name).AsyncProxy(asBinder())")
+            out.close("}")
+            out.close("}")
+            out.line("")
             out.open("extension \(name).AsyncService {")
+            out.line("/// This service where async code wants the interface (an `AsyncProxy` argument).")
+            out.open("public var asAsyncProxy: \(name).AsyncProxy {")
+            out.line("\(name).AsyncProxy(asBinder())")
+            out.close("}")
+            out.line("")
             out.line("/// The binder of this service: the one `AsyncStub` that serves it.")
             out.open("public func asBinder() -> any IBinder {")
             out.line("\(name).AsyncStub.binder(for: self)")
@@ -501,7 +524,7 @@ public struct SwiftGenerator {
         out.line("/// The methods as async functions, each told about the call it serves: implement it to serve")
         out.line("/// the interface from async code (wrapped in `AsyncStub`).")
         out.open("public protocol AsyncService: AnyObject, Sendable {")
-        for info in infos { out.line(asyncSignature(info) + " async throws" + returnClause(info)) }
+        for info in infos { out.line(async.asyncSignature(info) + " async throws" + async.returnClause(info)) }
         out.close("}")
 
         // Proxy
@@ -540,7 +563,7 @@ public struct SwiftGenerator {
         out.line("public init(_ binder: any IBinder) { self.binder = binder }")
         for info in infos {
             out.line("")
-            asyncProxyMethod(info, interfaceName: name, flags: flags, &out)
+            async.asyncProxyMethod(info, interfaceName: name, flags: flags, &out)
         }
         if interfaceVersion != nil {
             out.line("")
@@ -599,7 +622,7 @@ public struct SwiftGenerator {
             out.line("public override var stability: StabilityLevel? { .vintf }")
         }
         out.line("")
-        stubDispatch(infos, interfaceName: name, isAsync: true, &out)
+        async.stubDispatch(infos, interfaceName: name, isAsync: true, &out)
         out.close("}")
 
         out.line("")
@@ -950,7 +973,7 @@ public struct SwiftGenerator {
         case .list(let element), .array(let element, _): base = "[\(arrayElementType(element))]"
         case .declared(let symbol, let arguments):
             if case .interface = symbol.declaration.kind {
-                base = "any \(typeName(symbol)).Service"
+                base = asyncInterfaces ? "\(typeName(symbol)).AsyncProxy" : "any \(typeName(symbol)).Service"
             } else {
                 base = typeName(symbol) + genericArguments(arguments)
             }
@@ -1016,6 +1039,9 @@ public struct SwiftGenerator {
         case .declared(let symbol, _):
             switch symbol.declaration.kind {
             case .interface:
+                if asyncInterfaces {
+                    return nullable ? "\(parcel).writeStrongBinder(\(value)?.binder)" : "\(parcel).writeStrongBinder(\(value).binder)"
+                }
                 let binder = "\(typeName(symbol)).Stub.binder(for:)"
                 return nullable
                     ? "\(parcel).writeStrongBinder(\(value).map(\(binder)))" : "\(parcel).writeStrongBinder(\(typeName(symbol)).Stub.binder(for: \(value)))"
@@ -1069,7 +1095,8 @@ public struct SwiftGenerator {
             switch symbol.declaration.kind {
             case .interface:
                 let binder = nullable ? "try \(parcel).readAIDLBinder()" : read(.binder, nullable: false, parcel: parcel)
-                return nullable ? "(\(binder)).map { \(typeName(symbol)).asInterface($0) }" : "\(typeName(symbol)).asInterface(\(binder))"
+                let make = asyncInterfaces ? "\(typeName(symbol)).AsyncProxy" : "\(typeName(symbol)).asInterface"
+                return nullable ? "(\(binder)).map { \(make)($0) }" : "\(make)(\(binder))"
             case .enumeration: return "try \(parcel).readEnum(\(swiftName).self)"
             case .parcelable, .union:
                 return nullable ? "try \(parcel).readNullableParcelable(\(swiftName).self)" : "try \(parcel).readParcelable(\(swiftName).self)"

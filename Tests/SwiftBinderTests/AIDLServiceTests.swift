@@ -213,7 +213,7 @@ import Glibc
         let setup = try Setup("aidl-async-serve", asyncCallThreads: 2)
         let service = ITestService.AsyncProxy(try setup.process.contextObject)
         let callback = EchoingCallback(service: service)
-        let asCallback = callback.asService
+        let asCallback = callback.asAsyncProxy
         let names = try await withThrowingTaskGroup(of: String.self) { group in
             for _ in 0..<8 { group.addTask { try await service.CallbackName(callback: asCallback) } }
             return try await group.reduce(into: []) { $0.append($1) }

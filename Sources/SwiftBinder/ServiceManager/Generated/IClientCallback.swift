@@ -140,7 +140,19 @@ extension IClientCallback.Service {
     }
 }
 
+extension IClientCallback.Service {
+    /// This value where async code wants the interface (an `AsyncProxy` argument).
+    public var asAsyncProxy: IClientCallback.AsyncProxy {
+        IClientCallback.AsyncProxy(asBinder())
+    }
+}
+
 extension IClientCallback.AsyncService {
+    /// This service where async code wants the interface (an `AsyncProxy` argument).
+    public var asAsyncProxy: IClientCallback.AsyncProxy {
+        IClientCallback.AsyncProxy(asBinder())
+    }
+
     /// The binder of this service: the one `AsyncStub` that serves it.
     public func asBinder() -> any IBinder {
         IClientCallback.AsyncStub.binder(for: self)

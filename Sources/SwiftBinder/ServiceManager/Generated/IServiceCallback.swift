@@ -140,7 +140,19 @@ extension IServiceCallback.Service {
     }
 }
 
+extension IServiceCallback.Service {
+    /// This value where async code wants the interface (an `AsyncProxy` argument).
+    public var asAsyncProxy: IServiceCallback.AsyncProxy {
+        IServiceCallback.AsyncProxy(asBinder())
+    }
+}
+
 extension IServiceCallback.AsyncService {
+    /// This service where async code wants the interface (an `AsyncProxy` argument).
+    public var asAsyncProxy: IServiceCallback.AsyncProxy {
+        IServiceCallback.AsyncProxy(asBinder())
+    }
+
     /// The binder of this service: the one `AsyncStub` that serves it.
     public func asBinder() -> any IBinder {
         IServiceCallback.AsyncStub.binder(for: self)

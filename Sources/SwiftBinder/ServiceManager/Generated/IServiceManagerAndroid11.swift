@@ -41,10 +41,10 @@ public enum IServiceManagerAndroid11 {
         func checkService(name: String, context: CallContext) async throws -> (any IBinder)?
         func addService(name: String, service: any IBinder, allowIsolated: Bool, dumpPriority: Int32, context: CallContext) async throws
         func listServices(dumpPriority: Int32, context: CallContext) async throws -> [String]
-        func registerForNotifications(name: String, callback: any IServiceCallback.Service, context: CallContext) async throws
-        func unregisterForNotifications(name: String, callback: any IServiceCallback.Service, context: CallContext) async throws
+        func registerForNotifications(name: String, callback: IServiceCallback.AsyncProxy, context: CallContext) async throws
+        func unregisterForNotifications(name: String, callback: IServiceCallback.AsyncProxy, context: CallContext) async throws
         func isDeclared(name: String, context: CallContext) async throws -> Bool
-        func registerClientCallback(name: String, service: any IBinder, callback: any IClientCallback.Service, context: CallContext) async throws
+        func registerClientCallback(name: String, service: any IBinder, callback: IClientCallback.AsyncProxy, context: CallContext) async throws
         func tryUnregisterService(name: String, service: any IBinder, context: CallContext) async throws
     }
 
@@ -152,17 +152,17 @@ public enum IServiceManagerAndroid11 {
             } result: { (_reply: inout Parcel) throws(ParcelError) -> [String] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readString16() } }
         }
 
-        public func registerForNotifications(name: String, callback: any IServiceCallback.Service) async throws {
+        public func registerForNotifications(name: String, callback: IServiceCallback.AsyncProxy) async throws {
             try await self.binder.call(code: Code.registerForNotifications, interface: IServiceManagerAndroid11.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
-                _request.writeStrongBinder(IServiceCallback.Stub.binder(for: callback))
+                _request.writeStrongBinder(callback.binder)
             } result: { _ in }
         }
 
-        public func unregisterForNotifications(name: String, callback: any IServiceCallback.Service) async throws {
+        public func unregisterForNotifications(name: String, callback: IServiceCallback.AsyncProxy) async throws {
             try await self.binder.call(code: Code.unregisterForNotifications, interface: IServiceManagerAndroid11.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
-                _request.writeStrongBinder(IServiceCallback.Stub.binder(for: callback))
+                _request.writeStrongBinder(callback.binder)
             } result: { _ in }
         }
 
@@ -172,11 +172,11 @@ public enum IServiceManagerAndroid11 {
             } result: { (_reply: inout Parcel) throws(ParcelError) -> Bool in try _reply.readBool() }
         }
 
-        public func registerClientCallback(name: String, service: any IBinder, callback: any IClientCallback.Service) async throws {
+        public func registerClientCallback(name: String, service: any IBinder, callback: IClientCallback.AsyncProxy) async throws {
             try await self.binder.call(code: Code.registerClientCallback, interface: IServiceManagerAndroid11.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
                 _request.writeStrongBinder(service)
-                _request.writeStrongBinder(IClientCallback.Stub.binder(for: callback))
+                _request.writeStrongBinder(callback.binder)
             } result: { _ in }
         }
 
@@ -434,7 +434,7 @@ public enum IServiceManagerAndroid11 {
             case Code.registerForNotifications:
                 try data.checkInterfaceToken(IServiceManagerAndroid11.encodedDescriptor)
                 let _name = try data.readString16()
-                let _callback = IServiceCallback.asInterface(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
+                let _callback = IServiceCallback.AsyncProxy(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
                 try data.finishAIDLRequest()
                 do {
                     try serveAsync(code: code, flags: flags) { [self, _name, _callback] context in
@@ -450,7 +450,7 @@ public enum IServiceManagerAndroid11 {
             case Code.unregisterForNotifications:
                 try data.checkInterfaceToken(IServiceManagerAndroid11.encodedDescriptor)
                 let _name = try data.readString16()
-                let _callback = IServiceCallback.asInterface(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
+                let _callback = IServiceCallback.AsyncProxy(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
                 try data.finishAIDLRequest()
                 do {
                     try serveAsync(code: code, flags: flags) { [self, _name, _callback] context in
@@ -483,7 +483,7 @@ public enum IServiceManagerAndroid11 {
                 try data.checkInterfaceToken(IServiceManagerAndroid11.encodedDescriptor)
                 let _name = try data.readString16()
                 let _service = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
-                let _callback = IClientCallback.asInterface(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
+                let _callback = IClientCallback.AsyncProxy(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
                 try data.finishAIDLRequest()
                 do {
                     try serveAsync(code: code, flags: flags) { [self, _name, _service, _callback] context in
@@ -536,7 +536,19 @@ extension IServiceManagerAndroid11.Service {
     }
 }
 
+extension IServiceManagerAndroid11.Service {
+    /// This value where async code wants the interface (an `AsyncProxy` argument).
+    public var asAsyncProxy: IServiceManagerAndroid11.AsyncProxy {
+        IServiceManagerAndroid11.AsyncProxy(asBinder())
+    }
+}
+
 extension IServiceManagerAndroid11.AsyncService {
+    /// This service where async code wants the interface (an `AsyncProxy` argument).
+    public var asAsyncProxy: IServiceManagerAndroid11.AsyncProxy {
+        IServiceManagerAndroid11.AsyncProxy(asBinder())
+    }
+
     /// The binder of this service: the one `AsyncStub` that serves it.
     public func asBinder() -> any IBinder {
         IServiceManagerAndroid11.AsyncStub.binder(for: self)

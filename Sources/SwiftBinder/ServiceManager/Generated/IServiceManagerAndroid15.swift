@@ -54,14 +54,14 @@ public enum IServiceManagerAndroid15 {
         func checkService(name: String, context: CallContext) async throws -> SwiftBinder.Service
         func addService(name: String, service: any IBinder, allowIsolated: Bool, dumpPriority: Int32, context: CallContext) async throws
         func listServices(dumpPriority: Int32, context: CallContext) async throws -> [String]
-        func registerForNotifications(name: String, callback: any IServiceCallback.Service, context: CallContext) async throws
-        func unregisterForNotifications(name: String, callback: any IServiceCallback.Service, context: CallContext) async throws
+        func registerForNotifications(name: String, callback: IServiceCallback.AsyncProxy, context: CallContext) async throws
+        func unregisterForNotifications(name: String, callback: IServiceCallback.AsyncProxy, context: CallContext) async throws
         func isDeclared(name: String, context: CallContext) async throws -> Bool
         func getDeclaredInstances(iface: String, context: CallContext) async throws -> [String]
         func updatableViaApex(name: String, context: CallContext) async throws -> String?
         func getUpdatableNames(apexName: String, context: CallContext) async throws -> [String]
         func getConnectionInfo(name: String, context: CallContext) async throws -> ConnectionInfo?
-        func registerClientCallback(name: String, service: any IBinder, callback: any IClientCallback.Service, context: CallContext) async throws
+        func registerClientCallback(name: String, service: any IBinder, callback: IClientCallback.AsyncProxy, context: CallContext) async throws
         func tryUnregisterService(name: String, service: any IBinder, context: CallContext) async throws
         func getServiceDebugInfo(context: CallContext) async throws -> [ServiceDebugInfo]
     }
@@ -210,17 +210,17 @@ public enum IServiceManagerAndroid15 {
             } result: { (_reply: inout Parcel) throws(ParcelError) -> [String] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readString16() } }
         }
 
-        public func registerForNotifications(name: String, callback: any IServiceCallback.Service) async throws {
+        public func registerForNotifications(name: String, callback: IServiceCallback.AsyncProxy) async throws {
             try await self.binder.call(code: Code.registerForNotifications, interface: IServiceManagerAndroid15.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
-                _request.writeStrongBinder(IServiceCallback.Stub.binder(for: callback))
+                _request.writeStrongBinder(callback.binder)
             } result: { _ in }
         }
 
-        public func unregisterForNotifications(name: String, callback: any IServiceCallback.Service) async throws {
+        public func unregisterForNotifications(name: String, callback: IServiceCallback.AsyncProxy) async throws {
             try await self.binder.call(code: Code.unregisterForNotifications, interface: IServiceManagerAndroid15.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
-                _request.writeStrongBinder(IServiceCallback.Stub.binder(for: callback))
+                _request.writeStrongBinder(callback.binder)
             } result: { _ in }
         }
 
@@ -254,11 +254,11 @@ public enum IServiceManagerAndroid15 {
             } result: { (_reply: inout Parcel) throws(ParcelError) -> ConnectionInfo? in try _reply.readNullableParcelable(ConnectionInfo.self) }
         }
 
-        public func registerClientCallback(name: String, service: any IBinder, callback: any IClientCallback.Service) async throws {
+        public func registerClientCallback(name: String, service: any IBinder, callback: IClientCallback.AsyncProxy) async throws {
             try await self.binder.call(code: Code.registerClientCallback, interface: IServiceManagerAndroid15.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
                 _request.writeString16(name)
                 _request.writeStrongBinder(service)
-                _request.writeStrongBinder(IClientCallback.Stub.binder(for: callback))
+                _request.writeStrongBinder(callback.binder)
             } result: { _ in }
         }
 
@@ -618,7 +618,7 @@ public enum IServiceManagerAndroid15 {
             case Code.registerForNotifications:
                 try data.checkInterfaceToken(IServiceManagerAndroid15.encodedDescriptor)
                 let _name = try data.readString16()
-                let _callback = IServiceCallback.asInterface(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
+                let _callback = IServiceCallback.AsyncProxy(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
                 try data.finishAIDLRequest()
                 do {
                     try serveAsync(code: code, flags: flags) { [self, _name, _callback] context in
@@ -634,7 +634,7 @@ public enum IServiceManagerAndroid15 {
             case Code.unregisterForNotifications:
                 try data.checkInterfaceToken(IServiceManagerAndroid15.encodedDescriptor)
                 let _name = try data.readString16()
-                let _callback = IServiceCallback.asInterface(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
+                let _callback = IServiceCallback.AsyncProxy(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
                 try data.finishAIDLRequest()
                 do {
                     try serveAsync(code: code, flags: flags) { [self, _name, _callback] context in
@@ -731,7 +731,7 @@ public enum IServiceManagerAndroid15 {
                 try data.checkInterfaceToken(IServiceManagerAndroid15.encodedDescriptor)
                 let _name = try data.readString16()
                 let _service = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
-                let _callback = IClientCallback.asInterface(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
+                let _callback = IClientCallback.AsyncProxy(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
                 try data.finishAIDLRequest()
                 do {
                     try serveAsync(code: code, flags: flags) { [self, _name, _service, _callback] context in
@@ -798,7 +798,19 @@ extension IServiceManagerAndroid15.Service {
     }
 }
 
+extension IServiceManagerAndroid15.Service {
+    /// This value where async code wants the interface (an `AsyncProxy` argument).
+    public var asAsyncProxy: IServiceManagerAndroid15.AsyncProxy {
+        IServiceManagerAndroid15.AsyncProxy(asBinder())
+    }
+}
+
 extension IServiceManagerAndroid15.AsyncService {
+    /// This service where async code wants the interface (an `AsyncProxy` argument).
+    public var asAsyncProxy: IServiceManagerAndroid15.AsyncProxy {
+        IServiceManagerAndroid15.AsyncProxy(asBinder())
+    }
+
     /// The binder of this service: the one `AsyncStub` that serves it.
     public func asBinder() -> any IBinder {
         IServiceManagerAndroid15.AsyncStub.binder(for: self)
