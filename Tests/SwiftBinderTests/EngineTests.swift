@@ -447,6 +447,37 @@ import Glibc
         #expect(!proxy.isAlive)
     }
 
+    /// An async method still running when the process shuts down is cancelled, so its looper
+    /// stops and is joined (it would otherwise wait for the method forever).
+    @Test func shutdownCancelsAsyncMethodsInProgress() throws {
+        final class Waiting: AsyncBinderObject, @unchecked Sendable {
+            let entered = DispatchSemaphore(value: 0)
+            let cancelled = Atomic<Bool>(false)
+            override func handleTransaction(code: UInt32, data: inout Parcel, reply: inout Parcel, flags: TransactionFlags)
+                async throws
+            {
+                entered.signal()
+                do {
+                    try await Task.sleep(for: .seconds(3600))
+                } catch {
+                    cancelled.store(true, ordering: .relaxed)
+                    throw error
+                }
+            }
+        }
+        let driver = ScriptedDriver()
+        let process = try Self.process(driver)
+        let object = Waiting()
+        Self.publish(object)
+        let node = NodeIdentity(pointer: object.nodeID, cookie: object.nodeCookie)
+        driver.enqueue(driver.incoming(to: node, code: 1, Self.bytes(0), flags: [.oneWay]), for: .looper)
+        process.startThreadPool()
+        #expect(object.entered.wait(timeout: .now() + 5) == .success)
+        #expect(process.shutdown(timeout: .seconds(10)) == 0)
+        let cancelled = object.cancelled.load(ordering: .relaxed)
+        #expect(cancelled)
+    }
+
     /// A looper still serving a call when the pool stops is reported, not waited for forever;
     /// the idle ones are woken and joined.
     @Test func shutdownReportsALooperThatDoesNotStop() throws {

@@ -200,7 +200,7 @@ extension BinderObject {
         let context = CallContext(caller: caller, code: code)
         let looper = ServingLooper()
         let outcome = Mutex<Result<Value, any Error>?>(nil)
-        Task {
+        let task = Task {
             let result = await ServingLooper.$current.withValue(looper) {
                 await CallerIdentity.$ofCurrentTask.withValue(caller) {
                     do { return Result<Value, any Error>.success(try await method(context)) } catch { return .failure(error) }
@@ -209,7 +209,12 @@ extension BinderObject {
             outcome.withLock { $0 = result }
             looper.finish()
         }
-        looper.serveUntilFinished()
+        // The serving process cancels the method if it shuts down meanwhile.
+        if let process = ThreadStateKey.currentServingProcess() {
+            process.whileServing(task) { looper.serveUntilFinished() }
+        } else {
+            looper.serveUntilFinished()
+        }
         return try outcome.withLock { $0! }.get()
     }
 }

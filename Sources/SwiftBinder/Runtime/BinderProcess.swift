@@ -50,6 +50,19 @@ public final class BinderProcess: ReceivedBufferOwner, @unchecked Sendable {
     /// kernel takes one per device), read without a lock by every transaction to handle 0.
     private let contextManager = Atomic<Unmanaged<BinderObject>?>(nil)
     private let shuttingDown = Atomic<Bool>(false)
+    /// The tasks of the async methods this process's loopers are serving, cancelled at shutdown
+    /// (a method waiting on something that never comes would keep its looper).
+    let asyncMethods = Mutex<[UInt64: Task<Void, Never>]>([:])
+    private let asyncMethodSequence = Atomic<UInt64>(0)
+
+    /// Records a serving task until `body` returns.
+    func whileServing<R>(_ task: Task<Void, Never>, _ body: () -> R) -> R {
+        let id = asyncMethodSequence.add(1, ordering: .relaxed).newValue
+        asyncMethods.withLock { $0[id] = task }
+        defer { _ = asyncMethods.withLock { $0.removeValue(forKey: id) } }
+        if isShuttingDown { task.cancel() }
+        return body()
+    }
     private let threadStateKey = ThreadStateKey()
     /// Closed in deinit, for thread states that outlive the process.
     let lifetime = ProcessLifetime()
@@ -196,6 +209,8 @@ public final class BinderProcess: ReceivedBufferOwner, @unchecked Sendable {
     @discardableResult
     public func shutdown(timeout: Duration = .seconds(10)) -> Int {
         guard !shuttingDown.exchange(true, ordering: .sequentiallyConsistent) else { return 0 }
+        // Async methods in progress are cancelled, so that their loopers can stop.
+        for task in asyncMethods.withLock({ Array($0.values) }) { task.cancel() }
         let stuck = threadPool.stop(driver: driver, callerIsLooper: threadState().isLooper, timeout: timeout)
         // Async calls still waiting fail with `shutDown`; those being made finish.
         let busyCallThreads = callThreads.stop(timeout: timeout)
@@ -455,6 +470,13 @@ final class ThreadStateKey: @unchecked Sendable {
         guard let raw = pthread_getspecific(sharedKey) else { return }
         let states = Unmanaged<States>.fromOpaque(raw).takeUnretainedValue()
         for state in states.byProcess.values where state.lifetime.isOpen { try? state.flush() }
+    }
+
+    /// The process whose call the current thread is serving, if any.
+    static func currentServingProcess() -> BinderProcess? {
+        guard let raw = pthread_getspecific(sharedKey) else { return nil }
+        let states = Unmanaged<States>.fromOpaque(raw).takeUnretainedValue()
+        return states.byProcess.values.first { $0.servedCaller != nil && $0.lifetime.isOpen }?.process
     }
 
     /// The caller the current thread is serving, on whichever device.

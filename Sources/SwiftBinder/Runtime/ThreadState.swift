@@ -83,6 +83,9 @@ final class ThreadState {
     /// The process, retained (for paths off the per-call ones).
     private var owner: BinderProcess { processReference.takeUnretainedValue() }
 
+    /// The process, for code serving one of its calls on this thread (it is alive meanwhile).
+    var process: BinderProcess { owner }
+
     /// Runs `body` with the process, without retaining it (it is alive: see ``processReference``).
     @inline(__always)
     private func withProcess<R, E: Error>(_ body: (BinderProcess) throws(E) -> R) throws(E) -> R {
