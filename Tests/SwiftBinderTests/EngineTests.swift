@@ -448,15 +448,17 @@ import Glibc
     }
 
     /// An async method still running when the process shuts down is cancelled, so its looper
-    /// stops and is joined (it would otherwise wait for the method forever).
-    @Test func shutdownCancelsAsyncMethodsInProgress() throws {
+    /// stops and is joined (it would otherwise wait for the method forever). The test awaits
+    /// rather than blocks: the method's task needs a thread of Swift's pool, which may have one
+    /// thread only (a 1-vCPU VM).
+    @Test func shutdownCancelsAsyncMethodsInProgress() async throws {
         final class Waiting: AsyncBinderObject, @unchecked Sendable {
-            let entered = DispatchSemaphore(value: 0)
+            let entered = AsyncStream<Void>.makeStream()
             let cancelled = Atomic<Bool>(false)
             override func handleTransaction(code: UInt32, data: inout Parcel, reply: inout Parcel, flags: TransactionFlags)
                 async throws
             {
-                entered.signal()
+                entered.continuation.yield()
                 do {
                     try await Task.sleep(for: .seconds(3600))
                 } catch {
@@ -472,8 +474,13 @@ import Glibc
         let node = NodeIdentity(pointer: object.nodeID, cookie: object.nodeCookie)
         driver.enqueue(driver.incoming(to: node, code: 1, Self.bytes(0), flags: [.oneWay]), for: .looper)
         process.startThreadPool()
-        #expect(object.entered.wait(timeout: .now() + 5) == .success)
-        #expect(process.shutdown(timeout: .seconds(10)) == 0)
+        var iterator = object.entered.stream.makeAsyncIterator()
+        _ = await iterator.next()
+        // Joining the loopers blocks: off Swift's pool, which the method's task needs.
+        let stuck = await withCheckedContinuation { (continuation: CheckedContinuation<Int, Never>) in
+            DispatchQueue(label: "shutdown").async { continuation.resume(returning: process.shutdown(timeout: .seconds(30))) }
+        }
+        #expect(stuck == 0)
         let cancelled = object.cancelled.load(ordering: .relaxed)
         #expect(cancelled)
     }
