@@ -447,6 +447,25 @@ import Glibc
         #expect(!proxy.isAlive)
     }
 
+    /// A death notice that arrives after its proxy was dropped finds no proxy (the registry
+    /// holds proxies unretained; the proxy's deinit detached it) and is still acknowledged.
+    @Test func aDeathNoticeForADroppedProxyFindsNothing() throws {
+        let driver = ScriptedDriver()
+        let process = try Self.process(driver)
+        var cookie: UInt64 = 0
+        do {
+            let proxy = try process.proxy(forHandle: 4)
+            _ = try proxy.linkToDeath { Issue.record("the handler of a dropped proxy ran") }
+            let request = try #require(driver.commands.first { $0.command == .requestDeathNotification })
+            cookie = request.payload.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 4, as: UInt64.self) }
+        }
+        #expect(driver.commands.contains { $0.command == .clearDeathNotification })
+        driver.enqueue(Returns().deadBinder(cookie: cookie), for: .looper)
+        process.startThreadPool()
+        #expect(driver.waitUntil { $0.contains { $0.command == .deadBinderDone && $0.value == cookie } })
+        process.shutdown()
+    }
+
     /// An async method still running when the process shuts down is cancelled, so its looper
     /// stops and is joined (it would otherwise wait for the method forever). The test awaits
     /// rather than blocks: the method's task needs a thread of Swift's pool, which may have one

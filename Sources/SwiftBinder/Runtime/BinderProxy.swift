@@ -26,6 +26,8 @@ public final class BinderProxy: IBinder, @unchecked Sendable {
         var deathCookie: UInt64?
         var freezeHandlers: [UInt64: @Sendable (Bool) -> Void] = [:]
         var freezeCookie: UInt64?
+        /// A notification registry has held this proxy (its entries go in deinit).
+        var registered = false
     }
 
     private let state = Mutex(State())
@@ -43,7 +45,14 @@ public final class BinderProxy: IBinder, @unchecked Sendable {
     }
 
     deinit {
-        let (deathCookie, freezeCookie) = state.withLock { ($0.obituarySent ? nil : $0.deathCookie, $0.freezeCookie) }
+        let (deathCookie, freezeCookie, registered) = state.withLock {
+            ($0.obituarySent ? nil : $0.deathCookie, $0.freezeCookie, $0.registered)
+        }
+        if registered {
+            // The registries hold this proxy unretained: their entries go before its memory does.
+            process.deathNotifications.detach(self)
+            process.freezeNotifications.detach(self)
+        }
         process.proxyReleased(handle: handle, generation: generation, deathCookie: deathCookie, freezeCookie: freezeCookie)
     }
 
@@ -239,6 +248,7 @@ public final class BinderProxy: IBinder, @unchecked Sendable {
         }
         guard let request else { throw .transactionFailed(.deadTarget) }
         if let cookie = request {
+            state.withLock { $0.registered = true }
             process.deathNotifications.register(cookie: cookie, proxy: self)
             let thread = process.threadState()
             thread.out.append(.requestDeathNotification, handle: handle, cookie: cookie)
@@ -315,6 +325,7 @@ public final class BinderProxy: IBinder, @unchecked Sendable {
             return id
         }
         if let cookie = request {
+            state.withLock { $0.registered = true }
             process.freezeNotifications.register(cookie: cookie, proxy: self)
             let thread = process.threadState()
             thread.out.append(.requestFreezeNotification, handle: handle, cookie: cookie)
@@ -355,23 +366,32 @@ public final class BinderProxy: IBinder, @unchecked Sendable {
 
 /// Notification cookies → proxies, until the kernel confirms each notification is cleared.
 /// One registry serves death notifications, another freeze notifications.
+///
+/// It holds proxies unretained (``UnretainedReference``), not `weak`: a weak reference would move
+/// a linked proxy's counts to a side table, and every call on it would then retain and release
+/// it on the runtime's slow path. A proxy's deinit detaches its entries (``detach(_:)``), under
+/// the lock ``proxy(for:)`` loads under.
 final class NotificationRegistry: Sendable {
-    private struct WeakProxy {
-        weak var proxy: BinderProxy?
-    }
-
-    private let registrations = Mutex<[UInt64: WeakProxy]>([:])
+    private let registrations = Mutex<[UInt64: UnretainedReference<BinderProxy>?]>([:])
     private let lastID = Atomic<UInt64>(0)
 
     func nextID() -> UInt64 { lastID.add(1, ordering: .relaxed).newValue }
 
     func register(cookie: UInt64, proxy: BinderProxy) {
-        registrations.withLock { $0[cookie] = WeakProxy(proxy: proxy) }
+        registrations.withLock { $0[cookie] = UnretainedReference(proxy) }
     }
 
     /// The proxy a notification from the driver is about, if it is still alive.
     func proxy(for cookie: UInt64) -> BinderProxy? {
-        registrations.withLock { $0[cookie]?.proxy }
+        registrations.withLock { $0[cookie]??.load() }
+    }
+
+    /// Called by a proxy's deinit: its cookies stay until the kernel confirms them cleared, but
+    /// no longer lead to it.
+    func detach(_ proxy: BinderProxy) {
+        registrations.withLock { registrations in
+            for (cookie, entry) in registrations where entry?.refers(to: proxy) == true { registrations[cookie] = .some(nil) }
+        }
     }
 
     func cleared(cookie: UInt64) {
