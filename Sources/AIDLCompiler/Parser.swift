@@ -2,6 +2,11 @@
 public struct Parser {
     private var tokens: [Token]
     private var position = 0
+    /// How deeply the constant expression being parsed nests (unary operators, parentheses,
+    /// array literals): bounded, as parsing recurses and the input may come from anyone.
+    private var expressionDepth = 0
+    private var declarationDepth = 0
+    static let maximumExpressionDepth = 200
     private let file: String
 
     public init(text: String, file: String) throws(AIDLError) {
@@ -37,6 +42,12 @@ public struct Parser {
     // MARK: - Declarations
 
     private mutating func declaration() throws(AIDLError) -> Declaration {
+        // Types nest in types: bounded too, as parsing (and everything after it) recurses.
+        guard declarationDepth < Self.maximumExpressionDepth else {
+            throw AIDLError(current.location, "declarations nested more than \(Self.maximumExpressionDepth) deep")
+        }
+        declarationDepth += 1
+        defer { declarationDepth -= 1 }
         let annotations = try annotationList()
         var isOneway = false
         if isKeyword("oneway") {
@@ -321,6 +332,11 @@ public struct Parser {
     }
 
     private mutating func unary() throws(AIDLError) -> ConstantExpression {
+        guard expressionDepth < Self.maximumExpressionDepth else {
+            throw AIDLError(current.location, "constant expression nested more than \(Self.maximumExpressionDepth) deep")
+        }
+        expressionDepth += 1
+        defer { expressionDepth -= 1 }
         if case .symbol(let symbol) = current.kind, ["-", "+", "!", "~"].contains(symbol) {
             let location = current.location
             advance()

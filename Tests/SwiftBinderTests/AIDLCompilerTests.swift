@@ -156,6 +156,19 @@ import Glibc
         }
     }
 
+    /// Nesting deep enough to exhaust the stack (found by the aidl fuzzer: `{{{{…` in a
+    /// constant) is refused with a located error, not a crash.
+    @Test(arguments: [
+        "parcelable Deep { int[] a = " + String(repeating: "{", count: 5000) + "}; }",
+        "parcelable Deep { const int A = " + String(repeating: "-", count: 100_000) + "1; }",
+        "parcelable Deep { const int A = " + String(repeating: "(", count: 5000) + "1; }",
+        String(repeating: "parcelable P { ", count: 5000),
+    ])
+    func deepNestingIsAnErrorNotACrash(_ source: String) throws {
+        let file = try temporaryFile("Deep.aidl", source)
+        #expect(throws: AIDLErrors.self) { try AIDLCompilerDriver.compile(inputs: [file], includeRoots: []) }
+    }
+
     /// Shifts AOSP refuses as overflows, and malformed digit groups.
     @Test(arguments: ["-1 << 1", "1 << 32", "3 << 31", "-8 >> 1", "1__0", "10_", "0x_1"])
     func constantExpressionsAOSPRefuses(_ expression: String) throws {
