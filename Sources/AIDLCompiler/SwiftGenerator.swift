@@ -653,29 +653,9 @@ public struct SwiftGenerator {
     private func proxyMethod(_ info: MethodInfo, interfaceName: String, flags: String, _ out: inout Emitter) {
         out.open("public " + signature(info) + " throws(RemoteError)" + returnClause(info) + " {")
         let target = "code: Code.\(identifier(info.method.name)), interface: \(interfaceName).encodedDescriptor"
-        var writes: [String] = []
-        for (argument, type) in info.arguments {
-            let nullable = argument.type.hasAnnotation("nullable")
-            switch argument.direction {
-            case .out?:
-                // An out array is sent as its length (AOSP's writeVectorSize); other out values send nothing.
-                if case .array = type {
-                    let name = identifier(argument.name)
-                    writes.append("_request.writeInt32(\(nullable ? "\(name)?.count.map(Int32.init) ?? -1" : "Int32(\(name).count)"))")
-                }
-            default:
-                writes.append(write(type, identifier(argument.name), nullable: nullable, parcel: "_request"))
-            }
-        }
-        let arguments = writes.isEmpty ? "{ _ in }" : "{ (_request: inout Parcel) throws(ParcelError) in"
+        let writes = requestWrites(info) { argument in identifier(argument.name) }
         if info.oneway {
-            if writes.isEmpty {
-                out.line("try self.binder.callOneway(\(target), flags: \(flags)) { _ in }")
-            } else {
-                out.open("try self.binder.callOneway(\(target), flags: \(flags)) \(arguments)")
-                for line in writes { out.line(line) }
-                out.close("}")
-            }
+            emitCall("try self.binder.callOneway(\(target), flags: \(flags))", writes: writes, &out)
             out.close("}")
             return
         }
@@ -697,20 +677,49 @@ public struct SwiftGenerator {
             }
             if hasResult { reads.append("return _result") }
         }
-        let call = "try self.binder.call(\(target), flags: \(flags))"
+        emitCall("try self.binder.call(\(target), flags: \(flags))", writes: writes, result: (resultClosure, reads), &out)
+        out.close("}")
+    }
+
+    /// The lines writing a method's arguments into `_request`: each in and inout value (named
+    /// by `value`), and an out array's length (AOSP's writeVectorSize); other out values send
+    /// nothing.
+    private func requestWrites(_ info: MethodInfo, value: (Argument) -> String) -> [String] {
+        var writes: [String] = []
+        for (argument, type) in info.arguments {
+            let nullable = argument.type.hasAnnotation("nullable")
+            switch argument.direction {
+            case .out?:
+                if case .array = type {
+                    let name = value(argument)
+                    writes.append("_request.writeInt32(\(nullable ? "\(name)?.count.map(Int32.init) ?? -1" : "Int32(\(name).count)"))")
+                }
+            default:
+                writes.append(write(type, value(argument), nullable: nullable, parcel: "_request"))
+            }
+        }
+        return writes
+    }
+
+    /// `call` (a proxy's `call` or `callOneway`) with its closure writing `writes` and, for a
+    /// two-way call, `result`: the reply's closure, and the lines of its body when it has
+    /// several.
+    private func emitCall(
+        _ call: String, writes: [String], result: (closure: String, body: [String])? = nil, _ out: inout Emitter
+    ) {
+        let resultClause = result.map { " result: \($0.closure)" } ?? ""
         if writes.isEmpty {
-            out.open("\(call) { _ in } result: \(resultClosure)")
+            out.open("\(call) { _ in }\(resultClause)")
         } else {
-            out.open("\(call) \(arguments)")
+            out.open("\(call) { (_request: inout Parcel) throws(ParcelError) in")
             for line in writes { out.line(line) }
             out.indent -= 1
-            out.line("} result: \(resultClosure)")
+            out.line("}\(resultClause)")
             out.indent += 1
         }
-        for line in reads { out.line(line) }
+        for line in result?.body ?? [] { out.line(line) }
         out.indent -= 1
-        if !reads.isEmpty { out.line("}") }
-        out.close("}")
+        if result?.body.isEmpty == false { out.line("}") }
     }
 
     /// A stub's `onTransact`: each method's case, the version and hash, EX_NULL_POINTER for a null
@@ -758,29 +767,11 @@ public struct SwiftGenerator {
         for (argument, _) in outArguments {
             out.line("let _\(argument.name)In = \(identifier(argument.name))")
         }
-        var writes: [String] = []
-        for (argument, type) in info.arguments {
-            let nullable = argument.type.hasAnnotation("nullable")
-            let isOut = argument.direction == .out || argument.direction == .inout
-            let value = isOut ? "_\(argument.name)In" : identifier(argument.name)
-            switch argument.direction {
-            case .out?:
-                if case .array = type {
-                    writes.append("_request.writeInt32(\(nullable ? "\(value)?.count.map(Int32.init) ?? -1" : "Int32(\(value).count)"))")
-                }
-            default:
-                writes.append(write(type, value, nullable: nullable, parcel: "_request"))
-            }
+        let writes = requestWrites(info) { argument in
+            argument.direction == .out || argument.direction == .inout ? "_\(argument.name)In" : identifier(argument.name)
         }
-        let arguments = writes.isEmpty ? "{ _ in }" : "{ (_request: inout Parcel) throws(ParcelError) in"
         if info.oneway {
-            if writes.isEmpty {
-                out.line("try await self.binder.callOneway(\(target), flags: \(flags)) { _ in }")
-            } else {
-                out.open("try await self.binder.callOneway(\(target), flags: \(flags)) \(arguments)")
-                for line in writes { out.line(line) }
-                out.close("}")
-            }
+            emitCall("try await self.binder.callOneway(\(target), flags: \(flags))", writes: writes, &out)
             out.close("}")
             return
         }
@@ -812,18 +803,7 @@ public struct SwiftGenerator {
             for output in outputs { reads.append("let \(output.name) = \(output.read)") }
             reads.append("return (" + outputs.map(\.name).joined(separator: ", ") + ")")
         }
-        if writes.isEmpty {
-            out.open("\(call) { _ in } result: \(resultClosure)")
-        } else {
-            out.open("\(call) \(arguments)")
-            for line in writes { out.line(line) }
-            out.indent -= 1
-            out.line("} result: \(resultClosure)")
-            out.indent += 1
-        }
-        for line in reads { out.line(line) }
-        out.indent -= 1
-        if !reads.isEmpty { out.line("}") }
+        emitCall(call, writes: writes, result: (resultClosure, reads), &out)
         for (argument, _) in outArguments {
             out.line("\(identifier(argument.name)) = _\(argument.name)Out")
         }

@@ -9,30 +9,18 @@ import Glibc
 // methods run as tasks while the looper thread that received the call waits for them.
 
 extension IBinder {
-    /// Sends a synchronous transaction from async code without blocking the concurrency pool:
-    /// a proxy's call runs on its process's call threads and the task resumes with its reply.
-    /// A local object answers in place.
+    /// Sends a synchronous transaction from async code without blocking the concurrency pool
+    /// (see ``runBlocking(_:)``).
     ///
     /// - Throws: `CancellationError` at once when the task is cancelled (a call already sent
     ///   still ends on its thread, and its reply is freed there).
     public func transact(code: UInt32, data: consuming Parcel, flags: TransactionFlags = []) async throws -> Parcel {
         let request = ParcelBox(data)
-        guard let proxy = self as? BinderProxy else {
-            // A local object answers on a thread of its own too: its handler may block, or be an
-            // async method whose looper waits for its task.
-            return try await CallThreads.forLocalObjects.run {
-                ParcelBox(try self.transactInPlace(code: code, data: request.take(), flags: flags))
-            }.take()
-        }
-        return try await proxy.process.runBlockingCall {
-            ParcelBox(try proxy.transact(code: code, data: request.take(), flags: flags))
-        }.take()
+        return try await runBlocking { ParcelBox(try self.transact(code: code, data: request.take(), flags: flags)) }.take()
     }
 
     /// ``call(code:interface:flags:arguments:result:)`` from async code, without blocking the
-    /// concurrency pool: what generated `AsyncProxy` methods call. A proxy's call runs on its
-    /// process's call threads (``BinderProcess/asyncCallThreads``); a local object answers in
-    /// place.
+    /// concurrency pool (see ``runBlocking(_:)``): what generated `AsyncProxy` methods call.
     ///
     /// - Throws: as the blocking call; `CancellationError` at once when the task is cancelled
     ///   (a call already sent still ends on its thread, and its reply is freed there).
@@ -41,13 +29,8 @@ extension IBinder {
         arguments: @escaping @Sendable (inout Parcel) throws(ParcelError) -> Void,
         result: @escaping @Sendable (inout Parcel) throws(ParcelError) -> Result
     ) async throws -> Result {
-        guard let proxy = self as? BinderProxy else {
-            return try await CallThreads.forLocalObjects.run {
-                try self.callInPlace(code: code, interface: interface, flags: flags, arguments: arguments, result: result)
-            }
-        }
-        return try await proxy.process.runBlockingCall {
-            try proxy.call(code: code, interface: interface, flags: flags, arguments: arguments, result: result)
+        try await runBlocking {
+            try self.call(code: code, interface: interface, flags: flags, arguments: arguments, result: result)
         }
     }
 
@@ -57,36 +40,17 @@ extension IBinder {
         code: UInt32, interface: InterfaceDescriptor, flags: TransactionFlags,
         arguments: @escaping @Sendable (inout Parcel) throws(ParcelError) -> Void
     ) async throws {
-        guard let proxy = self as? BinderProxy else {
-            return try await CallThreads.forLocalObjects.run {
-                try self.callOnewayInPlace(code: code, interface: interface, flags: flags, arguments: arguments)
-            }
-        }
-        try await proxy.process.runBlockingCall {
-            try proxy.callOneway(code: code, interface: interface, flags: flags, arguments: arguments)
-        }
-    }
-}
-
-// The blocking calls under names of their own, for the async functions above (where the same
-// name would mean the async overload).
-extension IBinder {
-    fileprivate func transactInPlace(code: UInt32, data: borrowing Parcel, flags: TransactionFlags) throws -> Parcel {
-        try transact(code: code, data: data, flags: flags)
+        try await runBlocking { try self.callOneway(code: code, interface: interface, flags: flags, arguments: arguments) }
     }
 
-    fileprivate func callInPlace<Result>(
-        code: UInt32, interface: InterfaceDescriptor, flags: TransactionFlags,
-        arguments: (inout Parcel) throws(ParcelError) -> Void, result: (inout Parcel) throws(ParcelError) -> Result
-    ) throws(RemoteError) -> Result {
-        try call(code: code, interface: interface, flags: flags, arguments: arguments, result: result)
-    }
-
-    fileprivate func callOnewayInPlace(
-        code: UInt32, interface: InterfaceDescriptor, flags: TransactionFlags,
-        arguments: (inout Parcel) throws(ParcelError) -> Void
-    ) throws(RemoteError) {
-        try callOneway(code: code, interface: interface, flags: flags, arguments: arguments)
+    /// Runs a blocking call to this object (`body`, where the sync overloads are the ones
+    /// called) off Swift's pool: a proxy's on its process's call threads, or on the looper
+    /// serving the async method the task runs for (``BinderProcess/runBlockingCall(_:)``); a
+    /// local object's on the threads for local objects (its handler may block, or be an async
+    /// method whose looper waits for its task).
+    private func runBlocking<Value: Sendable>(_ body: @escaping @Sendable () throws -> Value) async throws -> Value {
+        if let proxy = self as? BinderProxy { return try await proxy.process.runBlockingCall(body) }
+        return try await CallThreads.forLocalObjects.run(body)
     }
 }
 
@@ -195,8 +159,7 @@ extension BinderObject {
         code: UInt32, flags: TransactionFlags, _ method: @escaping @Sendable (CallContext) async throws -> Value
     ) throws -> Value {
         // A call from this process itself (a local object called in place) is this process's.
-        var caller = ThreadStateKey.currentCaller() ?? CallerIdentity.ownProcess
-        if ThreadStateKey.currentCaller() == nil { caller.flags = flags }
+        let caller = ThreadStateKey.currentCaller() ?? CallerIdentity(pid: getpid(), euid: geteuid(), flags: flags)
         let context = CallContext(caller: caller, code: code)
         let looper = ServingLooper()
         let outcome = Mutex<Result<Value, any Error>?>(nil)
@@ -317,6 +280,16 @@ final class ConditionLock: @unchecked Sendable {
         pthread_cond_timedwait(condition, mutex, &deadline)
     }
 
+    /// Waits while `condition` holds, for at most `timeout`; call with the lock held.
+    func wait(while condition: () -> Bool, timeout: Duration) {
+        let deadline = ContinuousClock.now + timeout
+        while condition() {
+            let remaining = ContinuousClock.now.duration(to: deadline)
+            guard remaining > .zero else { return }
+            wait(timeout: remaining)
+        }
+    }
+
     func signal() { pthread_cond_signal(condition) }
     func broadcast() { pthread_cond_broadcast(condition) }
 }
@@ -342,14 +315,9 @@ final class Waiter<Value>: @unchecked Sendable {
     }
 
     func wait(timeout: Duration) -> Value? {
-        let deadline = ContinuousClock.now + timeout
         lock.lock()
         defer { lock.unlock() }
-        while value == nil {
-            let remaining = ContinuousClock.now.duration(to: deadline)
-            guard remaining > .zero else { break }
-            lock.wait(timeout: remaining)
-        }
+        lock.wait(while: { value == nil }, timeout: timeout)
         return value
     }
 }

@@ -463,27 +463,27 @@ final class ThreadStateKey: @unchecked Sendable {
         return key
     }()
 
+    /// This thread's states, one per process it used (none before its first call).
+    private static func statesOfThisThread() -> Dictionary<ObjectIdentifier, ThreadState>.Values? {
+        guard let raw = pthread_getspecific(sharedKey) else { return nil }
+        return Unmanaged<States>.fromOpaque(raw).takeUnretainedValue().byProcess.values
+    }
+
     /// Writes the commands this thread has queued, on every device it uses: a looper waiting
     /// for an async method (``ServingLooper``) must not hold back reference counts or buffer
     /// frees while the method's task acts on the same references from other threads.
     static func flushCurrentThread() {
-        guard let raw = pthread_getspecific(sharedKey) else { return }
-        let states = Unmanaged<States>.fromOpaque(raw).takeUnretainedValue()
-        for state in states.byProcess.values where state.lifetime.isOpen { try? state.flush() }
+        for state in statesOfThisThread() ?? [:].values where state.lifetime.isOpen { try? state.flush() }
     }
 
     /// The process whose call the current thread is serving, if any.
     static func currentServingProcess() -> BinderProcess? {
-        guard let raw = pthread_getspecific(sharedKey) else { return nil }
-        let states = Unmanaged<States>.fromOpaque(raw).takeUnretainedValue()
-        return states.byProcess.values.first { $0.servedCaller != nil && $0.lifetime.isOpen }?.process
+        statesOfThisThread()?.first { $0.servedCaller != nil && $0.lifetime.isOpen }?.process
     }
 
     /// The caller the current thread is serving, on whichever device.
     static func currentCaller() -> CallerIdentity? {
-        guard let raw = pthread_getspecific(sharedKey) else { return nil }
-        let states = Unmanaged<States>.fromOpaque(raw).takeUnretainedValue()
-        return states.byProcess.values.first { $0.servedCaller != nil }?.caller
+        statesOfThisThread()?.first { $0.servedCaller != nil }?.caller
     }
 
     private let key = ThreadStateKey.sharedKey

@@ -99,10 +99,7 @@ package final class CallThreads: @unchecked Sendable {
 
     private func startCallThread(number: Int) {
         let threadName = ThreadPool.threadName(device: name, suffix: ":call_\(number)")
-        switch startThread(named: threadName, { [self] in work() }) {
-        case .success(let thread):
-            pthread_detach(thread)
-        case .failure(let errno):
+        if let errno = startDetachedThread(named: threadName, { [self] in work() }) {
             // No thread: queued calls wait for an existing one; with none at all they fail.
             lock.lock()
             threads -= 1
@@ -147,14 +144,9 @@ package final class CallThreads: @unchecked Sendable {
         lock.unlock()
         for job in pending { job.abandon(BinderError.shutDown) }
 
-        let deadline = ContinuousClock.now + timeout
         lock.lock()
         defer { lock.unlock() }
-        while threads > 0 {
-            let remaining = ContinuousClock.now.duration(to: deadline)
-            guard remaining > .zero else { break }
-            lock.wait(timeout: remaining)
-        }
+        lock.wait(while: { threads > 0 }, timeout: timeout)
         return threads
     }
 }

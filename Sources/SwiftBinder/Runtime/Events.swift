@@ -61,14 +61,16 @@ extension ServiceManager {
         }
         if let service = try await lookUp() { return service }
         let deadline = ContinuousClock.now + timeout
-        if release == .android10 {
-            // No notifications there: libbinder polls.
+        // getService again every second until the deadline.
+        let poll: @Sendable () async throws -> (any IBinder)? = {
             while ContinuousClock.now < deadline {
                 try await Task.sleep(for: min(deadline - ContinuousClock.now, .seconds(1)))
                 if let service = try await lookUp() { return service }
             }
             return nil
         }
+        // No notifications on Android 10: libbinder polls there.
+        if release == .android10 { return try await poll() }
         // Registering is a binder call too: made off Swift's pool.
         let announced = try await process.runBlockingCall { try self.registrations(of: name) }
         return try await withThrowingTaskGroup(of: (any IBinder)?.self) { group in
@@ -76,14 +78,7 @@ extension ServiceManager {
                 for await service in announced { return service }
                 return nil
             }
-            group.addTask {
-                while true {
-                    let left = deadline - ContinuousClock.now
-                    guard left > .zero else { return nil }
-                    try await Task.sleep(for: min(left, .seconds(1)))
-                    if let service = try await lookUp() { return service }
-                }
-            }
+            group.addTask { try await poll() }
             defer { group.cancelAll() }
             let found = try await group.next() ?? nil
             // A cancelled wait ends the announcements too: it is a cancellation, not a timeout.

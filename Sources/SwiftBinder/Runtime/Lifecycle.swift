@@ -39,11 +39,8 @@ public struct BinderThreadPoolService: ServiceLifecycle.Service {
         let timeout = shutdownTimeout
         // Joining the loopers blocks: on a thread of its own, not one of Swift's pool.
         let stuck = await withCheckedContinuation { (continuation: CheckedContinuation<Int, Never>) in
-            let started = startThread(named: "binder-stop") { continuation.resume(returning: process.shutdown(timeout: timeout)) }
-            switch started {
-            case .success(let thread): pthread_detach(thread)
-            case .failure: continuation.resume(returning: process.shutdown(timeout: timeout))
-            }
+            let failed = startDetachedThread(named: "binder-stop") { continuation.resume(returning: process.shutdown(timeout: timeout)) }
+            if failed != nil { continuation.resume(returning: process.shutdown(timeout: timeout)) }
         }
         if stuck > 0 { throw BinderError.unsupported("\(stuck) binder looper thread(s) still serving after \(timeout)") }
     }

@@ -147,6 +147,19 @@ func startThread(named name: String, _ body: @escaping () -> Void) -> Result<pth
     return .success(thread)
 }
 
+/// Starts a detached thread named `name` running `body`; the errno of `pthread_create` when
+/// there is none.
+@discardableResult
+func startDetachedThread(named name: String, _ body: @escaping () -> Void) -> Errno? {
+    switch startThread(named: name, body) {
+    case .success(let thread):
+        pthread_detach(thread)
+        return nil
+    case .failure(let errno):
+        return errno
+    }
+}
+
 /// Names the calling thread (what `ps -L` and debuggers show). Glibc's `pthread_setname_np`
 /// needs `_GNU_SOURCE`, which Swift's Glibc module does not define; the kernel's own interface
 /// is the thread's `comm` file.

@@ -321,25 +321,9 @@ final class ThreadState {
         _ proxy: BinderProxy, code: UInt32, interface: InterfaceDescriptor, flags: TransactionFlags,
         arguments: (inout Parcel) throws(ParcelError) -> Void
     ) throws(RemoteError) -> ReceivedBuffer? {
-        var request = requestStorage.lend(wireFormat: wireFormat)
-        request.writeInterfaceToken(interface)
-        do throws(ParcelError) {
-            try arguments(&request)
-        } catch {
-            requestStorage.takeBack(request)
-            throw .transport(.malformedParcel(error))
+        try sendLentRequest(proxy, code: code, interface: interface, arguments: arguments) { (request) throws(BinderError) in
+            try transact(handle: proxy.handle, code: code, data: request, flags: flags)
         }
-        let buffer: ReceivedBuffer?
-        do throws(BinderError) {
-            buffer = try proxy.checkedCall(code: code) { () throws(BinderError) in
-                try transact(handle: proxy.handle, code: code, data: request, flags: flags)
-            }
-        } catch {
-            requestStorage.takeBack(request)
-            throw .transport(error)
-        }
-        requestStorage.takeBack(request)
-        return buffer
     }
 
     /// Hands back the buffer of a reply read after ``sendCall(_:code:interface:flags:arguments:)``,
@@ -356,6 +340,19 @@ final class ThreadState {
         _ proxy: BinderProxy, code: UInt32, interface: InterfaceDescriptor, flags: TransactionFlags,
         arguments: (inout Parcel) throws(ParcelError) -> Void
     ) throws(RemoteError) {
+        _ = try sendLentRequest(proxy, code: code, interface: interface, arguments: arguments) { (request) throws(BinderError) in
+            try transactOneway(handle: proxy.handle, code: code, data: request, flags: flags)
+        }
+    }
+
+    /// An AIDL request to `proxy` in the storage this thread lends its requests: the interface
+    /// token, what `arguments` writes, then `send` once the target passed its checks; the
+    /// storage is taken back whatever happens.
+    @inline(__always)
+    private func sendLentRequest<Outcome>(
+        _ proxy: BinderProxy, code: UInt32, interface: InterfaceDescriptor,
+        arguments: (inout Parcel) throws(ParcelError) -> Void, _ send: (borrowing Parcel) throws(BinderError) -> Outcome
+    ) throws(RemoteError) -> Outcome {
         var request = requestStorage.lend(wireFormat: wireFormat)
         request.writeInterfaceToken(interface)
         do throws(ParcelError) {
@@ -364,15 +361,15 @@ final class ThreadState {
             requestStorage.takeBack(request)
             throw .transport(.malformedParcel(error))
         }
+        let outcome: Outcome
         do throws(BinderError) {
-            _ = try proxy.checkedCall(code: code) { () throws(BinderError) in
-                try transactOneway(handle: proxy.handle, code: code, data: request, flags: flags)
-            }
+            outcome = try proxy.checkedCall(code: code) { () throws(BinderError) in try send(request) }
         } catch {
             requestStorage.takeBack(request)
             throw .transport(error)
         }
         requestStorage.takeBack(request)
+        return outcome
     }
 
     /// How a wait for the outcome of a transaction or reply ended: a plain value, so that no
@@ -624,7 +621,9 @@ final class ThreadState {
             servedCaller = saved
         }
 
-        var reply = makeReplyParcel()
+        // The reply goes into the storage this thread lends its replies (a nested call's reply,
+        // served while it is out, gets storage of its own).
+        var reply = replyStorage.lend(wireFormat: wireFormat)
         let status: StatusCode
         if transaction.target == 0 {
             // The context manager object is held for the process's life: not retained per call
@@ -657,18 +656,6 @@ final class ThreadState {
                 try sendStatusReply(status, requestFlags: transaction.flags)
             }
         }
-        keepReplyStorage(of: reply)
-    }
-
-    /// The parcel for the reply to the call being served, in the storage this thread lent its
-    /// last reply. A nested call's reply, served while that storage is out, gets storage of its
-    /// own.
-    private func makeReplyParcel() -> Parcel {
-        replyStorage.lend(wireFormat: wireFormat)
-    }
-
-    /// Takes back the storage of a reply that was sent (or of one that was not needed).
-    private func keepReplyStorage(of reply: consuming Parcel) {
         replyStorage.takeBack(reply)
     }
 

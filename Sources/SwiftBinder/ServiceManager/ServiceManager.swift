@@ -76,7 +76,7 @@ public final class ServiceManager: @unchecked Sendable {
         watching.withLock { $0 = false }
         let process = self.process
         let release = self.release
-        let started = startThread(named: "sm-reconnect") { [weak self] in
+        startDetachedThread(named: "sm-reconnect") { [weak self] in
             guard let self else { return }
             // Replace the proxy for handle 0 with a placeholder-free reconnect loop.
             self.connection.withLock { $0 = DeadBackend() }
@@ -91,7 +91,6 @@ public final class ServiceManager: @unchecked Sendable {
                 return
             }
         }
-        if case .success(let thread) = started { pthread_detach(thread) }
     }
 
     // MARK: - Registering

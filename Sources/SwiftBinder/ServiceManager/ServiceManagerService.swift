@@ -570,7 +570,7 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
 
     /// Starts the periodic client check on a thread of its own.
     public func startClientCallbackTimer() {
-        let started = startThread(named: "sm-clients") { [weak self] in
+        startDetachedThread(named: "sm-clients") { [weak self] in
             while let self, !self.stopping.load(ordering: .relaxed) {
                 _ = self.timerWake.wait(timeout: Self.clientCheckInterval)
                 guard !self.stopping.load(ordering: .relaxed) else { return }
@@ -579,7 +579,6 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
                 }
             }
         }
-        if case .success(let thread) = started { pthread_detach(thread) }
     }
 
     /// Stops the periodic client check.
