@@ -54,6 +54,15 @@ import Testing
         #expect(Array(bytes[8..<16]) == [0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11])
     }
 
+    @Test func pairedReferenceCommandsAreTwoCommands() {
+        var paired = CommandBuffer()
+        paired.append(.incrementWeak, .incrementStrong, handle: 0x0102_0304)
+        var single = CommandBuffer()
+        single.append(.incrementWeak, handle: 0x0102_0304)
+        single.append(.incrementStrong, handle: 0x0102_0304)
+        #expect(paired.bytes == single.bytes)
+    }
+
     @Test func transactionCommandIs68Bytes() {
         var commands = CommandBuffer()
         commands.append(.transaction, transaction: TransactionData(target: 3, code: 0x5F50_4E47, dataSize: 9))

@@ -122,6 +122,17 @@ public struct CommandBuffer: ~Copyable, @unchecked Sendable {
         appendInteger(handle)
     }
 
+    /// Two reference commands on one handle, in that order (a proxy takes or drops its weak and
+    /// strong references together): one bounds check and eight stores.
+    public mutating func append(_ first: DriverCommand, _ second: DriverCommand, handle: UInt32) {
+        append(size: 16) { out in
+            out.storeBytes(of: first.rawValue, as: UInt32.self)
+            (out + 4).storeBytes(of: handle, as: UInt32.self)
+            (out + 8).storeBytes(of: second.rawValue, as: UInt32.self)
+            (out + 12).storeBytes(of: handle, as: UInt32.self)
+        }
+    }
+
     /// A command carrying one 64-bit value: `BC_FREE_BUFFER` (buffer address),
     /// `BC_DEAD_BINDER_DONE` and `BC_FREEZE_NOTIFICATION_DONE` (cookie).
     public mutating func append(_ command: DriverCommand, value: UInt64) {

@@ -21,6 +21,9 @@ public struct WireFormat: Hashable, Sendable, CustomStringConvertible {
     /// to compare (field by field it was about 30 instructions a call, callgrind).
     private var bits: UInt64
 
+    // Inlined: each read of a field is a shift and a mask (an outlined call per binder object
+    // read or written, callgrind).
+    @inline(__always)
     private func field(_ shift: UInt64, _ width: UInt64) -> UInt64 { (bits >> shift) & ((1 << width) - 1) }
 
     private mutating func setField(_ shift: UInt64, _ width: UInt64, _ value: UInt64) {
@@ -29,7 +32,8 @@ public struct WireFormat: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var stability: StabilityEncoding {
-        get { StabilityEncoding(rawValue: UInt8(field(56, 2)))! }
+        // Every 2-bit value is a case.
+        @inline(__always) get { StabilityEncoding(rawValue: UInt8(field(56, 2))).unsafelyUnwrapped }
         set { setField(56, 2, UInt64(newValue.rawValue)) }
     }
     /// Whether the interface token carries a header word (Android 11 and later).
@@ -44,13 +48,13 @@ public struct WireFormat: Hashable, Sendable, CustomStringConvertible {
     }
     /// The stability level this side gives the objects it sends (SYSTEM by default).
     public var localStability: StabilityLevel {
-        get { StabilityLevel(rawValue: Int16(bitPattern: UInt16(field(8, 16)))) }
+        @inline(__always) get { StabilityLevel(rawValue: Int16(bitPattern: UInt16(field(8, 16)))) }
         set { setField(8, 16, UInt64(UInt16(bitPattern: newValue.rawValue))) }
     }
     /// The minimum-priority bits libbinder writes in every binder object: nice 19 (0x13), or 0
     /// in processes that disable background scheduling, as servicemanager does from Android 15.
     public var schedulingBits: UInt8 {
-        get { UInt8(field(0, 8)) }
+        @inline(__always) get { UInt8(field(0, 8)) }
         set { setField(0, 8, UInt64(newValue)) }
     }
 
@@ -69,7 +73,9 @@ public struct WireFormat: Hashable, Sendable, CustomStringConvertible {
     /// Whether null and handle objects carry `FLAT_BINDER_FLAG_ACCEPTS_FDS`: libbinder set it
     /// on every object up to Android 12, and only on local objects from Android 13
     /// (libs/binder/Parcel.cpp `flattenBinder` at android-12.0.0_r1 and android-13.0.0_r1).
-    public var referencesAcceptFileDescriptors: Bool { stability != .level16 }
+    public var referencesAcceptFileDescriptors: Bool {
+        @inline(__always) get { stability != .level16 }
+    }
 
     /// Whether generated stubs refuse requests with unread data: Android 13 and later (its
     /// AIDL stubs call `Parcel::enforceNoDataAvail`), the releases with this trailer encoding.
@@ -77,7 +83,9 @@ public struct WireFormat: Hashable, Sendable, CustomStringConvertible {
 
     /// The `flags` word of a null or handle object in this format.
     public var referenceFlags: UInt32 {
-        (referencesAcceptFileDescriptors ? BinderObjectFlags.acceptsFileDescriptors : 0) | UInt32(schedulingBits)
+        @inline(__always) get {
+            (referencesAcceptFileDescriptors ? BinderObjectFlags.acceptsFileDescriptors : 0) | UInt32(schedulingBits)
+        }
     }
 
     /// This format in a process that disables background scheduling (libbinder's

@@ -82,27 +82,48 @@ public final class BinderProcess: ReceivedBufferOwner, @unchecked Sendable {
     /// SipHash, about 120 instructions a look-up, three look-ups per proxy made and dropped,
     /// callgrind). Handles past `denseLimit`, which only a driver numbering them otherwise would
     /// give, go to a dictionary, so a handle number never decides an allocation's size.
-    private struct ProxyTable {
+    private struct ProxyTable: ~Copyable {
         static let denseLimit: UInt32 = 4096
-        private var dense: [ProxyEntry?] = []
+        /// Entries for handles below `denseCount`, in storage of its own: no uniqueness check or
+        /// retain per look-up or store, as a Swift array's copy-on-write needs (two calls per
+        /// store, callgrind).
+        private var dense: UnsafeMutablePointer<ProxyEntry?>?
+        private var denseCount = 0
         private var sparse: [UInt32: ProxyEntry] = [:]
 
+        deinit {
+            dense?.deinitialize(count: denseCount)
+            dense?.deallocate()
+        }
+
         subscript(handle: UInt32) -> ProxyEntry? {
-            get {
-                if Int(handle) < dense.count { return dense[Int(handle)] }
+            @inline(__always) get {
+                if Int(handle) < denseCount { return dense.unsafelyUnwrapped[Int(handle)] }
                 return handle < Self.denseLimit ? nil : sparse[handle]
             }
-            set {
-                guard handle < Self.denseLimit else {
+            @inline(__always) set {
+                if Int(handle) < denseCount {
+                    dense.unsafelyUnwrapped[Int(handle)] = newValue
+                } else if handle >= Self.denseLimit {
                     sparse[handle] = newValue
-                    return
+                } else if newValue != nil {
+                    grow(toInclude: handle)
+                    dense.unsafelyUnwrapped[Int(handle)] = newValue
                 }
-                if Int(handle) >= dense.count {
-                    guard newValue != nil else { return }
-                    dense.append(contentsOf: repeatElement(nil, count: Int(handle) + 1 - dense.count))
-                }
-                dense[Int(handle)] = newValue
             }
+        }
+
+        @inline(never)
+        private mutating func grow(toInclude handle: UInt32) {
+            let count = min(max(Int(handle) + 1, denseCount * 2, 16), Int(Self.denseLimit))
+            let grown = UnsafeMutablePointer<ProxyEntry?>.allocate(capacity: count)
+            if let dense {
+                grown.moveInitialize(from: dense, count: denseCount)
+                dense.deallocate()
+            }
+            (grown + denseCount).initialize(repeating: nil, count: count - denseCount)
+            dense = grown
+            denseCount = count
         }
     }
 
@@ -309,8 +330,7 @@ public final class BinderProcess: ReceivedBufferOwner, @unchecked Sendable {
             // Outside the lock: queue the references (before any BC_FREE_BUFFER of the parcel
             // the handle came in) and write them out unless this thread soon will anyway.
             withThreadState { thread in
-                thread.out.append(.incrementWeak, handle: handle)
-                thread.out.append(.incrementStrong, handle: handle)
+                thread.out.append(.incrementWeak, .incrementStrong, handle: handle)
                 thread.flushIfIdle()
             }
         }
@@ -326,8 +346,7 @@ public final class BinderProcess: ReceivedBufferOwner, @unchecked Sendable {
         withThreadState { thread in
             if let deathCookie { thread.out.append(.clearDeathNotification, handle: handle, cookie: deathCookie) }
             if let freezeCookie { thread.out.append(.clearFreezeNotification, handle: handle, cookie: freezeCookie) }
-            thread.out.append(.decrementStrong, handle: handle)
-            thread.out.append(.decrementWeak, handle: handle)
+            thread.out.append(.decrementStrong, .decrementWeak, handle: handle)
             thread.flushIfIdle()
         }
     }

@@ -163,19 +163,30 @@ extension Parcel {
             }
             return object
         case .handle(let handle):
-            guard let owner = process ?? (receivedBufferOwner as? BinderProcess) else {
+            // The parcel holds its owner: no retain for the look-up.
+            let stability = received.stability
+            let binder: (any IBinder)?
+            do {
+                binder = try withReceivedBufferOwner { (received) throws(BinderError) -> (any IBinder)? in
+                    guard let owner = process ?? (received as? BinderProcess) else { return nil }
+                    // Handle 0 is the context manager: in the context manager itself, that is a
+                    // local object (and the kernel refuses it references to handle 0).
+                    if handle == 0, let local = owner.contextManagerObject { return local }
+                    let proxy = try owner.proxy(forHandle: handle)
+                    guard proxy.recordStability(stability) else {
+                        throw .malformedParcel(.invalidStability(Int32(stability.rawValue), offset: start + FlatBinderObject.size))
+                    }
+                    return proxy
+                }
+            } catch {
+                readerIndex = start
+                throw error
+            }
+            guard let binder else {
                 readerIndex = start
                 throw .malformedParcel(.unexpectedObjectType(BinderObjectType.handle.rawValue, offset: start))
             }
-            // Handle 0 is the context manager: in the context manager itself, that is a local
-            // object (and the kernel refuses it references to handle 0).
-            if handle == 0, let local = owner.contextManagerObject { return local }
-            let proxy = try owner.proxy(forHandle: handle)
-            guard proxy.recordStability(received.stability) else {
-                readerIndex = start
-                throw .malformedParcel(.invalidStability(Int32(received.stability.rawValue), offset: start + FlatBinderObject.size))
-            }
-            return proxy
+            return binder
         }
     }
 

@@ -743,34 +743,3 @@ final class ProcessLifetime: Sendable {
         open.withLock { $0 = false }
     }
 }
-
-/// One block of parcel storage a thread lends to one parcel at a time (a served call's reply,
-/// an AIDL call's request), and takes back when the parcel is done. While it is out (a nested
-/// call), parcels get storage of their own.
-struct LentStorage {
-    private var storage: UnsafeMutableRawPointer?
-    private var capacity = 0
-
-    /// An empty parcel in the block, or in no storage yet when the block is out.
-    mutating func lend(wireFormat: WireFormat) -> Parcel {
-        guard let block = storage else { return Parcel(wireFormat: wireFormat) }
-        storage = nil
-        return Parcel(storage: block, capacity: capacity, wireFormat: wireFormat)
-    }
-
-    /// Ends `parcel` and keeps its storage for the next parcel, if the block is not back yet
-    /// and the storage is not larger than the storage cache keeps.
-    mutating func takeBack(_ parcel: consuming Parcel) {
-        guard let (block, size) = parcel.takeStorage() else { return }
-        if storage == nil, size <= StorageCache.largestCached {
-            storage = block
-            capacity = size
-        } else {
-            block.deallocate()
-        }
-    }
-
-    func deallocate() {
-        storage?.deallocate()
-    }
-}
