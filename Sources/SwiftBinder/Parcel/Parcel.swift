@@ -123,6 +123,20 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
             if problem != nil { problem = nil }
         }
 
+        /// Closes the descriptors of the owned parcel at `base` written with `takeOwnership`
+        /// (cookie 1) that no reader took.
+        func closeOwnedDescriptors(in base: UnsafeMutableRawPointer) {
+            for index in 0..<owned.count {
+                let offset = owned[index]
+                let object = base + Int(offset)
+                guard BinderObjectType(rawValue: object.loadUnaligned(as: UInt32.self)) == .fileDescriptor,
+                    object.loadUnaligned(fromByteOffset: 16, as: UInt64.self) == 1,
+                    !takenDescriptors.contains(where: { $0 == Int(offset) })
+                else { continue }
+                _ = close(object.loadUnaligned(fromByteOffset: 8, as: Int32.self))
+            }
+        }
+
         private func releaseRetained() {
             for index in 0..<retained.count { retained[index].release() }
             retained.removeAll()
@@ -236,7 +250,7 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
     @inline(never)
     private func emptyForReuse(_ objects: Unmanaged<ObjectState>) {
         objects._withUnsafeGuaranteedRef { state in
-            if state.owned.count > 0 { closeOwnedDescriptors() }
+            if state.owned.count > 0, let base { state.closeOwnedDescriptors(in: base) }
             state.reset()
         }
     }
@@ -399,7 +413,7 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
 
     /// Whether the objects array is one this parcel built (``withUnsafeObjectOffsets(_:)`` lends
     /// it); otherwise it is ``unsafeReceivedObjectOffsets``.
-    var hasOwnedObjectOffsets: Bool { receivedObjects == nil && objectStorage != nil }
+    var hasOwnedObjectOffsets: Bool { receivedObjects == nil && withObjects { $0 != nil && $0!.owned.count > 0 } }
 
     /// The kernel's objects array of a received parcel, or an empty one.
     var unsafeReceivedObjectOffsets: UnsafeRawBufferPointer {
@@ -641,18 +655,7 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
     /// An owned parcel closes the descriptors written with `takeOwnership` (cookie 1).
     private func closeOwnedDescriptors() {
         guard let base else { return }
-        withObjects { objects in
-            guard let objects else { return }
-            for index in 0..<objects.owned.count {
-                let offset = objects.owned[index]
-                let object = base + Int(offset)
-                guard BinderObjectType(rawValue: object.loadUnaligned(as: UInt32.self)) == .fileDescriptor,
-                    object.loadUnaligned(fromByteOffset: 16, as: UInt64.self) == 1,
-                    !objects.takenDescriptors.contains(where: { $0 == Int(offset) })
-                else { continue }
-                _ = close(object.loadUnaligned(fromByteOffset: 8, as: Int32.self))
-            }
-        }
+        withObjects { $0?.closeOwnedDescriptors(in: base) }
     }
 
     /// Marks the descriptor of the fd object at `offset` as taken by the reader.
