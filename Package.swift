@@ -29,7 +29,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            // IServiceManager and its types: ServiceManager/Generated, made from ServiceManager/aidl
+            // android.os.IServiceManager and its types: ServiceManager/Generated, made from ServiceManager/aidl
             // by scripts/regenerate-aidl (committed, so the library builds without the plugin).
             exclude: ["ServiceManager/aidl"]
         ),

@@ -8,7 +8,7 @@ import Glibc
 
 // swiftbinder-bench: the SwiftBinder side of scripts/bench (run inside the VM).
 //
-//   swiftbinder-bench server DEVICE [--register NAME]   serve IBenchmark (and raw code 100) as
+//   swiftbinder-bench server DEVICE [--register NAME]   serve org.swiftbinder.bench.IBenchmark (and raw code 100) as
 //                                                       context manager, or registered with
 //                                                       servicemanager under NAME
 //   swiftbinder-bench client DEVICE ITERATIONS          every client case; one JSON line each
@@ -40,9 +40,9 @@ func profileStop() -> Never {
     exit(0)
 }
 
-/// The benchmark service: IBenchmark, plus raw code 100 (payload in, 4-byte reply) to measure
+/// The benchmark service: org.swiftbinder.bench.IBenchmark, plus raw code 100 (payload in, 4-byte reply) to measure
 /// the runtime without generated code, as the C baseline does.
-final class BenchmarkService: IBenchmark.Service, @unchecked Sendable {
+final class BenchmarkService: org.swiftbinder.bench.IBenchmark.Service, @unchecked Sendable {
     let pushedCount = Atomic<Int32>(0)
     func add(a: Int32, b: Int32) throws -> Int32 { a &+ b }
     func push(value: Int32) throws { pushedCount.add(1, ordering: .relaxed) }
@@ -53,9 +53,9 @@ final class BenchmarkService: IBenchmark.Service, @unchecked Sendable {
 }
 
 final class BenchmarkObject: BinderObject, @unchecked Sendable {
-    let stub: IBenchmark.Stub
-    init(_ service: BenchmarkService) { stub = IBenchmark.Stub(service) }
-    override var interfaceDescriptor: String { IBenchmark.descriptor }
+    let stub: org.swiftbinder.bench.IBenchmark.Stub
+    init(_ service: BenchmarkService) { stub = org.swiftbinder.bench.IBenchmark.Stub(service) }
+    override var interfaceDescriptor: String { org.swiftbinder.bench.IBenchmark.descriptor }
     override func onTransact(code: UInt32, data: inout Parcel, reply: inout Parcel, flags: TransactionFlags) throws {
         if code == rawCode {
             reply.writeInt32(0)
@@ -115,7 +115,7 @@ func measure(_ iterations: Int, _ body: () throws -> Void) rethrows -> [UInt64] 
 func runClient(device: String, iterations: Int) throws {
     let process = try BinderProcess(path: FilePath(device))
     let binder = try process.contextObject
-    let service = IBenchmark.Proxy(binder)
+    let service = org.swiftbinder.bench.IBenchmark.Proxy(binder)
 
     // Sync round trips with a payload, through the runtime. The request is built once and sent
     // each time, as the C client sends one buffer: what is timed is the runtime's work and the
@@ -172,7 +172,7 @@ func runClient(device: String, iterations: Int) throws {
 /// add() throughput with 1, 2 and 4 client threads against the pooled server.
 func runThreads(device: String, iterations: Int) throws {
     let process = try BinderProcess(path: FilePath(device))
-    let service = IBenchmark.Proxy(try process.contextObject)
+    let service = org.swiftbinder.bench.IBenchmark.Proxy(try process.contextObject)
     for _ in 0..<100 { _ = try service.add(a: 1, b: 1) }
     for threads in [1, 2, 4] {
         let perThread = iterations
@@ -204,12 +204,12 @@ enum ProfiledCase: String {
 /// The profiled calls and nothing else: `scripts/bench --profile` collects instructions only
 /// inside it.
 @inline(never)
-func profiledCalls(_ service: IBenchmark.Proxy, _ iterations: Int, _ kind: ProfiledCase, _ fd: SharedFileDescriptor) throws {
+func profiledCalls(_ service: org.swiftbinder.bench.IBenchmark.Proxy, _ iterations: Int, _ kind: ProfiledCase, _ fd: SharedFileDescriptor) throws {
     try calls(service, iterations, kind, fd)
 }
 
 /// `iterations` calls of `kind`.
-func calls(_ service: IBenchmark.Proxy, _ iterations: Int, _ kind: ProfiledCase, _ fd: SharedFileDescriptor) throws {
+func calls(_ service: org.swiftbinder.bench.IBenchmark.Proxy, _ iterations: Int, _ kind: ProfiledCase, _ fd: SharedFileDescriptor) throws {
     switch kind {
     case .add:
         for _ in 0..<iterations { _ = try service.add(a: 2, b: 3) }
@@ -223,7 +223,7 @@ func calls(_ service: IBenchmark.Proxy, _ iterations: Int, _ kind: ProfiledCase,
 func runProfileClient(device: String, iterations: Int, kind: ProfiledCase) throws {
     let process = try BinderProcess(path: FilePath(device))
     let binder = try process.contextObject
-    let service = IBenchmark.Proxy(binder)
+    let service = org.swiftbinder.bench.IBenchmark.Proxy(binder)
     let pipe = try FileDescriptor.pipe()
     let fd = SharedFileDescriptor(pipe.readEnd)
     // Warm-up, outside the profiled function: the same calls (the first echo registers the

@@ -10,7 +10,10 @@ struct SwiftAIDLPlugin: BuildToolPlugin {
         let inputs = target.sourceFiles(withSuffix: "aidl").map(\.url)
         guard !inputs.isEmpty else { return [] }
         let output = context.pluginWorkDirectoryURL
+        // One Swift file per input, and one declaring the namespaces of their packages (its name
+        // is AIDLCompilerDriver.namespacesFileName; the plugin cannot link the compiler).
         let outputs = inputs.map { output.appending(path: $0.deletingPathExtension().lastPathComponent + ".swift") }
+            + [output.appending(path: "AIDLPackages.swift")]
         return [
             .buildCommand(
                 displayName: "swift-aidl: \(inputs.count) file(s) of \(target.name)",

@@ -35,12 +35,18 @@ public enum AIDLCompilerDriver {
         generator.interfaceVersion = version
         generator.interfaceHash = hash
         generator.moduleName = moduleName
-        return documents.map { document in
+        let files = documents.map { document in
             let base = document.file.split(separator: "/").last.map(String.init) ?? document.file
             let name = base.hasSuffix(".aidl") ? String(base.dropLast(5)) : base
             return Output(input: document.file, fileName: name + ".swift", swift: generator.generate(document))
         }
+        let packages = Set(documents.compactMap(\.package))
+        return files + [Output(input: "", fileName: namespacesFileName, swift: generator.namespaces(of: packages))]
     }
+
+    /// The extra output declaring the namespaces of the inputs' packages, once per module (see
+    /// ``SwiftGenerator/namespaces(of:)``).
+    public static let namespacesFileName = "AIDLPackages.swift"
 
     /// Checks inputs without generating anything.
     public static func check(inputs: [String], includeRoots: [String]) throws(AIDLErrors) {

@@ -8,9 +8,9 @@ import SystemPackage
 import Glibc
 #endif
 
-/// The calculator service: the generated `ICalculator.Service` (from aidl/.../ICalculator.aidl,
+/// The calculator service: the generated `org.swiftbinder.demo.ICalculator.Service` (from aidl/.../ICalculator.aidl,
 /// compiled at build time by the SwiftAIDL plugin).
-final class Calculator: ICalculator.Service, @unchecked Sendable {
+final class Calculator: org.swiftbinder.demo.ICalculator.Service, @unchecked Sendable {
     let process: BinderProcess
 
     init(process: BinderProcess) {
@@ -65,7 +65,7 @@ struct CalculatorCommand: AsyncParsableCommand {
             do {
                 let process = try options.open()
                 let manager = try ServiceManager(process: process)
-                try manager.addService(options.name, ICalculator.Stub(Calculator(process: process)))
+                try manager.addService(options.name, org.swiftbinder.demo.ICalculator.Stub(Calculator(process: process)))
                 // Serves until SIGTERM or SIGINT, then stops its loopers (swift-service-lifecycle);
                 // says it is registered once it serves and the signals are trapped.
                 let announcement = "calculator: registered as '\(options.name)' by pid \(getpid()), uid \(geteuid()), speaking \(process.release)"
@@ -97,7 +97,7 @@ struct CalculatorCommand: AsyncParsableCommand {
                     print("client: no service named '\(options.name)'")
                     throw ExitCode.failure
                 }
-                let calculator = ICalculator.Proxy(binder)
+                let calculator = org.swiftbinder.demo.ICalculator.Proxy(binder)
                 print("client: add(\(a), \(b)) = \(try calculator.add(a: a, b: b))")
                 print("client: the service saw me as \(try calculator.describeCaller()) (I am pid \(getpid()), uid \(geteuid()))")
                 process.shutdown()

@@ -3,8 +3,8 @@ import Synchronization
 import SwiftBinder
 import SystemPackage
 
-/// The implementation of the generated `ITestService` (served by `binder-test-peer aidl`).
-final class AIDLTestService: ITestService.Service, @unchecked Sendable {
+/// The implementation of the generated `org.swiftbinder.test.ITestService` (served by `binder-test-peer aidl`).
+final class AIDLTestService: org.swiftbinder.test.ITestService.Service, @unchecked Sendable {
     private let recorded = Mutex<[Int32]>([])
 
     func RepeatBoolean(token: Bool) throws -> Bool { token }
@@ -17,10 +17,10 @@ final class AIDLTestService: ITestService.Service, @unchecked Sendable {
     func RepeatString(token: String) throws -> String { token }
     func RepeatNullableString(token: String?) throws -> String? { token }
     func RepeatUtf8CppString(token: String) throws -> String { token }
-    func RepeatByteEnum(token: ByteEnum) throws -> ByteEnum { token }
-    func RepeatIntEnum(token: IntEnum) throws -> IntEnum { token }
-    func RepeatLongEnum(token: LongEnum) throws -> LongEnum { token }
-    func RepeatNestedEnum(token: ITestService.NestedEnum) throws -> ITestService.NestedEnum { token }
+    func RepeatByteEnum(token: org.swiftbinder.test.ByteEnum) throws -> org.swiftbinder.test.ByteEnum { token }
+    func RepeatIntEnum(token: org.swiftbinder.test.IntEnum) throws -> org.swiftbinder.test.IntEnum { token }
+    func RepeatLongEnum(token: org.swiftbinder.test.LongEnum) throws -> org.swiftbinder.test.LongEnum { token }
+    func RepeatNestedEnum(token: org.swiftbinder.test.ITestService.NestedEnum) throws -> org.swiftbinder.test.ITestService.NestedEnum { token }
 
     private func reverse<T>(_ input: [T], _ repeated: inout [T]) -> [T] {
         repeated = input
@@ -34,31 +34,31 @@ final class AIDLTestService: ITestService.Service, @unchecked Sendable {
     func ReverseFloat(input: [Float], repeated: inout [Float]) throws -> [Float] { reverse(input, &repeated) }
     func ReverseDouble(input: [Double], repeated: inout [Double]) throws -> [Double] { reverse(input, &repeated) }
     func ReverseString(input: [String], repeated: inout [String]) throws -> [String] { reverse(input, &repeated) }
-    func ReverseByteEnum(input: [ByteEnum], repeated: inout [ByteEnum]) throws -> [ByteEnum] { reverse(input, &repeated) }
+    func ReverseByteEnum(input: [org.swiftbinder.test.ByteEnum], repeated: inout [org.swiftbinder.test.ByteEnum]) throws -> [org.swiftbinder.test.ByteEnum] { reverse(input, &repeated) }
     func ReverseStringList(input: [String], repeated: inout [String]) throws -> [String] { reverse(input, &repeated) }
     func DoubleInPlace(values: inout [Int32]) throws { values = values.map { $0 * 2 } }
     func RepeatNullableIntArray(input: [Int32]?) throws -> [Int32]? { input }
 
-    func FillOutStructuredParcelable(parcel: inout StructuredParcelable) throws {
+    func FillOutStructuredParcelable(parcel: inout org.swiftbinder.test.StructuredParcelable) throws {
         parcel.shouldBeJerry = "Jerry"
         parcel.shouldContainThreeFs = [parcel.f, parcel.f, parcel.f]
         parcel.shouldBeByteBar = .bar
         parcel.shouldBeIntBar = .bar
     }
-    func RepeatParcelable(input: StructuredParcelable, repeated: inout StructuredParcelable) throws -> StructuredParcelable {
+    func RepeatParcelable(input: org.swiftbinder.test.StructuredParcelable, repeated: inout org.swiftbinder.test.StructuredParcelable) throws -> org.swiftbinder.test.StructuredParcelable {
         repeated = input
         return input
     }
-    func RepeatNullableParcelable(input: StructuredParcelable?) throws -> StructuredParcelable? { input }
-    func RepeatUnion(token: Union) throws -> Union { token }
-    func RepeatBox(box: GenericBox<String>) throws -> GenericBox<String> { box }
-    func RepeatNested(nested: ITestService.Nested) throws -> ITestService.Nested { nested }
+    func RepeatNullableParcelable(input: org.swiftbinder.test.StructuredParcelable?) throws -> org.swiftbinder.test.StructuredParcelable? { input }
+    func RepeatUnion(token: org.swiftbinder.test.Union) throws -> org.swiftbinder.test.Union { token }
+    func RepeatBox(box: org.swiftbinder.test.GenericBox<String>) throws -> org.swiftbinder.test.GenericBox<String> { box }
+    func RepeatNested(nested: org.swiftbinder.test.ITestService.Nested) throws -> org.swiftbinder.test.ITestService.Nested { nested }
     func RepeatFixedSizeArray(input: [[Int32]]) throws -> [[Int32]] { input }
 
     func RepeatBinder(token: any IBinder) throws -> any IBinder { token }
     func RepeatNullableBinder(token: (any IBinder)?) throws -> (any IBinder)? { token }
-    func GetCallback(name: String) throws -> any INamedCallback.Service { NamedCallback(name) }
-    func CallbackName(callback: any INamedCallback.Service) throws -> String { try callback.GetName() }
+    func GetCallback(name: String) throws -> any org.swiftbinder.test.INamedCallback.Service { NamedCallback(name) }
+    func CallbackName(callback: any org.swiftbinder.test.INamedCallback.Service) throws -> String { try callback.GetName() }
     func RepeatParcelFileDescriptor(read: SharedFileDescriptor) throws -> SharedFileDescriptor { read }
     func RepeatFileDescriptor(read: SharedFileDescriptor) throws -> SharedFileDescriptor { read }
 
@@ -75,7 +75,7 @@ final class AIDLTestService: ITestService.Service, @unchecked Sendable {
     func Recorded() throws -> [Int32] { recorded.withLock { $0 } }
 }
 
-final class NamedCallback: INamedCallback.Service, @unchecked Sendable {
+final class NamedCallback: org.swiftbinder.test.INamedCallback.Service, @unchecked Sendable {
     let name: String
     init(_ name: String) { self.name = name }
     func GetName() throws -> String { name }

@@ -44,7 +44,7 @@ struct BinderTestPeer {
         }
     }
 
-    /// Serves the generated ITestService (AIDLTestService) as context manager until killed.
+    /// Serves the generated org.swiftbinder.test.ITestService (AIDLTestService) as context manager until killed.
     /// With `BINDER_TEST_PEER_STABILITY=vendor` the process's own objects are VENDOR, as a
     /// vendor process's are (its token stays 'SYST': libbinder_ndk is system libbinder).
     static func serveAIDL(device: String) {
@@ -54,7 +54,7 @@ struct BinderTestPeer {
                 format = WireFormat(stability: .level16, hasInterfaceHeader: true, localStability: .vendor)
             }
             let process = try BinderProcess(path: FilePath(device), wireFormat: format)
-            try process.becomeContextManager(ITestService.Stub(AIDLTestService()))
+            try process.becomeContextManager(org.swiftbinder.test.ITestService.Stub(AIDLTestService()))
             process.startThreadPool()
             print("ready")
             fflush(nil)
@@ -160,14 +160,14 @@ struct BinderTestPeer {
         do throws(BinderError) {
             let binder = try BinderDevice(path: FilePath(device))
             var request = Parcel()
-            request.writeInterfaceToken(IServiceManager.descriptor)
+            request.writeInterfaceToken(android.os.IServiceManager.descriptor)
             request.writeString16("manager")
             try request.withUnsafeDataBytes { (bytes) throws(BinderError) in
                 var commands = CommandBuffer()
                 commands.append(
                     .transaction,
                     transaction: TransactionData(
-                        target: 0, code: IServiceManager.Code.checkService, flags: .acceptFileDescriptors,
+                        target: 0, code: android.os.IServiceManager.Code.checkService, flags: .acceptFileDescriptors,
                         dataSize: UInt64(bytes.count), dataAddress: UInt64(UInt(bitPattern: bytes.baseAddress))))
                 try binder.write(commands)
             }
@@ -234,7 +234,7 @@ struct BinderTestPeer {
                     var request = handleZero.prepareTransaction()
                     request.writeInterfaceToken(ServiceManagerService.descriptor, workSource: 0)
                     request.writeString16("secret")
-                    reply = try handleZero.transact(code: IServiceManager.Code.checkService, data: request)
+                    reply = try handleZero.transact(code: android.os.IServiceManager.Code.checkService, data: request)
                 } catch {
                     throw .transport(error)
                 }

@@ -167,7 +167,7 @@ import Glibc
 /// What generated interfaces offer every value: its binder (`asBinder()`), and death links on
 /// it without casting to a proxy.
 @Suite struct GeneratedInterfaceTests {
-    final class Callback: IServiceCallback.Service, @unchecked Sendable {
+    final class Callback: android.os.IServiceCallback.Service, @unchecked Sendable {
         func onRegistration(name: String, binder: any IBinder) throws {}
     }
 
@@ -175,13 +175,13 @@ import Glibc
         let service = Callback()
         let binder = service.asBinder()
         #expect(binder === service.asBinder())
-        #expect((binder as? IServiceCallback.Stub)?.service === service)
+        #expect((binder as? android.os.IServiceCallback.Stub)?.service === service)
         // A local object does not die: linking to it fails, as BBinder::linkToDeath does.
         let error = #expect(throws: BinderError.self) { _ = try binder.linkToDeath {} }
         guard case .unsupported? = error else { Issue.record("\(String(describing: error))"); return }
     }
 
-    final class AsyncCallback: IServiceCallback.AsyncService, @unchecked Sendable {
+    final class AsyncCallback: android.os.IServiceCallback.AsyncService, @unchecked Sendable {
         let contexts = Mutex<[CallContext]>([])
         func onRegistration(name: String, binder: any IBinder, context: CallContext) async throws {
             contexts.withLock { $0.append(context) }
@@ -192,7 +192,7 @@ import Glibc
     /// (not pid 0 and euid 0, which a service could take for root).
     @Test func aLocalCallerIsThisProcess() async throws {
         let service = AsyncCallback()
-        try await IServiceCallback.AsyncProxy(service.asBinder()).onRegistration(name: "local", binder: service.asBinder())
+        try await android.os.IServiceCallback.AsyncProxy(service.asBinder()).onRegistration(name: "local", binder: service.asBinder())
         let context = try #require(service.contexts.withLock { $0.first })
         #expect(context.caller.pid == getpid() && context.caller.euid == geteuid())
         #expect(context.isOneway)
@@ -202,7 +202,7 @@ import Glibc
         let service = AsyncCallback()
         let binder = service.asBinder()
         #expect(binder === service.asBinder())
-        #expect((binder as? IServiceCallback.AsyncStub)?.service === service)
+        #expect((binder as? android.os.IServiceCallback.AsyncStub)?.service === service)
         #expect(service.asService.asBinder() === binder)  // sent as that stub
     }
 
@@ -210,7 +210,7 @@ import Glibc
         let driver = ScriptedDriver()
         let process = try AIDLCallTests.process(driver)
         let remote = try process.proxy(forHandle: 3)
-        let service: any IServiceCallback.Service = IServiceCallback.Proxy(remote)
+        let service: any android.os.IServiceCallback.Service = android.os.IServiceCallback.Proxy(remote)
         #expect(service.asBinder() === remote)
         let link = try service.asBinder().linkToDeath {}
         #expect(driver.commands.contains { $0.command == .requestDeathNotification })

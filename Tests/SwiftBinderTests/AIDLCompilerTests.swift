@@ -48,9 +48,15 @@ import Glibc
         let inputs = Self.files(in: root)
         #expect(inputs.count >= 10)
         let outputs = try AIDLCompilerDriver.compile(inputs: inputs, includeRoots: [root])
-        #expect(outputs.count == inputs.count)
+        // One file per input, and the namespaces of their packages.
+        #expect(outputs.count == inputs.count + 1)
+        let namespaces = try #require(outputs.first { $0.fileName == AIDLCompilerDriver.namespacesFileName })
+        #expect(namespaces.swift.contains("public enum com {}"))
+        #expect(namespaces.swift.contains("extension com.example { public enum corpus {} }"))
         let everything = try #require(outputs.first { $0.fileName == "IEverything.swift" })
-        #expect(everything.swift.contains("public enum IEverything {"))
+        // In its package's namespace, and named by it wherever generated code refers to it.
+        #expect(everything.swift.contains("extension com.example.corpus {\n    /// `interface com.example.corpus.IEverything`\n    public enum IEverything {"))
+        #expect(everything.swift.contains("extension com.example.corpus.IEverything.Service {"))
         #expect(everything.swift.contains("public static let descriptor = \"com.example.corpus.IEverythingRenamed\""))
         #expect(everything.swift.contains("flags: [.clearBuffer]"))  // @SensitiveData
         #expect(everything.swift.contains("public static let answer: Int32 = 42"))

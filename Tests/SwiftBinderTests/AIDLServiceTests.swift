@@ -8,13 +8,13 @@ import Testing
 import Glibc
 #endif
 
-/// Generated proxies calling the generated stub of `ITestService` in another process.
+/// Generated proxies calling the generated stub of `org.swiftbinder.test.ITestService` in another process.
 @Suite(.requiresBinder) struct AIDLServiceTests {
     final class Setup {
         let device: TestDevice
         let server: ChildProcess
         let process: BinderProcess
-        let service: ITestService.Proxy
+        let service: org.swiftbinder.test.ITestService.Proxy
 
         init(_ label: String, asyncCallThreads: Int = BinderProcess.defaultAsyncCallThreads) throws {
             device = try TestDevice(label)
@@ -22,7 +22,7 @@ import Glibc
             let ready = try server.readLine()
             guard ready == "ready" else { throw BinderError.unsupported("the peer said \(ready ?? "nothing")") }
             process = try BinderProcess(path: device.path, asyncCallThreads: asyncCallThreads)
-            service = ITestService.Proxy(try process.contextObject)
+            service = org.swiftbinder.test.ITestService.Proxy(try process.contextObject)
         }
 
         deinit { process.shutdown() }
@@ -34,20 +34,20 @@ import Glibc
         #expect(try service.RepeatBoolean(token: true) == true)
         #expect(try service.RepeatByte(token: -128) == -128)
         #expect(try service.RepeatChar(token: 0x263A) == 0x263A)
-        #expect(try service.RepeatInt(token: ITestService.constant2) == -68)
-        #expect(try service.RepeatLong(token: ITestService.longConstant) == 1 << 40)
-        #expect(try service.RepeatFloat(token: ITestService.floatConstant) == 1.5)
-        #expect(try service.RepeatDouble(token: ITestService.doubleConstant) == 25)
-        #expect(try service.RepeatString(token: ITestService.stringConstant) == "foobar")
+        #expect(try service.RepeatInt(token: org.swiftbinder.test.ITestService.constant2) == -68)
+        #expect(try service.RepeatLong(token: org.swiftbinder.test.ITestService.longConstant) == 1 << 40)
+        #expect(try service.RepeatFloat(token: org.swiftbinder.test.ITestService.floatConstant) == 1.5)
+        #expect(try service.RepeatDouble(token: org.swiftbinder.test.ITestService.doubleConstant) == 25)
+        #expect(try service.RepeatString(token: org.swiftbinder.test.ITestService.stringConstant) == "foobar")
         #expect(try service.RepeatNullableString(token: nil) == nil)
         #expect(try service.RepeatUtf8CppString(token: "ünïcödé") == "ünïcödé")
         #expect(try service.RepeatByteEnum(token: .baz) == .baz)
         #expect(try service.RepeatIntEnum(token: .qux) == .qux)
-        #expect(IntEnum.qux.rawValue == 1000 | 2000)
+        #expect(org.swiftbinder.test.IntEnum.qux.rawValue == 1000 | 2000)
         #expect(try service.RepeatLongEnum(token: .baz) == .baz)
         #expect(try service.RepeatNestedEnum(token: .c) == .c)
-        #expect(ITestService.hexConstant == -1)
-        #expect(ITestService.byteConstant == -1)
+        #expect(org.swiftbinder.test.ITestService.hexConstant == -1)
+        #expect(org.swiftbinder.test.ITestService.byteConstant == -1)
     }
 
     @Test func arraysAreReversedThroughOutParameters() throws {
@@ -74,7 +74,7 @@ import Glibc
         var strings = ["", ""]
         #expect(try service.ReverseString(input: ["a", "b"], repeated: &strings) == ["b", "a"])
         #expect(strings == ["a", "b"])
-        var enums: [ByteEnum] = [.foo, .foo]
+        var enums: [org.swiftbinder.test.ByteEnum] = [.foo, .foo]
         #expect(try service.ReverseByteEnum(input: [.bar, .baz], repeated: &enums) == [.baz, .bar])
         var list = ["", "", ""]
         #expect(try service.ReverseStringList(input: ["x", "y", "z"], repeated: &list) == ["z", "y", "x"])
@@ -96,15 +96,15 @@ import Glibc
         let setup = try Setup("aidl-outlen")
         let binder = try setup.process.contextObject
         var request = binder.prepareTransaction()
-        request.writeInterfaceToken(ITestService.encodedDescriptor)
+        request.writeInterfaceToken(org.swiftbinder.test.ITestService.encodedDescriptor)
         try request.writeArray([Int32(1), 2]) { (parcel: inout Parcel, value) throws(ParcelError) in parcel.writeInt32(value) }
         request.writeInt32(length)
         switch expected {
         case "no memory":
-            let error = #expect(throws: BinderError.self) { try binder.transact(code: ITestService.Code.ReverseInt, data: request) }
+            let error = #expect(throws: BinderError.self) { try binder.transact(code: org.swiftbinder.test.ITestService.Code.ReverseInt, data: request) }
             #expect(error == .remoteStatus(.noMemory))
         default:
-            var reply = try binder.transact(code: ITestService.Code.ReverseInt, data: request)
+            var reply = try binder.transact(code: org.swiftbinder.test.ITestService.Code.ReverseInt, data: request)
             let status = try reply.readStatus()
             if expected == "null" {
                 #expect(status.exception == .nullPointer)
@@ -123,7 +123,7 @@ import Glibc
     @Test func parcelablesUnionsGenericsAndNestedTypes() throws {
         let setup = try Setup("aidl-parcelables")
         let service = setup.service
-        var parcelable = StructuredParcelable(f: 17)
+        var parcelable = org.swiftbinder.test.StructuredParcelable(f: 17)
         #expect(parcelable.defaultInt == 83)
         #expect(parcelable.defaultLong == 1 << 40)
         #expect(parcelable.defaultString == "Hello, binder")
@@ -134,7 +134,7 @@ import Glibc
         try service.FillOutStructuredParcelable(parcel: &parcelable)
         #expect(parcelable.shouldBeJerry == "Jerry")
         #expect(parcelable.shouldContainThreeFs == [17, 17, 17])
-        var repeated = StructuredParcelable()
+        var repeated = org.swiftbinder.test.StructuredParcelable()
         let returned = try service.RepeatParcelable(input: parcelable, repeated: &repeated)
         #expect(returned.shouldBeJerry == "Jerry" && repeated.shouldContainThreeFs == [17, 17, 17])
         #expect(try service.RepeatNullableParcelable(input: nil) == nil)
@@ -149,10 +149,10 @@ import Glibc
             return
         }
         #expect(member == .baz)
-        #expect(Union.s1 == "a string constant in a union")
-        let box = try service.RepeatBox(box: GenericBox(value: "generic", tag: 9))
+        #expect(org.swiftbinder.test.Union.s1 == "a string constant in a union")
+        let box = try service.RepeatBox(box: org.swiftbinder.test.GenericBox(value: "generic", tag: 9))
         #expect(box.value == "generic" && box.tag == 9)
-        let nested = try service.RepeatNested(nested: ITestService.Nested(label: "inner", pair: [3, 4]))
+        let nested = try service.RepeatNested(nested: org.swiftbinder.test.ITestService.Nested(label: "inner", pair: [3, 4]))
         #expect(nested.label == "inner" && nested.pair == [3, 4])
     }
 
@@ -179,7 +179,7 @@ import Glibc
     @Test func serviceSpecificErrorsAndOnewayCalls() throws {
         let setup = try Setup("aidl-errors")
         let service = setup.service
-        let error = #expect(throws: RemoteError.self) { try service.ThrowServiceException(code: ITestService.badParameter) }
+        let error = #expect(throws: RemoteError.self) { try service.ThrowServiceException(code: org.swiftbinder.test.ITestService.badParameter) }
         #expect(error == .exception(.serviceSpecific(1, message: "thrown on request")))
         for value in 0..<50 { try service.Record(value: Int32(value)) }
         #expect(try eventually(within: 5) { try service.Recorded().count == 50 })
@@ -193,10 +193,10 @@ import Glibc
     }
 
     /// An async callback that calls the service back from inside the call it serves.
-    final class EchoingCallback: INamedCallback.AsyncService {
-        let service: ITestService.AsyncProxy
+    final class EchoingCallback: org.swiftbinder.test.INamedCallback.AsyncService {
+        let service: org.swiftbinder.test.ITestService.AsyncProxy
         let callers = Mutex<Set<Int32>>([])
-        init(service: ITestService.AsyncProxy) { self.service = service }
+        init(service: org.swiftbinder.test.ITestService.AsyncProxy) { self.service = service }
 
         func GetName(context: CallContext) async throws -> String {
             callers.withLock { _ = $0.insert(context.caller.pid) }
@@ -211,7 +211,7 @@ import Glibc
     /// waiting for replies that need it, and every call would hang.)
     @Test func asyncMethodsCallingOutNeedNoThreadsOfTheirOwn() async throws {
         let setup = try Setup("aidl-async-serve", asyncCallThreads: 2)
-        let service = ITestService.AsyncProxy(try setup.process.contextObject)
+        let service = org.swiftbinder.test.ITestService.AsyncProxy(try setup.process.contextObject)
         let callback = EchoingCallback(service: service)
         let asCallback = callback.asAsyncProxy
         let names = try await withThrowingTaskGroup(of: String.self) { group in
@@ -227,7 +227,7 @@ import Glibc
     /// process's call threads; sync calls on `Proxy` still compile inside async functions.
     @Test func asyncProxyMethods() async throws {
         let setup = try Setup("aidl-async")
-        let service = ITestService.AsyncProxy(try setup.process.contextObject)
+        let service = org.swiftbinder.test.ITestService.AsyncProxy(try setup.process.contextObject)
         #expect(try await service.RepeatString(token: "async") == "async")
         var repeated: [Int32] = []
         #expect(try await service.ReverseInt(input: [1, 2, 3], repeated: &repeated) == [3, 2, 1])
@@ -248,6 +248,6 @@ import Glibc
 
 final class Token: BinderObject, @unchecked Sendable {}
 
-final class LocalCallback: INamedCallback.Service, @unchecked Sendable {
+final class LocalCallback: org.swiftbinder.test.INamedCallback.Service, @unchecked Sendable {
     func GetName() throws -> String { "local" }
 }

@@ -27,21 +27,21 @@ import Testing
     /// android-16.0.0_r1; include/binder/Parcel.h writeData(const Parcelable&).
     @Test func aHolderFieldCarriesTheNonNullMarker() throws {
         var parcel = Parcel()
-        try parcel.writeParcelable(Point())
+        try parcel.writeParcelable(com.example.corpus.Point())
         let words = Self.words(parcel)
         #expect(Array(words.suffix(3)) == [1, 0, 0])
-        #expect(try parcel.readParcelable(Point.self) == Point())
+        #expect(try parcel.readParcelable(com.example.corpus.Point.self) == com.example.corpus.Point())
     }
 
     /// Inside a `@VintfStability` parcelable the holder is VINTF (stability word 1): AIDL
     /// generate_cpp.cpp initialises the field with STABILITY_VINTF.
     @Test func aHolderInAVintfParcelableIsVintf() throws {
-        #expect(VintfExtendable().extension.stability == .vintf)
+        #expect(com.example.corpus.VintfExtendable().extension.stability == .vintf)
         var parcel = Parcel()
-        try parcel.writeParcelable(VintfExtendable())
+        try parcel.writeParcelable(com.example.corpus.VintfExtendable())
         // marker, size, a, then the holder: marker 1, stability 1, size 0.
         #expect(Array(Self.words(parcel)[3..<6]) == [1, 1, 0])
-        #expect(try parcel.readParcelable(VintfExtendable.self).extension.stability == .vintf)
+        #expect(try parcel.readParcelable(com.example.corpus.VintfExtendable.self).extension.stability == .vintf)
     }
 
     /// Readers refuse a holder without the marker (UNEXPECTED_NULL, Parcel.h readParcelable);
@@ -74,7 +74,7 @@ import Testing
     /// int8/uint8 and 1-byte enums are "pointer-equivalent" and copied in one block); nested
     /// arrays repeat their own count; a null fixed array is −1.
     @Test func fixedByteArraysArePacked() throws {
-        var value = VintfExtendable()
+        var value = com.example.corpus.VintfExtendable()
         value.a = 7
         value.bytes = [0x11, 0x22, 0x33]
         value.levels = [.low, .high]
@@ -90,12 +90,12 @@ import Testing
             0xFFFF_FFFF,  // @nullable byte[2]: null
             2, 3, 1, 2, 3, 3, 4, 5, 6,  // int[2][3]: outer count, then each row with its count
         ])
-        #expect(try parcel.readParcelable(VintfExtendable.self) == value)
+        #expect(try parcel.readParcelable(com.example.corpus.VintfExtendable.self) == value)
 
         value.maybeBytes = [9, 8]
         var again = Parcel()
         try again.writeParcelable(value)
-        #expect(try again.readParcelable(VintfExtendable.self).maybeBytes == [9, 8])
+        #expect(try again.readParcelable(com.example.corpus.VintfExtendable.self).maybeBytes == [9, 8])
     }
 
     /// A count other than N is BAD_VALUE; a negative one is UNEXPECTED_NULL, and so is −1 where
@@ -124,16 +124,16 @@ import Testing
     /// and Rust backends make enums open (aidl generate_cpp.cpp `enum class : int8_t`,
     /// generate_rust.rs `declare_binder_enum!`), so a parcel that holds one is not refused.
     @Test func unknownEnumeratorsRoundTrip() throws {
-        let newer = Level(rawValue: 7)
-        #expect(!Level.allCases.contains(newer))
+        let newer = com.example.corpus.Level(rawValue: 7)
+        #expect(!com.example.corpus.Level.allCases.contains(newer))
         #expect(newer.description == "Level(7)")
-        #expect(Level.high.description == "HIGH")
+        #expect(com.example.corpus.Level.high.description == "HIGH")
         var parcel = Parcel()
         parcel.writeEnum(newer)
-        parcel.writeEnumArray([Color.red, Color(rawValue: 64)])
-        #expect(try parcel.readEnum(Level.self) == newer)
-        #expect(try parcel.readNullableEnumArray(Color.self) == [.red, Color(rawValue: 64)])
-        #expect(Color.aliasOfRed == .red)
+        parcel.writeEnumArray([com.example.corpus.Color.red, com.example.corpus.Color(rawValue: 64)])
+        #expect(try parcel.readEnum(com.example.corpus.Level.self) == newer)
+        #expect(try parcel.readNullableEnumArray(com.example.corpus.Color.self) == [.red, com.example.corpus.Color(rawValue: 64)])
+        #expect(com.example.corpus.Color.aliasOfRed == .red)
     }
 
     // MARK: Binder objects
@@ -272,7 +272,7 @@ import Testing
             request.writeInterfaceToken(ServiceManagerService.descriptor)
             request.writeString16("manager")
             request.writeInt32(42)
-            let code = release == .android12 ? IServiceManagerAndroid12.Code.checkService : IServiceManagerAndroid13.Code.checkService
+            let code = release == .android12 ? android.os.IServiceManagerAndroid12.Code.checkService : android.os.IServiceManagerAndroid13.Code.checkService
             var reply = try registry.binder.transact(code: code, data: request)
             let status = try reply.readStatus()
             if release == .android12 {

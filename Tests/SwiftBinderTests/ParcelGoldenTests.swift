@@ -69,7 +69,7 @@ import Testing
     }
 
     /// Android 16 `getService2` reply: Status, a non-null `Service` union (tag 0), a non-null
-    /// `ServiceWithMetadata` parcelable of size 36 holding a binder and `isLazyService`.
+    /// `android.os.ServiceWithMetadata` parcelable of size 36 holding a binder and `isLazyService`.
     @Test func getService2Reply() throws {
         var reply = Parcel()
         reply.writeStatus(.ok)

@@ -13,24 +13,24 @@ import Glibc
     /// trips; nesting past `Parcel.maximumNesting` is refused with a typed error, not a stack
     /// overflow.
     @Test func recursiveParcelablesRoundTripAndTheirDepthIsBounded() throws {
-        func chain(_ length: Int) -> Node {
-            var node = Node(value: Int32(length))
-            for value in (0..<length - 1).reversed() { node = Node(value: Int32(value), next: node) }
+        func chain(_ length: Int) -> org.swiftbinder.test.Node {
+            var node = org.swiftbinder.test.Node(value: Int32(length))
+            for value in (0..<length - 1).reversed() { node = org.swiftbinder.test.Node(value: Int32(value), next: node) }
             return node
         }
-        let tree = Node(value: 1, next: chain(3), children: [Node(value: 2), chain(2)])
+        let tree = org.swiftbinder.test.Node(value: 1, next: chain(3), children: [org.swiftbinder.test.Node(value: 2), chain(2)])
         var parcel = Parcel()
         try parcel.writeParcelable(tree)
-        #expect(try parcel.readParcelable(Node.self) == tree)
+        #expect(try parcel.readParcelable(org.swiftbinder.test.Node.self) == tree)
 
         let fine = chain(Int(Parcel.maximumNesting))
         var deep = Parcel()
         try deep.writeParcelable(fine)
-        #expect(try deep.readParcelable(Node.self) == fine)
+        #expect(try deep.readParcelable(org.swiftbinder.test.Node.self) == fine)
 
         var tooDeep = Parcel()
         try tooDeep.writeParcelable(chain(Int(Parcel.maximumNesting) + 1))
-        let error = #expect(throws: ParcelError.self) { try tooDeep.readParcelable(Node.self) }
+        let error = #expect(throws: ParcelError.self) { try tooDeep.readParcelable(org.swiftbinder.test.Node.self) }
         guard case .nestedTooDeeply? = error else { Issue.record("\(String(describing: error))"); return }
         #expect(tooDeep.readerIndex == 0)
     }

@@ -52,12 +52,12 @@ import Testing
     static func checkServiceCode(_ release: AndroidRelease) -> UInt32 {
         switch release {
         case .android10: return Android10ServiceManager.Code.checkService
-        case .android11: return IServiceManagerAndroid11.Code.checkService
-        case .android12: return IServiceManagerAndroid12.Code.checkService
-        case .android13: return IServiceManagerAndroid13.Code.checkService
-        case .android14, .android15r1: return IServiceManagerAndroid14.Code.checkService
-        case .android15: return IServiceManagerAndroid15.Code.checkService
-        case .android16: return IServiceManager.Code.checkService
+        case .android11: return android.os.IServiceManagerAndroid11.Code.checkService
+        case .android12: return android.os.IServiceManagerAndroid12.Code.checkService
+        case .android13: return android.os.IServiceManagerAndroid13.Code.checkService
+        case .android14, .android15r1: return android.os.IServiceManagerAndroid14.Code.checkService
+        case .android15: return android.os.IServiceManagerAndroid15.Code.checkService
+        case .android16: return android.os.IServiceManager.Code.checkService
         }
     }
 
@@ -271,7 +271,7 @@ import Testing
 
     /// android-11.0.0_r1.
     @Test func android11Codes() {
-        typealias C = IServiceManagerAndroid11.Code
+        typealias C = android.os.IServiceManagerAndroid11.Code
         #expect([C.getService, C.checkService, C.addService, C.listServices] == [1, 2, 3, 4])
         #expect([C.registerForNotifications, C.unregisterForNotifications, C.isDeclared] == [5, 6, 7])
         #expect([C.registerClientCallback, C.tryUnregisterService] == [8, 9])
@@ -279,7 +279,7 @@ import Testing
 
     /// android-12.0.0_r1.
     @Test func android12Codes() {
-        typealias C = IServiceManagerAndroid12.Code
+        typealias C = android.os.IServiceManagerAndroid12.Code
         #expect([C.getService, C.checkService, C.addService, C.listServices] == [1, 2, 3, 4])
         #expect([C.registerForNotifications, C.unregisterForNotifications, C.isDeclared] == [5, 6, 7])
         #expect([C.getDeclaredInstances, C.updatableViaApex, C.registerClientCallback] == [8, 9, 10])
@@ -288,7 +288,7 @@ import Testing
 
     /// android-13.0.0_r1.
     @Test func android13Codes() {
-        typealias C = IServiceManagerAndroid13.Code
+        typealias C = android.os.IServiceManagerAndroid13.Code
         #expect([C.getService, C.checkService, C.addService, C.listServices] == [1, 2, 3, 4])
         #expect([C.registerForNotifications, C.unregisterForNotifications, C.isDeclared] == [5, 6, 7])
         #expect([C.getDeclaredInstances, C.updatableViaApex, C.getConnectionInfo] == [8, 9, 10])
@@ -297,7 +297,7 @@ import Testing
 
     /// android-14.0.0_r1, which android-15.0.0_r1…r5 share (`.android15r1`).
     @Test func android14Codes() {
-        typealias C = IServiceManagerAndroid14.Code
+        typealias C = android.os.IServiceManagerAndroid14.Code
         #expect([C.getService, C.checkService, C.addService, C.listServices] == [1, 2, 3, 4])
         #expect([C.registerForNotifications, C.unregisterForNotifications, C.isDeclared] == [5, 6, 7])
         #expect([C.getDeclaredInstances, C.updatableViaApex] == [8, 9])
@@ -307,7 +307,7 @@ import Testing
 
     /// android-15.0.0_r6 (X:7c3bec84d0): getService2 inserted at 2.
     @Test func android15Codes() {
-        typealias C = IServiceManagerAndroid15.Code
+        typealias C = android.os.IServiceManagerAndroid15.Code
         #expect([C.getService, C.getService2, C.checkService, C.addService, C.listServices] == [1, 2, 3, 4, 5])
         #expect([C.registerForNotifications, C.unregisterForNotifications, C.isDeclared] == [6, 7, 8])
         #expect([C.getDeclaredInstances, C.updatableViaApex] == [9, 10])
@@ -317,7 +317,7 @@ import Testing
 
     /// android-16.0.0_r1 (A16 = X:8fb273ac9d): checkService2 inserted at 4.
     @Test func android16Codes() {
-        typealias C = IServiceManager.Code
+        typealias C = android.os.IServiceManager.Code
         #expect([C.getService, C.getService2, C.checkService, C.checkService2, C.addService] == [1, 2, 3, 4, 5])
         #expect([C.listServices, C.registerForNotifications, C.unregisterForNotifications] == [6, 7, 8])
         #expect([C.isDeclared, C.getDeclaredInstances, C.updatableViaApex] == [9, 10, 11])
@@ -349,7 +349,7 @@ import Testing
             #expect(reply.objectOffsets == [0])
         case .android15:
             // EX_NONE, non-null union, tag 0. The member is a bare IBinder at _r6/_r10 and a
-            // ServiceWithMetadata from _r20 (facts §1), so only the prefix is fixed here.
+            // android.os.ServiceWithMetadata from _r20 (facts §1), so only the prefix is fixed here.
             try #require(bytes.count >= 12)
             #expect(Array(bytes[0..<12]) == Self.le(0, 1, 0))
             #expect(reply.objectOffsets.count == 1)
@@ -365,7 +365,7 @@ import Testing
     /// android-13.0.0_r1: Status EX_NONE, then the binder with trailer int16 SYSTEM (PROTOCOL.md §3.12).
     @Test func android13CheckServiceReplyDecodes() throws {
         let registry = Self.registry(.android13)
-        var reply = try Self.call(registry, IServiceManagerAndroid13.Code.checkService) {
+        var reply = try Self.call(registry, android.os.IServiceManagerAndroid13.Code.checkService) {
             $0.writeString16("manager")
         }
         #expect(try reply.readStatus().isOK)
@@ -390,7 +390,7 @@ import Testing
         case .android10:
             #expect(bytes == [0, 0, 0, 0])
         case .android15:
-            // Union tag 0 with no service in it (facts §7(a)); the member's layout is r6 vs r20.
+            // org.swiftbinder.test.Union tag 0 with no service in it (facts §7(a)); the member's layout is r6 vs r20.
             try #require(bytes.count >= 12)
             #expect(Array(bytes[0..<12]) == Self.le(0, 1, 0))
         default:
@@ -407,18 +407,18 @@ import Testing
     /// (`@utf8InCpp String[]`, facts §1). The registry lists itself as "manager".
     @Test func android11ListServicesReply() throws {
         let registry = Self.registry(.android11)
-        let reply = try Self.call(registry, IServiceManagerAndroid11.Code.listServices) {
-            $0.writeInt32(IServiceManager.dumpFlagPriorityAll)
+        let reply = try Self.call(registry, android.os.IServiceManagerAndroid11.Code.listServices) {
+            $0.writeInt32(android.os.IServiceManager.dumpFlagPriorityAll)
         }
         #expect(reply.dataBytes == Self.le(0, 1) + Self.manager)
     }
 
-    /// A16 checkService2 (code 4): Status, non-null union (1), tag 0, non-null ServiceWithMetadata
+    /// A16 checkService2 (code 4): Status, non-null union (1), tag 0, non-null android.os.ServiceWithMetadata
     /// (1), size 36, binder + trailer, isLazyService false (facts §1, §7(a) A16
     /// cmds/servicemanager/ServiceManager.cpp; Parcel::writeParcelable writes 1 first, facts §4).
     @Test func android16CheckService2Reply() throws {
         let registry = Self.registry(.android16)
-        let reply = try Self.call(registry, IServiceManager.Code.checkService2) { $0.writeString16("manager") }
+        let reply = try Self.call(registry, android.os.IServiceManager.Code.checkService2) { $0.writeString16("manager") }
         let bytes = reply.dataBytes
         try #require(bytes.count == 52)
         #expect(Array(bytes[0..<20]) == Self.le(0, 1, 0, 1, 36))
@@ -434,7 +434,7 @@ import Testing
             $0.writeString16(name)
             $0.writeStrongBinder(BinderObject())
             $0.writeInt32(0)
-            $0.writeInt32(IServiceManager.dumpFlagPriorityDefault)
+            $0.writeInt32(android.os.IServiceManager.dumpFlagPriorityDefault)
         }
         #expect(reply.dataBytes == le(0))
     }
@@ -451,7 +451,7 @@ import Testing
         for index in 0..<2 {
             var reply = try Self.call(registry, Android10ServiceManager.Code.listServices) {
                 $0.writeInt32(Int32(index))
-                $0.writeInt32(IServiceManager.dumpFlagPriorityAll)
+                $0.writeInt32(android.os.IServiceManager.dumpFlagPriorityAll)
             }
             names.append(try reply.readString16())
         }
@@ -459,7 +459,7 @@ import Testing
         #expect(throws: BinderError.remoteStatus(Android10ServiceManager.refusal)) {
             _ = try Self.call(registry, Android10ServiceManager.Code.listServices) {
                 $0.writeInt32(2)
-                $0.writeInt32(IServiceManager.dumpFlagPriorityAll)
+                $0.writeInt32(android.os.IServiceManager.dumpFlagPriorityAll)
             }
         }
     }

@@ -13,12 +13,12 @@ import Glibc
 /// releases in one process, the lazy-service callbacks, and the executables following the
 /// configuration.
 @Suite(.requiresBinder) struct ReleaseInteropTests {
-    /// A device served by `binder-test-peer aidl` (ITestService as context manager).
+    /// A device served by `binder-test-peer aidl` (org.swiftbinder.test.ITestService as context manager).
     final class AIDLPeer {
         let device: TestDevice
         let server: ChildProcess
         let process: BinderProcess
-        let service: ITestService.Proxy
+        let service: org.swiftbinder.test.ITestService.Proxy
 
         init(_ label: String, environment: [String: String] = [:]) throws {
             device = try TestDevice(label)
@@ -27,7 +27,7 @@ import Glibc
             let ready = try server.readLine()
             guard ready == "ready" else { throw BinderError.unsupported("the peer said \(ready ?? "nothing")") }
             process = try BinderProcess(path: device.path, release: .android16)
-            service = ITestService.Proxy(try process.contextObject)
+            service = org.swiftbinder.test.ITestService.Proxy(try process.contextObject)
         }
 
         deinit { process.shutdown() }
@@ -45,7 +45,7 @@ import Glibc
         let peer = try AIDLPeer("stab-fwd", environment: ["BINDER_TEST_PEER_STABILITY": "vendor"])
         // The peer's callback object is VENDOR; ours arrive as SYSTEM; calls to it are refused.
         let callback = try peer.service.GetCallback(name: "vendor")
-        let proxy = try #require((callback as? INamedCallback.Proxy)?.binder as? BinderProxy)
+        let proxy = try #require((callback as? org.swiftbinder.test.INamedCallback.Proxy)?.binder as? BinderProxy)
         #expect(proxy.stability == .vendor)
         let refused = #expect(throws: RemoteError.self) { _ = try callback.GetName() }
         #expect(refused == .transport(.stabilityRefused(provided: .vendor, required: .system, handle: proxy.handle)))
@@ -60,9 +60,9 @@ import Glibc
         // And the peer sends our VINTF object back as VINTF: RepeatBinder's reply, read raw.
         let object = VintfObject()
         var request = try peer.process.contextObject.prepareTransaction()
-        request.writeInterfaceToken(ITestService.descriptor)
+        request.writeInterfaceToken(org.swiftbinder.test.ITestService.descriptor)
         request.writeStrongBinder(object)
-        var reply = try peer.process.contextObject.transact(code: ITestService.Code.RepeatBinder, data: request)
+        var reply = try peer.process.contextObject.transact(code: org.swiftbinder.test.ITestService.Code.RepeatBinder, data: request)
         #expect(try reply.readStatus().isOK)
         let echoed = try reply.readBinder()
         #expect(echoed.reference == .local(NodeIdentity(pointer: object.nodeID, cookie: object.nodeCookie)))
@@ -72,12 +72,12 @@ import Glibc
     /// An enumerator this side does not know crosses the proxy, the peer's stub and back.
     @Test func unknownEnumeratorsCrossProcesses() throws {
         let peer = try AIDLPeer("enum-open")
-        let newer = ByteEnum(rawValue: 99)
+        let newer = org.swiftbinder.test.ByteEnum(rawValue: 99)
         #expect(try peer.service.RepeatByteEnum(token: newer) == newer)
-        var repeated: [ByteEnum] = []
-        let reversed = try peer.service.ReverseByteEnum(input: [.foo, ByteEnum(rawValue: -3)], repeated: &repeated)
-        #expect(reversed == [ByteEnum(rawValue: -3), .foo])
-        #expect(try peer.service.RepeatIntEnum(token: IntEnum(rawValue: 123_456)) == IntEnum(rawValue: 123_456))
+        var repeated: [org.swiftbinder.test.ByteEnum] = []
+        let reversed = try peer.service.ReverseByteEnum(input: [.foo, org.swiftbinder.test.ByteEnum(rawValue: -3)], repeated: &repeated)
+        #expect(reversed == [org.swiftbinder.test.ByteEnum(rawValue: -3), .foo])
+        #expect(try peer.service.RepeatIntEnum(token: org.swiftbinder.test.IntEnum(rawValue: 123_456)) == org.swiftbinder.test.IntEnum(rawValue: 123_456))
     }
 
     /// A call that fails with a dead reply does not count as the obituary: a death link made

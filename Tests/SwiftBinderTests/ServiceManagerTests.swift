@@ -87,7 +87,7 @@ import Glibc
         var request = Parcel()
         request.writeInterfaceToken(ServiceManagerService.descriptor)
         request.writeString16("test.echo")
-        let code = IServiceManager.Code.getService2
+        let code = android.os.IServiceManager.Code.getService2
         #expect(code == 2)
         var reply = try setup.process.contextObject.transact(code: code, data: request)
         #expect(try reply.readStatus() == .ok)
@@ -173,8 +173,8 @@ import Glibc
         let setup = try Setup("debug")
         try setup.manager.addService("test.mine", Named("test.IMine"))
         let info = try setup.manager.serviceDebugInfo()
-        #expect(info.contains(ServiceDebugInfo(name: "test.mine", debugPid: getpid())))
-        #expect(info.contains(ServiceDebugInfo(name: "manager", debugPid: setup.daemon.pid)))
+        #expect(info.contains(android.os.ServiceDebugInfo(name: "test.mine", debugPid: getpid())))
+        #expect(info.contains(android.os.ServiceDebugInfo(name: "manager", debugPid: setup.daemon.pid)))
     }
 
     @Test func aKilledServiceDisappearsWithinASecond() throws {
@@ -235,7 +235,7 @@ import Glibc
         request.writeBool(false)
         request.writeInt32(DumpPriority.default.rawValue)
         var reply = try setup.process.contextObject.transact(
-            code: IServiceManager.Code.addService, data: request)
+            code: android.os.IServiceManager.Code.addService, data: request)
         // A null where the interface wants a binder: EX_NULL_POINTER, as AOSP's generated stubs answer.
         #expect(try reply.readStatus().exception == .nullPointer)
     }
@@ -257,7 +257,7 @@ import Glibc
         trailing.writeInterfaceToken(ServiceManagerService.descriptor)
         trailing.writeString16("manager")
         trailing.writeInt32(42)
-        var reply = try handleZero.transact(code: IServiceManager.Code.checkService, data: trailing)
+        var reply = try handleZero.transact(code: android.os.IServiceManager.Code.checkService, data: trailing)
         #expect(try reply.readStatus().exception == .badParcelable)
         // And the next request is served normally.
         #expect(try setup.manager.checkService("manager") != nil)
@@ -272,7 +272,7 @@ import Glibc
         request.writeString16("test.self")
         request.writeStrongBinder(try setup.process.contextObject)
         _ = try? setup.process.contextObject.transact(
-            code: IServiceManager.Code.registerForNotifications, data: request)
+            code: android.os.IServiceManager.Code.registerForNotifications, data: request)
         #expect(try setup.manager.checkService("manager") != nil)
         #expect(try setup.manager.listServices().contains("manager"))
     }
@@ -365,9 +365,9 @@ import Glibc
         if release >= .android11 {
             let listCode: UInt32
             switch release {
-            case .android15: listCode = IServiceManagerAndroid15.Code.listServices
-            case .android16: listCode = IServiceManager.Code.listServices
-            default: listCode = IServiceManagerAndroid11.Code.listServices  // 4 from 11 to 15 r1
+            case .android15: listCode = android.os.IServiceManagerAndroid15.Code.listServices
+            case .android16: listCode = android.os.IServiceManager.Code.listServices
+            default: listCode = android.os.IServiceManagerAndroid11.Code.listServices  // 4 from 11 to 15 r1
             }
             let call = try ChildProcess(
                 ChildProcess.builtProduct("binder"),
@@ -428,14 +428,14 @@ import Glibc
 
     static func call(_ registry: ServiceManagerService, _ code: UInt32, _ write: (inout Parcel) -> Void) throws -> Parcel {
         var request = Parcel()
-        request.writeInterfaceToken(IServiceManager.descriptor)
+        request.writeInterfaceToken(android.os.IServiceManager.descriptor)
         write(&request)
         var reply = Parcel()
         try registry.binder.onTransact(code: code, data: &request, reply: &reply, flags: [])
         return reply
     }
 
-    final class Watcher: IServiceCallback.Service, @unchecked Sendable {
+    final class Watcher: android.os.IServiceCallback.Service, @unchecked Sendable {
         func onRegistration(name: String, binder: any IBinder) throws {}
     }
 
@@ -460,19 +460,19 @@ import Glibc
         let uid = Mutex<uid_t>(0)
         let registry = ServiceManagerService(
             detachedWithCaller: { CallerIdentity(pid: 7, euid: uid.withLock { $0 }) }, policy: Self.policy)
-        var found = try Self.call(registry, IServiceManager.Code.checkService) { $0.writeString16("manager") }
+        var found = try Self.call(registry, android.os.IServiceManager.Code.checkService) { $0.writeString16("manager") }
         #expect(try found.readStatus().exception == .none)
         #expect(try found.readNullableStrongBinder() === registry.binder)
-        var listed = try Self.call(registry, IServiceManager.Code.listServices) { $0.writeInt32(15) }
+        var listed = try Self.call(registry, android.os.IServiceManager.Code.listServices) { $0.writeInt32(15) }
         #expect(try listed.readStatus().exception == .none)
         #expect(try listed.readArray { (p: inout Parcel) throws(ParcelError) in try p.readString16() } == ["manager"])
 
         uid.withLock { $0 = 1234 }
-        var denied = try Self.call(registry, IServiceManager.Code.listServices) { $0.writeInt32(15) }
+        var denied = try Self.call(registry, android.os.IServiceManager.Code.listServices) { $0.writeInt32(15) }
         #expect(try denied.readStatus().exception == .security)
         // A lookup the policy denies is a null binder with OK, as AOSP answers an SELinux denial
         // (cmds/servicemanager/ServiceManager.cpp at android-14.0.0_r1: "returns ok regardless").
-        var hidden = try Self.call(registry, IServiceManager.Code.checkService) { $0.writeString16("secret.thing") }
+        var hidden = try Self.call(registry, android.os.IServiceManager.Code.checkService) { $0.writeString16("secret.thing") }
         #expect(try hidden.readStatus().exception == .none)
         #expect(try hidden.readNullableStrongBinder() == nil)
     }

@@ -21,7 +21,7 @@ public enum AndroidRelease: String, CaseIterable, Comparable, Hashable, Sendable
     case android15r1
     /// Android 15 as devices ship it (android-15.0.0_r6 and later, the QPR branches): the table
     /// with `getService2` at code 2 and `checkService` returning the `Service` union. The
-    /// union's first member is a bare binder at _r6 and _r10 and a `ServiceWithMetadata` from
+    /// union's first member is a bare binder at _r6 and _r10 and a `android.os.ServiceWithMetadata` from
     /// _r20: SwiftBinder reads both and writes the later one.
     case android15
     /// Android 16 (API 36).
@@ -83,7 +83,7 @@ public enum AndroidRelease: String, CaseIterable, Comparable, Hashable, Sendable
         }
     }
 
-    /// The AOSP tag whose `IServiceManager` (libs/binder/aidl/android/os/IServiceManager.aidl,
+    /// The AOSP tag whose `android.os.IServiceManager` (libs/binder/aidl/android/os/IServiceManager.aidl,
     /// or for Android 10 cmds/servicemanager/service_manager.c) this release's table reproduces.
     public var aospTag: String {
         switch self {
@@ -143,7 +143,7 @@ extension AndroidRelease {
         switch self {
         case .android10: serviceManager = "servicemanager: the C protocol, codes 1-4 (\(aospTag))"
         case .android15r1: serviceManager = "servicemanager: Android 14's table, 14 codes (\(aospTag))"
-        default: serviceManager = "servicemanager: IServiceManager as at \(aospTag)"
+        default: serviceManager = "servicemanager: android.os.IServiceManager as at \(aospTag)"
         }
         return [token, stability, serviceManager]
     }

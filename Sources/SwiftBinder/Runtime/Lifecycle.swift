@@ -16,7 +16,9 @@ import Glibc
 ///     gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
 /// try await group.run()
 /// ```
-public struct BinderThreadPoolService: ServiceLifecycle.Service {
+// `Service` is ServiceLifecycle's: AIDL's `android.os.Service` union lives in its package's
+// namespace, not at the top level.
+public struct BinderThreadPoolService: Service {
     public let process: BinderProcess
     /// How long loopers still serving a call may take to finish it at shutdown.
     public var shutdownTimeout: Duration

@@ -143,11 +143,11 @@ public enum Android10ServiceManager {
             return names
         }
 
-        func registerForNotifications(name: String, callback: any IServiceCallback.Service) throws {
+        func registerForNotifications(name: String, callback: any android.os.IServiceCallback.Service) throws {
             throw RemoteError.transport(.notInRelease("registerForNotifications", .android10))
         }
 
-        func unregisterForNotifications(name: String, callback: any IServiceCallback.Service) throws {
+        func unregisterForNotifications(name: String, callback: any android.os.IServiceCallback.Service) throws {
             throw RemoteError.transport(.notInRelease("unregisterForNotifications", .android10))
         }
 
@@ -155,7 +155,7 @@ public enum Android10ServiceManager {
             throw RemoteError.transport(.notInRelease("isDeclared", .android10))
         }
 
-        func registerClientCallback(name: String, service: any IBinder, callback: any IClientCallback.Service) throws {
+        func registerClientCallback(name: String, service: any IBinder, callback: any android.os.IClientCallback.Service) throws {
             throw RemoteError.transport(.notInRelease("registerClientCallback", .android10))
         }
 

@@ -14,7 +14,7 @@ import Glibc
 /// ```swift
 /// let process = try BinderProcess(path: "/dev/binderfs/binder")
 /// let manager = try ServiceManager(process: process)
-/// try manager.addService("calculator", ICalculator.Stub(Calculator()))
+/// try manager.addService("calculator", org.swiftbinder.demo.ICalculator.Stub(Calculator()))
 /// let calculator = try manager.waitForService("calculator", timeout: .seconds(5))
 /// ```
 public final class ServiceManager: @unchecked Sendable {
@@ -205,19 +205,19 @@ public final class ServiceManager: @unchecked Sendable {
         return try remote { try call.getUpdatableNames(apexName: apex) }
     }
 
-    public func connectionInfo(_ name: String) throws(RemoteError) -> ConnectionInfo? {
+    public func connectionInfo(_ name: String) throws(RemoteError) -> android.os.ConnectionInfo? {
         let call: any ConnectionInfoCall = try require("getConnectionInfo")
         return try remote { try call.getConnectionInfo(name: name) }
     }
 
     /// Every registered name with the pid of the process that added it.
-    public func serviceDebugInfo() throws(RemoteError) -> [ServiceDebugInfo] {
+    public func serviceDebugInfo() throws(RemoteError) -> [android.os.ServiceDebugInfo] {
         let call: any ServiceDebugInfoCall = try require("getServiceDebugInfo")
         return try remote { try call.getServiceDebugInfo() }
     }
 
     /// `getService2`: the service with whether it is lazy (Android 15 and later).
-    public func service2(_ name: String) throws(RemoteError) -> ServiceWithMetadata? {
+    public func service2(_ name: String) throws(RemoteError) -> android.os.ServiceWithMetadata? {
         let call: any Service2Call = try require("getService2")
         guard case .serviceWithMetadata(let metadata) = try remote({ try call.getService2(name: name) }) else { return nil }
         return metadata.service == nil ? nil : metadata
@@ -305,17 +305,17 @@ public final class ServiceManager: @unchecked Sendable {
             return .android10
         }
         let probes: [(AndroidRelease, UInt32)] = [
-            (.android16, IServiceManager.Code.getServiceDebugInfo), (.android15, IServiceManagerAndroid15.Code.getServiceDebugInfo),
-            (.android14, IServiceManagerAndroid14.Code.getServiceDebugInfo),
-            (.android13, IServiceManagerAndroid13.Code.getServiceDebugInfo),
-            (.android12, IServiceManagerAndroid12.Code.getServiceDebugInfo),
+            (.android16, android.os.IServiceManager.Code.getServiceDebugInfo), (.android15, android.os.IServiceManagerAndroid15.Code.getServiceDebugInfo),
+            (.android14, android.os.IServiceManagerAndroid14.Code.getServiceDebugInfo),
+            (.android13, android.os.IServiceManagerAndroid13.Code.getServiceDebugInfo),
+            (.android12, android.os.IServiceManagerAndroid12.Code.getServiceDebugInfo),
         ]
         for (release, code) in probes {
             guard var reply = ask(code, .android13, { _ in }), let status = try? reply.readStatus() else { continue }
             // The method ran: OK with the list, or refused by the caller's rights.
             if status.isOK || status.exception == .security { return release }
         }
-        if var reply = ask(IServiceManagerAndroid11.Code.listServices, .android11, { $0.writeInt32(DumpPriority.all.rawValue) }),
+        if var reply = ask(android.os.IServiceManagerAndroid11.Code.listServices, .android11, { $0.writeInt32(DumpPriority.all.rawValue) }),
             let status = try? reply.readStatus(), status.isOK || status.exception == .security
         {
             return .android11
@@ -343,16 +343,16 @@ private struct DeadBackend: ServiceManagerBackend {
     func checkService(name: String) throws -> (any IBinder)? { throw dead() }
     func addService(name: String, service: any IBinder, allowIsolated: Bool, dumpPriority: Int32) throws { throw dead() }
     func listServices(dumpPriority: Int32) throws -> [String] { throw dead() }
-    func registerForNotifications(name: String, callback: any IServiceCallback.Service) throws { throw dead() }
-    func unregisterForNotifications(name: String, callback: any IServiceCallback.Service) throws { throw dead() }
+    func registerForNotifications(name: String, callback: any android.os.IServiceCallback.Service) throws { throw dead() }
+    func unregisterForNotifications(name: String, callback: any android.os.IServiceCallback.Service) throws { throw dead() }
     func isDeclared(name: String) throws -> Bool { throw dead() }
-    func registerClientCallback(name: String, service: any IBinder, callback: any IClientCallback.Service) throws { throw dead() }
+    func registerClientCallback(name: String, service: any IBinder, callback: any android.os.IClientCallback.Service) throws { throw dead() }
     func tryUnregisterService(name: String, service: any IBinder) throws { throw dead() }
 }
 
-/// The `IServiceCallback` a client registers: servicemanager calls it (oneway) when a service
+/// The `android.os.IServiceCallback` a client registers: servicemanager calls it (oneway) when a service
 /// is registered under the name it watches.
-final class NotificationCallback: IServiceCallback.Service, @unchecked Sendable {
+final class NotificationCallback: android.os.IServiceCallback.Service, @unchecked Sendable {
     private let handler: @Sendable (String, any IBinder) -> Void
 
     init(_ handler: @escaping @Sendable (String, any IBinder) -> Void) {
@@ -364,8 +364,8 @@ final class NotificationCallback: IServiceCallback.Service, @unchecked Sendable 
     }
 }
 
-/// The `IClientCallback` of a lazy service: told whether the service has clients.
-public final class ClientCallback: IClientCallback.Service, @unchecked Sendable {
+/// The `android.os.IClientCallback` of a lazy service: told whether the service has clients.
+public final class ClientCallback: android.os.IClientCallback.Service, @unchecked Sendable {
     private let handler: @Sendable (any IBinder, Bool) -> Void
 
     init(_ handler: @escaping @Sendable (any IBinder, Bool) -> Void) {

@@ -13,12 +13,12 @@ import Glibc
 /// is watched for death and dropped when its process dies. Memory is bounded: the number of
 /// names, of watched names and of callbacks per name are capped, and each refusal is an error
 /// the caller sees.
-public final class ServiceManagerService: IServiceManager.Service, IServiceManagerAndroid15.Service,
-    IServiceManagerAndroid14.Service, IServiceManagerAndroid13.Service, IServiceManagerAndroid12.Service,
-    IServiceManagerAndroid11.Service, @unchecked Sendable
+public final class ServiceManagerService: android.os.IServiceManager.Service, android.os.IServiceManagerAndroid15.Service,
+    android.os.IServiceManagerAndroid14.Service, android.os.IServiceManagerAndroid13.Service, android.os.IServiceManagerAndroid12.Service,
+    android.os.IServiceManagerAndroid11.Service, @unchecked Sendable
 {
     /// The interface descriptor of every release.
-    public static let descriptor = IServiceManager.descriptor
+    public static let descriptor = android.os.IServiceManager.descriptor
 
     public struct Limits: Sendable {
         public var services = 4096
@@ -60,7 +60,7 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
 
     /// A registration callback and the uid that registered it.
     private struct Watcher {
-        var callback: any IServiceCallback.Service
+        var callback: any android.os.IServiceCallback.Service
         var uid: uid_t
     }
 
@@ -70,7 +70,7 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
         var notificationCallbacks: [String: [Watcher]] = [:]
         /// Lazy services' client callbacks, by name: they outlive re-registration and
         /// unregistration of the name, and go only when their process dies (mNameToClientCallback).
-        var clientCallbacks: [String: [any IClientCallback.Service]] = [:]
+        var clientCallbacks: [String: [any android.os.IClientCallback.Service]] = [:]
     }
 
     /// The binder object serving this registry with the release's code table.
@@ -128,7 +128,7 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
     /// The registered names, sorted (for tests and tools in the same process).
     public var serviceNames: [String] { state.withLock { $0.services.keys.sorted() } }
 
-    // MARK: - IServiceManager
+    // MARK: - android.os.IServiceManager
 
     var caller: CallerIdentity { detachedCaller?() ?? process?.callingIdentity ?? .ownProcess }
 
@@ -137,16 +137,16 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
     public func checkService(name: String) throws -> (any IBinder)? { try lookUp(name, caller: caller) }
 
     /// Android 15's `checkService` (android-15.0.0_r6 and later), which returns the union.
-    public func checkService(name: String) throws -> Service { try service2(name) }
+    public func checkService(name: String) throws -> android.os.Service { try service2(name) }
 
-    public func getService2(name: String) throws -> Service { try service2(name) }
+    public func getService2(name: String) throws -> android.os.Service { try service2(name) }
 
-    public func checkService2(name: String) throws -> Service { try service2(name) }
+    public func checkService2(name: String) throws -> android.os.Service { try service2(name) }
 
-    private func service2(_ name: String) throws -> Service {
+    private func service2(_ name: String) throws -> android.os.Service {
         let binder = try lookUp(name, caller: caller)
         let isLazy = state.withLock { $0.services[name]?.dumpPriority.contains(.lazyService) ?? false }
-        return .serviceWithMetadata(ServiceWithMetadata(service: binder, isLazyService: binder != nil && isLazy))
+        return .serviceWithMetadata(android.os.ServiceWithMetadata(service: binder, isLazyService: binder != nil && isLazy))
     }
 
     public func addService(name: String, service: any IBinder, allowIsolated: Bool, dumpPriority: Int32) throws {
@@ -174,11 +174,11 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
         return registrations(matching: dumpPriority).sorted { $0.registration.sequence > $1.registration.sequence }.map(\.name)
     }
 
-    public func registerForNotifications(name: String, callback: any IServiceCallback.Service) throws {
+    public func registerForNotifications(name: String, callback: any android.os.IServiceCallback.Service) throws {
         try registerForNotifications(name, callback, caller: caller)
     }
 
-    public func unregisterForNotifications(name: String, callback: any IServiceCallback.Service) throws {
+    public func unregisterForNotifications(name: String, callback: any android.os.IServiceCallback.Service) throws {
         try unregisterForNotifications(name, callback, caller: caller)
     }
 
@@ -208,12 +208,12 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
 
     public func getUpdatableNames(apexName: String) throws -> [String] { [] }
 
-    public func getConnectionInfo(name: String) throws -> ConnectionInfo? {
+    public func getConnectionInfo(name: String) throws -> android.os.ConnectionInfo? {
         try require(.find, name: name, caller: caller, .findDenied)
         return nil
     }
 
-    public func registerClientCallback(name: String, service: any IBinder, callback: any IClientCallback.Service) throws {
+    public func registerClientCallback(name: String, service: any IBinder, callback: any android.os.IClientCallback.Service) throws {
         try registerClientCallback(name, service: service, callback: callback, caller: caller)
     }
 
@@ -221,23 +221,23 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
         try tryUnregisterService(name, service: service, caller: caller)
     }
 
-    public func getServiceDebugInfo() throws -> [ServiceDebugInfo] {
+    public func getServiceDebugInfo() throws -> [android.os.ServiceDebugInfo] {
         try require(.list, name: nil, caller: caller, .listDenied)
         return state.withLock { state in
             state.services.filter { $0.value.isAlive }.keys.sorted().map {
-                ServiceDebugInfo(name: $0, debugPid: state.services[$0]!.ownerPID)
+                android.os.ServiceDebugInfo(name: $0, debugPid: state.services[$0]!.ownerPID)
             }
         }
     }
 
     /// The binder behind a callback (its proxy's, or the stub serving a local one): what
     /// identifies it across calls.
-    private func identity(_ callback: any IServiceCallback.Service) -> any IBinder {
-        IServiceCallback.Stub.binder(for: callback)
+    private func identity(_ callback: any android.os.IServiceCallback.Service) -> any IBinder {
+        android.os.IServiceCallback.Stub.binder(for: callback)
     }
 
-    private func identity(_ callback: any IClientCallback.Service) -> any IBinder {
-        IClientCallback.Stub.binder(for: callback)
+    private func identity(_ callback: any android.os.IClientCallback.Service) -> any IBinder {
+        android.os.IClientCallback.Stub.binder(for: callback)
     }
 
     // MARK: - Access
@@ -327,7 +327,7 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
         // As AOSP: linked to death before it is stored ("implicitly unlinked when removed").
         try watchForDeath(binder, else: refusal(.illegalState, .linkToDeathFailed))
         var replaced: [any IBinder] = []
-        let watchers: [any IServiceCallback.Service]
+        let watchers: [any android.os.IServiceCallback.Service]
         let existed: Registration?
         do {
             (watchers, existed) = try store(name, binder, allowIsolated, dumpPriority, caller, replaced: &replaced)
@@ -358,8 +358,8 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
     private func store(
         _ name: String, _ binder: any IBinder, _ allowIsolated: Bool, _ dumpPriority: DumpPriority,
         _ caller: CallerIdentity, replaced: inout [any IBinder]
-    ) throws -> ([any IServiceCallback.Service], Registration?) {
-        try state.withLock { state throws -> ([any IServiceCallback.Service], Registration?) in
+    ) throws -> ([any android.os.IServiceCallback.Service], Registration?) {
+        try state.withLock { state throws -> ([any android.os.IServiceCallback.Service], Registration?) in
             let existing = state.services[name]
             if let existing, existing.isAlive, existing.ownerUID != caller.euid {
                 // AOSP replaces and warns; a policy `replace` rule may still forbid it.
@@ -397,7 +397,7 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
     }
 
     private func registerForNotifications(
-        _ name: String, _ callback: any IServiceCallback.Service, caller: CallerIdentity
+        _ name: String, _ callback: any android.os.IServiceCallback.Service, caller: CallerIdentity
     ) throws {
         try require(.find, name: name, caller: caller, .watchDenied)
         if Self.isIsolated(caller.euid) { throw refusal(.security, .isolatedCaller) }
@@ -432,7 +432,7 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
     }
 
     private func unregisterForNotifications(
-        _ name: String, _ callback: any IServiceCallback.Service, caller: CallerIdentity
+        _ name: String, _ callback: any android.os.IServiceCallback.Service, caller: CallerIdentity
     ) throws {
         try require(.find, name: name, caller: caller, .findDenied)
         let target = identity(callback)
@@ -449,7 +449,7 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
     }
 
     private func registerClientCallback(
-        _ name: String, service: any IBinder, callback: any IClientCallback.Service, caller: CallerIdentity
+        _ name: String, service: any IBinder, callback: any android.os.IClientCallback.Service, caller: CallerIdentity
     ) throws {
         try require(.add, name: name, caller: caller, .addDenied)
         try state.withLock { state throws in
@@ -542,7 +542,7 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
         guard let count = strongReferences(name) else { return nil }
         let kernelReportsClients = count > knownClients
         let reportsGainNow = onInterval || release.checksClientsAtOnce
-        var notifications: [(Bool, [any IClientCallback.Service], any IBinder)] = []
+        var notifications: [(Bool, [any android.os.IClientCallback.Service], any IBinder)] = []
         let hasClients = state.withLock { state -> Bool? in
             guard var entry = state.services[name] else { return nil }
             let callbacks = state.clientCallbacks[name] ?? []
@@ -589,7 +589,7 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
 
     // MARK: - Outgoing calls (all oneway)
 
-    private func sendOnRegistration(to callback: any IServiceCallback.Service, name: String, binder: any IBinder) {
+    private func sendOnRegistration(to callback: any android.os.IServiceCallback.Service, name: String, binder: any IBinder) {
         do {
             try callback.onRegistration(name: name, binder: binder)
         } catch {
@@ -597,7 +597,7 @@ public final class ServiceManagerService: IServiceManager.Service, IServiceManag
         }
     }
 
-    private func sendOnClients(to callbacks: [any IClientCallback.Service], service: any IBinder, hasClients: Bool) {
+    private func sendOnClients(to callbacks: [any android.os.IClientCallback.Service], service: any IBinder, hasClients: Bool) {
         for callback in callbacks {
             do {
                 try callback.onClients(registered: service, hasClients: hasClients)

@@ -3,14 +3,14 @@ public struct DumpPriority: OptionSet, Hashable, Sendable {
     public var rawValue: Int32
     public init(rawValue: Int32) { self.rawValue = rawValue }
 
-    public static let critical = Self(rawValue: IServiceManager.dumpFlagPriorityCritical)
-    public static let high = Self(rawValue: IServiceManager.dumpFlagPriorityHigh)
-    public static let normal = Self(rawValue: IServiceManager.dumpFlagPriorityNormal)
-    public static let `default` = Self(rawValue: IServiceManager.dumpFlagPriorityDefault)
-    public static let all = Self(rawValue: IServiceManager.dumpFlagPriorityAll)
-    public static let proto = Self(rawValue: IServiceManager.dumpFlagProto)
+    public static let critical = Self(rawValue: android.os.IServiceManager.dumpFlagPriorityCritical)
+    public static let high = Self(rawValue: android.os.IServiceManager.dumpFlagPriorityHigh)
+    public static let normal = Self(rawValue: android.os.IServiceManager.dumpFlagPriorityNormal)
+    public static let `default` = Self(rawValue: android.os.IServiceManager.dumpFlagPriorityDefault)
+    public static let all = Self(rawValue: android.os.IServiceManager.dumpFlagPriorityAll)
+    public static let proto = Self(rawValue: android.os.IServiceManager.dumpFlagProto)
     /// OR-ed in by lazy services (android-15.0.0_r20 and later); reported as `isLazyService`.
-    public static let lazyService = Self(rawValue: IServiceManager.flagIsLazyService)
+    public static let lazyService = Self(rawValue: android.os.IServiceManager.flagIsLazyService)
 }
 
 /// Why a call to a binder service failed: the transaction itself, or the service's answer.

@@ -4,5 +4,5 @@ import SwiftBinder
 
 /// A type from each generated file, for the tests to check they exist.
 public enum CorpusTypes {
-    public static let descriptors = [IEverything.descriptor, ICallback.descriptor, IVersioned.descriptor]
+    public static let descriptors = [com.example.corpus.IEverything.descriptor, com.example.corpus.ICallback.descriptor, com.example.corpus.IVersioned.descriptor]
 }

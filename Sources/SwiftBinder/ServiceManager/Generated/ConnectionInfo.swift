@@ -2,31 +2,33 @@
 // package android.os
 
 
-/// `parcelable android.os.ConnectionInfo`
-public struct ConnectionInfo: Parcelable, ParcelValue, Sendable, Equatable {
-    public var ipAddress: String
-    public var port: Int32
+extension android.os {
+    /// `parcelable android.os.ConnectionInfo`
+    public struct ConnectionInfo: Parcelable, ParcelValue, Sendable, Equatable {
+        public var ipAddress: String
+        public var port: Int32
 
-    public init(ipAddress: String = "", port: Int32 = 0) {
-        self.ipAddress = ipAddress
-        self.port = port
-    }
-
-    public func write(to parcel: inout Parcel) throws(ParcelError) {
-        parcel.writeStructured { parcel in
-            parcel.writeString16(self.ipAddress)
-            parcel.writeInteger(self.port)
+        public init(ipAddress: String = "", port: Int32 = 0) {
+            self.ipAddress = ipAddress
+            self.port = port
         }
-    }
 
-    public init(from parcel: inout Parcel) throws(ParcelError) {
-        var value = Self()
-        try parcel.readStructured { (parcel: inout Parcel, frame) throws(ParcelError) in
-            if frame.hasMoreFields(parcel) { value.ipAddress = try parcel.readString16() }
-            if frame.hasMoreFields(parcel) { value.port = try parcel.readInt32() }
+        public func write(to parcel: inout Parcel) throws(ParcelError) {
+            parcel.writeStructured { parcel in
+                parcel.writeString16(self.ipAddress)
+                parcel.writeInteger(self.port)
+            }
         }
-        self = value
-    }
 
-    public static func read(from parcel: inout Parcel) throws(ParcelError) -> Self { try parcel.readParcelable(Self.self) }
+        public init(from parcel: inout Parcel) throws(ParcelError) {
+            var value = Self()
+            try parcel.readStructured { (parcel: inout Parcel, frame) throws(ParcelError) in
+                if frame.hasMoreFields(parcel) { value.ipAddress = try parcel.readString16() }
+                if frame.hasMoreFields(parcel) { value.port = try parcel.readInt32() }
+            }
+            self = value
+        }
+
+        public static func read(from parcel: inout Parcel) throws(ParcelError) -> Self { try parcel.readParcelable(Self.self) }
+    }
 }

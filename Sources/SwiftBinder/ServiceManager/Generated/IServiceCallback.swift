@@ -2,165 +2,167 @@
 // package android.os
 
 
-/// `interface android.os.IServiceCallback`
-public enum IServiceCallback {
-    public static let descriptor = "android.os.IServiceCallback"
-    /// The descriptor as the interface token writes it, encoded once.
-    public static let encodedDescriptor = InterfaceDescriptor(descriptor)
+extension android.os {
+    /// `interface android.os.IServiceCallback`
+    public enum IServiceCallback {
+        public static let descriptor = "android.os.IServiceCallback"
+        /// The descriptor as the interface token writes it, encoded once.
+        public static let encodedDescriptor = InterfaceDescriptor(descriptor)
 
-    /// The transaction codes.
-    public enum Code {
-        public static let onRegistration: UInt32 = 1
-    }
-
-    /// The methods: implement it to serve the interface (wrapped in `Stub`); `Proxy` calls them remotely.
-    public protocol Service: AnyObject, Sendable {
-        func onRegistration(name: String, binder: any IBinder) throws
-    }
-
-    /// The methods as async functions, each told about the call it serves: implement it to serve
-    /// the interface from async code (wrapped in `AsyncStub`).
-    public protocol AsyncService: AnyObject, Sendable {
-        func onRegistration(name: String, binder: any IBinder, context: CallContext) async throws
-    }
-
-    /// Calls a remote object implementing android.os.IServiceCallback.
-    public final class Proxy: Service, @unchecked Sendable {
-        public let binder: any IBinder
-
-        public init(_ binder: any IBinder) { self.binder = binder }
-
-        public func onRegistration(name: String, binder: any IBinder) throws(RemoteError) {
-            try self.binder.callOneway(code: Code.onRegistration, interface: IServiceCallback.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
-                _request.writeString16(name)
-                _request.writeStrongBinder(binder)
-            }
-        }
-    }
-
-    /// Calls a remote object implementing android.os.IServiceCallback from async code: each call
-    /// runs on its process's call threads (`BinderProcess.asyncCallThreads`), never blocking
-    /// Swift's concurrency pool, and a cancelled task gets `CancellationError` at once.
-    public final class AsyncProxy: Sendable {
-        public let binder: any IBinder
-
-        public init(_ binder: any IBinder) { self.binder = binder }
-
-        public func onRegistration(name: String, binder: any IBinder) async throws {
-            try await self.binder.callOneway(code: Code.onRegistration, interface: IServiceCallback.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
-                _request.writeString16(name)
-                _request.writeStrongBinder(binder)
-            }
-        }
-    }
-
-    /// Serves a `Service` implementation as a binder object.
-    public final class Stub: BinderObject, @unchecked Sendable {
-        public let service: any Service
-        private static let cache = StubCache<Stub>()
-
-        public init(_ service: any Service) { self.service = service }
-
-        /// The binder for `service`: its proxy's, or the one stub that serves this object.
-        public static func binder(for service: any Service) -> any IBinder {
-            if let proxy = service as? Proxy { return proxy.binder }
-            return cache.stub(for: service) { Stub(service) }
+        /// The transaction codes.
+        public enum Code {
+            public static let onRegistration: UInt32 = 1
         }
 
-        public override var interfaceDescriptor: String { IServiceCallback.descriptor }
-
-        public override func onTransact(code: UInt32, data: inout Parcel, reply: inout Parcel, flags: TransactionFlags) throws {
-            // A null where the interface wants a value is EX_NULL_POINTER, as AOSP's stubs answer it.
-            do {
-            switch code {
-            case Code.onRegistration:
-                try data.checkInterfaceToken(IServiceCallback.encodedDescriptor)
-                let _name = try data.readString16()
-                let _binder = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
-                try data.finishAIDLRequest()
-                _ = try? service.onRegistration(name: _name, binder: _binder)
-            default:
-                throw StatusCode.unknownTransaction
-            }
-            } catch let error as ParcelError where error.isUnexpectedNull {
-                reply.clear()
-                reply.writeStatus(Status(exception: .nullPointer))
-            }
-        }
-    }
-
-    /// Serves an `AsyncService` implementation as a binder object: each call runs as a task while
-    /// the looper that received it makes the task's binder calls (`BinderObject.serveAsync`).
-    public final class AsyncStub: BinderObject, @unchecked Sendable {
-        public let service: any AsyncService
-        private static let cache = StubCache<AsyncStub>()
-
-        public init(_ service: any AsyncService) { self.service = service }
-
-        /// The one stub that serves `service`.
-        public static func binder(for service: any AsyncService) -> any IBinder {
-            cache.stub(for: service) { AsyncStub(service) }
+        /// The methods: implement it to serve the interface (wrapped in `Stub`); `Proxy` calls them remotely.
+        public protocol Service: AnyObject, Sendable {
+            func onRegistration(name: String, binder: any IBinder) throws
         }
 
-        public override var interfaceDescriptor: String { IServiceCallback.descriptor }
+        /// The methods as async functions, each told about the call it serves: implement it to serve
+        /// the interface from async code (wrapped in `AsyncStub`).
+        public protocol AsyncService: AnyObject, Sendable {
+            func onRegistration(name: String, binder: any IBinder, context: CallContext) async throws
+        }
 
-        public override func onTransact(code: UInt32, data: inout Parcel, reply: inout Parcel, flags: TransactionFlags) throws {
-            // A null where the interface wants a value is EX_NULL_POINTER, as AOSP's stubs answer it.
-            do {
-            switch code {
-            case Code.onRegistration:
-                try data.checkInterfaceToken(IServiceCallback.encodedDescriptor)
-                let _name = try data.readString16()
-                let _binder = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
-                try data.finishAIDLRequest()
-                _ = try? serveAsync(code: code, flags: flags) { [self, _name, _binder] context in
-                    try await self.service.onRegistration(name: _name, binder: _binder, context: context)
+        /// Calls a remote object implementing android.os.IServiceCallback.
+        public final class Proxy: Service, @unchecked Sendable {
+            public let binder: any IBinder
+
+            public init(_ binder: any IBinder) { self.binder = binder }
+
+            public func onRegistration(name: String, binder: any IBinder) throws(RemoteError) {
+                try self.binder.callOneway(code: Code.onRegistration, interface: IServiceCallback.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
+                    _request.writeString16(name)
+                    _request.writeStrongBinder(binder)
                 }
-            default:
-                throw StatusCode.unknownTransaction
-            }
-            } catch let error as ParcelError where error.isUnexpectedNull {
-                reply.clear()
-                reply.writeStatus(Status(exception: .nullPointer))
             }
         }
-    }
 
-    /// The local service behind `binder`, or a proxy for it.
-    public static func asInterface(_ binder: any IBinder) -> any Service {
-        (binder as? Stub)?.service ?? Proxy(binder)
+        /// Calls a remote object implementing android.os.IServiceCallback from async code: each call
+        /// runs on its process's call threads (`BinderProcess.asyncCallThreads`), never blocking
+        /// Swift's concurrency pool, and a cancelled task gets `CancellationError` at once.
+        public final class AsyncProxy: Sendable {
+            public let binder: any IBinder
+
+            public init(_ binder: any IBinder) { self.binder = binder }
+
+            public func onRegistration(name: String, binder: any IBinder) async throws {
+                try await self.binder.callOneway(code: Code.onRegistration, interface: IServiceCallback.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
+                    _request.writeString16(name)
+                    _request.writeStrongBinder(binder)
+                }
+            }
+        }
+
+        /// Serves a `Service` implementation as a binder object.
+        public final class Stub: BinderObject, @unchecked Sendable {
+            public let service: any Service
+            private static let cache = StubCache<Stub>()
+
+            public init(_ service: any Service) { self.service = service }
+
+            /// The binder for `service`: its proxy's, or the one stub that serves this object.
+            public static func binder(for service: any Service) -> any IBinder {
+                if let proxy = service as? Proxy { return proxy.binder }
+                return cache.stub(for: service) { Stub(service) }
+            }
+
+            public override var interfaceDescriptor: String { IServiceCallback.descriptor }
+
+            public override func onTransact(code: UInt32, data: inout Parcel, reply: inout Parcel, flags: TransactionFlags) throws {
+                // A null where the interface wants a value is EX_NULL_POINTER, as AOSP's stubs answer it.
+                do {
+                switch code {
+                case Code.onRegistration:
+                    try data.checkInterfaceToken(IServiceCallback.encodedDescriptor)
+                    let _name = try data.readString16()
+                    let _binder = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
+                    try data.finishAIDLRequest()
+                    _ = try? service.onRegistration(name: _name, binder: _binder)
+                default:
+                    throw StatusCode.unknownTransaction
+                }
+                } catch let error as ParcelError where error.isUnexpectedNull {
+                    reply.clear()
+                    reply.writeStatus(Status(exception: .nullPointer))
+                }
+            }
+        }
+
+        /// Serves an `AsyncService` implementation as a binder object: each call runs as a task while
+        /// the looper that received it makes the task's binder calls (`BinderObject.serveAsync`).
+        public final class AsyncStub: BinderObject, @unchecked Sendable {
+            public let service: any AsyncService
+            private static let cache = StubCache<AsyncStub>()
+
+            public init(_ service: any AsyncService) { self.service = service }
+
+            /// The one stub that serves `service`.
+            public static func binder(for service: any AsyncService) -> any IBinder {
+                cache.stub(for: service) { AsyncStub(service) }
+            }
+
+            public override var interfaceDescriptor: String { IServiceCallback.descriptor }
+
+            public override func onTransact(code: UInt32, data: inout Parcel, reply: inout Parcel, flags: TransactionFlags) throws {
+                // A null where the interface wants a value is EX_NULL_POINTER, as AOSP's stubs answer it.
+                do {
+                switch code {
+                case Code.onRegistration:
+                    try data.checkInterfaceToken(IServiceCallback.encodedDescriptor)
+                    let _name = try data.readString16()
+                    let _binder = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
+                    try data.finishAIDLRequest()
+                    _ = try? serveAsync(code: code, flags: flags) { [self, _name, _binder] context in
+                        try await self.service.onRegistration(name: _name, binder: _binder, context: context)
+                    }
+                default:
+                    throw StatusCode.unknownTransaction
+                }
+                } catch let error as ParcelError where error.isUnexpectedNull {
+                    reply.clear()
+                    reply.writeStatus(Status(exception: .nullPointer))
+                }
+            }
+        }
+
+        /// The local service behind `binder`, or a proxy for it.
+        public static func asInterface(_ binder: any IBinder) -> any Service {
+            (binder as? Stub)?.service ?? Proxy(binder)
+        }
     }
 }
 
-extension IServiceCallback.Service {
+extension android.os.IServiceCallback.Service {
     /// The binder of this interface value (AIDL's `asBinder()`): a proxy's remote object, or
     /// the one stub that serves a local service.
     public func asBinder() -> any IBinder {
-        IServiceCallback.Stub.binder(for: self)
+        android.os.IServiceCallback.Stub.binder(for: self)
     }
 }
 
-extension IServiceCallback.Service {
+extension android.os.IServiceCallback.Service {
     /// This value where async code wants the interface (an `AsyncProxy` argument).
-    public var asAsyncProxy: IServiceCallback.AsyncProxy {
-        IServiceCallback.AsyncProxy(asBinder())
+    public var asAsyncProxy: android.os.IServiceCallback.AsyncProxy {
+        android.os.IServiceCallback.AsyncProxy(asBinder())
     }
 }
 
-extension IServiceCallback.AsyncService {
+extension android.os.IServiceCallback.AsyncService {
     /// This service where async code wants the interface (an `AsyncProxy` argument).
-    public var asAsyncProxy: IServiceCallback.AsyncProxy {
-        IServiceCallback.AsyncProxy(asBinder())
+    public var asAsyncProxy: android.os.IServiceCallback.AsyncProxy {
+        android.os.IServiceCallback.AsyncProxy(asBinder())
     }
 
     /// The binder of this service: the one `AsyncStub` that serves it.
     public func asBinder() -> any IBinder {
-        IServiceCallback.AsyncStub.binder(for: self)
+        android.os.IServiceCallback.AsyncStub.binder(for: self)
     }
 
     /// This service where an interface value is wanted (an argument, a callback): calls
     /// through it reach the service as calls from another process would.
-    public var asService: any IServiceCallback.Service {
-        IServiceCallback.Proxy(asBinder())
+    public var asService: any android.os.IServiceCallback.Service {
+        android.os.IServiceCallback.Proxy(asBinder())
     }
 }

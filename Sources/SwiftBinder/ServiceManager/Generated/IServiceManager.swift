@@ -2,882 +2,884 @@
 // package android.os
 
 
-/// `interface android.os.IServiceManager`
-public enum IServiceManager {
-    public static let descriptor = "android.os.IServiceManager"
-    /// The descriptor as the interface token writes it, encoded once.
-    public static let encodedDescriptor = InterfaceDescriptor(descriptor)
-    /// `DUMP_FLAG_PRIORITY_CRITICAL`
-    public static let dumpFlagPriorityCritical: Int32 = 1
-    /// `DUMP_FLAG_PRIORITY_HIGH`
-    public static let dumpFlagPriorityHigh: Int32 = 2
-    /// `DUMP_FLAG_PRIORITY_NORMAL`
-    public static let dumpFlagPriorityNormal: Int32 = 4
-    /// `DUMP_FLAG_PRIORITY_DEFAULT`
-    public static let dumpFlagPriorityDefault: Int32 = 8
-    /// `DUMP_FLAG_PRIORITY_ALL`
-    public static let dumpFlagPriorityAll: Int32 = 15
-    /// `DUMP_FLAG_PROTO`
-    public static let dumpFlagProto: Int32 = 16
-    /// `FLAG_IS_LAZY_SERVICE`
-    public static let flagIsLazyService: Int32 = 1073741824
+extension android.os {
+    /// `interface android.os.IServiceManager`
+    public enum IServiceManager {
+        public static let descriptor = "android.os.IServiceManager"
+        /// The descriptor as the interface token writes it, encoded once.
+        public static let encodedDescriptor = InterfaceDescriptor(descriptor)
+        /// `DUMP_FLAG_PRIORITY_CRITICAL`
+        public static let dumpFlagPriorityCritical: Int32 = 1
+        /// `DUMP_FLAG_PRIORITY_HIGH`
+        public static let dumpFlagPriorityHigh: Int32 = 2
+        /// `DUMP_FLAG_PRIORITY_NORMAL`
+        public static let dumpFlagPriorityNormal: Int32 = 4
+        /// `DUMP_FLAG_PRIORITY_DEFAULT`
+        public static let dumpFlagPriorityDefault: Int32 = 8
+        /// `DUMP_FLAG_PRIORITY_ALL`
+        public static let dumpFlagPriorityAll: Int32 = 15
+        /// `DUMP_FLAG_PROTO`
+        public static let dumpFlagProto: Int32 = 16
+        /// `FLAG_IS_LAZY_SERVICE`
+        public static let flagIsLazyService: Int32 = 1073741824
 
-    /// The transaction codes.
-    public enum Code {
-        public static let getService: UInt32 = 1
-        public static let getService2: UInt32 = 2
-        public static let checkService: UInt32 = 3
-        public static let checkService2: UInt32 = 4
-        public static let addService: UInt32 = 5
-        public static let listServices: UInt32 = 6
-        public static let registerForNotifications: UInt32 = 7
-        public static let unregisterForNotifications: UInt32 = 8
-        public static let isDeclared: UInt32 = 9
-        public static let getDeclaredInstances: UInt32 = 10
-        public static let updatableViaApex: UInt32 = 11
-        public static let getUpdatableNames: UInt32 = 12
-        public static let getConnectionInfo: UInt32 = 13
-        public static let registerClientCallback: UInt32 = 14
-        public static let tryUnregisterService: UInt32 = 15
-        public static let getServiceDebugInfo: UInt32 = 16
-    }
-
-    /// The methods: implement it to serve the interface (wrapped in `Stub`); `Proxy` calls them remotely.
-    public protocol Service: AnyObject, Sendable {
-        func getService(name: String) throws -> (any IBinder)?
-        func getService2(name: String) throws -> SwiftBinder.Service
-        func checkService(name: String) throws -> (any IBinder)?
-        func checkService2(name: String) throws -> SwiftBinder.Service
-        func addService(name: String, service: any IBinder, allowIsolated: Bool, dumpPriority: Int32) throws
-        func listServices(dumpPriority: Int32) throws -> [String]
-        func registerForNotifications(name: String, callback: any IServiceCallback.Service) throws
-        func unregisterForNotifications(name: String, callback: any IServiceCallback.Service) throws
-        func isDeclared(name: String) throws -> Bool
-        func getDeclaredInstances(iface: String) throws -> [String]
-        func updatableViaApex(name: String) throws -> String?
-        func getUpdatableNames(apexName: String) throws -> [String]
-        func getConnectionInfo(name: String) throws -> ConnectionInfo?
-        func registerClientCallback(name: String, service: any IBinder, callback: any IClientCallback.Service) throws
-        func tryUnregisterService(name: String, service: any IBinder) throws
-        func getServiceDebugInfo() throws -> [ServiceDebugInfo]
-    }
-
-    /// The methods as async functions, each told about the call it serves: implement it to serve
-    /// the interface from async code (wrapped in `AsyncStub`).
-    public protocol AsyncService: AnyObject, Sendable {
-        func getService(name: String, context: CallContext) async throws -> (any IBinder)?
-        func getService2(name: String, context: CallContext) async throws -> SwiftBinder.Service
-        func checkService(name: String, context: CallContext) async throws -> (any IBinder)?
-        func checkService2(name: String, context: CallContext) async throws -> SwiftBinder.Service
-        func addService(name: String, service: any IBinder, allowIsolated: Bool, dumpPriority: Int32, context: CallContext) async throws
-        func listServices(dumpPriority: Int32, context: CallContext) async throws -> [String]
-        func registerForNotifications(name: String, callback: IServiceCallback.AsyncProxy, context: CallContext) async throws
-        func unregisterForNotifications(name: String, callback: IServiceCallback.AsyncProxy, context: CallContext) async throws
-        func isDeclared(name: String, context: CallContext) async throws -> Bool
-        func getDeclaredInstances(iface: String, context: CallContext) async throws -> [String]
-        func updatableViaApex(name: String, context: CallContext) async throws -> String?
-        func getUpdatableNames(apexName: String, context: CallContext) async throws -> [String]
-        func getConnectionInfo(name: String, context: CallContext) async throws -> ConnectionInfo?
-        func registerClientCallback(name: String, service: any IBinder, callback: IClientCallback.AsyncProxy, context: CallContext) async throws
-        func tryUnregisterService(name: String, service: any IBinder, context: CallContext) async throws
-        func getServiceDebugInfo(context: CallContext) async throws -> [ServiceDebugInfo]
-    }
-
-    /// Calls a remote object implementing android.os.IServiceManager.
-    public final class Proxy: Service, @unchecked Sendable {
-        public let binder: any IBinder
-
-        public init(_ binder: any IBinder) { self.binder = binder }
-
-        public func getService(name: String) throws(RemoteError) -> (any IBinder)? {
-            try self.binder.call(code: Code.getService, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
-                _request.writeString16(name)
-            } result: { (_reply: inout Parcel) throws(ParcelError) -> (any IBinder)? in try _reply.readAIDLBinder() }
+        /// The transaction codes.
+        public enum Code {
+            public static let getService: UInt32 = 1
+            public static let getService2: UInt32 = 2
+            public static let checkService: UInt32 = 3
+            public static let checkService2: UInt32 = 4
+            public static let addService: UInt32 = 5
+            public static let listServices: UInt32 = 6
+            public static let registerForNotifications: UInt32 = 7
+            public static let unregisterForNotifications: UInt32 = 8
+            public static let isDeclared: UInt32 = 9
+            public static let getDeclaredInstances: UInt32 = 10
+            public static let updatableViaApex: UInt32 = 11
+            public static let getUpdatableNames: UInt32 = 12
+            public static let getConnectionInfo: UInt32 = 13
+            public static let registerClientCallback: UInt32 = 14
+            public static let tryUnregisterService: UInt32 = 15
+            public static let getServiceDebugInfo: UInt32 = 16
         }
 
-        public func getService2(name: String) throws(RemoteError) -> SwiftBinder.Service {
-            try self.binder.call(code: Code.getService2, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
-                _request.writeString16(name)
-            } result: { (_reply: inout Parcel) throws(ParcelError) -> SwiftBinder.Service in try _reply.readParcelable(SwiftBinder.Service.self) }
+        /// The methods: implement it to serve the interface (wrapped in `Stub`); `Proxy` calls them remotely.
+        public protocol Service: AnyObject, Sendable {
+            func getService(name: String) throws -> (any IBinder)?
+            func getService2(name: String) throws -> android.os.Service
+            func checkService(name: String) throws -> (any IBinder)?
+            func checkService2(name: String) throws -> android.os.Service
+            func addService(name: String, service: any IBinder, allowIsolated: Bool, dumpPriority: Int32) throws
+            func listServices(dumpPriority: Int32) throws -> [String]
+            func registerForNotifications(name: String, callback: any android.os.IServiceCallback.Service) throws
+            func unregisterForNotifications(name: String, callback: any android.os.IServiceCallback.Service) throws
+            func isDeclared(name: String) throws -> Bool
+            func getDeclaredInstances(iface: String) throws -> [String]
+            func updatableViaApex(name: String) throws -> String?
+            func getUpdatableNames(apexName: String) throws -> [String]
+            func getConnectionInfo(name: String) throws -> android.os.ConnectionInfo?
+            func registerClientCallback(name: String, service: any IBinder, callback: any android.os.IClientCallback.Service) throws
+            func tryUnregisterService(name: String, service: any IBinder) throws
+            func getServiceDebugInfo() throws -> [android.os.ServiceDebugInfo]
         }
 
-        public func checkService(name: String) throws(RemoteError) -> (any IBinder)? {
-            try self.binder.call(code: Code.checkService, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
-                _request.writeString16(name)
-            } result: { (_reply: inout Parcel) throws(ParcelError) -> (any IBinder)? in try _reply.readAIDLBinder() }
+        /// The methods as async functions, each told about the call it serves: implement it to serve
+        /// the interface from async code (wrapped in `AsyncStub`).
+        public protocol AsyncService: AnyObject, Sendable {
+            func getService(name: String, context: CallContext) async throws -> (any IBinder)?
+            func getService2(name: String, context: CallContext) async throws -> android.os.Service
+            func checkService(name: String, context: CallContext) async throws -> (any IBinder)?
+            func checkService2(name: String, context: CallContext) async throws -> android.os.Service
+            func addService(name: String, service: any IBinder, allowIsolated: Bool, dumpPriority: Int32, context: CallContext) async throws
+            func listServices(dumpPriority: Int32, context: CallContext) async throws -> [String]
+            func registerForNotifications(name: String, callback: android.os.IServiceCallback.AsyncProxy, context: CallContext) async throws
+            func unregisterForNotifications(name: String, callback: android.os.IServiceCallback.AsyncProxy, context: CallContext) async throws
+            func isDeclared(name: String, context: CallContext) async throws -> Bool
+            func getDeclaredInstances(iface: String, context: CallContext) async throws -> [String]
+            func updatableViaApex(name: String, context: CallContext) async throws -> String?
+            func getUpdatableNames(apexName: String, context: CallContext) async throws -> [String]
+            func getConnectionInfo(name: String, context: CallContext) async throws -> android.os.ConnectionInfo?
+            func registerClientCallback(name: String, service: any IBinder, callback: android.os.IClientCallback.AsyncProxy, context: CallContext) async throws
+            func tryUnregisterService(name: String, service: any IBinder, context: CallContext) async throws
+            func getServiceDebugInfo(context: CallContext) async throws -> [android.os.ServiceDebugInfo]
         }
 
-        public func checkService2(name: String) throws(RemoteError) -> SwiftBinder.Service {
-            try self.binder.call(code: Code.checkService2, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
-                _request.writeString16(name)
-            } result: { (_reply: inout Parcel) throws(ParcelError) -> SwiftBinder.Service in try _reply.readParcelable(SwiftBinder.Service.self) }
-        }
+        /// Calls a remote object implementing android.os.IServiceManager.
+        public final class Proxy: Service, @unchecked Sendable {
+            public let binder: any IBinder
 
-        public func addService(name: String, service: any IBinder, allowIsolated: Bool, dumpPriority: Int32) throws(RemoteError) {
-            try self.binder.call(code: Code.addService, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
-                _request.writeString16(name)
-                _request.writeStrongBinder(service)
-                _request.writeBool(allowIsolated)
-                _request.writeInteger(dumpPriority)
-            } result: { _ in }
-        }
+            public init(_ binder: any IBinder) { self.binder = binder }
 
-        public func listServices(dumpPriority: Int32) throws(RemoteError) -> [String] {
-            try self.binder.call(code: Code.listServices, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
-                _request.writeInteger(dumpPriority)
-            } result: { (_reply: inout Parcel) throws(ParcelError) -> [String] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readString16() } }
-        }
-
-        public func registerForNotifications(name: String, callback: any IServiceCallback.Service) throws(RemoteError) {
-            try self.binder.call(code: Code.registerForNotifications, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
-                _request.writeString16(name)
-                _request.writeStrongBinder(IServiceCallback.Stub.binder(for: callback))
-            } result: { _ in }
-        }
-
-        public func unregisterForNotifications(name: String, callback: any IServiceCallback.Service) throws(RemoteError) {
-            try self.binder.call(code: Code.unregisterForNotifications, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
-                _request.writeString16(name)
-                _request.writeStrongBinder(IServiceCallback.Stub.binder(for: callback))
-            } result: { _ in }
-        }
-
-        public func isDeclared(name: String) throws(RemoteError) -> Bool {
-            try self.binder.call(code: Code.isDeclared, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
-                _request.writeString16(name)
-            } result: { (_reply: inout Parcel) throws(ParcelError) -> Bool in try _reply.readBool() }
-        }
-
-        public func getDeclaredInstances(iface: String) throws(RemoteError) -> [String] {
-            try self.binder.call(code: Code.getDeclaredInstances, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
-                _request.writeString16(iface)
-            } result: { (_reply: inout Parcel) throws(ParcelError) -> [String] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readString16() } }
-        }
-
-        public func updatableViaApex(name: String) throws(RemoteError) -> String? {
-            try self.binder.call(code: Code.updatableViaApex, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
-                _request.writeString16(name)
-            } result: { (_reply: inout Parcel) throws(ParcelError) -> String? in try _reply.readNullableString16() }
-        }
-
-        public func getUpdatableNames(apexName: String) throws(RemoteError) -> [String] {
-            try self.binder.call(code: Code.getUpdatableNames, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
-                _request.writeString16(apexName)
-            } result: { (_reply: inout Parcel) throws(ParcelError) -> [String] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readString16() } }
-        }
-
-        public func getConnectionInfo(name: String) throws(RemoteError) -> ConnectionInfo? {
-            try self.binder.call(code: Code.getConnectionInfo, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
-                _request.writeString16(name)
-            } result: { (_reply: inout Parcel) throws(ParcelError) -> ConnectionInfo? in try _reply.readNullableParcelable(ConnectionInfo.self) }
-        }
-
-        public func registerClientCallback(name: String, service: any IBinder, callback: any IClientCallback.Service) throws(RemoteError) {
-            try self.binder.call(code: Code.registerClientCallback, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
-                _request.writeString16(name)
-                _request.writeStrongBinder(service)
-                _request.writeStrongBinder(IClientCallback.Stub.binder(for: callback))
-            } result: { _ in }
-        }
-
-        public func tryUnregisterService(name: String, service: any IBinder) throws(RemoteError) {
-            try self.binder.call(code: Code.tryUnregisterService, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
-                _request.writeString16(name)
-                _request.writeStrongBinder(service)
-            } result: { _ in }
-        }
-
-        public func getServiceDebugInfo() throws(RemoteError) -> [ServiceDebugInfo] {
-            try self.binder.call(code: Code.getServiceDebugInfo, interface: IServiceManager.encodedDescriptor, flags: []) { _ in } result: { (_reply: inout Parcel) throws(ParcelError) -> [ServiceDebugInfo] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readParcelable(ServiceDebugInfo.self) } }
-        }
-    }
-
-    /// Calls a remote object implementing android.os.IServiceManager from async code: each call
-    /// runs on its process's call threads (`BinderProcess.asyncCallThreads`), never blocking
-    /// Swift's concurrency pool, and a cancelled task gets `CancellationError` at once.
-    public final class AsyncProxy: Sendable {
-        public let binder: any IBinder
-
-        public init(_ binder: any IBinder) { self.binder = binder }
-
-        public func getService(name: String) async throws -> (any IBinder)? {
-            try await self.binder.call(code: Code.getService, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
-                _request.writeString16(name)
-            } result: { (_reply: inout Parcel) throws(ParcelError) -> (any IBinder)? in try _reply.readAIDLBinder() }
-        }
-
-        public func getService2(name: String) async throws -> SwiftBinder.Service {
-            try await self.binder.call(code: Code.getService2, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
-                _request.writeString16(name)
-            } result: { (_reply: inout Parcel) throws(ParcelError) -> SwiftBinder.Service in try _reply.readParcelable(SwiftBinder.Service.self) }
-        }
-
-        public func checkService(name: String) async throws -> (any IBinder)? {
-            try await self.binder.call(code: Code.checkService, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
-                _request.writeString16(name)
-            } result: { (_reply: inout Parcel) throws(ParcelError) -> (any IBinder)? in try _reply.readAIDLBinder() }
-        }
-
-        public func checkService2(name: String) async throws -> SwiftBinder.Service {
-            try await self.binder.call(code: Code.checkService2, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
-                _request.writeString16(name)
-            } result: { (_reply: inout Parcel) throws(ParcelError) -> SwiftBinder.Service in try _reply.readParcelable(SwiftBinder.Service.self) }
-        }
-
-        public func addService(name: String, service: any IBinder, allowIsolated: Bool, dumpPriority: Int32) async throws {
-            try await self.binder.call(code: Code.addService, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
-                _request.writeString16(name)
-                _request.writeStrongBinder(service)
-                _request.writeBool(allowIsolated)
-                _request.writeInteger(dumpPriority)
-            } result: { _ in }
-        }
-
-        public func listServices(dumpPriority: Int32) async throws -> [String] {
-            try await self.binder.call(code: Code.listServices, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
-                _request.writeInteger(dumpPriority)
-            } result: { (_reply: inout Parcel) throws(ParcelError) -> [String] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readString16() } }
-        }
-
-        public func registerForNotifications(name: String, callback: IServiceCallback.AsyncProxy) async throws {
-            try await self.binder.call(code: Code.registerForNotifications, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
-                _request.writeString16(name)
-                _request.writeStrongBinder(callback.binder)
-            } result: { _ in }
-        }
-
-        public func unregisterForNotifications(name: String, callback: IServiceCallback.AsyncProxy) async throws {
-            try await self.binder.call(code: Code.unregisterForNotifications, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
-                _request.writeString16(name)
-                _request.writeStrongBinder(callback.binder)
-            } result: { _ in }
-        }
-
-        public func isDeclared(name: String) async throws -> Bool {
-            try await self.binder.call(code: Code.isDeclared, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
-                _request.writeString16(name)
-            } result: { (_reply: inout Parcel) throws(ParcelError) -> Bool in try _reply.readBool() }
-        }
-
-        public func getDeclaredInstances(iface: String) async throws -> [String] {
-            try await self.binder.call(code: Code.getDeclaredInstances, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
-                _request.writeString16(iface)
-            } result: { (_reply: inout Parcel) throws(ParcelError) -> [String] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readString16() } }
-        }
-
-        public func updatableViaApex(name: String) async throws -> String? {
-            try await self.binder.call(code: Code.updatableViaApex, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
-                _request.writeString16(name)
-            } result: { (_reply: inout Parcel) throws(ParcelError) -> String? in try _reply.readNullableString16() }
-        }
-
-        public func getUpdatableNames(apexName: String) async throws -> [String] {
-            try await self.binder.call(code: Code.getUpdatableNames, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
-                _request.writeString16(apexName)
-            } result: { (_reply: inout Parcel) throws(ParcelError) -> [String] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readString16() } }
-        }
-
-        public func getConnectionInfo(name: String) async throws -> ConnectionInfo? {
-            try await self.binder.call(code: Code.getConnectionInfo, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
-                _request.writeString16(name)
-            } result: { (_reply: inout Parcel) throws(ParcelError) -> ConnectionInfo? in try _reply.readNullableParcelable(ConnectionInfo.self) }
-        }
-
-        public func registerClientCallback(name: String, service: any IBinder, callback: IClientCallback.AsyncProxy) async throws {
-            try await self.binder.call(code: Code.registerClientCallback, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
-                _request.writeString16(name)
-                _request.writeStrongBinder(service)
-                _request.writeStrongBinder(callback.binder)
-            } result: { _ in }
-        }
-
-        public func tryUnregisterService(name: String, service: any IBinder) async throws {
-            try await self.binder.call(code: Code.tryUnregisterService, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
-                _request.writeString16(name)
-                _request.writeStrongBinder(service)
-            } result: { _ in }
-        }
-
-        public func getServiceDebugInfo() async throws -> [ServiceDebugInfo] {
-            try await self.binder.call(code: Code.getServiceDebugInfo, interface: IServiceManager.encodedDescriptor, flags: []) { _ in } result: { (_reply: inout Parcel) throws(ParcelError) -> [ServiceDebugInfo] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readParcelable(ServiceDebugInfo.self) } }
-        }
-    }
-
-    /// Serves a `Service` implementation as a binder object.
-    public final class Stub: BinderObject, @unchecked Sendable {
-        public let service: any Service
-        private static let cache = StubCache<Stub>()
-
-        public init(_ service: any Service) { self.service = service }
-
-        /// The binder for `service`: its proxy's, or the one stub that serves this object.
-        public static func binder(for service: any Service) -> any IBinder {
-            if let proxy = service as? Proxy { return proxy.binder }
-            return cache.stub(for: service) { Stub(service) }
-        }
-
-        public override var interfaceDescriptor: String { IServiceManager.descriptor }
-
-        public override func onTransact(code: UInt32, data: inout Parcel, reply: inout Parcel, flags: TransactionFlags) throws {
-            // A null where the interface wants a value is EX_NULL_POINTER, as AOSP's stubs answer it.
-            do {
-            switch code {
-            case Code.getService:
-                try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
-                let _name = try data.readString16()
-                try data.finishAIDLRequest()
-                do {
-                    let _result = try service.getService(name: _name)
-                    reply.writeNoException()
-                    reply.writeStrongBinder(_result)
-                } catch let transport as StatusCode {
-                    throw transport
-                } catch {
-                    reply.clear()
-                    try reply.writeReplyStatus(Status(caught: error))
-                }
-            case Code.getService2:
-                try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
-                let _name = try data.readString16()
-                try data.finishAIDLRequest()
-                do {
-                    let _result = try service.getService2(name: _name)
-                    reply.writeNoException()
-                    try reply.writeParcelable(_result)
-                } catch let transport as StatusCode {
-                    throw transport
-                } catch {
-                    reply.clear()
-                    try reply.writeReplyStatus(Status(caught: error))
-                }
-            case Code.checkService:
-                try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
-                let _name = try data.readString16()
-                try data.finishAIDLRequest()
-                do {
-                    let _result = try service.checkService(name: _name)
-                    reply.writeNoException()
-                    reply.writeStrongBinder(_result)
-                } catch let transport as StatusCode {
-                    throw transport
-                } catch {
-                    reply.clear()
-                    try reply.writeReplyStatus(Status(caught: error))
-                }
-            case Code.checkService2:
-                try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
-                let _name = try data.readString16()
-                try data.finishAIDLRequest()
-                do {
-                    let _result = try service.checkService2(name: _name)
-                    reply.writeNoException()
-                    try reply.writeParcelable(_result)
-                } catch let transport as StatusCode {
-                    throw transport
-                } catch {
-                    reply.clear()
-                    try reply.writeReplyStatus(Status(caught: error))
-                }
-            case Code.addService:
-                try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
-                let _name = try data.readString16()
-                let _service = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
-                let _allowIsolated = try data.readBool()
-                let _dumpPriority = try data.readInt32()
-                try data.finishAIDLRequest()
-                do {
-                    try service.addService(name: _name, service: _service, allowIsolated: _allowIsolated, dumpPriority: _dumpPriority)
-                    reply.writeNoException()
-                } catch let transport as StatusCode {
-                    throw transport
-                } catch {
-                    reply.clear()
-                    try reply.writeReplyStatus(Status(caught: error))
-                }
-            case Code.listServices:
-                try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
-                let _dumpPriority = try data.readInt32()
-                try data.finishAIDLRequest()
-                do {
-                    let _result = try service.listServices(dumpPriority: _dumpPriority)
-                    reply.writeNoException()
-                    reply.writeArray(_result) { parcel, element in parcel.writeString16(element) }
-                } catch let transport as StatusCode {
-                    throw transport
-                } catch {
-                    reply.clear()
-                    try reply.writeReplyStatus(Status(caught: error))
-                }
-            case Code.registerForNotifications:
-                try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
-                let _name = try data.readString16()
-                let _callback = IServiceCallback.asInterface(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
-                try data.finishAIDLRequest()
-                do {
-                    try service.registerForNotifications(name: _name, callback: _callback)
-                    reply.writeNoException()
-                } catch let transport as StatusCode {
-                    throw transport
-                } catch {
-                    reply.clear()
-                    try reply.writeReplyStatus(Status(caught: error))
-                }
-            case Code.unregisterForNotifications:
-                try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
-                let _name = try data.readString16()
-                let _callback = IServiceCallback.asInterface(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
-                try data.finishAIDLRequest()
-                do {
-                    try service.unregisterForNotifications(name: _name, callback: _callback)
-                    reply.writeNoException()
-                } catch let transport as StatusCode {
-                    throw transport
-                } catch {
-                    reply.clear()
-                    try reply.writeReplyStatus(Status(caught: error))
-                }
-            case Code.isDeclared:
-                try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
-                let _name = try data.readString16()
-                try data.finishAIDLRequest()
-                do {
-                    let _result = try service.isDeclared(name: _name)
-                    reply.writeNoException()
-                    reply.writeBool(_result)
-                } catch let transport as StatusCode {
-                    throw transport
-                } catch {
-                    reply.clear()
-                    try reply.writeReplyStatus(Status(caught: error))
-                }
-            case Code.getDeclaredInstances:
-                try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
-                let _iface = try data.readString16()
-                try data.finishAIDLRequest()
-                do {
-                    let _result = try service.getDeclaredInstances(iface: _iface)
-                    reply.writeNoException()
-                    reply.writeArray(_result) { parcel, element in parcel.writeString16(element) }
-                } catch let transport as StatusCode {
-                    throw transport
-                } catch {
-                    reply.clear()
-                    try reply.writeReplyStatus(Status(caught: error))
-                }
-            case Code.updatableViaApex:
-                try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
-                let _name = try data.readString16()
-                try data.finishAIDLRequest()
-                do {
-                    let _result = try service.updatableViaApex(name: _name)
-                    reply.writeNoException()
-                    reply.writeString16(_result)
-                } catch let transport as StatusCode {
-                    throw transport
-                } catch {
-                    reply.clear()
-                    try reply.writeReplyStatus(Status(caught: error))
-                }
-            case Code.getUpdatableNames:
-                try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
-                let _apexName = try data.readString16()
-                try data.finishAIDLRequest()
-                do {
-                    let _result = try service.getUpdatableNames(apexName: _apexName)
-                    reply.writeNoException()
-                    reply.writeArray(_result) { parcel, element in parcel.writeString16(element) }
-                } catch let transport as StatusCode {
-                    throw transport
-                } catch {
-                    reply.clear()
-                    try reply.writeReplyStatus(Status(caught: error))
-                }
-            case Code.getConnectionInfo:
-                try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
-                let _name = try data.readString16()
-                try data.finishAIDLRequest()
-                do {
-                    let _result = try service.getConnectionInfo(name: _name)
-                    reply.writeNoException()
-                    try reply.writeNullableParcelable(_result)
-                } catch let transport as StatusCode {
-                    throw transport
-                } catch {
-                    reply.clear()
-                    try reply.writeReplyStatus(Status(caught: error))
-                }
-            case Code.registerClientCallback:
-                try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
-                let _name = try data.readString16()
-                let _service = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
-                let _callback = IClientCallback.asInterface(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
-                try data.finishAIDLRequest()
-                do {
-                    try service.registerClientCallback(name: _name, service: _service, callback: _callback)
-                    reply.writeNoException()
-                } catch let transport as StatusCode {
-                    throw transport
-                } catch {
-                    reply.clear()
-                    try reply.writeReplyStatus(Status(caught: error))
-                }
-            case Code.tryUnregisterService:
-                try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
-                let _name = try data.readString16()
-                let _service = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
-                try data.finishAIDLRequest()
-                do {
-                    try service.tryUnregisterService(name: _name, service: _service)
-                    reply.writeNoException()
-                } catch let transport as StatusCode {
-                    throw transport
-                } catch {
-                    reply.clear()
-                    try reply.writeReplyStatus(Status(caught: error))
-                }
-            case Code.getServiceDebugInfo:
-                try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
-                do {
-                    let _result = try service.getServiceDebugInfo()
-                    reply.writeNoException()
-                    try reply.writeArray(_result) { (parcel: inout Parcel, element) throws(ParcelError) in try parcel.writeParcelable(element) }
-                } catch let transport as StatusCode {
-                    throw transport
-                } catch {
-                    reply.clear()
-                    try reply.writeReplyStatus(Status(caught: error))
-                }
-            default:
-                throw StatusCode.unknownTransaction
+            public func getService(name: String) throws(RemoteError) -> (any IBinder)? {
+                try self.binder.call(code: Code.getService, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
+                    _request.writeString16(name)
+                } result: { (_reply: inout Parcel) throws(ParcelError) -> (any IBinder)? in try _reply.readAIDLBinder() }
             }
-            } catch let error as ParcelError where error.isUnexpectedNull {
-                reply.clear()
-                reply.writeStatus(Status(exception: .nullPointer))
+
+            public func getService2(name: String) throws(RemoteError) -> android.os.Service {
+                try self.binder.call(code: Code.getService2, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
+                    _request.writeString16(name)
+                } result: { (_reply: inout Parcel) throws(ParcelError) -> android.os.Service in try _reply.readParcelable(android.os.Service.self) }
+            }
+
+            public func checkService(name: String) throws(RemoteError) -> (any IBinder)? {
+                try self.binder.call(code: Code.checkService, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
+                    _request.writeString16(name)
+                } result: { (_reply: inout Parcel) throws(ParcelError) -> (any IBinder)? in try _reply.readAIDLBinder() }
+            }
+
+            public func checkService2(name: String) throws(RemoteError) -> android.os.Service {
+                try self.binder.call(code: Code.checkService2, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
+                    _request.writeString16(name)
+                } result: { (_reply: inout Parcel) throws(ParcelError) -> android.os.Service in try _reply.readParcelable(android.os.Service.self) }
+            }
+
+            public func addService(name: String, service: any IBinder, allowIsolated: Bool, dumpPriority: Int32) throws(RemoteError) {
+                try self.binder.call(code: Code.addService, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
+                    _request.writeString16(name)
+                    _request.writeStrongBinder(service)
+                    _request.writeBool(allowIsolated)
+                    _request.writeInteger(dumpPriority)
+                } result: { _ in }
+            }
+
+            public func listServices(dumpPriority: Int32) throws(RemoteError) -> [String] {
+                try self.binder.call(code: Code.listServices, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
+                    _request.writeInteger(dumpPriority)
+                } result: { (_reply: inout Parcel) throws(ParcelError) -> [String] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readString16() } }
+            }
+
+            public func registerForNotifications(name: String, callback: any android.os.IServiceCallback.Service) throws(RemoteError) {
+                try self.binder.call(code: Code.registerForNotifications, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
+                    _request.writeString16(name)
+                    _request.writeStrongBinder(android.os.IServiceCallback.Stub.binder(for: callback))
+                } result: { _ in }
+            }
+
+            public func unregisterForNotifications(name: String, callback: any android.os.IServiceCallback.Service) throws(RemoteError) {
+                try self.binder.call(code: Code.unregisterForNotifications, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
+                    _request.writeString16(name)
+                    _request.writeStrongBinder(android.os.IServiceCallback.Stub.binder(for: callback))
+                } result: { _ in }
+            }
+
+            public func isDeclared(name: String) throws(RemoteError) -> Bool {
+                try self.binder.call(code: Code.isDeclared, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
+                    _request.writeString16(name)
+                } result: { (_reply: inout Parcel) throws(ParcelError) -> Bool in try _reply.readBool() }
+            }
+
+            public func getDeclaredInstances(iface: String) throws(RemoteError) -> [String] {
+                try self.binder.call(code: Code.getDeclaredInstances, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
+                    _request.writeString16(iface)
+                } result: { (_reply: inout Parcel) throws(ParcelError) -> [String] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readString16() } }
+            }
+
+            public func updatableViaApex(name: String) throws(RemoteError) -> String? {
+                try self.binder.call(code: Code.updatableViaApex, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
+                    _request.writeString16(name)
+                } result: { (_reply: inout Parcel) throws(ParcelError) -> String? in try _reply.readNullableString16() }
+            }
+
+            public func getUpdatableNames(apexName: String) throws(RemoteError) -> [String] {
+                try self.binder.call(code: Code.getUpdatableNames, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
+                    _request.writeString16(apexName)
+                } result: { (_reply: inout Parcel) throws(ParcelError) -> [String] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readString16() } }
+            }
+
+            public func getConnectionInfo(name: String) throws(RemoteError) -> android.os.ConnectionInfo? {
+                try self.binder.call(code: Code.getConnectionInfo, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
+                    _request.writeString16(name)
+                } result: { (_reply: inout Parcel) throws(ParcelError) -> android.os.ConnectionInfo? in try _reply.readNullableParcelable(android.os.ConnectionInfo.self) }
+            }
+
+            public func registerClientCallback(name: String, service: any IBinder, callback: any android.os.IClientCallback.Service) throws(RemoteError) {
+                try self.binder.call(code: Code.registerClientCallback, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
+                    _request.writeString16(name)
+                    _request.writeStrongBinder(service)
+                    _request.writeStrongBinder(android.os.IClientCallback.Stub.binder(for: callback))
+                } result: { _ in }
+            }
+
+            public func tryUnregisterService(name: String, service: any IBinder) throws(RemoteError) {
+                try self.binder.call(code: Code.tryUnregisterService, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
+                    _request.writeString16(name)
+                    _request.writeStrongBinder(service)
+                } result: { _ in }
+            }
+
+            public func getServiceDebugInfo() throws(RemoteError) -> [android.os.ServiceDebugInfo] {
+                try self.binder.call(code: Code.getServiceDebugInfo, interface: IServiceManager.encodedDescriptor, flags: []) { _ in } result: { (_reply: inout Parcel) throws(ParcelError) -> [android.os.ServiceDebugInfo] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readParcelable(android.os.ServiceDebugInfo.self) } }
             }
         }
-    }
 
-    /// Serves an `AsyncService` implementation as a binder object: each call runs as a task while
-    /// the looper that received it makes the task's binder calls (`BinderObject.serveAsync`).
-    public final class AsyncStub: BinderObject, @unchecked Sendable {
-        public let service: any AsyncService
-        private static let cache = StubCache<AsyncStub>()
+        /// Calls a remote object implementing android.os.IServiceManager from async code: each call
+        /// runs on its process's call threads (`BinderProcess.asyncCallThreads`), never blocking
+        /// Swift's concurrency pool, and a cancelled task gets `CancellationError` at once.
+        public final class AsyncProxy: Sendable {
+            public let binder: any IBinder
 
-        public init(_ service: any AsyncService) { self.service = service }
+            public init(_ binder: any IBinder) { self.binder = binder }
 
-        /// The one stub that serves `service`.
-        public static func binder(for service: any AsyncService) -> any IBinder {
-            cache.stub(for: service) { AsyncStub(service) }
-        }
-
-        public override var interfaceDescriptor: String { IServiceManager.descriptor }
-
-        public override func onTransact(code: UInt32, data: inout Parcel, reply: inout Parcel, flags: TransactionFlags) throws {
-            // A null where the interface wants a value is EX_NULL_POINTER, as AOSP's stubs answer it.
-            do {
-            switch code {
-            case Code.getService:
-                try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
-                let _name = try data.readString16()
-                try data.finishAIDLRequest()
-                do {
-                    let _result = try serveAsync(code: code, flags: flags) { [self, _name] context in
-                        return try await self.service.getService(name: _name, context: context)
-                    }
-                    reply.writeNoException()
-                    reply.writeStrongBinder(_result)
-                } catch let transport as StatusCode {
-                    throw transport
-                } catch {
-                    reply.clear()
-                    try reply.writeReplyStatus(Status(caught: error))
-                }
-            case Code.getService2:
-                try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
-                let _name = try data.readString16()
-                try data.finishAIDLRequest()
-                do {
-                    let _result = try serveAsync(code: code, flags: flags) { [self, _name] context in
-                        return try await self.service.getService2(name: _name, context: context)
-                    }
-                    reply.writeNoException()
-                    try reply.writeParcelable(_result)
-                } catch let transport as StatusCode {
-                    throw transport
-                } catch {
-                    reply.clear()
-                    try reply.writeReplyStatus(Status(caught: error))
-                }
-            case Code.checkService:
-                try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
-                let _name = try data.readString16()
-                try data.finishAIDLRequest()
-                do {
-                    let _result = try serveAsync(code: code, flags: flags) { [self, _name] context in
-                        return try await self.service.checkService(name: _name, context: context)
-                    }
-                    reply.writeNoException()
-                    reply.writeStrongBinder(_result)
-                } catch let transport as StatusCode {
-                    throw transport
-                } catch {
-                    reply.clear()
-                    try reply.writeReplyStatus(Status(caught: error))
-                }
-            case Code.checkService2:
-                try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
-                let _name = try data.readString16()
-                try data.finishAIDLRequest()
-                do {
-                    let _result = try serveAsync(code: code, flags: flags) { [self, _name] context in
-                        return try await self.service.checkService2(name: _name, context: context)
-                    }
-                    reply.writeNoException()
-                    try reply.writeParcelable(_result)
-                } catch let transport as StatusCode {
-                    throw transport
-                } catch {
-                    reply.clear()
-                    try reply.writeReplyStatus(Status(caught: error))
-                }
-            case Code.addService:
-                try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
-                let _name = try data.readString16()
-                let _service = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
-                let _allowIsolated = try data.readBool()
-                let _dumpPriority = try data.readInt32()
-                try data.finishAIDLRequest()
-                do {
-                    try serveAsync(code: code, flags: flags) { [self, _name, _service, _allowIsolated, _dumpPriority] context in
-                        try await self.service.addService(name: _name, service: _service, allowIsolated: _allowIsolated, dumpPriority: _dumpPriority, context: context)
-                    }
-                    reply.writeNoException()
-                } catch let transport as StatusCode {
-                    throw transport
-                } catch {
-                    reply.clear()
-                    try reply.writeReplyStatus(Status(caught: error))
-                }
-            case Code.listServices:
-                try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
-                let _dumpPriority = try data.readInt32()
-                try data.finishAIDLRequest()
-                do {
-                    let _result = try serveAsync(code: code, flags: flags) { [self, _dumpPriority] context in
-                        return try await self.service.listServices(dumpPriority: _dumpPriority, context: context)
-                    }
-                    reply.writeNoException()
-                    reply.writeArray(_result) { parcel, element in parcel.writeString16(element) }
-                } catch let transport as StatusCode {
-                    throw transport
-                } catch {
-                    reply.clear()
-                    try reply.writeReplyStatus(Status(caught: error))
-                }
-            case Code.registerForNotifications:
-                try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
-                let _name = try data.readString16()
-                let _callback = IServiceCallback.AsyncProxy(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
-                try data.finishAIDLRequest()
-                do {
-                    try serveAsync(code: code, flags: flags) { [self, _name, _callback] context in
-                        try await self.service.registerForNotifications(name: _name, callback: _callback, context: context)
-                    }
-                    reply.writeNoException()
-                } catch let transport as StatusCode {
-                    throw transport
-                } catch {
-                    reply.clear()
-                    try reply.writeReplyStatus(Status(caught: error))
-                }
-            case Code.unregisterForNotifications:
-                try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
-                let _name = try data.readString16()
-                let _callback = IServiceCallback.AsyncProxy(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
-                try data.finishAIDLRequest()
-                do {
-                    try serveAsync(code: code, flags: flags) { [self, _name, _callback] context in
-                        try await self.service.unregisterForNotifications(name: _name, callback: _callback, context: context)
-                    }
-                    reply.writeNoException()
-                } catch let transport as StatusCode {
-                    throw transport
-                } catch {
-                    reply.clear()
-                    try reply.writeReplyStatus(Status(caught: error))
-                }
-            case Code.isDeclared:
-                try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
-                let _name = try data.readString16()
-                try data.finishAIDLRequest()
-                do {
-                    let _result = try serveAsync(code: code, flags: flags) { [self, _name] context in
-                        return try await self.service.isDeclared(name: _name, context: context)
-                    }
-                    reply.writeNoException()
-                    reply.writeBool(_result)
-                } catch let transport as StatusCode {
-                    throw transport
-                } catch {
-                    reply.clear()
-                    try reply.writeReplyStatus(Status(caught: error))
-                }
-            case Code.getDeclaredInstances:
-                try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
-                let _iface = try data.readString16()
-                try data.finishAIDLRequest()
-                do {
-                    let _result = try serveAsync(code: code, flags: flags) { [self, _iface] context in
-                        return try await self.service.getDeclaredInstances(iface: _iface, context: context)
-                    }
-                    reply.writeNoException()
-                    reply.writeArray(_result) { parcel, element in parcel.writeString16(element) }
-                } catch let transport as StatusCode {
-                    throw transport
-                } catch {
-                    reply.clear()
-                    try reply.writeReplyStatus(Status(caught: error))
-                }
-            case Code.updatableViaApex:
-                try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
-                let _name = try data.readString16()
-                try data.finishAIDLRequest()
-                do {
-                    let _result = try serveAsync(code: code, flags: flags) { [self, _name] context in
-                        return try await self.service.updatableViaApex(name: _name, context: context)
-                    }
-                    reply.writeNoException()
-                    reply.writeString16(_result)
-                } catch let transport as StatusCode {
-                    throw transport
-                } catch {
-                    reply.clear()
-                    try reply.writeReplyStatus(Status(caught: error))
-                }
-            case Code.getUpdatableNames:
-                try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
-                let _apexName = try data.readString16()
-                try data.finishAIDLRequest()
-                do {
-                    let _result = try serveAsync(code: code, flags: flags) { [self, _apexName] context in
-                        return try await self.service.getUpdatableNames(apexName: _apexName, context: context)
-                    }
-                    reply.writeNoException()
-                    reply.writeArray(_result) { parcel, element in parcel.writeString16(element) }
-                } catch let transport as StatusCode {
-                    throw transport
-                } catch {
-                    reply.clear()
-                    try reply.writeReplyStatus(Status(caught: error))
-                }
-            case Code.getConnectionInfo:
-                try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
-                let _name = try data.readString16()
-                try data.finishAIDLRequest()
-                do {
-                    let _result = try serveAsync(code: code, flags: flags) { [self, _name] context in
-                        return try await self.service.getConnectionInfo(name: _name, context: context)
-                    }
-                    reply.writeNoException()
-                    try reply.writeNullableParcelable(_result)
-                } catch let transport as StatusCode {
-                    throw transport
-                } catch {
-                    reply.clear()
-                    try reply.writeReplyStatus(Status(caught: error))
-                }
-            case Code.registerClientCallback:
-                try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
-                let _name = try data.readString16()
-                let _service = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
-                let _callback = IClientCallback.AsyncProxy(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
-                try data.finishAIDLRequest()
-                do {
-                    try serveAsync(code: code, flags: flags) { [self, _name, _service, _callback] context in
-                        try await self.service.registerClientCallback(name: _name, service: _service, callback: _callback, context: context)
-                    }
-                    reply.writeNoException()
-                } catch let transport as StatusCode {
-                    throw transport
-                } catch {
-                    reply.clear()
-                    try reply.writeReplyStatus(Status(caught: error))
-                }
-            case Code.tryUnregisterService:
-                try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
-                let _name = try data.readString16()
-                let _service = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
-                try data.finishAIDLRequest()
-                do {
-                    try serveAsync(code: code, flags: flags) { [self, _name, _service] context in
-                        try await self.service.tryUnregisterService(name: _name, service: _service, context: context)
-                    }
-                    reply.writeNoException()
-                } catch let transport as StatusCode {
-                    throw transport
-                } catch {
-                    reply.clear()
-                    try reply.writeReplyStatus(Status(caught: error))
-                }
-            case Code.getServiceDebugInfo:
-                try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
-                do {
-                    let _result = try serveAsync(code: code, flags: flags) { [self] context in
-                        return try await self.service.getServiceDebugInfo(context: context)
-                    }
-                    reply.writeNoException()
-                    try reply.writeArray(_result) { (parcel: inout Parcel, element) throws(ParcelError) in try parcel.writeParcelable(element) }
-                } catch let transport as StatusCode {
-                    throw transport
-                } catch {
-                    reply.clear()
-                    try reply.writeReplyStatus(Status(caught: error))
-                }
-            default:
-                throw StatusCode.unknownTransaction
+            public func getService(name: String) async throws -> (any IBinder)? {
+                try await self.binder.call(code: Code.getService, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
+                    _request.writeString16(name)
+                } result: { (_reply: inout Parcel) throws(ParcelError) -> (any IBinder)? in try _reply.readAIDLBinder() }
             }
-            } catch let error as ParcelError where error.isUnexpectedNull {
-                reply.clear()
-                reply.writeStatus(Status(exception: .nullPointer))
+
+            public func getService2(name: String) async throws -> android.os.Service {
+                try await self.binder.call(code: Code.getService2, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
+                    _request.writeString16(name)
+                } result: { (_reply: inout Parcel) throws(ParcelError) -> android.os.Service in try _reply.readParcelable(android.os.Service.self) }
+            }
+
+            public func checkService(name: String) async throws -> (any IBinder)? {
+                try await self.binder.call(code: Code.checkService, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
+                    _request.writeString16(name)
+                } result: { (_reply: inout Parcel) throws(ParcelError) -> (any IBinder)? in try _reply.readAIDLBinder() }
+            }
+
+            public func checkService2(name: String) async throws -> android.os.Service {
+                try await self.binder.call(code: Code.checkService2, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
+                    _request.writeString16(name)
+                } result: { (_reply: inout Parcel) throws(ParcelError) -> android.os.Service in try _reply.readParcelable(android.os.Service.self) }
+            }
+
+            public func addService(name: String, service: any IBinder, allowIsolated: Bool, dumpPriority: Int32) async throws {
+                try await self.binder.call(code: Code.addService, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
+                    _request.writeString16(name)
+                    _request.writeStrongBinder(service)
+                    _request.writeBool(allowIsolated)
+                    _request.writeInteger(dumpPriority)
+                } result: { _ in }
+            }
+
+            public func listServices(dumpPriority: Int32) async throws -> [String] {
+                try await self.binder.call(code: Code.listServices, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
+                    _request.writeInteger(dumpPriority)
+                } result: { (_reply: inout Parcel) throws(ParcelError) -> [String] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readString16() } }
+            }
+
+            public func registerForNotifications(name: String, callback: android.os.IServiceCallback.AsyncProxy) async throws {
+                try await self.binder.call(code: Code.registerForNotifications, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
+                    _request.writeString16(name)
+                    _request.writeStrongBinder(callback.binder)
+                } result: { _ in }
+            }
+
+            public func unregisterForNotifications(name: String, callback: android.os.IServiceCallback.AsyncProxy) async throws {
+                try await self.binder.call(code: Code.unregisterForNotifications, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
+                    _request.writeString16(name)
+                    _request.writeStrongBinder(callback.binder)
+                } result: { _ in }
+            }
+
+            public func isDeclared(name: String) async throws -> Bool {
+                try await self.binder.call(code: Code.isDeclared, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
+                    _request.writeString16(name)
+                } result: { (_reply: inout Parcel) throws(ParcelError) -> Bool in try _reply.readBool() }
+            }
+
+            public func getDeclaredInstances(iface: String) async throws -> [String] {
+                try await self.binder.call(code: Code.getDeclaredInstances, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
+                    _request.writeString16(iface)
+                } result: { (_reply: inout Parcel) throws(ParcelError) -> [String] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readString16() } }
+            }
+
+            public func updatableViaApex(name: String) async throws -> String? {
+                try await self.binder.call(code: Code.updatableViaApex, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
+                    _request.writeString16(name)
+                } result: { (_reply: inout Parcel) throws(ParcelError) -> String? in try _reply.readNullableString16() }
+            }
+
+            public func getUpdatableNames(apexName: String) async throws -> [String] {
+                try await self.binder.call(code: Code.getUpdatableNames, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
+                    _request.writeString16(apexName)
+                } result: { (_reply: inout Parcel) throws(ParcelError) -> [String] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readString16() } }
+            }
+
+            public func getConnectionInfo(name: String) async throws -> android.os.ConnectionInfo? {
+                try await self.binder.call(code: Code.getConnectionInfo, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
+                    _request.writeString16(name)
+                } result: { (_reply: inout Parcel) throws(ParcelError) -> android.os.ConnectionInfo? in try _reply.readNullableParcelable(android.os.ConnectionInfo.self) }
+            }
+
+            public func registerClientCallback(name: String, service: any IBinder, callback: android.os.IClientCallback.AsyncProxy) async throws {
+                try await self.binder.call(code: Code.registerClientCallback, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
+                    _request.writeString16(name)
+                    _request.writeStrongBinder(service)
+                    _request.writeStrongBinder(callback.binder)
+                } result: { _ in }
+            }
+
+            public func tryUnregisterService(name: String, service: any IBinder) async throws {
+                try await self.binder.call(code: Code.tryUnregisterService, interface: IServiceManager.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
+                    _request.writeString16(name)
+                    _request.writeStrongBinder(service)
+                } result: { _ in }
+            }
+
+            public func getServiceDebugInfo() async throws -> [android.os.ServiceDebugInfo] {
+                try await self.binder.call(code: Code.getServiceDebugInfo, interface: IServiceManager.encodedDescriptor, flags: []) { _ in } result: { (_reply: inout Parcel) throws(ParcelError) -> [android.os.ServiceDebugInfo] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readParcelable(android.os.ServiceDebugInfo.self) } }
             }
         }
-    }
 
-    /// The local service behind `binder`, or a proxy for it.
-    public static func asInterface(_ binder: any IBinder) -> any Service {
-        (binder as? Stub)?.service ?? Proxy(binder)
+        /// Serves a `Service` implementation as a binder object.
+        public final class Stub: BinderObject, @unchecked Sendable {
+            public let service: any Service
+            private static let cache = StubCache<Stub>()
+
+            public init(_ service: any Service) { self.service = service }
+
+            /// The binder for `service`: its proxy's, or the one stub that serves this object.
+            public static func binder(for service: any Service) -> any IBinder {
+                if let proxy = service as? Proxy { return proxy.binder }
+                return cache.stub(for: service) { Stub(service) }
+            }
+
+            public override var interfaceDescriptor: String { IServiceManager.descriptor }
+
+            public override func onTransact(code: UInt32, data: inout Parcel, reply: inout Parcel, flags: TransactionFlags) throws {
+                // A null where the interface wants a value is EX_NULL_POINTER, as AOSP's stubs answer it.
+                do {
+                switch code {
+                case Code.getService:
+                    try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
+                    let _name = try data.readString16()
+                    try data.finishAIDLRequest()
+                    do {
+                        let _result = try service.getService(name: _name)
+                        reply.writeNoException()
+                        reply.writeStrongBinder(_result)
+                    } catch let transport as StatusCode {
+                        throw transport
+                    } catch {
+                        reply.clear()
+                        try reply.writeReplyStatus(Status(caught: error))
+                    }
+                case Code.getService2:
+                    try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
+                    let _name = try data.readString16()
+                    try data.finishAIDLRequest()
+                    do {
+                        let _result = try service.getService2(name: _name)
+                        reply.writeNoException()
+                        try reply.writeParcelable(_result)
+                    } catch let transport as StatusCode {
+                        throw transport
+                    } catch {
+                        reply.clear()
+                        try reply.writeReplyStatus(Status(caught: error))
+                    }
+                case Code.checkService:
+                    try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
+                    let _name = try data.readString16()
+                    try data.finishAIDLRequest()
+                    do {
+                        let _result = try service.checkService(name: _name)
+                        reply.writeNoException()
+                        reply.writeStrongBinder(_result)
+                    } catch let transport as StatusCode {
+                        throw transport
+                    } catch {
+                        reply.clear()
+                        try reply.writeReplyStatus(Status(caught: error))
+                    }
+                case Code.checkService2:
+                    try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
+                    let _name = try data.readString16()
+                    try data.finishAIDLRequest()
+                    do {
+                        let _result = try service.checkService2(name: _name)
+                        reply.writeNoException()
+                        try reply.writeParcelable(_result)
+                    } catch let transport as StatusCode {
+                        throw transport
+                    } catch {
+                        reply.clear()
+                        try reply.writeReplyStatus(Status(caught: error))
+                    }
+                case Code.addService:
+                    try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
+                    let _name = try data.readString16()
+                    let _service = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
+                    let _allowIsolated = try data.readBool()
+                    let _dumpPriority = try data.readInt32()
+                    try data.finishAIDLRequest()
+                    do {
+                        try service.addService(name: _name, service: _service, allowIsolated: _allowIsolated, dumpPriority: _dumpPriority)
+                        reply.writeNoException()
+                    } catch let transport as StatusCode {
+                        throw transport
+                    } catch {
+                        reply.clear()
+                        try reply.writeReplyStatus(Status(caught: error))
+                    }
+                case Code.listServices:
+                    try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
+                    let _dumpPriority = try data.readInt32()
+                    try data.finishAIDLRequest()
+                    do {
+                        let _result = try service.listServices(dumpPriority: _dumpPriority)
+                        reply.writeNoException()
+                        reply.writeArray(_result) { parcel, element in parcel.writeString16(element) }
+                    } catch let transport as StatusCode {
+                        throw transport
+                    } catch {
+                        reply.clear()
+                        try reply.writeReplyStatus(Status(caught: error))
+                    }
+                case Code.registerForNotifications:
+                    try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
+                    let _name = try data.readString16()
+                    let _callback = android.os.IServiceCallback.asInterface(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
+                    try data.finishAIDLRequest()
+                    do {
+                        try service.registerForNotifications(name: _name, callback: _callback)
+                        reply.writeNoException()
+                    } catch let transport as StatusCode {
+                        throw transport
+                    } catch {
+                        reply.clear()
+                        try reply.writeReplyStatus(Status(caught: error))
+                    }
+                case Code.unregisterForNotifications:
+                    try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
+                    let _name = try data.readString16()
+                    let _callback = android.os.IServiceCallback.asInterface(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
+                    try data.finishAIDLRequest()
+                    do {
+                        try service.unregisterForNotifications(name: _name, callback: _callback)
+                        reply.writeNoException()
+                    } catch let transport as StatusCode {
+                        throw transport
+                    } catch {
+                        reply.clear()
+                        try reply.writeReplyStatus(Status(caught: error))
+                    }
+                case Code.isDeclared:
+                    try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
+                    let _name = try data.readString16()
+                    try data.finishAIDLRequest()
+                    do {
+                        let _result = try service.isDeclared(name: _name)
+                        reply.writeNoException()
+                        reply.writeBool(_result)
+                    } catch let transport as StatusCode {
+                        throw transport
+                    } catch {
+                        reply.clear()
+                        try reply.writeReplyStatus(Status(caught: error))
+                    }
+                case Code.getDeclaredInstances:
+                    try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
+                    let _iface = try data.readString16()
+                    try data.finishAIDLRequest()
+                    do {
+                        let _result = try service.getDeclaredInstances(iface: _iface)
+                        reply.writeNoException()
+                        reply.writeArray(_result) { parcel, element in parcel.writeString16(element) }
+                    } catch let transport as StatusCode {
+                        throw transport
+                    } catch {
+                        reply.clear()
+                        try reply.writeReplyStatus(Status(caught: error))
+                    }
+                case Code.updatableViaApex:
+                    try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
+                    let _name = try data.readString16()
+                    try data.finishAIDLRequest()
+                    do {
+                        let _result = try service.updatableViaApex(name: _name)
+                        reply.writeNoException()
+                        reply.writeString16(_result)
+                    } catch let transport as StatusCode {
+                        throw transport
+                    } catch {
+                        reply.clear()
+                        try reply.writeReplyStatus(Status(caught: error))
+                    }
+                case Code.getUpdatableNames:
+                    try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
+                    let _apexName = try data.readString16()
+                    try data.finishAIDLRequest()
+                    do {
+                        let _result = try service.getUpdatableNames(apexName: _apexName)
+                        reply.writeNoException()
+                        reply.writeArray(_result) { parcel, element in parcel.writeString16(element) }
+                    } catch let transport as StatusCode {
+                        throw transport
+                    } catch {
+                        reply.clear()
+                        try reply.writeReplyStatus(Status(caught: error))
+                    }
+                case Code.getConnectionInfo:
+                    try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
+                    let _name = try data.readString16()
+                    try data.finishAIDLRequest()
+                    do {
+                        let _result = try service.getConnectionInfo(name: _name)
+                        reply.writeNoException()
+                        try reply.writeNullableParcelable(_result)
+                    } catch let transport as StatusCode {
+                        throw transport
+                    } catch {
+                        reply.clear()
+                        try reply.writeReplyStatus(Status(caught: error))
+                    }
+                case Code.registerClientCallback:
+                    try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
+                    let _name = try data.readString16()
+                    let _service = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
+                    let _callback = android.os.IClientCallback.asInterface(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
+                    try data.finishAIDLRequest()
+                    do {
+                        try service.registerClientCallback(name: _name, service: _service, callback: _callback)
+                        reply.writeNoException()
+                    } catch let transport as StatusCode {
+                        throw transport
+                    } catch {
+                        reply.clear()
+                        try reply.writeReplyStatus(Status(caught: error))
+                    }
+                case Code.tryUnregisterService:
+                    try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
+                    let _name = try data.readString16()
+                    let _service = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
+                    try data.finishAIDLRequest()
+                    do {
+                        try service.tryUnregisterService(name: _name, service: _service)
+                        reply.writeNoException()
+                    } catch let transport as StatusCode {
+                        throw transport
+                    } catch {
+                        reply.clear()
+                        try reply.writeReplyStatus(Status(caught: error))
+                    }
+                case Code.getServiceDebugInfo:
+                    try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
+                    do {
+                        let _result = try service.getServiceDebugInfo()
+                        reply.writeNoException()
+                        try reply.writeArray(_result) { (parcel: inout Parcel, element) throws(ParcelError) in try parcel.writeParcelable(element) }
+                    } catch let transport as StatusCode {
+                        throw transport
+                    } catch {
+                        reply.clear()
+                        try reply.writeReplyStatus(Status(caught: error))
+                    }
+                default:
+                    throw StatusCode.unknownTransaction
+                }
+                } catch let error as ParcelError where error.isUnexpectedNull {
+                    reply.clear()
+                    reply.writeStatus(Status(exception: .nullPointer))
+                }
+            }
+        }
+
+        /// Serves an `AsyncService` implementation as a binder object: each call runs as a task while
+        /// the looper that received it makes the task's binder calls (`BinderObject.serveAsync`).
+        public final class AsyncStub: BinderObject, @unchecked Sendable {
+            public let service: any AsyncService
+            private static let cache = StubCache<AsyncStub>()
+
+            public init(_ service: any AsyncService) { self.service = service }
+
+            /// The one stub that serves `service`.
+            public static func binder(for service: any AsyncService) -> any IBinder {
+                cache.stub(for: service) { AsyncStub(service) }
+            }
+
+            public override var interfaceDescriptor: String { IServiceManager.descriptor }
+
+            public override func onTransact(code: UInt32, data: inout Parcel, reply: inout Parcel, flags: TransactionFlags) throws {
+                // A null where the interface wants a value is EX_NULL_POINTER, as AOSP's stubs answer it.
+                do {
+                switch code {
+                case Code.getService:
+                    try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
+                    let _name = try data.readString16()
+                    try data.finishAIDLRequest()
+                    do {
+                        let _result = try serveAsync(code: code, flags: flags) { [self, _name] context in
+                            return try await self.service.getService(name: _name, context: context)
+                        }
+                        reply.writeNoException()
+                        reply.writeStrongBinder(_result)
+                    } catch let transport as StatusCode {
+                        throw transport
+                    } catch {
+                        reply.clear()
+                        try reply.writeReplyStatus(Status(caught: error))
+                    }
+                case Code.getService2:
+                    try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
+                    let _name = try data.readString16()
+                    try data.finishAIDLRequest()
+                    do {
+                        let _result = try serveAsync(code: code, flags: flags) { [self, _name] context in
+                            return try await self.service.getService2(name: _name, context: context)
+                        }
+                        reply.writeNoException()
+                        try reply.writeParcelable(_result)
+                    } catch let transport as StatusCode {
+                        throw transport
+                    } catch {
+                        reply.clear()
+                        try reply.writeReplyStatus(Status(caught: error))
+                    }
+                case Code.checkService:
+                    try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
+                    let _name = try data.readString16()
+                    try data.finishAIDLRequest()
+                    do {
+                        let _result = try serveAsync(code: code, flags: flags) { [self, _name] context in
+                            return try await self.service.checkService(name: _name, context: context)
+                        }
+                        reply.writeNoException()
+                        reply.writeStrongBinder(_result)
+                    } catch let transport as StatusCode {
+                        throw transport
+                    } catch {
+                        reply.clear()
+                        try reply.writeReplyStatus(Status(caught: error))
+                    }
+                case Code.checkService2:
+                    try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
+                    let _name = try data.readString16()
+                    try data.finishAIDLRequest()
+                    do {
+                        let _result = try serveAsync(code: code, flags: flags) { [self, _name] context in
+                            return try await self.service.checkService2(name: _name, context: context)
+                        }
+                        reply.writeNoException()
+                        try reply.writeParcelable(_result)
+                    } catch let transport as StatusCode {
+                        throw transport
+                    } catch {
+                        reply.clear()
+                        try reply.writeReplyStatus(Status(caught: error))
+                    }
+                case Code.addService:
+                    try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
+                    let _name = try data.readString16()
+                    let _service = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
+                    let _allowIsolated = try data.readBool()
+                    let _dumpPriority = try data.readInt32()
+                    try data.finishAIDLRequest()
+                    do {
+                        try serveAsync(code: code, flags: flags) { [self, _name, _service, _allowIsolated, _dumpPriority] context in
+                            try await self.service.addService(name: _name, service: _service, allowIsolated: _allowIsolated, dumpPriority: _dumpPriority, context: context)
+                        }
+                        reply.writeNoException()
+                    } catch let transport as StatusCode {
+                        throw transport
+                    } catch {
+                        reply.clear()
+                        try reply.writeReplyStatus(Status(caught: error))
+                    }
+                case Code.listServices:
+                    try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
+                    let _dumpPriority = try data.readInt32()
+                    try data.finishAIDLRequest()
+                    do {
+                        let _result = try serveAsync(code: code, flags: flags) { [self, _dumpPriority] context in
+                            return try await self.service.listServices(dumpPriority: _dumpPriority, context: context)
+                        }
+                        reply.writeNoException()
+                        reply.writeArray(_result) { parcel, element in parcel.writeString16(element) }
+                    } catch let transport as StatusCode {
+                        throw transport
+                    } catch {
+                        reply.clear()
+                        try reply.writeReplyStatus(Status(caught: error))
+                    }
+                case Code.registerForNotifications:
+                    try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
+                    let _name = try data.readString16()
+                    let _callback = android.os.IServiceCallback.AsyncProxy(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
+                    try data.finishAIDLRequest()
+                    do {
+                        try serveAsync(code: code, flags: flags) { [self, _name, _callback] context in
+                            try await self.service.registerForNotifications(name: _name, callback: _callback, context: context)
+                        }
+                        reply.writeNoException()
+                    } catch let transport as StatusCode {
+                        throw transport
+                    } catch {
+                        reply.clear()
+                        try reply.writeReplyStatus(Status(caught: error))
+                    }
+                case Code.unregisterForNotifications:
+                    try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
+                    let _name = try data.readString16()
+                    let _callback = android.os.IServiceCallback.AsyncProxy(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
+                    try data.finishAIDLRequest()
+                    do {
+                        try serveAsync(code: code, flags: flags) { [self, _name, _callback] context in
+                            try await self.service.unregisterForNotifications(name: _name, callback: _callback, context: context)
+                        }
+                        reply.writeNoException()
+                    } catch let transport as StatusCode {
+                        throw transport
+                    } catch {
+                        reply.clear()
+                        try reply.writeReplyStatus(Status(caught: error))
+                    }
+                case Code.isDeclared:
+                    try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
+                    let _name = try data.readString16()
+                    try data.finishAIDLRequest()
+                    do {
+                        let _result = try serveAsync(code: code, flags: flags) { [self, _name] context in
+                            return try await self.service.isDeclared(name: _name, context: context)
+                        }
+                        reply.writeNoException()
+                        reply.writeBool(_result)
+                    } catch let transport as StatusCode {
+                        throw transport
+                    } catch {
+                        reply.clear()
+                        try reply.writeReplyStatus(Status(caught: error))
+                    }
+                case Code.getDeclaredInstances:
+                    try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
+                    let _iface = try data.readString16()
+                    try data.finishAIDLRequest()
+                    do {
+                        let _result = try serveAsync(code: code, flags: flags) { [self, _iface] context in
+                            return try await self.service.getDeclaredInstances(iface: _iface, context: context)
+                        }
+                        reply.writeNoException()
+                        reply.writeArray(_result) { parcel, element in parcel.writeString16(element) }
+                    } catch let transport as StatusCode {
+                        throw transport
+                    } catch {
+                        reply.clear()
+                        try reply.writeReplyStatus(Status(caught: error))
+                    }
+                case Code.updatableViaApex:
+                    try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
+                    let _name = try data.readString16()
+                    try data.finishAIDLRequest()
+                    do {
+                        let _result = try serveAsync(code: code, flags: flags) { [self, _name] context in
+                            return try await self.service.updatableViaApex(name: _name, context: context)
+                        }
+                        reply.writeNoException()
+                        reply.writeString16(_result)
+                    } catch let transport as StatusCode {
+                        throw transport
+                    } catch {
+                        reply.clear()
+                        try reply.writeReplyStatus(Status(caught: error))
+                    }
+                case Code.getUpdatableNames:
+                    try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
+                    let _apexName = try data.readString16()
+                    try data.finishAIDLRequest()
+                    do {
+                        let _result = try serveAsync(code: code, flags: flags) { [self, _apexName] context in
+                            return try await self.service.getUpdatableNames(apexName: _apexName, context: context)
+                        }
+                        reply.writeNoException()
+                        reply.writeArray(_result) { parcel, element in parcel.writeString16(element) }
+                    } catch let transport as StatusCode {
+                        throw transport
+                    } catch {
+                        reply.clear()
+                        try reply.writeReplyStatus(Status(caught: error))
+                    }
+                case Code.getConnectionInfo:
+                    try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
+                    let _name = try data.readString16()
+                    try data.finishAIDLRequest()
+                    do {
+                        let _result = try serveAsync(code: code, flags: flags) { [self, _name] context in
+                            return try await self.service.getConnectionInfo(name: _name, context: context)
+                        }
+                        reply.writeNoException()
+                        try reply.writeNullableParcelable(_result)
+                    } catch let transport as StatusCode {
+                        throw transport
+                    } catch {
+                        reply.clear()
+                        try reply.writeReplyStatus(Status(caught: error))
+                    }
+                case Code.registerClientCallback:
+                    try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
+                    let _name = try data.readString16()
+                    let _service = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
+                    let _callback = android.os.IClientCallback.AsyncProxy(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
+                    try data.finishAIDLRequest()
+                    do {
+                        try serveAsync(code: code, flags: flags) { [self, _name, _service, _callback] context in
+                            try await self.service.registerClientCallback(name: _name, service: _service, callback: _callback, context: context)
+                        }
+                        reply.writeNoException()
+                    } catch let transport as StatusCode {
+                        throw transport
+                    } catch {
+                        reply.clear()
+                        try reply.writeReplyStatus(Status(caught: error))
+                    }
+                case Code.tryUnregisterService:
+                    try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
+                    let _name = try data.readString16()
+                    let _service = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
+                    try data.finishAIDLRequest()
+                    do {
+                        try serveAsync(code: code, flags: flags) { [self, _name, _service] context in
+                            try await self.service.tryUnregisterService(name: _name, service: _service, context: context)
+                        }
+                        reply.writeNoException()
+                    } catch let transport as StatusCode {
+                        throw transport
+                    } catch {
+                        reply.clear()
+                        try reply.writeReplyStatus(Status(caught: error))
+                    }
+                case Code.getServiceDebugInfo:
+                    try data.checkInterfaceToken(IServiceManager.encodedDescriptor)
+                    do {
+                        let _result = try serveAsync(code: code, flags: flags) { [self] context in
+                            return try await self.service.getServiceDebugInfo(context: context)
+                        }
+                        reply.writeNoException()
+                        try reply.writeArray(_result) { (parcel: inout Parcel, element) throws(ParcelError) in try parcel.writeParcelable(element) }
+                    } catch let transport as StatusCode {
+                        throw transport
+                    } catch {
+                        reply.clear()
+                        try reply.writeReplyStatus(Status(caught: error))
+                    }
+                default:
+                    throw StatusCode.unknownTransaction
+                }
+                } catch let error as ParcelError where error.isUnexpectedNull {
+                    reply.clear()
+                    reply.writeStatus(Status(exception: .nullPointer))
+                }
+            }
+        }
+
+        /// The local service behind `binder`, or a proxy for it.
+        public static func asInterface(_ binder: any IBinder) -> any Service {
+            (binder as? Stub)?.service ?? Proxy(binder)
+        }
     }
 }
 
-extension IServiceManager.Service {
+extension android.os.IServiceManager.Service {
     /// The binder of this interface value (AIDL's `asBinder()`): a proxy's remote object, or
     /// the one stub that serves a local service.
     public func asBinder() -> any IBinder {
-        IServiceManager.Stub.binder(for: self)
+        android.os.IServiceManager.Stub.binder(for: self)
     }
 }
 
-extension IServiceManager.Service {
+extension android.os.IServiceManager.Service {
     /// This value where async code wants the interface (an `AsyncProxy` argument).
-    public var asAsyncProxy: IServiceManager.AsyncProxy {
-        IServiceManager.AsyncProxy(asBinder())
+    public var asAsyncProxy: android.os.IServiceManager.AsyncProxy {
+        android.os.IServiceManager.AsyncProxy(asBinder())
     }
 }
 
-extension IServiceManager.AsyncService {
+extension android.os.IServiceManager.AsyncService {
     /// This service where async code wants the interface (an `AsyncProxy` argument).
-    public var asAsyncProxy: IServiceManager.AsyncProxy {
-        IServiceManager.AsyncProxy(asBinder())
+    public var asAsyncProxy: android.os.IServiceManager.AsyncProxy {
+        android.os.IServiceManager.AsyncProxy(asBinder())
     }
 
     /// The binder of this service: the one `AsyncStub` that serves it.
     public func asBinder() -> any IBinder {
-        IServiceManager.AsyncStub.binder(for: self)
+        android.os.IServiceManager.AsyncStub.binder(for: self)
     }
 
     /// This service where an interface value is wanted (an argument, a callback): calls
     /// through it reach the service as calls from another process would.
-    public var asService: any IServiceManager.Service {
-        IServiceManager.Proxy(asBinder())
+    public var asService: any android.os.IServiceManager.Service {
+        android.os.IServiceManager.Proxy(asBinder())
     }
 }

@@ -2,688 +2,690 @@
 // package android.os
 
 
-/// `interface android.os.IServiceManagerAndroid12`
-public enum IServiceManagerAndroid12 {
-    public static let descriptor = "android.os.IServiceManager"
-    /// The descriptor as the interface token writes it, encoded once.
-    public static let encodedDescriptor = InterfaceDescriptor(descriptor)
+extension android.os {
+    /// `interface android.os.IServiceManagerAndroid12`
+    public enum IServiceManagerAndroid12 {
+        public static let descriptor = "android.os.IServiceManager"
+        /// The descriptor as the interface token writes it, encoded once.
+        public static let encodedDescriptor = InterfaceDescriptor(descriptor)
 
-    /// The transaction codes.
-    public enum Code {
-        public static let getService: UInt32 = 1
-        public static let checkService: UInt32 = 2
-        public static let addService: UInt32 = 3
-        public static let listServices: UInt32 = 4
-        public static let registerForNotifications: UInt32 = 5
-        public static let unregisterForNotifications: UInt32 = 6
-        public static let isDeclared: UInt32 = 7
-        public static let getDeclaredInstances: UInt32 = 8
-        public static let updatableViaApex: UInt32 = 9
-        public static let registerClientCallback: UInt32 = 10
-        public static let tryUnregisterService: UInt32 = 11
-        public static let getServiceDebugInfo: UInt32 = 12
-    }
-
-    /// The methods: implement it to serve the interface (wrapped in `Stub`); `Proxy` calls them remotely.
-    public protocol Service: AnyObject, Sendable {
-        func getService(name: String) throws -> (any IBinder)?
-        func checkService(name: String) throws -> (any IBinder)?
-        func addService(name: String, service: any IBinder, allowIsolated: Bool, dumpPriority: Int32) throws
-        func listServices(dumpPriority: Int32) throws -> [String]
-        func registerForNotifications(name: String, callback: any IServiceCallback.Service) throws
-        func unregisterForNotifications(name: String, callback: any IServiceCallback.Service) throws
-        func isDeclared(name: String) throws -> Bool
-        func getDeclaredInstances(iface: String) throws -> [String]
-        func updatableViaApex(name: String) throws -> String?
-        func registerClientCallback(name: String, service: any IBinder, callback: any IClientCallback.Service) throws
-        func tryUnregisterService(name: String, service: any IBinder) throws
-        func getServiceDebugInfo() throws -> [ServiceDebugInfo]
-    }
-
-    /// The methods as async functions, each told about the call it serves: implement it to serve
-    /// the interface from async code (wrapped in `AsyncStub`).
-    public protocol AsyncService: AnyObject, Sendable {
-        func getService(name: String, context: CallContext) async throws -> (any IBinder)?
-        func checkService(name: String, context: CallContext) async throws -> (any IBinder)?
-        func addService(name: String, service: any IBinder, allowIsolated: Bool, dumpPriority: Int32, context: CallContext) async throws
-        func listServices(dumpPriority: Int32, context: CallContext) async throws -> [String]
-        func registerForNotifications(name: String, callback: IServiceCallback.AsyncProxy, context: CallContext) async throws
-        func unregisterForNotifications(name: String, callback: IServiceCallback.AsyncProxy, context: CallContext) async throws
-        func isDeclared(name: String, context: CallContext) async throws -> Bool
-        func getDeclaredInstances(iface: String, context: CallContext) async throws -> [String]
-        func updatableViaApex(name: String, context: CallContext) async throws -> String?
-        func registerClientCallback(name: String, service: any IBinder, callback: IClientCallback.AsyncProxy, context: CallContext) async throws
-        func tryUnregisterService(name: String, service: any IBinder, context: CallContext) async throws
-        func getServiceDebugInfo(context: CallContext) async throws -> [ServiceDebugInfo]
-    }
-
-    /// Calls a remote object implementing android.os.IServiceManagerAndroid12.
-    public final class Proxy: Service, @unchecked Sendable {
-        public let binder: any IBinder
-
-        public init(_ binder: any IBinder) { self.binder = binder }
-
-        public func getService(name: String) throws(RemoteError) -> (any IBinder)? {
-            try self.binder.call(code: Code.getService, interface: IServiceManagerAndroid12.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
-                _request.writeString16(name)
-            } result: { (_reply: inout Parcel) throws(ParcelError) -> (any IBinder)? in try _reply.readAIDLBinder() }
+        /// The transaction codes.
+        public enum Code {
+            public static let getService: UInt32 = 1
+            public static let checkService: UInt32 = 2
+            public static let addService: UInt32 = 3
+            public static let listServices: UInt32 = 4
+            public static let registerForNotifications: UInt32 = 5
+            public static let unregisterForNotifications: UInt32 = 6
+            public static let isDeclared: UInt32 = 7
+            public static let getDeclaredInstances: UInt32 = 8
+            public static let updatableViaApex: UInt32 = 9
+            public static let registerClientCallback: UInt32 = 10
+            public static let tryUnregisterService: UInt32 = 11
+            public static let getServiceDebugInfo: UInt32 = 12
         }
 
-        public func checkService(name: String) throws(RemoteError) -> (any IBinder)? {
-            try self.binder.call(code: Code.checkService, interface: IServiceManagerAndroid12.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
-                _request.writeString16(name)
-            } result: { (_reply: inout Parcel) throws(ParcelError) -> (any IBinder)? in try _reply.readAIDLBinder() }
+        /// The methods: implement it to serve the interface (wrapped in `Stub`); `Proxy` calls them remotely.
+        public protocol Service: AnyObject, Sendable {
+            func getService(name: String) throws -> (any IBinder)?
+            func checkService(name: String) throws -> (any IBinder)?
+            func addService(name: String, service: any IBinder, allowIsolated: Bool, dumpPriority: Int32) throws
+            func listServices(dumpPriority: Int32) throws -> [String]
+            func registerForNotifications(name: String, callback: any android.os.IServiceCallback.Service) throws
+            func unregisterForNotifications(name: String, callback: any android.os.IServiceCallback.Service) throws
+            func isDeclared(name: String) throws -> Bool
+            func getDeclaredInstances(iface: String) throws -> [String]
+            func updatableViaApex(name: String) throws -> String?
+            func registerClientCallback(name: String, service: any IBinder, callback: any android.os.IClientCallback.Service) throws
+            func tryUnregisterService(name: String, service: any IBinder) throws
+            func getServiceDebugInfo() throws -> [android.os.ServiceDebugInfo]
         }
 
-        public func addService(name: String, service: any IBinder, allowIsolated: Bool, dumpPriority: Int32) throws(RemoteError) {
-            try self.binder.call(code: Code.addService, interface: IServiceManagerAndroid12.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
-                _request.writeString16(name)
-                _request.writeStrongBinder(service)
-                _request.writeBool(allowIsolated)
-                _request.writeInteger(dumpPriority)
-            } result: { _ in }
+        /// The methods as async functions, each told about the call it serves: implement it to serve
+        /// the interface from async code (wrapped in `AsyncStub`).
+        public protocol AsyncService: AnyObject, Sendable {
+            func getService(name: String, context: CallContext) async throws -> (any IBinder)?
+            func checkService(name: String, context: CallContext) async throws -> (any IBinder)?
+            func addService(name: String, service: any IBinder, allowIsolated: Bool, dumpPriority: Int32, context: CallContext) async throws
+            func listServices(dumpPriority: Int32, context: CallContext) async throws -> [String]
+            func registerForNotifications(name: String, callback: android.os.IServiceCallback.AsyncProxy, context: CallContext) async throws
+            func unregisterForNotifications(name: String, callback: android.os.IServiceCallback.AsyncProxy, context: CallContext) async throws
+            func isDeclared(name: String, context: CallContext) async throws -> Bool
+            func getDeclaredInstances(iface: String, context: CallContext) async throws -> [String]
+            func updatableViaApex(name: String, context: CallContext) async throws -> String?
+            func registerClientCallback(name: String, service: any IBinder, callback: android.os.IClientCallback.AsyncProxy, context: CallContext) async throws
+            func tryUnregisterService(name: String, service: any IBinder, context: CallContext) async throws
+            func getServiceDebugInfo(context: CallContext) async throws -> [android.os.ServiceDebugInfo]
         }
 
-        public func listServices(dumpPriority: Int32) throws(RemoteError) -> [String] {
-            try self.binder.call(code: Code.listServices, interface: IServiceManagerAndroid12.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
-                _request.writeInteger(dumpPriority)
-            } result: { (_reply: inout Parcel) throws(ParcelError) -> [String] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readString16() } }
-        }
+        /// Calls a remote object implementing android.os.IServiceManagerAndroid12.
+        public final class Proxy: Service, @unchecked Sendable {
+            public let binder: any IBinder
 
-        public func registerForNotifications(name: String, callback: any IServiceCallback.Service) throws(RemoteError) {
-            try self.binder.call(code: Code.registerForNotifications, interface: IServiceManagerAndroid12.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
-                _request.writeString16(name)
-                _request.writeStrongBinder(IServiceCallback.Stub.binder(for: callback))
-            } result: { _ in }
-        }
+            public init(_ binder: any IBinder) { self.binder = binder }
 
-        public func unregisterForNotifications(name: String, callback: any IServiceCallback.Service) throws(RemoteError) {
-            try self.binder.call(code: Code.unregisterForNotifications, interface: IServiceManagerAndroid12.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
-                _request.writeString16(name)
-                _request.writeStrongBinder(IServiceCallback.Stub.binder(for: callback))
-            } result: { _ in }
-        }
-
-        public func isDeclared(name: String) throws(RemoteError) -> Bool {
-            try self.binder.call(code: Code.isDeclared, interface: IServiceManagerAndroid12.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
-                _request.writeString16(name)
-            } result: { (_reply: inout Parcel) throws(ParcelError) -> Bool in try _reply.readBool() }
-        }
-
-        public func getDeclaredInstances(iface: String) throws(RemoteError) -> [String] {
-            try self.binder.call(code: Code.getDeclaredInstances, interface: IServiceManagerAndroid12.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
-                _request.writeString16(iface)
-            } result: { (_reply: inout Parcel) throws(ParcelError) -> [String] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readString16() } }
-        }
-
-        public func updatableViaApex(name: String) throws(RemoteError) -> String? {
-            try self.binder.call(code: Code.updatableViaApex, interface: IServiceManagerAndroid12.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
-                _request.writeString16(name)
-            } result: { (_reply: inout Parcel) throws(ParcelError) -> String? in try _reply.readNullableString16() }
-        }
-
-        public func registerClientCallback(name: String, service: any IBinder, callback: any IClientCallback.Service) throws(RemoteError) {
-            try self.binder.call(code: Code.registerClientCallback, interface: IServiceManagerAndroid12.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
-                _request.writeString16(name)
-                _request.writeStrongBinder(service)
-                _request.writeStrongBinder(IClientCallback.Stub.binder(for: callback))
-            } result: { _ in }
-        }
-
-        public func tryUnregisterService(name: String, service: any IBinder) throws(RemoteError) {
-            try self.binder.call(code: Code.tryUnregisterService, interface: IServiceManagerAndroid12.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
-                _request.writeString16(name)
-                _request.writeStrongBinder(service)
-            } result: { _ in }
-        }
-
-        public func getServiceDebugInfo() throws(RemoteError) -> [ServiceDebugInfo] {
-            try self.binder.call(code: Code.getServiceDebugInfo, interface: IServiceManagerAndroid12.encodedDescriptor, flags: []) { _ in } result: { (_reply: inout Parcel) throws(ParcelError) -> [ServiceDebugInfo] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readParcelable(ServiceDebugInfo.self) } }
-        }
-    }
-
-    /// Calls a remote object implementing android.os.IServiceManagerAndroid12 from async code: each call
-    /// runs on its process's call threads (`BinderProcess.asyncCallThreads`), never blocking
-    /// Swift's concurrency pool, and a cancelled task gets `CancellationError` at once.
-    public final class AsyncProxy: Sendable {
-        public let binder: any IBinder
-
-        public init(_ binder: any IBinder) { self.binder = binder }
-
-        public func getService(name: String) async throws -> (any IBinder)? {
-            try await self.binder.call(code: Code.getService, interface: IServiceManagerAndroid12.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
-                _request.writeString16(name)
-            } result: { (_reply: inout Parcel) throws(ParcelError) -> (any IBinder)? in try _reply.readAIDLBinder() }
-        }
-
-        public func checkService(name: String) async throws -> (any IBinder)? {
-            try await self.binder.call(code: Code.checkService, interface: IServiceManagerAndroid12.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
-                _request.writeString16(name)
-            } result: { (_reply: inout Parcel) throws(ParcelError) -> (any IBinder)? in try _reply.readAIDLBinder() }
-        }
-
-        public func addService(name: String, service: any IBinder, allowIsolated: Bool, dumpPriority: Int32) async throws {
-            try await self.binder.call(code: Code.addService, interface: IServiceManagerAndroid12.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
-                _request.writeString16(name)
-                _request.writeStrongBinder(service)
-                _request.writeBool(allowIsolated)
-                _request.writeInteger(dumpPriority)
-            } result: { _ in }
-        }
-
-        public func listServices(dumpPriority: Int32) async throws -> [String] {
-            try await self.binder.call(code: Code.listServices, interface: IServiceManagerAndroid12.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
-                _request.writeInteger(dumpPriority)
-            } result: { (_reply: inout Parcel) throws(ParcelError) -> [String] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readString16() } }
-        }
-
-        public func registerForNotifications(name: String, callback: IServiceCallback.AsyncProxy) async throws {
-            try await self.binder.call(code: Code.registerForNotifications, interface: IServiceManagerAndroid12.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
-                _request.writeString16(name)
-                _request.writeStrongBinder(callback.binder)
-            } result: { _ in }
-        }
-
-        public func unregisterForNotifications(name: String, callback: IServiceCallback.AsyncProxy) async throws {
-            try await self.binder.call(code: Code.unregisterForNotifications, interface: IServiceManagerAndroid12.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
-                _request.writeString16(name)
-                _request.writeStrongBinder(callback.binder)
-            } result: { _ in }
-        }
-
-        public func isDeclared(name: String) async throws -> Bool {
-            try await self.binder.call(code: Code.isDeclared, interface: IServiceManagerAndroid12.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
-                _request.writeString16(name)
-            } result: { (_reply: inout Parcel) throws(ParcelError) -> Bool in try _reply.readBool() }
-        }
-
-        public func getDeclaredInstances(iface: String) async throws -> [String] {
-            try await self.binder.call(code: Code.getDeclaredInstances, interface: IServiceManagerAndroid12.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
-                _request.writeString16(iface)
-            } result: { (_reply: inout Parcel) throws(ParcelError) -> [String] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readString16() } }
-        }
-
-        public func updatableViaApex(name: String) async throws -> String? {
-            try await self.binder.call(code: Code.updatableViaApex, interface: IServiceManagerAndroid12.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
-                _request.writeString16(name)
-            } result: { (_reply: inout Parcel) throws(ParcelError) -> String? in try _reply.readNullableString16() }
-        }
-
-        public func registerClientCallback(name: String, service: any IBinder, callback: IClientCallback.AsyncProxy) async throws {
-            try await self.binder.call(code: Code.registerClientCallback, interface: IServiceManagerAndroid12.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
-                _request.writeString16(name)
-                _request.writeStrongBinder(service)
-                _request.writeStrongBinder(callback.binder)
-            } result: { _ in }
-        }
-
-        public func tryUnregisterService(name: String, service: any IBinder) async throws {
-            try await self.binder.call(code: Code.tryUnregisterService, interface: IServiceManagerAndroid12.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
-                _request.writeString16(name)
-                _request.writeStrongBinder(service)
-            } result: { _ in }
-        }
-
-        public func getServiceDebugInfo() async throws -> [ServiceDebugInfo] {
-            try await self.binder.call(code: Code.getServiceDebugInfo, interface: IServiceManagerAndroid12.encodedDescriptor, flags: []) { _ in } result: { (_reply: inout Parcel) throws(ParcelError) -> [ServiceDebugInfo] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readParcelable(ServiceDebugInfo.self) } }
-        }
-    }
-
-    /// Serves a `Service` implementation as a binder object.
-    public final class Stub: BinderObject, @unchecked Sendable {
-        public let service: any Service
-        private static let cache = StubCache<Stub>()
-
-        public init(_ service: any Service) { self.service = service }
-
-        /// The binder for `service`: its proxy's, or the one stub that serves this object.
-        public static func binder(for service: any Service) -> any IBinder {
-            if let proxy = service as? Proxy { return proxy.binder }
-            return cache.stub(for: service) { Stub(service) }
-        }
-
-        public override var interfaceDescriptor: String { IServiceManagerAndroid12.descriptor }
-
-        public override func onTransact(code: UInt32, data: inout Parcel, reply: inout Parcel, flags: TransactionFlags) throws {
-            // A null where the interface wants a value is EX_NULL_POINTER, as AOSP's stubs answer it.
-            do {
-            switch code {
-            case Code.getService:
-                try data.checkInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
-                let _name = try data.readString16()
-                try data.finishAIDLRequest()
-                do {
-                    let _result = try service.getService(name: _name)
-                    reply.writeNoException()
-                    reply.writeStrongBinder(_result)
-                } catch let transport as StatusCode {
-                    throw transport
-                } catch {
-                    reply.clear()
-                    try reply.writeReplyStatus(Status(caught: error))
-                }
-            case Code.checkService:
-                try data.checkInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
-                let _name = try data.readString16()
-                try data.finishAIDLRequest()
-                do {
-                    let _result = try service.checkService(name: _name)
-                    reply.writeNoException()
-                    reply.writeStrongBinder(_result)
-                } catch let transport as StatusCode {
-                    throw transport
-                } catch {
-                    reply.clear()
-                    try reply.writeReplyStatus(Status(caught: error))
-                }
-            case Code.addService:
-                try data.checkInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
-                let _name = try data.readString16()
-                let _service = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
-                let _allowIsolated = try data.readBool()
-                let _dumpPriority = try data.readInt32()
-                try data.finishAIDLRequest()
-                do {
-                    try service.addService(name: _name, service: _service, allowIsolated: _allowIsolated, dumpPriority: _dumpPriority)
-                    reply.writeNoException()
-                } catch let transport as StatusCode {
-                    throw transport
-                } catch {
-                    reply.clear()
-                    try reply.writeReplyStatus(Status(caught: error))
-                }
-            case Code.listServices:
-                try data.checkInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
-                let _dumpPriority = try data.readInt32()
-                try data.finishAIDLRequest()
-                do {
-                    let _result = try service.listServices(dumpPriority: _dumpPriority)
-                    reply.writeNoException()
-                    reply.writeArray(_result) { parcel, element in parcel.writeString16(element) }
-                } catch let transport as StatusCode {
-                    throw transport
-                } catch {
-                    reply.clear()
-                    try reply.writeReplyStatus(Status(caught: error))
-                }
-            case Code.registerForNotifications:
-                try data.checkInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
-                let _name = try data.readString16()
-                let _callback = IServiceCallback.asInterface(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
-                try data.finishAIDLRequest()
-                do {
-                    try service.registerForNotifications(name: _name, callback: _callback)
-                    reply.writeNoException()
-                } catch let transport as StatusCode {
-                    throw transport
-                } catch {
-                    reply.clear()
-                    try reply.writeReplyStatus(Status(caught: error))
-                }
-            case Code.unregisterForNotifications:
-                try data.checkInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
-                let _name = try data.readString16()
-                let _callback = IServiceCallback.asInterface(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
-                try data.finishAIDLRequest()
-                do {
-                    try service.unregisterForNotifications(name: _name, callback: _callback)
-                    reply.writeNoException()
-                } catch let transport as StatusCode {
-                    throw transport
-                } catch {
-                    reply.clear()
-                    try reply.writeReplyStatus(Status(caught: error))
-                }
-            case Code.isDeclared:
-                try data.checkInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
-                let _name = try data.readString16()
-                try data.finishAIDLRequest()
-                do {
-                    let _result = try service.isDeclared(name: _name)
-                    reply.writeNoException()
-                    reply.writeBool(_result)
-                } catch let transport as StatusCode {
-                    throw transport
-                } catch {
-                    reply.clear()
-                    try reply.writeReplyStatus(Status(caught: error))
-                }
-            case Code.getDeclaredInstances:
-                try data.checkInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
-                let _iface = try data.readString16()
-                try data.finishAIDLRequest()
-                do {
-                    let _result = try service.getDeclaredInstances(iface: _iface)
-                    reply.writeNoException()
-                    reply.writeArray(_result) { parcel, element in parcel.writeString16(element) }
-                } catch let transport as StatusCode {
-                    throw transport
-                } catch {
-                    reply.clear()
-                    try reply.writeReplyStatus(Status(caught: error))
-                }
-            case Code.updatableViaApex:
-                try data.checkInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
-                let _name = try data.readString16()
-                try data.finishAIDLRequest()
-                do {
-                    let _result = try service.updatableViaApex(name: _name)
-                    reply.writeNoException()
-                    reply.writeString16(_result)
-                } catch let transport as StatusCode {
-                    throw transport
-                } catch {
-                    reply.clear()
-                    try reply.writeReplyStatus(Status(caught: error))
-                }
-            case Code.registerClientCallback:
-                try data.checkInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
-                let _name = try data.readString16()
-                let _service = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
-                let _callback = IClientCallback.asInterface(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
-                try data.finishAIDLRequest()
-                do {
-                    try service.registerClientCallback(name: _name, service: _service, callback: _callback)
-                    reply.writeNoException()
-                } catch let transport as StatusCode {
-                    throw transport
-                } catch {
-                    reply.clear()
-                    try reply.writeReplyStatus(Status(caught: error))
-                }
-            case Code.tryUnregisterService:
-                try data.checkInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
-                let _name = try data.readString16()
-                let _service = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
-                try data.finishAIDLRequest()
-                do {
-                    try service.tryUnregisterService(name: _name, service: _service)
-                    reply.writeNoException()
-                } catch let transport as StatusCode {
-                    throw transport
-                } catch {
-                    reply.clear()
-                    try reply.writeReplyStatus(Status(caught: error))
-                }
-            case Code.getServiceDebugInfo:
-                try data.checkInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
-                do {
-                    let _result = try service.getServiceDebugInfo()
-                    reply.writeNoException()
-                    try reply.writeArray(_result) { (parcel: inout Parcel, element) throws(ParcelError) in try parcel.writeParcelable(element) }
-                } catch let transport as StatusCode {
-                    throw transport
-                } catch {
-                    reply.clear()
-                    try reply.writeReplyStatus(Status(caught: error))
-                }
-            default:
-                throw StatusCode.unknownTransaction
+            public func getService(name: String) throws(RemoteError) -> (any IBinder)? {
+                try self.binder.call(code: Code.getService, interface: IServiceManagerAndroid12.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
+                    _request.writeString16(name)
+                } result: { (_reply: inout Parcel) throws(ParcelError) -> (any IBinder)? in try _reply.readAIDLBinder() }
             }
-            } catch let error as ParcelError where error.isUnexpectedNull {
-                reply.clear()
-                reply.writeStatus(Status(exception: .nullPointer))
+
+            public func checkService(name: String) throws(RemoteError) -> (any IBinder)? {
+                try self.binder.call(code: Code.checkService, interface: IServiceManagerAndroid12.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
+                    _request.writeString16(name)
+                } result: { (_reply: inout Parcel) throws(ParcelError) -> (any IBinder)? in try _reply.readAIDLBinder() }
+            }
+
+            public func addService(name: String, service: any IBinder, allowIsolated: Bool, dumpPriority: Int32) throws(RemoteError) {
+                try self.binder.call(code: Code.addService, interface: IServiceManagerAndroid12.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
+                    _request.writeString16(name)
+                    _request.writeStrongBinder(service)
+                    _request.writeBool(allowIsolated)
+                    _request.writeInteger(dumpPriority)
+                } result: { _ in }
+            }
+
+            public func listServices(dumpPriority: Int32) throws(RemoteError) -> [String] {
+                try self.binder.call(code: Code.listServices, interface: IServiceManagerAndroid12.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
+                    _request.writeInteger(dumpPriority)
+                } result: { (_reply: inout Parcel) throws(ParcelError) -> [String] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readString16() } }
+            }
+
+            public func registerForNotifications(name: String, callback: any android.os.IServiceCallback.Service) throws(RemoteError) {
+                try self.binder.call(code: Code.registerForNotifications, interface: IServiceManagerAndroid12.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
+                    _request.writeString16(name)
+                    _request.writeStrongBinder(android.os.IServiceCallback.Stub.binder(for: callback))
+                } result: { _ in }
+            }
+
+            public func unregisterForNotifications(name: String, callback: any android.os.IServiceCallback.Service) throws(RemoteError) {
+                try self.binder.call(code: Code.unregisterForNotifications, interface: IServiceManagerAndroid12.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
+                    _request.writeString16(name)
+                    _request.writeStrongBinder(android.os.IServiceCallback.Stub.binder(for: callback))
+                } result: { _ in }
+            }
+
+            public func isDeclared(name: String) throws(RemoteError) -> Bool {
+                try self.binder.call(code: Code.isDeclared, interface: IServiceManagerAndroid12.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
+                    _request.writeString16(name)
+                } result: { (_reply: inout Parcel) throws(ParcelError) -> Bool in try _reply.readBool() }
+            }
+
+            public func getDeclaredInstances(iface: String) throws(RemoteError) -> [String] {
+                try self.binder.call(code: Code.getDeclaredInstances, interface: IServiceManagerAndroid12.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
+                    _request.writeString16(iface)
+                } result: { (_reply: inout Parcel) throws(ParcelError) -> [String] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readString16() } }
+            }
+
+            public func updatableViaApex(name: String) throws(RemoteError) -> String? {
+                try self.binder.call(code: Code.updatableViaApex, interface: IServiceManagerAndroid12.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
+                    _request.writeString16(name)
+                } result: { (_reply: inout Parcel) throws(ParcelError) -> String? in try _reply.readNullableString16() }
+            }
+
+            public func registerClientCallback(name: String, service: any IBinder, callback: any android.os.IClientCallback.Service) throws(RemoteError) {
+                try self.binder.call(code: Code.registerClientCallback, interface: IServiceManagerAndroid12.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
+                    _request.writeString16(name)
+                    _request.writeStrongBinder(service)
+                    _request.writeStrongBinder(android.os.IClientCallback.Stub.binder(for: callback))
+                } result: { _ in }
+            }
+
+            public func tryUnregisterService(name: String, service: any IBinder) throws(RemoteError) {
+                try self.binder.call(code: Code.tryUnregisterService, interface: IServiceManagerAndroid12.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
+                    _request.writeString16(name)
+                    _request.writeStrongBinder(service)
+                } result: { _ in }
+            }
+
+            public func getServiceDebugInfo() throws(RemoteError) -> [android.os.ServiceDebugInfo] {
+                try self.binder.call(code: Code.getServiceDebugInfo, interface: IServiceManagerAndroid12.encodedDescriptor, flags: []) { _ in } result: { (_reply: inout Parcel) throws(ParcelError) -> [android.os.ServiceDebugInfo] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readParcelable(android.os.ServiceDebugInfo.self) } }
             }
         }
-    }
 
-    /// Serves an `AsyncService` implementation as a binder object: each call runs as a task while
-    /// the looper that received it makes the task's binder calls (`BinderObject.serveAsync`).
-    public final class AsyncStub: BinderObject, @unchecked Sendable {
-        public let service: any AsyncService
-        private static let cache = StubCache<AsyncStub>()
+        /// Calls a remote object implementing android.os.IServiceManagerAndroid12 from async code: each call
+        /// runs on its process's call threads (`BinderProcess.asyncCallThreads`), never blocking
+        /// Swift's concurrency pool, and a cancelled task gets `CancellationError` at once.
+        public final class AsyncProxy: Sendable {
+            public let binder: any IBinder
 
-        public init(_ service: any AsyncService) { self.service = service }
+            public init(_ binder: any IBinder) { self.binder = binder }
 
-        /// The one stub that serves `service`.
-        public static func binder(for service: any AsyncService) -> any IBinder {
-            cache.stub(for: service) { AsyncStub(service) }
-        }
-
-        public override var interfaceDescriptor: String { IServiceManagerAndroid12.descriptor }
-
-        public override func onTransact(code: UInt32, data: inout Parcel, reply: inout Parcel, flags: TransactionFlags) throws {
-            // A null where the interface wants a value is EX_NULL_POINTER, as AOSP's stubs answer it.
-            do {
-            switch code {
-            case Code.getService:
-                try data.checkInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
-                let _name = try data.readString16()
-                try data.finishAIDLRequest()
-                do {
-                    let _result = try serveAsync(code: code, flags: flags) { [self, _name] context in
-                        return try await self.service.getService(name: _name, context: context)
-                    }
-                    reply.writeNoException()
-                    reply.writeStrongBinder(_result)
-                } catch let transport as StatusCode {
-                    throw transport
-                } catch {
-                    reply.clear()
-                    try reply.writeReplyStatus(Status(caught: error))
-                }
-            case Code.checkService:
-                try data.checkInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
-                let _name = try data.readString16()
-                try data.finishAIDLRequest()
-                do {
-                    let _result = try serveAsync(code: code, flags: flags) { [self, _name] context in
-                        return try await self.service.checkService(name: _name, context: context)
-                    }
-                    reply.writeNoException()
-                    reply.writeStrongBinder(_result)
-                } catch let transport as StatusCode {
-                    throw transport
-                } catch {
-                    reply.clear()
-                    try reply.writeReplyStatus(Status(caught: error))
-                }
-            case Code.addService:
-                try data.checkInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
-                let _name = try data.readString16()
-                let _service = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
-                let _allowIsolated = try data.readBool()
-                let _dumpPriority = try data.readInt32()
-                try data.finishAIDLRequest()
-                do {
-                    try serveAsync(code: code, flags: flags) { [self, _name, _service, _allowIsolated, _dumpPriority] context in
-                        try await self.service.addService(name: _name, service: _service, allowIsolated: _allowIsolated, dumpPriority: _dumpPriority, context: context)
-                    }
-                    reply.writeNoException()
-                } catch let transport as StatusCode {
-                    throw transport
-                } catch {
-                    reply.clear()
-                    try reply.writeReplyStatus(Status(caught: error))
-                }
-            case Code.listServices:
-                try data.checkInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
-                let _dumpPriority = try data.readInt32()
-                try data.finishAIDLRequest()
-                do {
-                    let _result = try serveAsync(code: code, flags: flags) { [self, _dumpPriority] context in
-                        return try await self.service.listServices(dumpPriority: _dumpPriority, context: context)
-                    }
-                    reply.writeNoException()
-                    reply.writeArray(_result) { parcel, element in parcel.writeString16(element) }
-                } catch let transport as StatusCode {
-                    throw transport
-                } catch {
-                    reply.clear()
-                    try reply.writeReplyStatus(Status(caught: error))
-                }
-            case Code.registerForNotifications:
-                try data.checkInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
-                let _name = try data.readString16()
-                let _callback = IServiceCallback.AsyncProxy(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
-                try data.finishAIDLRequest()
-                do {
-                    try serveAsync(code: code, flags: flags) { [self, _name, _callback] context in
-                        try await self.service.registerForNotifications(name: _name, callback: _callback, context: context)
-                    }
-                    reply.writeNoException()
-                } catch let transport as StatusCode {
-                    throw transport
-                } catch {
-                    reply.clear()
-                    try reply.writeReplyStatus(Status(caught: error))
-                }
-            case Code.unregisterForNotifications:
-                try data.checkInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
-                let _name = try data.readString16()
-                let _callback = IServiceCallback.AsyncProxy(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
-                try data.finishAIDLRequest()
-                do {
-                    try serveAsync(code: code, flags: flags) { [self, _name, _callback] context in
-                        try await self.service.unregisterForNotifications(name: _name, callback: _callback, context: context)
-                    }
-                    reply.writeNoException()
-                } catch let transport as StatusCode {
-                    throw transport
-                } catch {
-                    reply.clear()
-                    try reply.writeReplyStatus(Status(caught: error))
-                }
-            case Code.isDeclared:
-                try data.checkInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
-                let _name = try data.readString16()
-                try data.finishAIDLRequest()
-                do {
-                    let _result = try serveAsync(code: code, flags: flags) { [self, _name] context in
-                        return try await self.service.isDeclared(name: _name, context: context)
-                    }
-                    reply.writeNoException()
-                    reply.writeBool(_result)
-                } catch let transport as StatusCode {
-                    throw transport
-                } catch {
-                    reply.clear()
-                    try reply.writeReplyStatus(Status(caught: error))
-                }
-            case Code.getDeclaredInstances:
-                try data.checkInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
-                let _iface = try data.readString16()
-                try data.finishAIDLRequest()
-                do {
-                    let _result = try serveAsync(code: code, flags: flags) { [self, _iface] context in
-                        return try await self.service.getDeclaredInstances(iface: _iface, context: context)
-                    }
-                    reply.writeNoException()
-                    reply.writeArray(_result) { parcel, element in parcel.writeString16(element) }
-                } catch let transport as StatusCode {
-                    throw transport
-                } catch {
-                    reply.clear()
-                    try reply.writeReplyStatus(Status(caught: error))
-                }
-            case Code.updatableViaApex:
-                try data.checkInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
-                let _name = try data.readString16()
-                try data.finishAIDLRequest()
-                do {
-                    let _result = try serveAsync(code: code, flags: flags) { [self, _name] context in
-                        return try await self.service.updatableViaApex(name: _name, context: context)
-                    }
-                    reply.writeNoException()
-                    reply.writeString16(_result)
-                } catch let transport as StatusCode {
-                    throw transport
-                } catch {
-                    reply.clear()
-                    try reply.writeReplyStatus(Status(caught: error))
-                }
-            case Code.registerClientCallback:
-                try data.checkInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
-                let _name = try data.readString16()
-                let _service = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
-                let _callback = IClientCallback.AsyncProxy(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
-                try data.finishAIDLRequest()
-                do {
-                    try serveAsync(code: code, flags: flags) { [self, _name, _service, _callback] context in
-                        try await self.service.registerClientCallback(name: _name, service: _service, callback: _callback, context: context)
-                    }
-                    reply.writeNoException()
-                } catch let transport as StatusCode {
-                    throw transport
-                } catch {
-                    reply.clear()
-                    try reply.writeReplyStatus(Status(caught: error))
-                }
-            case Code.tryUnregisterService:
-                try data.checkInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
-                let _name = try data.readString16()
-                let _service = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
-                try data.finishAIDLRequest()
-                do {
-                    try serveAsync(code: code, flags: flags) { [self, _name, _service] context in
-                        try await self.service.tryUnregisterService(name: _name, service: _service, context: context)
-                    }
-                    reply.writeNoException()
-                } catch let transport as StatusCode {
-                    throw transport
-                } catch {
-                    reply.clear()
-                    try reply.writeReplyStatus(Status(caught: error))
-                }
-            case Code.getServiceDebugInfo:
-                try data.checkInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
-                do {
-                    let _result = try serveAsync(code: code, flags: flags) { [self] context in
-                        return try await self.service.getServiceDebugInfo(context: context)
-                    }
-                    reply.writeNoException()
-                    try reply.writeArray(_result) { (parcel: inout Parcel, element) throws(ParcelError) in try parcel.writeParcelable(element) }
-                } catch let transport as StatusCode {
-                    throw transport
-                } catch {
-                    reply.clear()
-                    try reply.writeReplyStatus(Status(caught: error))
-                }
-            default:
-                throw StatusCode.unknownTransaction
+            public func getService(name: String) async throws -> (any IBinder)? {
+                try await self.binder.call(code: Code.getService, interface: IServiceManagerAndroid12.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
+                    _request.writeString16(name)
+                } result: { (_reply: inout Parcel) throws(ParcelError) -> (any IBinder)? in try _reply.readAIDLBinder() }
             }
-            } catch let error as ParcelError where error.isUnexpectedNull {
-                reply.clear()
-                reply.writeStatus(Status(exception: .nullPointer))
+
+            public func checkService(name: String) async throws -> (any IBinder)? {
+                try await self.binder.call(code: Code.checkService, interface: IServiceManagerAndroid12.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
+                    _request.writeString16(name)
+                } result: { (_reply: inout Parcel) throws(ParcelError) -> (any IBinder)? in try _reply.readAIDLBinder() }
+            }
+
+            public func addService(name: String, service: any IBinder, allowIsolated: Bool, dumpPriority: Int32) async throws {
+                try await self.binder.call(code: Code.addService, interface: IServiceManagerAndroid12.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
+                    _request.writeString16(name)
+                    _request.writeStrongBinder(service)
+                    _request.writeBool(allowIsolated)
+                    _request.writeInteger(dumpPriority)
+                } result: { _ in }
+            }
+
+            public func listServices(dumpPriority: Int32) async throws -> [String] {
+                try await self.binder.call(code: Code.listServices, interface: IServiceManagerAndroid12.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
+                    _request.writeInteger(dumpPriority)
+                } result: { (_reply: inout Parcel) throws(ParcelError) -> [String] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readString16() } }
+            }
+
+            public func registerForNotifications(name: String, callback: android.os.IServiceCallback.AsyncProxy) async throws {
+                try await self.binder.call(code: Code.registerForNotifications, interface: IServiceManagerAndroid12.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
+                    _request.writeString16(name)
+                    _request.writeStrongBinder(callback.binder)
+                } result: { _ in }
+            }
+
+            public func unregisterForNotifications(name: String, callback: android.os.IServiceCallback.AsyncProxy) async throws {
+                try await self.binder.call(code: Code.unregisterForNotifications, interface: IServiceManagerAndroid12.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
+                    _request.writeString16(name)
+                    _request.writeStrongBinder(callback.binder)
+                } result: { _ in }
+            }
+
+            public func isDeclared(name: String) async throws -> Bool {
+                try await self.binder.call(code: Code.isDeclared, interface: IServiceManagerAndroid12.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
+                    _request.writeString16(name)
+                } result: { (_reply: inout Parcel) throws(ParcelError) -> Bool in try _reply.readBool() }
+            }
+
+            public func getDeclaredInstances(iface: String) async throws -> [String] {
+                try await self.binder.call(code: Code.getDeclaredInstances, interface: IServiceManagerAndroid12.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
+                    _request.writeString16(iface)
+                } result: { (_reply: inout Parcel) throws(ParcelError) -> [String] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readString16() } }
+            }
+
+            public func updatableViaApex(name: String) async throws -> String? {
+                try await self.binder.call(code: Code.updatableViaApex, interface: IServiceManagerAndroid12.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
+                    _request.writeString16(name)
+                } result: { (_reply: inout Parcel) throws(ParcelError) -> String? in try _reply.readNullableString16() }
+            }
+
+            public func registerClientCallback(name: String, service: any IBinder, callback: android.os.IClientCallback.AsyncProxy) async throws {
+                try await self.binder.call(code: Code.registerClientCallback, interface: IServiceManagerAndroid12.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
+                    _request.writeString16(name)
+                    _request.writeStrongBinder(service)
+                    _request.writeStrongBinder(callback.binder)
+                } result: { _ in }
+            }
+
+            public func tryUnregisterService(name: String, service: any IBinder) async throws {
+                try await self.binder.call(code: Code.tryUnregisterService, interface: IServiceManagerAndroid12.encodedDescriptor, flags: []) { (_request: inout Parcel) throws(ParcelError) in
+                    _request.writeString16(name)
+                    _request.writeStrongBinder(service)
+                } result: { _ in }
+            }
+
+            public func getServiceDebugInfo() async throws -> [android.os.ServiceDebugInfo] {
+                try await self.binder.call(code: Code.getServiceDebugInfo, interface: IServiceManagerAndroid12.encodedDescriptor, flags: []) { _ in } result: { (_reply: inout Parcel) throws(ParcelError) -> [android.os.ServiceDebugInfo] in try _reply.readArray { (parcel: inout Parcel) throws(ParcelError) in try parcel.readParcelable(android.os.ServiceDebugInfo.self) } }
             }
         }
-    }
 
-    /// The local service behind `binder`, or a proxy for it.
-    public static func asInterface(_ binder: any IBinder) -> any Service {
-        (binder as? Stub)?.service ?? Proxy(binder)
+        /// Serves a `Service` implementation as a binder object.
+        public final class Stub: BinderObject, @unchecked Sendable {
+            public let service: any Service
+            private static let cache = StubCache<Stub>()
+
+            public init(_ service: any Service) { self.service = service }
+
+            /// The binder for `service`: its proxy's, or the one stub that serves this object.
+            public static func binder(for service: any Service) -> any IBinder {
+                if let proxy = service as? Proxy { return proxy.binder }
+                return cache.stub(for: service) { Stub(service) }
+            }
+
+            public override var interfaceDescriptor: String { IServiceManagerAndroid12.descriptor }
+
+            public override func onTransact(code: UInt32, data: inout Parcel, reply: inout Parcel, flags: TransactionFlags) throws {
+                // A null where the interface wants a value is EX_NULL_POINTER, as AOSP's stubs answer it.
+                do {
+                switch code {
+                case Code.getService:
+                    try data.checkInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
+                    let _name = try data.readString16()
+                    try data.finishAIDLRequest()
+                    do {
+                        let _result = try service.getService(name: _name)
+                        reply.writeNoException()
+                        reply.writeStrongBinder(_result)
+                    } catch let transport as StatusCode {
+                        throw transport
+                    } catch {
+                        reply.clear()
+                        try reply.writeReplyStatus(Status(caught: error))
+                    }
+                case Code.checkService:
+                    try data.checkInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
+                    let _name = try data.readString16()
+                    try data.finishAIDLRequest()
+                    do {
+                        let _result = try service.checkService(name: _name)
+                        reply.writeNoException()
+                        reply.writeStrongBinder(_result)
+                    } catch let transport as StatusCode {
+                        throw transport
+                    } catch {
+                        reply.clear()
+                        try reply.writeReplyStatus(Status(caught: error))
+                    }
+                case Code.addService:
+                    try data.checkInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
+                    let _name = try data.readString16()
+                    let _service = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
+                    let _allowIsolated = try data.readBool()
+                    let _dumpPriority = try data.readInt32()
+                    try data.finishAIDLRequest()
+                    do {
+                        try service.addService(name: _name, service: _service, allowIsolated: _allowIsolated, dumpPriority: _dumpPriority)
+                        reply.writeNoException()
+                    } catch let transport as StatusCode {
+                        throw transport
+                    } catch {
+                        reply.clear()
+                        try reply.writeReplyStatus(Status(caught: error))
+                    }
+                case Code.listServices:
+                    try data.checkInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
+                    let _dumpPriority = try data.readInt32()
+                    try data.finishAIDLRequest()
+                    do {
+                        let _result = try service.listServices(dumpPriority: _dumpPriority)
+                        reply.writeNoException()
+                        reply.writeArray(_result) { parcel, element in parcel.writeString16(element) }
+                    } catch let transport as StatusCode {
+                        throw transport
+                    } catch {
+                        reply.clear()
+                        try reply.writeReplyStatus(Status(caught: error))
+                    }
+                case Code.registerForNotifications:
+                    try data.checkInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
+                    let _name = try data.readString16()
+                    let _callback = android.os.IServiceCallback.asInterface(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
+                    try data.finishAIDLRequest()
+                    do {
+                        try service.registerForNotifications(name: _name, callback: _callback)
+                        reply.writeNoException()
+                    } catch let transport as StatusCode {
+                        throw transport
+                    } catch {
+                        reply.clear()
+                        try reply.writeReplyStatus(Status(caught: error))
+                    }
+                case Code.unregisterForNotifications:
+                    try data.checkInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
+                    let _name = try data.readString16()
+                    let _callback = android.os.IServiceCallback.asInterface(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
+                    try data.finishAIDLRequest()
+                    do {
+                        try service.unregisterForNotifications(name: _name, callback: _callback)
+                        reply.writeNoException()
+                    } catch let transport as StatusCode {
+                        throw transport
+                    } catch {
+                        reply.clear()
+                        try reply.writeReplyStatus(Status(caught: error))
+                    }
+                case Code.isDeclared:
+                    try data.checkInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
+                    let _name = try data.readString16()
+                    try data.finishAIDLRequest()
+                    do {
+                        let _result = try service.isDeclared(name: _name)
+                        reply.writeNoException()
+                        reply.writeBool(_result)
+                    } catch let transport as StatusCode {
+                        throw transport
+                    } catch {
+                        reply.clear()
+                        try reply.writeReplyStatus(Status(caught: error))
+                    }
+                case Code.getDeclaredInstances:
+                    try data.checkInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
+                    let _iface = try data.readString16()
+                    try data.finishAIDLRequest()
+                    do {
+                        let _result = try service.getDeclaredInstances(iface: _iface)
+                        reply.writeNoException()
+                        reply.writeArray(_result) { parcel, element in parcel.writeString16(element) }
+                    } catch let transport as StatusCode {
+                        throw transport
+                    } catch {
+                        reply.clear()
+                        try reply.writeReplyStatus(Status(caught: error))
+                    }
+                case Code.updatableViaApex:
+                    try data.checkInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
+                    let _name = try data.readString16()
+                    try data.finishAIDLRequest()
+                    do {
+                        let _result = try service.updatableViaApex(name: _name)
+                        reply.writeNoException()
+                        reply.writeString16(_result)
+                    } catch let transport as StatusCode {
+                        throw transport
+                    } catch {
+                        reply.clear()
+                        try reply.writeReplyStatus(Status(caught: error))
+                    }
+                case Code.registerClientCallback:
+                    try data.checkInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
+                    let _name = try data.readString16()
+                    let _service = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
+                    let _callback = android.os.IClientCallback.asInterface(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
+                    try data.finishAIDLRequest()
+                    do {
+                        try service.registerClientCallback(name: _name, service: _service, callback: _callback)
+                        reply.writeNoException()
+                    } catch let transport as StatusCode {
+                        throw transport
+                    } catch {
+                        reply.clear()
+                        try reply.writeReplyStatus(Status(caught: error))
+                    }
+                case Code.tryUnregisterService:
+                    try data.checkInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
+                    let _name = try data.readString16()
+                    let _service = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
+                    try data.finishAIDLRequest()
+                    do {
+                        try service.tryUnregisterService(name: _name, service: _service)
+                        reply.writeNoException()
+                    } catch let transport as StatusCode {
+                        throw transport
+                    } catch {
+                        reply.clear()
+                        try reply.writeReplyStatus(Status(caught: error))
+                    }
+                case Code.getServiceDebugInfo:
+                    try data.checkInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
+                    do {
+                        let _result = try service.getServiceDebugInfo()
+                        reply.writeNoException()
+                        try reply.writeArray(_result) { (parcel: inout Parcel, element) throws(ParcelError) in try parcel.writeParcelable(element) }
+                    } catch let transport as StatusCode {
+                        throw transport
+                    } catch {
+                        reply.clear()
+                        try reply.writeReplyStatus(Status(caught: error))
+                    }
+                default:
+                    throw StatusCode.unknownTransaction
+                }
+                } catch let error as ParcelError where error.isUnexpectedNull {
+                    reply.clear()
+                    reply.writeStatus(Status(exception: .nullPointer))
+                }
+            }
+        }
+
+        /// Serves an `AsyncService` implementation as a binder object: each call runs as a task while
+        /// the looper that received it makes the task's binder calls (`BinderObject.serveAsync`).
+        public final class AsyncStub: BinderObject, @unchecked Sendable {
+            public let service: any AsyncService
+            private static let cache = StubCache<AsyncStub>()
+
+            public init(_ service: any AsyncService) { self.service = service }
+
+            /// The one stub that serves `service`.
+            public static func binder(for service: any AsyncService) -> any IBinder {
+                cache.stub(for: service) { AsyncStub(service) }
+            }
+
+            public override var interfaceDescriptor: String { IServiceManagerAndroid12.descriptor }
+
+            public override func onTransact(code: UInt32, data: inout Parcel, reply: inout Parcel, flags: TransactionFlags) throws {
+                // A null where the interface wants a value is EX_NULL_POINTER, as AOSP's stubs answer it.
+                do {
+                switch code {
+                case Code.getService:
+                    try data.checkInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
+                    let _name = try data.readString16()
+                    try data.finishAIDLRequest()
+                    do {
+                        let _result = try serveAsync(code: code, flags: flags) { [self, _name] context in
+                            return try await self.service.getService(name: _name, context: context)
+                        }
+                        reply.writeNoException()
+                        reply.writeStrongBinder(_result)
+                    } catch let transport as StatusCode {
+                        throw transport
+                    } catch {
+                        reply.clear()
+                        try reply.writeReplyStatus(Status(caught: error))
+                    }
+                case Code.checkService:
+                    try data.checkInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
+                    let _name = try data.readString16()
+                    try data.finishAIDLRequest()
+                    do {
+                        let _result = try serveAsync(code: code, flags: flags) { [self, _name] context in
+                            return try await self.service.checkService(name: _name, context: context)
+                        }
+                        reply.writeNoException()
+                        reply.writeStrongBinder(_result)
+                    } catch let transport as StatusCode {
+                        throw transport
+                    } catch {
+                        reply.clear()
+                        try reply.writeReplyStatus(Status(caught: error))
+                    }
+                case Code.addService:
+                    try data.checkInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
+                    let _name = try data.readString16()
+                    let _service = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
+                    let _allowIsolated = try data.readBool()
+                    let _dumpPriority = try data.readInt32()
+                    try data.finishAIDLRequest()
+                    do {
+                        try serveAsync(code: code, flags: flags) { [self, _name, _service, _allowIsolated, _dumpPriority] context in
+                            try await self.service.addService(name: _name, service: _service, allowIsolated: _allowIsolated, dumpPriority: _dumpPriority, context: context)
+                        }
+                        reply.writeNoException()
+                    } catch let transport as StatusCode {
+                        throw transport
+                    } catch {
+                        reply.clear()
+                        try reply.writeReplyStatus(Status(caught: error))
+                    }
+                case Code.listServices:
+                    try data.checkInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
+                    let _dumpPriority = try data.readInt32()
+                    try data.finishAIDLRequest()
+                    do {
+                        let _result = try serveAsync(code: code, flags: flags) { [self, _dumpPriority] context in
+                            return try await self.service.listServices(dumpPriority: _dumpPriority, context: context)
+                        }
+                        reply.writeNoException()
+                        reply.writeArray(_result) { parcel, element in parcel.writeString16(element) }
+                    } catch let transport as StatusCode {
+                        throw transport
+                    } catch {
+                        reply.clear()
+                        try reply.writeReplyStatus(Status(caught: error))
+                    }
+                case Code.registerForNotifications:
+                    try data.checkInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
+                    let _name = try data.readString16()
+                    let _callback = android.os.IServiceCallback.AsyncProxy(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
+                    try data.finishAIDLRequest()
+                    do {
+                        try serveAsync(code: code, flags: flags) { [self, _name, _callback] context in
+                            try await self.service.registerForNotifications(name: _name, callback: _callback, context: context)
+                        }
+                        reply.writeNoException()
+                    } catch let transport as StatusCode {
+                        throw transport
+                    } catch {
+                        reply.clear()
+                        try reply.writeReplyStatus(Status(caught: error))
+                    }
+                case Code.unregisterForNotifications:
+                    try data.checkInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
+                    let _name = try data.readString16()
+                    let _callback = android.os.IServiceCallback.AsyncProxy(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
+                    try data.finishAIDLRequest()
+                    do {
+                        try serveAsync(code: code, flags: flags) { [self, _name, _callback] context in
+                            try await self.service.unregisterForNotifications(name: _name, callback: _callback, context: context)
+                        }
+                        reply.writeNoException()
+                    } catch let transport as StatusCode {
+                        throw transport
+                    } catch {
+                        reply.clear()
+                        try reply.writeReplyStatus(Status(caught: error))
+                    }
+                case Code.isDeclared:
+                    try data.checkInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
+                    let _name = try data.readString16()
+                    try data.finishAIDLRequest()
+                    do {
+                        let _result = try serveAsync(code: code, flags: flags) { [self, _name] context in
+                            return try await self.service.isDeclared(name: _name, context: context)
+                        }
+                        reply.writeNoException()
+                        reply.writeBool(_result)
+                    } catch let transport as StatusCode {
+                        throw transport
+                    } catch {
+                        reply.clear()
+                        try reply.writeReplyStatus(Status(caught: error))
+                    }
+                case Code.getDeclaredInstances:
+                    try data.checkInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
+                    let _iface = try data.readString16()
+                    try data.finishAIDLRequest()
+                    do {
+                        let _result = try serveAsync(code: code, flags: flags) { [self, _iface] context in
+                            return try await self.service.getDeclaredInstances(iface: _iface, context: context)
+                        }
+                        reply.writeNoException()
+                        reply.writeArray(_result) { parcel, element in parcel.writeString16(element) }
+                    } catch let transport as StatusCode {
+                        throw transport
+                    } catch {
+                        reply.clear()
+                        try reply.writeReplyStatus(Status(caught: error))
+                    }
+                case Code.updatableViaApex:
+                    try data.checkInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
+                    let _name = try data.readString16()
+                    try data.finishAIDLRequest()
+                    do {
+                        let _result = try serveAsync(code: code, flags: flags) { [self, _name] context in
+                            return try await self.service.updatableViaApex(name: _name, context: context)
+                        }
+                        reply.writeNoException()
+                        reply.writeString16(_result)
+                    } catch let transport as StatusCode {
+                        throw transport
+                    } catch {
+                        reply.clear()
+                        try reply.writeReplyStatus(Status(caught: error))
+                    }
+                case Code.registerClientCallback:
+                    try data.checkInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
+                    let _name = try data.readString16()
+                    let _service = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
+                    let _callback = android.os.IClientCallback.AsyncProxy(try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }())
+                    try data.finishAIDLRequest()
+                    do {
+                        try serveAsync(code: code, flags: flags) { [self, _name, _service, _callback] context in
+                            try await self.service.registerClientCallback(name: _name, service: _service, callback: _callback, context: context)
+                        }
+                        reply.writeNoException()
+                    } catch let transport as StatusCode {
+                        throw transport
+                    } catch {
+                        reply.clear()
+                        try reply.writeReplyStatus(Status(caught: error))
+                    }
+                case Code.tryUnregisterService:
+                    try data.checkInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
+                    let _name = try data.readString16()
+                    let _service = try { () throws(ParcelError) -> any IBinder in guard let binder = try data.readAIDLBinder() else { throw ParcelError.unexpectedNull(offset: data.readerIndex) }; return binder }()
+                    try data.finishAIDLRequest()
+                    do {
+                        try serveAsync(code: code, flags: flags) { [self, _name, _service] context in
+                            try await self.service.tryUnregisterService(name: _name, service: _service, context: context)
+                        }
+                        reply.writeNoException()
+                    } catch let transport as StatusCode {
+                        throw transport
+                    } catch {
+                        reply.clear()
+                        try reply.writeReplyStatus(Status(caught: error))
+                    }
+                case Code.getServiceDebugInfo:
+                    try data.checkInterfaceToken(IServiceManagerAndroid12.encodedDescriptor)
+                    do {
+                        let _result = try serveAsync(code: code, flags: flags) { [self] context in
+                            return try await self.service.getServiceDebugInfo(context: context)
+                        }
+                        reply.writeNoException()
+                        try reply.writeArray(_result) { (parcel: inout Parcel, element) throws(ParcelError) in try parcel.writeParcelable(element) }
+                    } catch let transport as StatusCode {
+                        throw transport
+                    } catch {
+                        reply.clear()
+                        try reply.writeReplyStatus(Status(caught: error))
+                    }
+                default:
+                    throw StatusCode.unknownTransaction
+                }
+                } catch let error as ParcelError where error.isUnexpectedNull {
+                    reply.clear()
+                    reply.writeStatus(Status(exception: .nullPointer))
+                }
+            }
+        }
+
+        /// The local service behind `binder`, or a proxy for it.
+        public static func asInterface(_ binder: any IBinder) -> any Service {
+            (binder as? Stub)?.service ?? Proxy(binder)
+        }
     }
 }
 
-extension IServiceManagerAndroid12.Service {
+extension android.os.IServiceManagerAndroid12.Service {
     /// The binder of this interface value (AIDL's `asBinder()`): a proxy's remote object, or
     /// the one stub that serves a local service.
     public func asBinder() -> any IBinder {
-        IServiceManagerAndroid12.Stub.binder(for: self)
+        android.os.IServiceManagerAndroid12.Stub.binder(for: self)
     }
 }
 
-extension IServiceManagerAndroid12.Service {
+extension android.os.IServiceManagerAndroid12.Service {
     /// This value where async code wants the interface (an `AsyncProxy` argument).
-    public var asAsyncProxy: IServiceManagerAndroid12.AsyncProxy {
-        IServiceManagerAndroid12.AsyncProxy(asBinder())
+    public var asAsyncProxy: android.os.IServiceManagerAndroid12.AsyncProxy {
+        android.os.IServiceManagerAndroid12.AsyncProxy(asBinder())
     }
 }
 
-extension IServiceManagerAndroid12.AsyncService {
+extension android.os.IServiceManagerAndroid12.AsyncService {
     /// This service where async code wants the interface (an `AsyncProxy` argument).
-    public var asAsyncProxy: IServiceManagerAndroid12.AsyncProxy {
-        IServiceManagerAndroid12.AsyncProxy(asBinder())
+    public var asAsyncProxy: android.os.IServiceManagerAndroid12.AsyncProxy {
+        android.os.IServiceManagerAndroid12.AsyncProxy(asBinder())
     }
 
     /// The binder of this service: the one `AsyncStub` that serves it.
     public func asBinder() -> any IBinder {
-        IServiceManagerAndroid12.AsyncStub.binder(for: self)
+        android.os.IServiceManagerAndroid12.AsyncStub.binder(for: self)
     }
 
     /// This service where an interface value is wanted (an argument, a callback): calls
     /// through it reach the service as calls from another process would.
-    public var asService: any IServiceManagerAndroid12.Service {
-        IServiceManagerAndroid12.Proxy(asBinder())
+    public var asService: any android.os.IServiceManagerAndroid12.Service {
+        android.os.IServiceManagerAndroid12.Proxy(asBinder())
     }
 }

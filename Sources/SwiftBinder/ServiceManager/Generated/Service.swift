@@ -2,64 +2,66 @@
 // package android.os
 
 
-/// `union android.os.Service`: one of its fields, identified by a tag.
-public enum Service: Parcelable, ParcelValue, Sendable {
-    case serviceWithMetadata(ServiceWithMetadata)
-    case accessor((any IBinder)?)
+extension android.os {
+    /// `union android.os.Service`: one of its fields, identified by a tag.
+    public enum Service: Parcelable, ParcelValue, Sendable {
+        case serviceWithMetadata(android.os.ServiceWithMetadata)
+        case accessor((any IBinder)?)
 
-    /// Which field this value holds (the union's `Tag`).
-    public var tag: Tag {
-        switch self {
-        case .serviceWithMetadata: return .serviceWithMetadata
-        case .accessor: return .accessor
-        }
-    }
-
-    /// The first field with its default, as AIDL unions start out.
-    public static var defaultValue: Self { .serviceWithMetadata(ServiceWithMetadata()) }
-
-    public func write(to parcel: inout Parcel) throws(ParcelError) {
-        switch self {
-        case .serviceWithMetadata(let value):
-            parcel.writeInt32(0)
-            try parcel.writeParcelable(value)
-        case .accessor(let value):
-            parcel.writeInt32(1)
-            parcel.writeStrongBinder(value)
-        }
-    }
-
-    public init(from parcel: inout Parcel) throws(ParcelError) {
-        switch try parcel.readUnionTag(memberCount: 2) {
-        case 0: self = .serviceWithMetadata(try parcel.readParcelable(ServiceWithMetadata.self))
-        default: self = .accessor(try parcel.readAIDLBinder())
-        }
-    }
-
-    public static func read(from parcel: inout Parcel) throws(ParcelError) -> Self { try parcel.readParcelable(Self.self) }
-
-    /// `enum android.os.Service.Tag` (backed by int): its enumerators, and any other value a peer sends.
-    public struct Tag: RawRepresentable, Hashable, ParcelValue, Sendable, CaseIterable, CustomStringConvertible {
-        public var rawValue: Int32
-        public init(rawValue: Int32) { self.rawValue = rawValue }
-
-        /// `serviceWithMetadata`
-        public static let serviceWithMetadata = Tag(rawValue: 0)
-        /// `accessor`
-        public static let accessor = Tag(rawValue: 1)
-
-        /// The enumerators, one per value (aliases left out).
-        public static let allCases: [Tag] = [.serviceWithMetadata, .accessor]
-
-        public var description: String {
-            switch rawValue {
-            case 0: return "serviceWithMetadata"
-            case 1: return "accessor"
-            default: return "Tag(\(rawValue))"
+        /// Which field this value holds (the union's `Tag`).
+        public var tag: Tag {
+            switch self {
+            case .serviceWithMetadata: return .serviceWithMetadata
+            case .accessor: return .accessor
             }
         }
 
-        public static func read(from parcel: inout Parcel) throws(ParcelError) -> Self { try parcel.readEnum(Self.self) }
-        public func write(to parcel: inout Parcel) throws(ParcelError) { parcel.writeEnum(self) }
+        /// The first field with its default, as AIDL unions start out.
+        public static var defaultValue: Self { .serviceWithMetadata(android.os.ServiceWithMetadata()) }
+
+        public func write(to parcel: inout Parcel) throws(ParcelError) {
+            switch self {
+            case .serviceWithMetadata(let value):
+                parcel.writeInt32(0)
+                try parcel.writeParcelable(value)
+            case .accessor(let value):
+                parcel.writeInt32(1)
+                parcel.writeStrongBinder(value)
+            }
+        }
+
+        public init(from parcel: inout Parcel) throws(ParcelError) {
+            switch try parcel.readUnionTag(memberCount: 2) {
+            case 0: self = .serviceWithMetadata(try parcel.readParcelable(android.os.ServiceWithMetadata.self))
+            default: self = .accessor(try parcel.readAIDLBinder())
+            }
+        }
+
+        public static func read(from parcel: inout Parcel) throws(ParcelError) -> Self { try parcel.readParcelable(Self.self) }
+
+        /// `enum android.os.Service.Tag` (backed by int): its enumerators, and any other value a peer sends.
+        public struct Tag: RawRepresentable, Hashable, ParcelValue, Sendable, CaseIterable, CustomStringConvertible {
+            public var rawValue: Int32
+            public init(rawValue: Int32) { self.rawValue = rawValue }
+
+            /// `serviceWithMetadata`
+            public static let serviceWithMetadata = Tag(rawValue: 0)
+            /// `accessor`
+            public static let accessor = Tag(rawValue: 1)
+
+            /// The enumerators, one per value (aliases left out).
+            public static let allCases: [Tag] = [.serviceWithMetadata, .accessor]
+
+            public var description: String {
+                switch rawValue {
+                case 0: return "serviceWithMetadata"
+                case 1: return "accessor"
+                default: return "Tag(\(rawValue))"
+                }
+            }
+
+            public static func read(from parcel: inout Parcel) throws(ParcelError) -> Self { try parcel.readEnum(Self.self) }
+            public func write(to parcel: inout Parcel) throws(ParcelError) { parcel.writeEnum(self) }
+        }
     }
 }

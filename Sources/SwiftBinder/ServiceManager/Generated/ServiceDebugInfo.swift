@@ -2,31 +2,33 @@
 // package android.os
 
 
-/// `parcelable android.os.ServiceDebugInfo`
-public struct ServiceDebugInfo: Parcelable, ParcelValue, Sendable, Equatable {
-    public var name: String
-    public var debugPid: Int32
+extension android.os {
+    /// `parcelable android.os.ServiceDebugInfo`
+    public struct ServiceDebugInfo: Parcelable, ParcelValue, Sendable, Equatable {
+        public var name: String
+        public var debugPid: Int32
 
-    public init(name: String = "", debugPid: Int32 = 0) {
-        self.name = name
-        self.debugPid = debugPid
-    }
-
-    public func write(to parcel: inout Parcel) throws(ParcelError) {
-        parcel.writeStructured { parcel in
-            parcel.writeString16(self.name)
-            parcel.writeInteger(self.debugPid)
+        public init(name: String = "", debugPid: Int32 = 0) {
+            self.name = name
+            self.debugPid = debugPid
         }
-    }
 
-    public init(from parcel: inout Parcel) throws(ParcelError) {
-        var value = Self()
-        try parcel.readStructured { (parcel: inout Parcel, frame) throws(ParcelError) in
-            if frame.hasMoreFields(parcel) { value.name = try parcel.readString16() }
-            if frame.hasMoreFields(parcel) { value.debugPid = try parcel.readInt32() }
+        public func write(to parcel: inout Parcel) throws(ParcelError) {
+            parcel.writeStructured { parcel in
+                parcel.writeString16(self.name)
+                parcel.writeInteger(self.debugPid)
+            }
         }
-        self = value
-    }
 
-    public static func read(from parcel: inout Parcel) throws(ParcelError) -> Self { try parcel.readParcelable(Self.self) }
+        public init(from parcel: inout Parcel) throws(ParcelError) {
+            var value = Self()
+            try parcel.readStructured { (parcel: inout Parcel, frame) throws(ParcelError) in
+                if frame.hasMoreFields(parcel) { value.name = try parcel.readString16() }
+                if frame.hasMoreFields(parcel) { value.debugPid = try parcel.readInt32() }
+            }
+            self = value
+        }
+
+        public static func read(from parcel: inout Parcel) throws(ParcelError) -> Self { try parcel.readParcelable(Self.self) }
+    }
 }

@@ -2,31 +2,33 @@
 // package android.os
 
 
-/// `parcelable android.os.ServiceWithMetadata`
-public struct ServiceWithMetadata: Parcelable, ParcelValue, Sendable {
-    public var service: (any IBinder)?
-    public var isLazyService: Bool
+extension android.os {
+    /// `parcelable android.os.ServiceWithMetadata`
+    public struct ServiceWithMetadata: Parcelable, ParcelValue, Sendable {
+        public var service: (any IBinder)?
+        public var isLazyService: Bool
 
-    public init(service: (any IBinder)? = nil, isLazyService: Bool = false) {
-        self.service = service
-        self.isLazyService = isLazyService
-    }
-
-    public func write(to parcel: inout Parcel) throws(ParcelError) {
-        parcel.writeStructured { parcel in
-            parcel.writeStrongBinder(self.service)
-            parcel.writeBool(self.isLazyService)
+        public init(service: (any IBinder)? = nil, isLazyService: Bool = false) {
+            self.service = service
+            self.isLazyService = isLazyService
         }
-    }
 
-    public init(from parcel: inout Parcel) throws(ParcelError) {
-        var value = Self()
-        try parcel.readStructured { (parcel: inout Parcel, frame) throws(ParcelError) in
-            if frame.hasMoreFields(parcel) { value.service = try parcel.readAIDLBinder() }
-            if frame.hasMoreFields(parcel) { value.isLazyService = try parcel.readBool() }
+        public func write(to parcel: inout Parcel) throws(ParcelError) {
+            parcel.writeStructured { parcel in
+                parcel.writeStrongBinder(self.service)
+                parcel.writeBool(self.isLazyService)
+            }
         }
-        self = value
-    }
 
-    public static func read(from parcel: inout Parcel) throws(ParcelError) -> Self { try parcel.readParcelable(Self.self) }
+        public init(from parcel: inout Parcel) throws(ParcelError) {
+            var value = Self()
+            try parcel.readStructured { (parcel: inout Parcel, frame) throws(ParcelError) in
+                if frame.hasMoreFields(parcel) { value.service = try parcel.readAIDLBinder() }
+                if frame.hasMoreFields(parcel) { value.isLazyService = try parcel.readBool() }
+            }
+            self = value
+        }
+
+        public static func read(from parcel: inout Parcel) throws(ParcelError) -> Self { try parcel.readParcelable(Self.self) }
+    }
 }
