@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "servicemanager", targets: ["servicemanager"]),
         .executable(name: "binder", targets: ["binder"]),
         .executable(name: "calculator", targets: ["calculator"]),
+        .executable(name: "aidl-test-service", targets: ["aidl-test-service"]),
         .executable(name: "swift-aidl", targets: ["swift-aidl"]),
         .plugin(name: "SwiftAIDLPlugin", targets: ["SwiftAIDLPlugin"]),
     ],
@@ -68,6 +69,16 @@ let package = Package(
             ],
             plugins: ["SwiftAIDLPlugin"]
         ),
+        // AOSP's AIDL integration-test interfaces (system/tools/aidl/tests at android-14.0.0_r21),
+        // and the service that implements them as AOSP's aidl_test_service does.
+        .target(name: "AIDLTestInterfaces", dependencies: ["SwiftBinder"], plugins: ["SwiftAIDLPlugin"]),
+        .executableTarget(
+            name: "aidl-test-service",
+            dependencies: [
+                "SwiftBinder", "AIDLTestInterfaces",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         // The benchmarks' SwiftBinder side (scripts/bench).
         .executableTarget(
             name: "swiftbinder-bench", dependencies: ["SwiftBinder"], path: "Benchmarks/swift",
@@ -103,6 +114,7 @@ let package = Package(
                 "ScriptedBinderDriver",
                 "AIDLCompiler",
                 "AIDLCorpus",
+                "AIDLTestInterfaces",
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
             exclude: []

@@ -6,7 +6,7 @@ public enum AIDLCompilerDriver {
     public struct Output: Sendable {
         /// The input file.
         public var input: String
-        /// Where the Swift goes: the input's name with `.swift`.
+        /// Where the Swift goes: the input's package and name with `.swift` (`android.os.IServiceManager.swift`).
         public var fileName: String
         public var swift: String
     }
@@ -35,10 +35,18 @@ public enum AIDLCompilerDriver {
         generator.interfaceVersion = version
         generator.interfaceHash = hash
         generator.moduleName = moduleName
-        let files = documents.map { document in
+        var files: [Output] = []
+        for document in documents {
             let base = document.file.split(separator: "/").last.map(String.init) ?? document.file
             let name = base.hasSuffix(".aidl") ? String(base.dropLast(5)) : base
-            return Output(input: document.file, fileName: name + ".swift", swift: generator.generate(document))
+            var documentGenerator = generator
+            if version == nil, hash == nil, let frozen = frozenVersion(of: document.file, compilation) {
+                documentGenerator.interfaceVersion = frozen.version
+                documentGenerator.interfaceHash = frozen.hash
+            }
+            // Named by package too: two packages may each have a Union.aidl.
+            let fileName = (document.package.map { $0 + "." } ?? "") + name + ".swift"
+            files.append(Output(input: document.file, fileName: fileName, swift: documentGenerator.generate(document)))
         }
         let packages = Set(documents.compactMap(\.package))
         return files + [Output(input: "", fileName: namespacesFileName, swift: generator.namespaces(of: packages))]
@@ -47,6 +55,24 @@ public enum AIDLCompilerDriver {
     /// The extra output declaring the namespaces of the inputs' packages, once per module (see
     /// ``SwiftGenerator/namespaces(of:)``).
     public static let namespacesFileName = "AIDLPackages.swift"
+
+    /// The version and hash of a file in a frozen version of a versioned interface, laid out as
+    /// AOSP's `aidl_api/NAME/N/` (`N` the version, its `.hash` file's last line the hash, as
+    /// aidl_interface takes it): a service built from it answers getInterfaceVersion and
+    /// getInterfaceHash as that version's C++ service does.
+    static func frozenVersion(of file: String, _ compilation: Compilation) -> (version: Int32, hash: String)? {
+        var components = file.split(separator: "/", omittingEmptySubsequences: false).dropLast()
+        while let last = components.last {
+            if let version = Int32(last), components.dropLast().dropLast().last == "aidl_api",
+                let text = try? compilation.readFile((components + [".hash"]).joined(separator: "/")),
+                let hash = text.split(whereSeparator: \.isNewline).last.map(String.init), !hash.isEmpty
+            {
+                return (version, hash)
+            }
+            components.removeLast()
+        }
+        return nil
+    }
 
     /// Checks inputs without generating anything.
     public static func check(inputs: [String], includeRoots: [String]) throws(AIDLErrors) {

@@ -175,7 +175,7 @@ public final class Compilation {
         return parts.count > 1 ? symbol(named: name) : nil
     }
 
-    private func readFile(_ path: String) throws -> String {
+    func readFile(_ path: String) throws -> String {
         let fd = try FileDescriptor.open(FilePath(path), .readOnly, options: [.closeOnExec])
         defer { try? fd.close() }
         var bytes: [UInt8] = []

@@ -336,6 +336,19 @@ public struct SwiftGenerator {
         }
     }
 
+    /// Whether `type` has a value to start an out parameter with (a binder, a descriptor or an
+    /// interface has none; a fixed-size array of them starts empty).
+    private func hasZeroValue(_ type: ResolvedType) -> Bool {
+        switch type {
+        case .binder, .fileDescriptor, .parcelFileDescriptor, .typeParameter: return false
+        case .array(let element, _?): return hasZeroValue(element)
+        case .declared(let symbol, _):
+            if case .interface = symbol.declaration.kind { return false }
+            return true
+        default: return true
+        }
+    }
+
     private func zeroValue(_ type: ResolvedType) -> String {
         switch type {
         case .primitive("boolean"): return "false"
@@ -694,9 +707,12 @@ public struct SwiftGenerator {
             let nullable = argument.type.hasAnnotation("nullable")
             switch argument.direction {
             case .out?:
-                if case .array = type {
+                // The length an out array should come back with (libbinder's writeVectorSize);
+                // a fixed-size array has its size in the interface, and nothing is written for it
+                // (AOSP's generated C++ at android-14.0.0_r21, aidl-test-fixedsizearray-cpp-source).
+                if case .array(_, fixed: nil) = type {
                     let name = value(argument)
-                    writes.append("_request.writeInt32(\(nullable ? "\(name)?.count.map(Int32.init) ?? -1" : "Int32(\(name).count)"))")
+                    writes.append("_request.writeInt32(\(nullable ? "\(name).map { Int32($0.count) } ?? -1" : "Int32(\(name).count)"))")
                 }
             default:
                 writes.append(write(type, value(argument), nullable: nullable, parcel: "_request"))
@@ -836,18 +852,25 @@ public struct SwiftGenerator {
             let name = "_" + argument.name
             switch argument.direction {
             case .out?:
-                if case .array(let element, _) = type {
+                if case .array(let element, fixed: nil) = type {
                     // The length the caller asks for, checked as libbinder's resizeOutVector does.
+                    // Elements with no zero value (binders, descriptors, interfaces) start out as
+                    // an empty array for the service to fill.
                     let length = "try data.readOutArrayLength(elementSize: \(nativeSize(element)))"
-                    let make = "Array(repeating: \(zeroValue(element)), count: \(name)Length)"
+                    let lengthName = hasZeroValue(element) ? name + "Length" : "_"
+                    let make = hasZeroValue(element) ? "Array(repeating: \(zeroValue(element)), count: \(name)Length)" : "[]"
                     if nullable {
-                        out.line("var \(name): \(swiftType(type, nullable: true)) = \(length).map { \(name)Length in \(make) }")
-                    } else {
+                        out.line("var \(name): \(swiftType(type, nullable: true)) = \(length).map { \(lengthName) in \(make) }")
+                    } else if hasZeroValue(element) {
                         out.line("guard let \(name)Length = \(length) else { throw ParcelError.unexpectedNull(offset: data.readerIndex - 4) }")
                         out.line("var \(name): \(swiftType(type, nullable: false)) = \(make)")
+                    } else {
+                        out.line("guard \(length) != nil else { throw ParcelError.unexpectedNull(offset: data.readerIndex - 4) }")
+                        out.line("var \(name): \(swiftType(type, nullable: false)) = []")
                     }
                 } else {
-                    out.line("var \(name): \(swiftType(type, nullable: nullable)) = \(nullable ? "nil" : zeroValue(type))")
+                    let initial = nullable ? "nil" : hasZeroValue(type) ? zeroValue(type) : "[]"
+                    out.line("var \(name): \(swiftType(type, nullable: nullable)) = \(initial)")
                 }
             case .inout?:
                 out.line("var \(name) = \(read(type, nullable: nullable, parcel: "data"))")
@@ -939,9 +962,25 @@ public struct SwiftGenerator {
     /// The Swift type of an array's elements: a `byte` in an array is a `UInt8`, as AOSP's C++
     /// (`std::vector<uint8_t>`) and Rust (`Vec<u8>`) backends make `byte[]`; alone it is an
     /// `Int8` (`int8_t`, `i8`).
-    private func arrayElementType(_ element: ResolvedType) -> String {
+    private func arrayElementType(_ element: ResolvedType, nullable: Bool = false) -> String {
         if case .primitive("byte") = element { return "UInt8" }
-        return swiftType(element, nullable: false)
+        return swiftType(element, nullable: nullable)
+    }
+
+    /// Whether the elements of an array or list are nullable: `@nullable` applies to the array
+    /// and to its elements, except primitives, enums and nested arrays (AOSP's aidl_to_cpp.cpp,
+    /// CppNameOf and WrapIfNullable at android-14.0.0_r21: `@nullable String[]` is
+    /// `optional<vector<optional<String16>>>`; `IBinder` and interfaces are nullable pointers).
+    private func hasNullableElements(_ element: ResolvedType, arrayNullable: Bool) -> Bool {
+        guard arrayNullable else { return false }
+        switch element {
+        case .primitive, .list, .array, .void, .typeParameter, .parcelableHolder: return false
+        case .declared(let symbol, _):
+            if case .enumeration = symbol.declaration.kind { return false }
+            return true
+        case .fileDescriptor: return false
+        case .string, .binder, .parcelFileDescriptor: return true
+        }
     }
 
     func swiftType(_ type: ResolvedType, nullable: Bool) -> String {
@@ -954,7 +993,8 @@ public struct SwiftGenerator {
         case .binder: base = "any IBinder"
         case .fileDescriptor, .parcelFileDescriptor: base = "SharedFileDescriptor"
         case .parcelableHolder: base = "ParcelableHolder"
-        case .list(let element), .array(let element, _): base = "[\(arrayElementType(element))]"
+        case .list(let element), .array(let element, _):
+            base = "[\(arrayElementType(element, nullable: hasNullableElements(element, arrayNullable: nullable)))]"
         case .declared(let symbol, let arguments):
             if case .interface = symbol.declaration.kind {
                 base = asyncInterfaces ? "\(typeName(symbol)).AsyncProxy" : "any \(typeName(symbol)).Service"
@@ -1083,9 +1123,10 @@ public struct SwiftGenerator {
                 if case .enumeration = symbol.declaration.kind { return "\(parcel).writeEnumArray(\(value))" }
             default: break
             }
-            let throwing = writeThrows(element, nullable: false)
+            let nullableElements = hasNullableElements(element, arrayNullable: nullable)
+            let throwing = writeThrows(element, nullable: nullableElements)
             let closure = throwing ? "{ (parcel: inout Parcel, element) throws(ParcelError) in" : "{ parcel, element in"
-            return "\(throwing ? "try " : "")\(parcel).writeArray(\(value)) \(closure) \(write(element, "element", nullable: false)) }"
+            return "\(throwing ? "try " : "")\(parcel).writeArray(\(value)) \(closure) \(write(element, "element", nullable: nullableElements)) }"
         case .void:
             return ""
         }
@@ -1127,20 +1168,24 @@ public struct SwiftGenerator {
             }
         case .list(let element), .array(let element, nil):
             if case .array(_, nil) = type {} else if case .list = type {} else { break }
-            return readArray(element, nullable: nullable, fixed: nil, parcel: parcel)
+            return readArray(
+                element, nullable: nullable, nullableElements: hasNullableElements(element, arrayNullable: nullable),
+                fixed: nil, parcel: parcel)
         case .array(let element, let fixed?):
-            return readArray(element, nullable: nullable, fixed: fixed, parcel: parcel)
+            return readArray(
+                element, nullable: nullable, nullableElements: hasNullableElements(element, arrayNullable: nullable),
+                fixed: fixed, parcel: parcel)
         case .void:
             return "()"
         }
         return "()"
     }
 
-    private func readArray(_ element: ResolvedType, nullable: Bool, fixed: Int?, parcel: String) -> String {
+    private func readArray(_ element: ResolvedType, nullable: Bool, nullableElements: Bool, fixed: Int?, parcel: String) -> String {
         if let fixed {
             // AOSP's readFixedArray: the length must be N (−1 is null), then the elements as an
             // array of that type is encoded (byte[N] packed).
-            let array = readArray(element, nullable: true, fixed: nil, parcel: "parcel")
+            let array = readArray(element, nullable: true, nullableElements: nullableElements, fixed: nil, parcel: "parcel")
             let function = nullable ? "readNullableFixedSizeArray" : "readFixedSizeArray"
             return "try \(parcel).\(function)(count: \(fixed)) { (parcel: inout Parcel) throws(ParcelError) in \(array) }"
         }
@@ -1161,7 +1206,7 @@ public struct SwiftGenerator {
                     : "try { () throws(ParcelError) in guard let array = try \(parcel).\(special) else { throw ParcelError.unexpectedNull(offset: \(parcel).readerIndex) }; return array }()"
             }
         }
-        let closure = "{ (parcel: inout Parcel) throws(ParcelError) in \(read(element, nullable: false)) }"
+        let closure = "{ (parcel: inout Parcel) throws(ParcelError) in \(read(element, nullable: nullableElements)) }"
         return nullable ? "try \(parcel).readNullableArray \(closure)" : "try \(parcel).readArray \(closure)"
     }
 

@@ -53,7 +53,7 @@ import Glibc
         let namespaces = try #require(outputs.first { $0.fileName == AIDLCompilerDriver.namespacesFileName })
         #expect(namespaces.swift.contains("public enum com {}"))
         #expect(namespaces.swift.contains("extension com.example { public enum corpus {} }"))
-        let everything = try #require(outputs.first { $0.fileName == "IEverything.swift" })
+        let everything = try #require(outputs.first { $0.fileName == "com.example.corpus.IEverything.swift" })
         // In its package's namespace, and named by it wherever generated code refers to it.
         #expect(everything.swift.contains("extension com.example.corpus {\n    /// `interface com.example.corpus.IEverything`\n    public enum IEverything {"))
         #expect(everything.swift.contains("extension com.example.corpus.IEverything.Service {"))
@@ -61,7 +61,7 @@ import Glibc
         #expect(everything.swift.contains("flags: [.clearBuffer]"))  // @SensitiveData
         #expect(everything.swift.contains("public static let answer: Int32 = 42"))
         #expect(everything.swift.contains("public static let shifted: Int32 = "))
-        let versioned = try #require(outputs.first { $0.fileName == "IVersioned.swift" })
+        let versioned = try #require(outputs.first { $0.fileName == "com.example.corpus.IVersioned.swift" })
         #expect(versioned.swift.contains("public static let second: UInt32 = 6"))  // id 5 → code 6
         #expect(versioned.swift.contains("public override var stability: StabilityLevel? { .vintf }"))
         // And the plugin compiled the same files into the AIDLCorpus module.

@@ -1,0 +1,10 @@
+// The interface of AOSP's AIDL integration tests (system/tools/aidl/tests/android/aidl/tests/BackendType.aidl at android-14.0.0_r21), as its test client expects it.
+
+package android.aidl.tests;
+
+enum BackendType {
+    CPP,
+    JAVA,
+    NDK,
+    RUST,
+}
