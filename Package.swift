@@ -78,6 +78,8 @@ let package = Package(
                 "SwiftBinder", "AIDLTestInterfaces",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ]),
         // The benchmarks' SwiftBinder side (scripts/bench).
         .executableTarget(

@@ -131,6 +131,9 @@ public struct SwiftGenerator {
             let shouted = word == word.uppercased()
             if index == 0 {
                 result += shouted ? word.lowercased() : word.prefix(1).lowercased() + word.dropFirst()
+            } else if word.first?.isNumber == true, result.last?.isNumber == true {
+                // Digits after digits keep their separator: decInt32_1 is decInt32_1, not decInt321.
+                result += "_" + word.lowercased()
             } else {
                 result += word.prefix(1).uppercased() + (shouted ? word.dropFirst().lowercased() : String(word.dropFirst()))
             }

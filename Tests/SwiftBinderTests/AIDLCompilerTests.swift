@@ -162,6 +162,57 @@ import Glibc
         }
     }
 
+    /// What compiling AOSP's own test interfaces (android-14.0.0_r21) found, pinned to AOSP's
+    /// generated C++ (tests/golden_output) and aidl_to_cpp.cpp at that tag.
+    @Test func outArraysAndNullableElementsAreEncodedAsAOSPs() throws {
+        let source = """
+            parcelable Item {}
+            interface IArrays {
+                void fixed(in int[3] input, out int[3] repeated);
+                void sized(in int[] input, out int[] repeated);
+                void binders(in IBinder[] input, out IBinder[] repeated);
+                @nullable String[] names(in @nullable String[] names, in @nullable List<Item> items);
+                @nullable int[] numbers(in @nullable int[] numbers);
+                const int decInt32_1 = 1;
+            }
+            """
+        let file = try temporaryFile("IArrays.aidl", source)
+        let swift = try #require(try AIDLCompilerDriver.compile(inputs: [file], includeRoots: []).first { $0.fileName == "IArrays.swift" }).swift
+        func body(of method: String) -> Substring {
+            guard let start = swift.firstRange(of: "public func \(method)(") else { return "" }
+            return swift[start.lowerBound...].prefix(900)
+        }
+        // An out fixed-size array sends no length (BpRepeatFixedSizeArray::RepeatBytes writes only
+        // the input); an out array does (writeVectorSize).
+        #expect(!body(of: "fixed").contains("_request.writeInt32(Int32(repeated.count))"))
+        #expect(body(of: "sized").contains("_request.writeInt32(Int32(repeated.count))"))
+        // An out array of binders starts empty in the stub (no zero value), its length still checked.
+        #expect(swift.contains("var _repeated: [any IBinder] = []"))
+        // @nullable applies to the elements too, except primitives (optional<vector<optional<T>>>).
+        #expect(swift.contains("func names(names: [String?]?, items: [Item?]?) throws -> [String?]?"))
+        #expect(swift.contains("func numbers(numbers: [Int32]?) throws -> [Int32]?"))
+        // Digits after digits keep their underscore.
+        #expect(swift.contains("public static let decInt32_1: Int32 = 1"))
+    }
+
+    /// A file of a frozen version (AOSP's aidl_api/NAME/N/, with its .hash) gets that version and
+    /// the hash's last line: the stub answers getInterfaceVersion and getInterfaceHash with them.
+    @Test func frozenVersionsAnswerTheirVersionAndHash() throws {
+        let base = try temporaryDirectory()
+        let root = base + "/aidl_api/versioned-interface/3"
+        for directory in ["/aidl_api", "/aidl_api/versioned-interface", "/aidl_api/versioned-interface/3", "/aidl_api/versioned-interface/3/com", "/aidl_api/versioned-interface/3/com/example"] {
+            _ = mkdir(base + directory, 0o755)
+        }
+        for (name, text) in [(".hash", "aaaa\nbbbb\n"), ("com/example/IFrozen.aidl", "package com.example; interface IFrozen { void f(); }")] {
+            let fd = try FileDescriptor.open(FilePath(root + "/" + name), .writeOnly, options: [.create, .truncate], permissions: .ownerReadWrite)
+            _ = try fd.writeAll(text.utf8)
+            try fd.close()
+        }
+        let swift = try #require(try AIDLCompilerDriver.compile(inputs: [root + "/com/example/IFrozen.aidl"], includeRoots: [root]).first).swift
+        #expect(swift.contains("public static let version: Int32 = 3"))
+        #expect(swift.contains("public static let hash = \"bbbb\""))
+    }
+
     /// Nesting deep enough to exhaust the stack (found by the aidl fuzzer: `{{{{…` in a
     /// constant) is refused with a located error, not a crash.
     @Test(arguments: [

@@ -44,14 +44,27 @@ public struct Status: Error, Hashable, Sendable, CustomStringConvertible {
     public var exception: ExceptionCode
     public var message: String?
     public var serviceSpecificError: Int32
+    /// For `EX_TRANSACTION_FAILED`: the transport status the call fails with (libbinder's
+    /// `mErrorCode`); never on the wire as a parcel.
+    public var transactionError: StatusCode?
 
     public init(exception: ExceptionCode, message: String? = nil, serviceSpecificError: Int32 = 0) {
         self.exception = exception
         self.message = message
         self.serviceSpecificError = exception == .serviceSpecific ? serviceSpecificError : 0
+        self.transactionError = exception == .transactionFailed ? .failedTransaction : nil
     }
 
     public static let ok = Status(exception: .none)
+
+    /// A status that fails the call with the transport status `code` (libbinder's
+    /// `Status::fromStatusT`): a stub answers it with that status code instead of a reply
+    /// parcel, as a C++ service whose method returns `Status::fromStatusT(UNKNOWN_TRANSACTION)`.
+    public static func transactionFailed(_ code: StatusCode, message: String? = nil) -> Status {
+        var status = Status(exception: .transactionFailed, message: message)
+        status.transactionError = code
+        return status
+    }
 
     /// A service-specific error, as AIDL services report their own failures.
     public static func serviceSpecific(_ code: Int32, message: String? = nil) -> Status {
@@ -91,9 +104,10 @@ extension Parcel {
     }
 
     /// Writes the status that ends a served AIDL call, as libbinder's `Status::writeToParcel`:
-    /// EX_TRANSACTION_FAILED is never written; the call fails with FAILED_TRANSACTION instead.
+    /// EX_TRANSACTION_FAILED is never written; the call fails with its transport status instead
+    /// (FAILED_TRANSACTION unless the status names another).
     public mutating func writeReplyStatus(_ status: Status) throws(StatusCode) {
-        guard status.exception != .transactionFailed else { throw StatusCode.failedTransaction }
+        guard status.exception != .transactionFailed else { throw status.transactionError ?? .failedTransaction }
         writeStatus(status)
     }
 
