@@ -71,6 +71,10 @@ public enum BinderError: Error, Equatable, Sendable, CustomStringConvertible {
     /// with the target's ``IBinder/prepareTransaction()``.
     case wireFormatMismatch(request: WireFormat, target: WireFormat, targetRelease: String)
 
+    /// A call over an RPC binder session failed in the session (the connection broke, the
+    /// peer broke the protocol, the session ended).
+    case rpc(RpcError)
+
     /// The errno behind a failed system call, if that is what this error is.
     /// Why the transaction failed, when it did (the extended error aside).
     public var transactionFailure: TransactionFailure? {
@@ -120,6 +124,8 @@ public enum BinderError: Error, Equatable, Sendable, CustomStringConvertible {
             return "\(call) does not exist in \(release)'s protocol"
         case .configuration(let error):
             return "configuration: \(error)"
+        case .rpc(let error):
+            return "RPC binder: \(error)"
         case .wireFormatMismatch(let request, let target, let release):
             return "the request is in \(request), but its target speaks \(release) (\(target)); "
                 + "build requests with the target's prepareTransaction()"

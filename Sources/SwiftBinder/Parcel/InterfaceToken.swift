@@ -93,7 +93,9 @@ extension Parcel {
 
     /// Bytes of an interface token before its descriptor: the strict-mode word, the work source
     /// and, from Android 11, the header word.
-    private var interfaceTokenHeaderSize: Int { wireFormat.hasInterfaceHeader ? 12 : 8 }
+    /// Over RPC, none: the token is the descriptor alone (libbinder's `writeInterfaceToken`
+    /// writes the header words only for kernel parcels).
+    private var interfaceTokenHeaderSize: Int { wireFormat.isRPC ? 0 : wireFormat.hasInterfaceHeader ? 12 : 8 }
 
     /// Writes the words that precede the descriptor (the strict-mode word with the gather bit,
     /// the work source, from Android 11 the header word) with room for `descriptorBytes` after
@@ -104,6 +106,7 @@ extension Parcel {
     ) -> UnsafeMutableRawPointer {
         let headerSize = interfaceTokenHeaderSize
         let token = reserveForWriting(headerSize + descriptorBytes)
+        guard headerSize > 0 else { return token }
         token.storeBytes(of: strictModePolicy | Self.strictModePenaltyGather, as: Int32.self)
         token.storeBytes(of: workSource, toByteOffset: 4, as: Int32.self)
         if wireFormat.hasInterfaceHeader {
@@ -134,6 +137,7 @@ extension Parcel {
         }
         guard memcmp(token + headerSize, expected.baseAddress!, expected.count) == 0 else { return nil }
         readerIndex += headerSize + expected.count
+        guard headerSize > 0 else { return (0, -1) }
         return (token.loadUnaligned(as: Int32.self), token.loadUnaligned(fromByteOffset: 4, as: Int32.self))
     }
 
@@ -171,6 +175,7 @@ extension Parcel {
 
     /// The strict-mode word, the work source and the header word of an interface token.
     private mutating func readTokenHeader() throws(ParcelError) -> (policy: Int32, workSource: Int32) {
+        if wireFormat.isRPC { return (0, -1) }
         let policy = try readInt32()
         let workSource = try readInt32()
         if wireFormat.hasInterfaceHeader {

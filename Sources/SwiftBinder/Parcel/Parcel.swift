@@ -107,6 +107,10 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
         @exclusivity(unchecked) var retained = RawList<Unmanaged<AnyObject>>()
         /// Why the kernel's objects array cannot be trusted, if it cannot.
         @exclusivity(unchecked) var problem: String?
+        /// Why the parcel cannot be sent, if it cannot (something its wire format cannot carry).
+        @exclusivity(unchecked) var unsendable: String?
+        /// For an RPC parcel: the session it goes to, which gives its binder objects addresses.
+        @exclusivity(unchecked) var rpcSession: AnyObject?
 
         /// Keeps `object` alive until ``reset()``.
         func retain(_ object: AnyObject) {
@@ -121,6 +125,8 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
             if !retained.isEmpty { releaseRetained() }
             // Assigning nil over nil still calls the runtime to release the old value.
             if problem != nil { problem = nil }
+            if unsendable != nil { unsendable = nil }
+            if rpcSession != nil { rpcSession = nil }
         }
 
         /// Closes the descriptors of the owned parcel at `base` written with `takeOwnership`
@@ -200,6 +206,20 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
     }
 
     private var objectsProblem: String? { withObjects { $0?.problem } }
+
+    /// Why this parcel cannot be sent, if something written into it has no encoding in its
+    /// wire format.
+    var unsendableReason: String? { withObjects { $0?.unsendable } }
+
+    /// The RPC session an RPC parcel is for (libbinder's `markForRpc(session)`).
+    var rpcSession: AnyObject? {
+        get { withObjects { $0?.rpcSession } }
+        set { withObjectState { $0.rpcSession = newValue } }
+    }
+
+    mutating func markUnsendable(_ reason: String) {
+        withObjectState { $0.unsendable = $0.unsendable ?? reason }
+    }
 
     /// How binder objects, stability and interface tokens are encoded for the peer.
     public var wireFormat: WireFormat

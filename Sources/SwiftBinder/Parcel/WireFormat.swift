@@ -46,6 +46,13 @@ public struct WireFormat: Hashable, Sendable, CustomStringConvertible {
         get { InterfaceHeader(rawValue: UInt32(field(24, 32))) }
         set { setField(24, 32, UInt64(newValue.rawValue)) }
     }
+    /// A parcel for an RPC session rather than the kernel driver (libbinder's `markForRpc`):
+    /// the interface token is the descriptor alone, and binder objects are session addresses
+    /// (libs/binder/Parcel.cpp at android-14.0.0_r20; docs/rpc-protocol-notes.md §4).
+    public var isRPC: Bool {
+        @inline(__always) get { field(59, 1) != 0 }
+        set { setField(59, 1, newValue ? 1 : 0) }
+    }
     /// The stability level this side gives the objects it sends (SYSTEM by default).
     public var localStability: StabilityLevel {
         @inline(__always) get { StabilityLevel(rawValue: Int16(bitPattern: UInt16(field(8, 16)))) }
@@ -101,6 +108,12 @@ public struct WireFormat: Hashable, Sendable, CustomStringConvertible {
     public static let android11 = WireFormat(stability: .level32, hasInterfaceHeader: true)
     public static let android10 = WireFormat(stability: .none, hasInterfaceHeader: false)
     public static let `default` = android13
+    /// RPC binder's parcels (every release that has RPC binder encodes them the same way).
+    public static let rpc: WireFormat = {
+        var format = WireFormat(stability: .level16, hasInterfaceHeader: false)
+        format.isRPC = true
+        return format
+    }()
 
     public var description: String {
         let trailer: String
@@ -110,6 +123,7 @@ public struct WireFormat: Hashable, Sendable, CustomStringConvertible {
         case .category: trailer = "stability category word"
         case .level16: trailer = "int16 stability level"
         }
+        if isRPC { return "RPC binder's wire format, local stability \(localStability)" }
         let token = hasInterfaceHeader ? "interface header \(interfaceHeader)" : "no interface header"
         return "the wire format with \(token), \(trailer), local stability \(localStability)"
     }

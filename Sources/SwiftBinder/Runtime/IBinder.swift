@@ -120,6 +120,10 @@ extension Parcel {
     /// references; its stability is its own, else this process's level. A proxy is written as
     /// its handle, with the stability it arrived with.
     public mutating func writeStrongBinder(_ binder: (any IBinder)?) {
+        if wireFormat.isRPC {
+            writeRPCStrongBinder(binder)
+            return
+        }
         switch binder {
         case nil:
             writeBinder(nil)
@@ -147,6 +151,7 @@ extension Parcel {
     /// - Parameter process: where handles refer to; by default the process that received the
     ///   parcel.
     public mutating func readNullableStrongBinder(process: BinderProcess? = nil) throws(BinderError) -> (any IBinder)? {
+        if wireFormat.isRPC { return try readRPCStrongBinder() }
         let start = readerIndex
         let received: ReceivedBinder?
         do {
@@ -197,5 +202,59 @@ extension Parcel {
             throw .malformedParcel(.unexpectedNull(offset: start))
         }
         return binder
+    }
+}
+
+extension Parcel {
+    /// A binder in an RPC parcel: null, or a proxy of the session the parcel goes to, with the
+    /// stability it arrived with. Local objects cannot be sent over RPC yet: the parcel is
+    /// marked, and sending it fails (``BinderError/unsupported(_:)``).
+    mutating func writeRPCStrongBinder(_ binder: (any IBinder)?) {
+        let state = rpcSession as? RpcSessionState
+        switch binder {
+        case nil:
+            writeRPCBinder(address: nil, stability: .undeclared)
+        case let proxy as RpcProxy where state == nil || proxy.state === state:
+            keepAlive(proxy)
+            writeRPCBinder(address: proxy.address, stability: proxy.stability)
+        case let object as BinderObject:
+            do throws(RpcError) {
+                guard let state else { throw .malformed("a local object in an RPC parcel made for no session") }
+                // The peer owes a reference from now (libbinder takes it at write time too).
+                writeRPCBinder(address: try state.address(sending: object), stability: object.stability ?? .system)
+            } catch {
+                markUnsendable("\(error)")
+                writeRPCBinder(address: nil, stability: .undeclared)
+            }
+        default:
+            // A kernel handle, or another session's proxy: libbinder refuses them (INVALID_OPERATION).
+            markUnsendable("\(type(of: binder!)) cannot be sent over this RPC session")
+            writeRPCBinder(address: nil, stability: .undeclared)
+        }
+    }
+
+    /// A binder read from an RPC parcel received by a session: null, an object of this side,
+    /// or a proxy of the peer's (libbinder's `unflattenBinder` for RPC).
+    mutating func readRPCStrongBinder() throws(BinderError) -> (any IBinder)? {
+        let start = readerIndex
+        let (address, stability): (RpcAddress?, StabilityLevel)
+        do throws(ParcelError) {
+            (address, stability) = try readRPCBinder()
+        } catch {
+            throw .malformedParcel(error)
+        }
+        guard let address else { return nil }
+        guard let state = withReceivedBufferOwner({ ($0 as? RpcReceivedData)?.state }) else {
+            readerIndex = start
+            throw .unsupported("an RPC binder in a parcel no session received")
+        }
+        do throws(RpcError) {
+            let binder = try state.binder(receiving: address)
+            (binder as? RpcProxy)?.recordStability(stability)
+            return binder
+        } catch {
+            readerIndex = start
+            throw .rpc(error)
+        }
     }
 }

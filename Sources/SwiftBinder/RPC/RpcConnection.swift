@@ -1,0 +1,321 @@
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One established RPC connection: its socket and the protocol version of its session. Reads
+/// whole commands (a header, then a bounded body) and writes whole ones.
+final class RpcConnection: @unchecked Sendable {
+    /// The largest body read or written. libbinder on Android 14 and 15 allocates at most
+    /// 100,000 bytes per command (`kMaxTransactionAllocation`) and loses its place in the stream
+    /// beyond that, so nothing larger is sent; Android 16 accepts 600 KiB, which bounds reads.
+    static let maximumSentBody = 100_000
+    static let maximumReceivedBody = 600 * 1024
+
+    let socket: RpcSocket
+    let version: UInt32
+
+    init(socket: RpcSocket, version: UInt32) {
+        self.socket = socket
+        self.version = version
+    }
+
+    /// The next command: its header and its body.
+    func readCommand() throws(RpcError) -> (header: RpcWireHeader, body: [UInt8]) {
+        let header = RpcWireHeader.decode(try socket.read(RpcWireHeader.size, during: "a command header"))
+        guard header.bodySize <= Self.maximumReceivedBody else {
+            throw .tooLarge(Int(header.bodySize), limit: Self.maximumReceivedBody)
+        }
+        return (header, try socket.read(Int(header.bodySize), during: "a command body"))
+    }
+
+    /// Writes a command with its body in one write.
+    func send(_ command: RpcCommand, _ body: [UInt8]) throws(RpcError) {
+        guard body.count <= Self.maximumSentBody else { throw .tooLarge(body.count, limit: Self.maximumSentBody) }
+        try socket.write(RpcWireHeader(command: command, bodySize: UInt32(body.count)).encoded + body)
+    }
+
+    func sendReply(status: Int32, data: [UInt8] = []) throws(RpcError) {
+        try send(.reply, RpcWireReply(status: status, data: data).encoded(version: version))
+    }
+
+    func sendDecStrong(_ address: RpcAddress, amount: UInt32) throws(RpcError) {
+        try send(.decStrong, RpcDecStrong(address: address, amount: amount).encoded)
+    }
+}
+
+/// The bytes of a parcel that came over an RPC connection, held for the parcel that reads them
+/// (its buffer owner, freed when the parcel is done), with the session whose addresses its
+/// binder objects are.
+final class RpcReceivedData: ReceivedBufferOwner, @unchecked Sendable {
+    let state: RpcSessionState
+    private let storage: UnsafeMutableRawBufferPointer
+
+    init(_ bytes: [UInt8], state: RpcSessionState) {
+        self.state = state
+        storage = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes.count, 1), alignment: 8)
+        storage.copyBytes(from: bytes)
+        super.init()
+    }
+
+    /// A parcel reading the bytes, in RPC's wire format.
+    static func parcel(_ bytes: [UInt8], state: RpcSessionState) -> Parcel {
+        let owner = RpcReceivedData(bytes, state: state)
+        return Parcel(
+            received: UnsafeRawBufferPointer(rebasing: owner.storage[..<bytes.count]),
+            objectOffsets: UnsafeRawBufferPointer(start: nil, count: 0),
+            bufferAddress: UInt64(UInt(bitPattern: owner.storage.baseAddress)), owner: owner, wireFormat: .rpc)
+    }
+
+    override func releaseReceivedBuffer(at address: UInt64) {}
+
+    deinit { storage.deallocate() }
+}
+
+/// What both ends of a session keep (libbinder's `RpcState`): the local objects it has sent
+/// (by the address it gave them, with how many references the peer holds) and the proxies for
+/// the peer's objects (with how many references this side holds), and how incoming
+/// transactions are served.
+final class RpcSessionState: @unchecked Sendable {
+    struct LocalNode {
+        let object: BinderObject
+        /// References the peer holds (each send adds one; its DEC_STRONG returns them).
+        var timesSent: UInt32
+        /// The next oneway call's number, and oneway calls that came early.
+        var nextAsyncNumber: UInt64 = 0
+        var early: [UInt64: RpcWireTransaction] = [:]
+    }
+
+    struct RemoteNode {
+        let proxy: UnretainedReference<RpcProxy>
+        /// References this side holds over the wire (returned with DEC_STRONG).
+        var timesReceived: UInt32
+        /// The next oneway call's number to this address.
+        var nextAsyncNumber: UInt64 = 0
+    }
+
+    struct Nodes {
+        var local: [UInt64: LocalNode] = [:]
+        var remote: [UInt64: RemoteNode] = [:]
+        var counter: UInt32 = 0
+        /// The most local nodes a session keeps (libbinder refuses the 100,001st with NO_MEMORY).
+        static let limit = 100_000
+    }
+
+    let isServer: Bool
+    let version: UInt32
+    let nodes = Mutex(Nodes())
+    /// What a client asks for with GET_ROOT (servers only).
+    let root: BinderObject?
+    let maxIncomingThreads: Int32
+    let sessionID: [UInt8]
+    /// Sends DEC_STRONG and outgoing calls (a client's session; nil on a server, which answers
+    /// only on the connection a call came in on).
+    weak var session: RpcSession?
+
+    init(isServer: Bool, version: UInt32, root: BinderObject?, maxIncomingThreads: Int32, sessionID: [UInt8]) {
+        self.isServer = isServer
+        self.version = version
+        self.root = root
+        self.maxIncomingThreads = maxIncomingThreads
+        self.sessionID = sessionID
+    }
+
+    // MARK: Addresses
+
+    /// The address `object` is sent with, made on its first send; the peer owes one reference
+    /// per send (libbinder's `onBinderLeaving`).
+    func address(sending object: BinderObject) throws(RpcError) -> RpcAddress {
+        try nodes.withLock { (nodes) throws(RpcError) -> RpcAddress in
+            if let (raw, _) = nodes.local.first(where: { $0.value.object === object }) {
+                nodes.local[raw]!.timesSent += 1
+                return RpcAddress(rawValue: raw)
+            }
+            guard nodes.local.count < Nodes.limit else { throw .malformed("more than \(Nodes.limit) objects sent") }
+            var address: RpcAddress
+            repeat {
+                address = RpcAddress(counter: nodes.counter, madeByServer: isServer)
+                nodes.counter &+= 1
+            } while nodes.local[address.rawValue] != nil
+            nodes.local[address.rawValue] = LocalNode(object: object, timesSent: 1)
+            return address
+        }
+    }
+
+    /// The object or proxy an address received from the peer names (libbinder's
+    /// `onBinderEntering`): one of ours, or a proxy holding one more reference.
+    func binder(receiving address: RpcAddress) throws(RpcError) -> any IBinder {
+        guard address.hasValidOptions else { throw .malformed("address \(address) has unknown options") }
+        return try nodes.withLock { (nodes) throws(RpcError) -> any IBinder in
+            if let local = nodes.local[address.rawValue] { return local.object }
+            // The peer cannot name a new object as if this side had made it.
+            guard address.madeByServer != isServer else { throw .malformed("address \(address) was never sent") }
+            if var remote = nodes.remote[address.rawValue], let proxy = remote.proxy.load() {
+                remote.timesReceived += 1
+                nodes.remote[address.rawValue] = remote
+                return proxy
+            }
+            let proxy = RpcProxy(address: address, state: self)
+            nodes.remote[address.rawValue] = RemoteNode(proxy: UnretainedReference(proxy), timesReceived: 1)
+            return proxy
+        }
+    }
+
+    /// A proxy's deinit: the references it held go back to the peer.
+    func proxyReleased(_ address: RpcAddress) {
+        let amount = nodes.withLock { nodes -> UInt32 in
+            nodes.remote.removeValue(forKey: address.rawValue)?.timesReceived ?? 0
+        }
+        guard amount > 0 else { return }
+        try? session?.sendDecStrong(address, amount: amount)
+    }
+
+    /// The number of the next oneway call to `address`.
+    func nextAsyncNumber(to address: RpcAddress) -> UInt64 {
+        nodes.withLock { nodes in
+            let number = nodes.remote[address.rawValue]?.nextAsyncNumber ?? 0
+            nodes.remote[address.rawValue]?.nextAsyncNumber = number &+ 1
+            return number
+        }
+    }
+
+    /// DEC_STRONG from the peer: it returns references to one of our objects; the object goes
+    /// once it holds none.
+    func decStrong(_ command: RpcDecStrong) {
+        nodes.withLock { nodes in
+            guard var node = nodes.local[command.address.rawValue] else { return }
+            node.timesSent = node.timesSent > command.amount ? node.timesSent - command.amount : 0
+            nodes.local[command.address.rawValue] = node.timesSent == 0 && node.object !== root ? nil : node
+        }
+    }
+
+    // MARK: Serving
+
+    /// Serves one TRANSACT that came in on `connection`: a special transaction, or a call to
+    /// one of this side's objects; a two-way call is answered on the same connection, after a
+    /// DEC_STRONG returning the reference the call itself carried (libbinder's
+    /// `flushExcessBinderRefs`). Oneway calls run in their numbered order.
+    func serve(_ transaction: RpcWireTransaction, on connection: RpcConnection) throws(RpcError) {
+        if transaction.address == .special {
+            try serveSpecial(transaction, on: connection)
+            return
+        }
+        guard transaction.address.hasValidOptions, let object = nodes.withLock({ $0.local[transaction.address.rawValue]?.object }) else {
+            // An address this side never gave out: the call fails, the connection stays.
+            if !transaction.isOneway { try connection.sendReply(status: StatusCode.badValue.rawValue) }
+            return
+        }
+        guard transaction.isOneway else {
+            let (status, reply) = dispatch(transaction, to: object, on: connection)
+            try connection.sendDecStrong(transaction.address, amount: 1)
+            try connection.sendReply(status: status.rawValue, data: status == .ok ? reply : [])
+            return
+        }
+        // Oneway calls may arrive out of order over several connections: run each in turn.
+        var next: RpcWireTransaction? = transaction
+        while let call = next {
+            let inOrder = nodes.withLock { nodes -> Bool in
+                guard var node = nodes.local[call.address.rawValue] else { return false }
+                guard call.asyncNumber == node.nextAsyncNumber else {
+                    if node.early.count < 10_000 { node.early[call.asyncNumber] = call }
+                    nodes.local[call.address.rawValue] = node
+                    return false
+                }
+                return true
+            }
+            guard inOrder else { return }
+            _ = dispatch(call, to: object, on: connection)
+            next = nodes.withLock { nodes -> RpcWireTransaction? in
+                guard var node = nodes.local[call.address.rawValue] else { return nil }
+                node.nextAsyncNumber &+= 1
+                let queued = node.early.removeValue(forKey: node.nextAsyncNumber)
+                nodes.local[call.address.rawValue] = node
+                return queued
+            }
+        }
+    }
+
+    /// Runs a call on its object, with `connection` as this thread's way back to the caller.
+    private func dispatch(_ transaction: RpcWireTransaction, to object: BinderObject, on connection: RpcConnection) -> (StatusCode, [UInt8]) {
+        var request = RpcReceivedData.parcel(transaction.data, state: self)
+        var reply = Parcel(wireFormat: .rpc)
+        reply.rpcSession = self
+        let thread = pthread_self()
+        let outer = serving.withLock { $0.updateValue(connection, forKey: thread) }
+        defer { serving.withLock { $0[thread] = outer } }
+        let status = object.dispatch(
+            code: transaction.code, data: &request, reply: &reply, flags: TransactionFlags(rawValue: transaction.flags))
+        // What the reply could not carry fails the call rather than arriving as null.
+        if status == .ok, reply.unsendableReason != nil { return (.failedTransaction, []) }
+        return (status, reply.dataBytes)
+    }
+
+    /// The connections this session's threads are serving calls on, by thread.
+    private let serving = Mutex<[pthread_t: RpcConnection]>([:])
+
+    /// The connection the calling thread is serving a call on, if any.
+    func servingConnection() -> RpcConnection? {
+        let thread = pthread_self()
+        return serving.withLock { $0[thread] }
+    }
+
+    private func serveSpecial(_ transaction: RpcWireTransaction, on connection: RpcConnection) throws(RpcError) {
+        var reply = Parcel(wireFormat: .rpc)
+        reply.rpcSession = self
+        switch transaction.code {
+        case RpcSpecialTransaction.getRoot where isServer:
+            if let root {
+                let address = try address(sending: root)
+                reply.writeRPCBinder(address: address, stability: root.stability ?? .system)
+            } else {
+                reply.writeRPCBinder(address: nil, stability: .undeclared)
+            }
+        case RpcSpecialTransaction.getMaxThreads:
+            reply.writeInt32(maxIncomingThreads)
+        case RpcSpecialTransaction.getSessionID:
+            reply.writeByteArray(sessionID)
+        default:
+            if !transaction.isOneway { try connection.sendReply(status: StatusCode.unknownTransaction.rawValue) }
+            return
+        }
+        if !transaction.isOneway { try connection.sendReply(status: 0, data: reply.dataBytes) }
+    }
+}
+
+extension Parcel {
+    /// A binder object in RPC's encoding: `i32 1`, the u64 address, `i32` stability; null is
+    /// `i32 0`, `i32 0` (libbinder's `flattenBinder` for RPC parcels).
+    public mutating func writeRPCBinder(address: RpcAddress?, stability: StabilityLevel) {
+        guard let address else {
+            writeInt32(0)
+            writeInt32(0)
+            return
+        }
+        writeInt32(1)
+        writeInt64(Int64(bitPattern: address.rawValue))
+        writeInt32(Int32(stability.rawValue))
+    }
+
+    /// Reads a binder object in RPC's encoding: its address (nil for null) and stability, which
+    /// must be 0 for null and a declared level otherwise (libbinder's `finishUnflattenBinder`).
+    public mutating func readRPCBinder() throws(ParcelError) -> (address: RpcAddress?, stability: StabilityLevel) {
+        let start = readerIndex
+        do throws(ParcelError) {
+            let present = try readInt32()
+            if present & 1 == 0 {
+                let stability = try readInt32()
+                guard stability == 0 else { throw .invalidStability(stability, offset: readerIndex - 4) }
+                return (nil, .undeclared)
+            }
+            let address = RpcAddress(rawValue: UInt64(bitPattern: try readInt64()))
+            let word = try readInt32()
+            let stability = StabilityLevel(rawValue: Int16(truncatingIfNeeded: word))
+            guard Int32(stability.rawValue) == word, stability.isDeclared else { throw .invalidStability(word, offset: readerIndex - 4) }
+            return (address, stability)
+        } catch {
+            readerIndex = start
+            throw error
+        }
+    }
+}

@@ -1,0 +1,200 @@
+import Logging
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Serves a root object over RPC binder at a socket address (libbinder's `RpcServer`): clients
+/// connect with ``RpcSession`` (or libbinder's `RpcSession`), fetch the root, and call it and
+/// the objects it hands out. Each connection is served by a thread of its own, as libbinder
+/// serves them; a connection that breaks the protocol is closed and the server goes on.
+///
+/// ```swift
+/// let server = try RpcServer(root: com.example.ICalculator.Stub(Calculator()), address: "unix:/run/calculator.sock")
+/// server.start()
+/// ```
+public final class RpcServer: @unchecked Sendable {
+    public let address: RpcSocketAddress
+    public let root: BinderObject
+    /// How many connections of a session the server serves at once (GET_MAX_THREADS).
+    public let maxThreads: Int32
+    /// The newest protocol version the server agrees to.
+    public let protocolVersion: UInt32
+    /// The most connections served at once, all sessions together.
+    public let maxConnections: Int
+    let logger: Logger
+
+    private let listener: RpcSocket
+    private struct State {
+        /// Sessions by id, with how many connections each has; a session goes with its last.
+        var sessions: [[UInt8]: (session: RpcSessionState, connections: Int)] = [:]
+        var connections: [ObjectIdentifier: RpcSocket] = [:]
+        var threads = 0
+        var stopped = false
+    }
+    private let state = Mutex(State())
+    private let finished = ConditionLock()
+
+    /// Listens at `address` (`unix:PATH`, `inet:HOST:PORT`, `vsock:CID:PORT`; port 0 picks one,
+    /// see ``port``). Nothing is served before ``start()``.
+    public init(
+        root: BinderObject, address: String, maxThreads: Int32 = 1, protocolVersion: UInt32 = RpcProtocolVersion.current,
+        maxConnections: Int = 64, logger: Logger = Logger(label: "swiftbinder.rpc")
+    ) throws(RpcError) {
+        self.address = try RpcSocketAddress(parsing: address)
+        self.root = root
+        self.maxThreads = max(1, maxThreads)
+        self.protocolVersion = min(protocolVersion, RpcProtocolVersion.current)
+        self.maxConnections = maxConnections
+        self.logger = logger
+        listener = try RpcSocket.listen(at: self.address)
+    }
+
+    /// The port an `inet:` server listens on (the one the system chose for port 0).
+    public var port: UInt16? { listener.boundPort }
+
+    /// Accepts and serves connections on threads of their own until ``shutdown()``.
+    public func start() {
+        state.withLock { $0.threads += 1 }
+        if let errno = startDetachedThread(named: "rpc-accept", { [self] in
+            acceptLoop()
+            ended()
+        }) {
+            logger.error("starting the RPC accept thread failed", metadata: ["error": "\(errno)"])
+            ended()
+        }
+    }
+
+    /// A thread of the server is done.
+    private func ended() {
+        state.withLock { $0.threads -= 1 }
+        finished.lock()
+        finished.broadcast()
+        finished.unlock()
+    }
+
+    /// Stops accepting, closes every connection and waits for their threads to end.
+    public func shutdown() {
+        let sockets = state.withLock { state -> [RpcSocket] in
+            state.stopped = true
+            return Array(state.connections.values)
+        }
+        listener.shutdownBoth()
+        for socket in sockets { socket.shutdownBoth() }
+        finished.lock()
+        while state.withLock({ $0.threads }) > 0 { finished.wait() }
+        finished.unlock()
+        if case .unix(let path) = address { _ = unlink(path) }
+    }
+
+    private func acceptLoop() {
+        while true {
+            let socket: RpcSocket?
+            do {
+                socket = try listener.accept()
+            } catch {
+                logger.error("accepting an RPC connection failed", metadata: ["error": "\(error)"])
+                continue
+            }
+            guard let socket else { break }
+            let admitted = state.withLock { state -> Bool in
+                guard !state.stopped, state.connections.count < maxConnections else { return false }
+                state.connections[ObjectIdentifier(socket)] = socket
+                state.threads += 1
+                return true
+            }
+            guard admitted else {
+                logger.warning("refusing an RPC connection: \(maxConnections) connections are open")
+                continue  // closed as `socket` goes
+            }
+            let failure = startDetachedThread(named: "rpc-connection") { [self] in
+                serve(socket)
+                state.withLock { $0.connections[ObjectIdentifier(socket)] = nil }
+                ended()
+            }
+            if let failure {
+                logger.error("starting an RPC connection thread failed", metadata: ["error": "\(failure)"])
+                state.withLock { $0.connections[ObjectIdentifier(socket)] = nil }
+                ended()
+            }
+        }
+    }
+
+    /// One connection: its handshake, then its commands until it closes or misbehaves.
+    private func serve(_ socket: RpcSocket) {
+        var joined: RpcSessionState?
+        defer {
+            if let joined {
+                state.withLock { state in
+                    guard let entry = state.sessions[joined.sessionID] else { return }
+                    state.sessions[joined.sessionID] = entry.connections > 1 ? (entry.session, entry.connections - 1) : nil
+                }
+            }
+        }
+        do {
+            let (session, connection) = try handshake(socket)
+            joined = session
+            while true {
+                let (header, body) = try connection.readCommand()
+                switch RpcCommand(rawValue: header.command) {
+                case .transact:
+                    try session.serve(try RpcWireTransaction.decode(body, version: connection.version), on: connection)
+                case .decStrong:
+                    session.decStrong(try RpcDecStrong.decode(body))
+                case .reply:
+                    // Nothing was asked on this connection: the protocol cannot resynchronise.
+                    throw RpcError.malformed("a reply no call waits for")
+                case nil:
+                    throw RpcError.malformed("unknown command \(header.command)")
+                }
+            }
+        } catch RpcError.connectionClosed {
+            // The client went away.
+        } catch {
+            logger.warning("closing an RPC connection", metadata: ["error": "\(error)"])
+        }
+        socket.shutdownBoth()
+    }
+
+    /// Reads the connection header (and the session id of a joining connection), answers a new
+    /// session with the agreed version, and reads "cci" (libbinder's `establishConnection`).
+    private func handshake(_ socket: RpcSocket) throws(RpcError) -> (RpcSessionState, RpcConnection) {
+        let (header, idSize) = RpcConnectionHeader.decodeFixed(try socket.read(RpcConnectionHeader.size, during: "the connection header"))
+        guard idSize == 0 || idSize == 32 else { throw .malformed("a session id of \(idSize) bytes") }
+        guard header.fileDescriptorTransportMode == 0 else {
+            throw .malformed("file descriptor transport mode \(header.fileDescriptorTransportMode) is not supported")
+        }
+        let id = idSize == 0 ? nil : try socket.read(32, during: "the session id")
+        guard header.options & RpcConnectionHeader.incomingOption == 0 else {
+            throw .malformed("incoming connections (server-to-client calls) are not supported yet")
+        }
+        if id == nil {
+            try socket.write(RpcNewSessionResponse(version: min(header.version, protocolVersion)).encoded)
+        }
+        guard RpcConnectionInit.isValid(try socket.read(RpcConnectionInit.size, during: "the connection init")) else {
+            throw .malformed("the connection init is not \"cci\"")
+        }
+        // Registered only once the handshake is whole: a connection that fails it leaves nothing.
+        let session: RpcSessionState
+        if let id {
+            // A session serves at most maxThreads connections (libbinder refuses more).
+            let existing = state.withLock { state -> RpcSessionState? in
+                guard let entry = state.sessions[id], entry.connections < maxThreads else { return nil }
+                state.sessions[id] = (entry.session, entry.connections + 1)
+                return entry.session
+            }
+            guard let existing else { throw .malformed("an unknown session id, or a session with all its connections") }
+            session = existing
+        } else {
+            var newID = [UInt8](repeating: 0, count: 32)
+            var random = SystemRandomNumberGenerator()
+            for index in newID.indices { newID[index] = random.next() }
+            session = RpcSessionState(
+                isServer: true, version: min(header.version, protocolVersion), root: root, maxIncomingThreads: maxThreads,
+                sessionID: newID)
+            state.withLock { $0.sessions[newID] = (session, 1) }
+        }
+        return (session, RpcConnection(socket: socket, version: session.version))
+    }
+}

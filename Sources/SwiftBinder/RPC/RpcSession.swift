@@ -1,0 +1,293 @@
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A client's session with an RPC binder server (libbinder's `RpcSession`): connected to an
+/// address, it fetches the server's root object, and calls on it (and on every object the
+/// server hands out) go over its connections as AOSP's RPC wire protocol.
+///
+/// ```swift
+/// let session = try RpcSession.connect(to: "unix:/run/calculator.sock")
+/// let calculator = com.example.ICalculator.Proxy(try session.rootObject())
+/// let sum = try calculator.add(a: 2, b: 3)
+/// ```
+///
+/// The session opens as many outgoing connections as the server serves threads (at most
+/// ``maxOutgoingConnections``); each call holds one until its reply. It has no incoming
+/// connections yet: the server cannot call back objects of this process outside a call.
+public final class RpcSession: @unchecked Sendable {
+    /// libbinder's default (`kDefaultMaxOutgoingConnections`).
+    public static let defaultMaxOutgoingConnections = 10
+
+    public let address: RpcSocketAddress
+    /// The protocol version the server agreed to.
+    public var protocolVersion: UInt32 { state.version }
+    /// The 32 bytes the server knows this session by.
+    public var sessionID: [UInt8] { state.sessionID }
+
+    let state: RpcSessionState
+    private let connections: ConnectionPool
+
+    private init(address: RpcSocketAddress, state: RpcSessionState, connections: [RpcConnection]) {
+        self.address = address
+        self.state = state
+        self.connections = ConnectionPool(connections)
+        state.session = self
+    }
+
+    /// Connects to the server at `address` (`unix:PATH`, `inet:HOST:PORT`, `vsock:CID:PORT`),
+    /// offering protocol `version`.
+    public static func connect(
+        to address: String, version: UInt32 = RpcProtocolVersion.current,
+        maxOutgoingConnections: Int = defaultMaxOutgoingConnections
+    ) throws(RpcError) -> RpcSession {
+        try connect(to: RpcSocketAddress(parsing: address), version: version, maxOutgoingConnections: maxOutgoingConnections)
+    }
+
+    public static func connect(
+        to address: RpcSocketAddress, version: UInt32 = RpcProtocolVersion.current,
+        maxOutgoingConnections: Int = defaultMaxOutgoingConnections
+    ) throws(RpcError) -> RpcSession {
+        // The first connection makes the session: header, then "cci" at once, then the
+        // server's answer with the version both speak.
+        let socket = try RpcSocket.connect(to: address)
+        try socket.write(RpcConnectionHeader(version: version).encoded + RpcConnectionInit.encoded)
+        let agreed = RpcNewSessionResponse.decode(try socket.read(RpcNewSessionResponse.size, during: "the session response")).version
+        // A server may only agree to what was offered (libbinder refuses an "upgrade").
+        guard agreed <= version, agreed <= RpcProtocolVersion.current else { throw .unsupportedVersion(agreed) }
+        let first = RpcConnection(socket: socket, version: agreed)
+        let bootstrap = RpcSessionState(isServer: false, version: agreed, root: nil, maxIncomingThreads: 0, sessionID: [])
+        // As libbinder's setupClient: the server's thread count, then the session's id.
+        var threads = try special(RpcSpecialTransaction.getMaxThreads, on: first, state: bootstrap)
+        var idReply = try special(RpcSpecialTransaction.getSessionID, on: first, state: bootstrap)
+        let maxThreads: Int32
+        let id: [UInt8]
+        do throws(ParcelError) {
+            maxThreads = try threads.readInt32()
+            id = try idReply.readByteArray()
+        } catch {
+            throw .malformed("the session's setup: \(error)")
+        }
+        guard maxThreads > 0 else { throw .malformed("the server serves \(maxThreads) threads") }
+        guard id.count == 32 else { throw .malformed("a session id of \(id.count) bytes, not 32") }
+        let state = RpcSessionState(isServer: false, version: agreed, root: nil, maxIncomingThreads: 0, sessionID: id)
+        var connections = [first]
+        for _ in 1..<max(1, min(Int(maxThreads), maxOutgoingConnections)) {
+            // Joining: the header with the id, then "cci"; the server answers nothing.
+            let joining = try RpcSocket.connect(to: address)
+            try joining.write(RpcConnectionHeader(version: agreed, sessionID: id).encoded + RpcConnectionInit.encoded)
+            connections.append(RpcConnection(socket: joining, version: agreed))
+        }
+        return RpcSession(address: address, state: state, connections: connections)
+    }
+
+    /// One special transaction on a connection of a session being set up.
+    private static func special(_ code: UInt32, on connection: RpcConnection, state: RpcSessionState) throws(RpcError) -> Parcel {
+        try connection.send(.transact, RpcWireTransaction(address: .special, code: code).encoded(version: connection.version))
+        let reply = try waitForReply(on: connection, state: state)
+        guard reply.status == 0 else { throw .malformed("special transaction \(code) failed with status \(reply.status)") }
+        return RpcReceivedData.parcel(reply.data, state: state)
+    }
+
+    /// The server's root object (GET_ROOT), or nil if it serves none.
+    public func rootObject() throws(RpcError) -> (any IBinder)? {
+        var reply = try transact(address: .special, code: RpcSpecialTransaction.getRoot, data: [], flags: [])
+        let address: RpcAddress?
+        do throws(ParcelError) {
+            (address, _) = try reply.readRPCBinder()
+        } catch {
+            throw .malformed("the root object: \(error)")
+        }
+        guard let address else { return nil }
+        return try state.binder(receiving: address)
+    }
+
+    /// Closes every connection; calls in flight and later ones fail.
+    public func shutdown() {
+        connections.close()
+    }
+
+    deinit { connections.close() }
+
+    // MARK: - Calls
+
+    /// Sends a transaction and waits for its reply on one connection, serving what the server
+    /// sends meanwhile (its DEC_STRONGs, nested calls back into this process).
+    func transact(address: RpcAddress, code: UInt32, data: [UInt8], flags: TransactionFlags) throws(RpcError) -> Parcel {
+        let asyncNumber = flags.contains(.oneWay) && address != .special ? state.nextAsyncNumber(to: address) : 0
+        let transaction = RpcWireTransaction(address: address, code: code, flags: flags.rawValue, asyncNumber: asyncNumber, data: data)
+        return try connections.withConnection { (connection) throws(RpcError) -> Parcel in
+            try Self.transact(connection, transaction, state: state)
+        }
+    }
+
+    /// A call on a given connection (a server calling back the client whose call it serves).
+    static func transact(
+        on connection: RpcConnection, state: RpcSessionState, address: RpcAddress, code: UInt32, data: [UInt8],
+        flags: TransactionFlags
+    ) throws(RpcError) -> Parcel {
+        let asyncNumber = flags.contains(.oneWay) ? state.nextAsyncNumber(to: address) : 0
+        let transaction = RpcWireTransaction(address: address, code: code, flags: flags.rawValue, asyncNumber: asyncNumber, data: data)
+        return try transact(connection, transaction, state: state)
+    }
+
+    private static func transact(
+        _ connection: RpcConnection, _ transaction: RpcWireTransaction, state: RpcSessionState
+    ) throws(RpcError) -> Parcel {
+        try connection.send(.transact, transaction.encoded(version: connection.version))
+        guard !transaction.isOneway else { return Parcel(wireFormat: .rpc) }
+        let reply = try waitForReply(on: connection, state: state)
+        guard reply.status == 0 else { throw .callFailed(status: reply.status) }
+        return RpcReceivedData.parcel(reply.data, state: state)
+    }
+
+    func sendDecStrong(_ address: RpcAddress, amount: UInt32) throws(RpcError) {
+        try connections.withConnection { (connection) throws(RpcError) in try connection.sendDecStrong(address, amount: amount) }
+    }
+
+    /// Reads commands until the reply: DEC_STRONGs are applied, nested TRANSACTs served on this
+    /// connection (the peer is waiting for them), anything else ends the session.
+    static func waitForReply(on connection: RpcConnection, state: RpcSessionState) throws(RpcError) -> RpcWireReply {
+        while true {
+            let (header, body) = try connection.readCommand()
+            switch RpcCommand(rawValue: header.command) {
+            case .reply:
+                return try RpcWireReply.decode(body, version: connection.version)
+            case .decStrong:
+                state.decStrong(try RpcDecStrong.decode(body))
+            case .transact:
+                try state.serve(try RpcWireTransaction.decode(body, version: connection.version), on: connection)
+            case nil:
+                throw .malformed("unknown command \(header.command)")
+            }
+        }
+    }
+}
+
+/// A session's connections, each used by one call at a time.
+final class ConnectionPool: @unchecked Sendable {
+    private let lock = ConditionLock()
+    private var idle: [RpcConnection]
+    private var all: [RpcConnection]
+    private var closed = false
+
+    init(_ connections: [RpcConnection]) {
+        idle = connections
+        all = connections
+    }
+
+    /// Runs `body` with a connection of its own, waiting for one if all are busy. A connection
+    /// that failed (other than by the peer answering a failed status) is closed, not reused.
+    func withConnection<R: ~Copyable>(_ body: (RpcConnection) throws(RpcError) -> R) throws(RpcError) -> R {
+        lock.lock()
+        while !closed && idle.isEmpty { lock.wait() }
+        guard !closed else {
+            lock.unlock()
+            throw .sessionEnded
+        }
+        let connection = idle.removeLast()
+        lock.unlock()
+        do {
+            let result = try body(connection)
+            giveBack(connection, broken: false)
+            return result
+        } catch {
+            if case .callFailed = error { giveBack(connection, broken: false) } else { giveBack(connection, broken: true) }
+            throw error
+        }
+    }
+
+    private func giveBack(_ connection: RpcConnection, broken: Bool) {
+        if broken { connection.socket.shutdownBoth() }
+        lock.lock()
+        if broken {
+            all.removeAll { $0 === connection }
+            if all.isEmpty { closed = true }
+        } else {
+            idle.append(connection)
+        }
+        lock.broadcast()
+        lock.unlock()
+    }
+
+    func close() {
+        lock.lock()
+        closed = true
+        let connections = all
+        lock.broadcast()
+        lock.unlock()
+        for connection in connections { connection.socket.shutdownBoth() }
+    }
+}
+
+/// An object of the peer of an RPC session, by its address (libbinder's `BpBinder` for RPC).
+/// Generated proxies work on it as on a kernel handle; its parcels are RPC parcels.
+public final class RpcProxy: IBinder, @unchecked Sendable {
+    public let address: RpcAddress
+    let state: RpcSessionState
+    private let dead = Atomic<Bool>(false)
+    private let recordedStability = Atomic<Int16>(StabilityLevel.undeclared.rawValue)
+
+    /// The level the object arrived with; sent back with it (libbinder echoes a proxy's level).
+    public var stability: StabilityLevel {
+        let recorded = StabilityLevel(rawValue: recordedStability.load(ordering: .relaxed))
+        return recorded == .undeclared ? .system : recorded
+    }
+
+    func recordStability(_ level: StabilityLevel) {
+        _ = recordedStability.compareExchange(expected: StabilityLevel.undeclared.rawValue, desired: level.rawValue, ordering: .relaxed)
+    }
+
+    init(address: RpcAddress, state: RpcSessionState) {
+        self.address = address
+        self.state = state
+    }
+
+    deinit { state.proxyReleased(address) }
+
+    public func prepareTransaction() -> Parcel {
+        var parcel = Parcel(wireFormat: .rpc)
+        parcel.rpcSession = state
+        return parcel
+    }
+
+    public var isAlive: Bool { !dead.load(ordering: .relaxed) && state.session != nil }
+
+    public func transact(code: UInt32, data: borrowing Parcel, flags: TransactionFlags) throws(BinderError) -> Parcel {
+        guard data.dataSize == 0 || data.wireFormat.isRPC else {
+            throw .wireFormatMismatch(request: data.wireFormat, target: .rpc, targetRelease: "RPC binder")
+        }
+        if let reason = data.unsendableReason { throw .unsupported(reason) }
+        do throws(RpcError) {
+            if let session = state.session {
+                return try session.transact(address: address, code: code, data: data.dataBytes, flags: flags)
+            }
+            // A server's proxy for a client object: called back on the connection the call
+            // being served came in on, where the client waits for its reply (libbinder's
+            // allowNested); outside a call there is no way to the client.
+            guard let connection = state.servingConnection() else { throw .sessionEnded }
+            return try RpcSession.transact(
+                on: connection, state: state, address: address, code: code, data: data.dataBytes, flags: flags)
+        } catch .callFailed(let status) {
+            throw .remoteStatus(StatusCode(rawValue: status))
+        } catch {
+            dead.store(true, ordering: .relaxed)
+            throw .rpc(error)
+        }
+    }
+
+    public func ping() throws(BinderError) {
+        _ = try transact(code: ReservedTransactionCode.ping, data: prepareTransaction(), flags: [])
+    }
+
+    public func interfaceDescriptorOrNil() throws(BinderError) -> String? {
+        var reply = try transact(code: ReservedTransactionCode.interface, data: prepareTransaction(), flags: [])
+        do {
+            return try reply.readNullableString16()
+        } catch {
+            throw .malformedParcel(error)
+        }
+    }
+}

@@ -1,0 +1,256 @@
+import AIDLTestInterfaces
+import SwiftBinder
+import Synchronization
+import SystemPackage
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// RPC binder's bytes, pinned to AOSP's structs (libs/binder/RpcWireFormat.h and Parcel.cpp at
+/// android-14.0.0_r20; derivations in docs/rpc-protocol-notes.md §8).
+@Suite struct RpcWireFormatTests {
+    func hex(_ text: String) -> [UInt8] {
+        let digits = Array(text.filter { !$0.isWhitespace })
+        return stride(from: 0, to: digits.count, by: 2).map { UInt8(String(digits[$0...$0 + 1]), radix: 16)! }
+    }
+
+    @Test func aNewSessionStartsWithTheHeaderAndCci() {
+        #expect(RpcConnectionHeader(version: 1).encoded == hex("01000000 00000000 00000000 00000000"))
+        #expect(RpcConnectionInit.encoded == hex("63636900 00000000"))
+        #expect(RpcNewSessionResponse(version: 1).encoded == hex("01000000 00000000"))
+        // A joining connection names its session; one that serves the server's calls says so.
+        let id = [UInt8](repeating: 0xAB, count: 32)
+        #expect(RpcConnectionHeader(version: 1, sessionID: id).encoded == hex("01000000 00000000 00000000 00002000") + id)
+        #expect(Array(RpcConnectionHeader(version: 1, options: 1, sessionID: id).encoded.prefix(8)) == hex("01000000 01000000"))
+    }
+
+    @Test func getRootAndItsReply() {
+        let request = RpcWireHeader(command: .transact, bodySize: 40).encoded
+            + RpcWireTransaction(address: .special, code: RpcSpecialTransaction.getRoot).encoded(version: 1)
+        #expect(request.count == 56 && request[4] == 0x28 && request.enumerated().allSatisfy { $0.offset == 4 || $0.element == 0 })
+        var parcel = Parcel(wireFormat: .rpc)
+        parcel.writeRPCBinder(address: RpcAddress(counter: 0, madeByServer: true), stability: .system)
+        let reply = RpcWireReply(status: 0, data: parcel.dataBytes).encoded(version: 1)
+        #expect(
+            RpcWireHeader(command: .reply, bodySize: UInt32(reply.count)).encoded + reply
+                == hex(
+                    "01000000 24000000 00000000 00000000 00000000 10000000 00000000 00000000 00000000"
+                        + "01000000 03000000 00000000 0c000000"))
+        // Version 0: a 4-byte reply header.
+        #expect(RpcWireReply(status: 0, data: parcel.dataBytes).encoded(version: 0).count == 4 + 16)
+    }
+
+    @Test func aTransactionAndTheDecStrongBeforeItsReply() {
+        let body = RpcWireTransaction(address: RpcAddress(rawValue: 3), code: 1, data: hex("2a000000")).encoded(version: 1)
+        #expect(
+            RpcWireHeader(command: .transact, bodySize: UInt32(body.count)).encoded + body
+                == hex(
+                    "00000000 2c000000 00000000 00000000 03000000 00000000 01000000 00000000 00000000 00000000"
+                        + "04000000 00000000 00000000 00000000 2a000000"))
+        #expect(
+            RpcWireHeader(command: .decStrong, bodySize: 16).encoded + RpcDecStrong(address: RpcAddress(rawValue: 3), amount: 1).encoded
+                == hex("02000000 10000000 00000000 00000000 03000000 00000000 01000000 00000000"))
+    }
+
+    /// Over RPC the interface token is the descriptor alone; a binder is an address with its
+    /// stability, null two zero words (Parcel.cpp writeInterfaceToken, flattenBinder).
+    @Test func rpcParcelsEncodeTokensAndBindersAsAOSP() {
+        var parcel = Parcel(wireFormat: .rpc)
+        parcel.writeInterfaceToken("a.IFoo")
+        #expect(parcel.dataBytes == hex("06000000 61002e00 49004600 6f006f00 00000000"))
+        var binders = Parcel(wireFormat: .rpc)
+        binders.writeStrongBinder(nil)
+        #expect(binders.dataBytes == hex("00000000 00000000"))
+    }
+
+    @Test func malformedBodiesAreTypedErrors() throws {
+        // Shorter than a transaction, a parcel size past the body, a ragged object table.
+        #expect(throws: RpcError.self) { try RpcWireTransaction.decode(hex("00000000"), version: 1) }
+        var body = RpcWireTransaction(address: RpcAddress(rawValue: 3), code: 1, data: [1, 2, 3, 4]).encoded(version: 1)
+        body[24] = 200
+        #expect(throws: RpcError.self) { try RpcWireTransaction.decode(body, version: 1) }
+        body[24] = 2
+        #expect(throws: RpcError.self) { try RpcWireTransaction.decode(body, version: 1) }
+        #expect(throws: RpcError.self) { try RpcSocketAddress(parsing: "tcp:localhost") }
+        #expect(try RpcSocketAddress(parsing: "inet:127.0.0.1:1234") == .inet(host: "127.0.0.1", port: 1234))
+        #expect(try RpcSocketAddress(parsing: "vsock:3:5000") == .vsock(cid: 3, port: 5000))
+    }
+}
+
+/// A server and a client of SwiftBinder's RPC binder in this process, over a unix socket and
+/// loopback TCP: AOSP's AIDL test service served as the root object, called through generated
+/// proxies exactly as over the kernel driver. No binder driver needed.
+@Suite struct RpcSessionTests {
+    typealias Tests = android.aidl.tests
+
+    final class Served {
+        let server: RpcServer
+        let address: String
+
+        init(_ transport: String, root: BinderObject = Tests.ITestService.Stub(TestService()), maxThreads: Int32 = 1) throws {
+            if transport == "unix" {
+                let path = "/tmp/swiftbinder-rpc-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock"
+                server = try RpcServer(root: root, address: "unix:\(path)", maxThreads: maxThreads)
+                address = "unix:\(path)"
+            } else {
+                server = try RpcServer(root: root, address: "inet:127.0.0.1:0", maxThreads: maxThreads)
+                address = "inet:127.0.0.1:\(server.port!)"
+            }
+            server.start()
+        }
+
+        deinit { server.shutdown() }
+    }
+
+    @Test(arguments: ["unix", "inet"])
+    func generatedProxiesCallTheRootObject(_ transport: String) throws {
+        let served = try Served(transport)
+        let session = try RpcSession.connect(to: served.address)
+        defer { session.shutdown() }
+        #expect(session.protocolVersion == 1)
+        let root = try #require(try session.rootObject())
+        #expect(try root.interfaceDescriptor() == Tests.ITestService.descriptor)
+        try root.ping()
+        let service = Tests.ITestService.Proxy(root)
+        #expect(try service.RepeatInt(token: 1 << 30) == 1 << 30)
+        #expect(try service.RepeatString(token: "\u{10437}\u{20AC} over RPC") == "\u{10437}\u{20AC} over RPC")
+        var repeated: [Int32] = []
+        #expect(try service.ReverseInt(input: [1, 2, 3], repeated: &repeated) == [3, 2, 1])
+        #expect(repeated == [1, 2, 3])
+        #expect(try service.RepeatNullableStringList(input: ["a", nil]) == ["a", nil])
+        var parcelable = Tests.StructuredParcelable()
+        parcelable.f = 5
+        try service.FillOutStructuredParcelable(parcel: &parcelable)
+        #expect(parcelable.shouldContainThreeFs == [5, 5, 5] && parcelable.shouldBeJerry == "Jerry")
+        // Errors come back as over the kernel: an exception, and a transport status.
+        let thrown = #expect(throws: RemoteError.self) { try service.ThrowServiceException(code: 7) }
+        #expect(thrown == .exception(.serviceSpecific(7)))
+        let unimplemented = #expect(throws: RemoteError.self) { _ = try service.UnimplementedMethod(arg: 1) }
+        #expect(unimplemented == .transport(.remoteStatus(.unknownTransaction)))
+        try service.TestOneway()
+        #expect(try service.RepeatInt(token: 9) == 9)
+    }
+
+    /// Objects the server hands out are proxies of the session; objects of this process the
+    /// server calls back while serving a call go back over the same connection.
+    @Test func objectsGoBothWays() throws {
+        let served = try Served("unix")
+        let session = try RpcSession.connect(to: served.address)
+        defer { session.shutdown() }
+        let service = Tests.ITestService.Proxy(try #require(try session.rootObject()))
+        let callback = try service.GetOtherTestService(name: "Larry")
+        #expect(try callback.GetName() == "Larry")
+        #expect(try service.VerifyName(service: callback, name: "Larry"))
+        // A callback of this process: the server calls it back within VerifyName.
+        final class Local: Tests.INamedCallback.Service {
+            func GetName() throws -> String { "local" }
+        }
+        #expect(try service.VerifyName(service: Local(), name: "local"))
+        #expect(try !service.VerifyName(service: Local(), name: "other"))
+        // The same object twice is the same proxy.
+        #expect(try service.GetOtherTestService(name: "Larry").asBinder() === callback.asBinder())
+    }
+
+    @Test func onewayCallsArriveInOrder() throws {
+        final class Recorder: BinderObject, @unchecked Sendable {
+            let values = Mutex<[Int32]>([])
+            let done = ConditionVariableBox()
+            override func onTransact(code: UInt32, data: inout Parcel, reply: inout Parcel, flags: TransactionFlags) throws {
+                let value = try data.readInt32()
+                values.withLock { $0.append(value) }
+                if value == 99 { done.signal() }
+            }
+        }
+        let recorder = Recorder()
+        let served = try Served("unix", root: recorder, maxThreads: 4)
+        let session = try RpcSession.connect(to: served.address)
+        defer { session.shutdown() }
+        let root = try #require(try session.rootObject())
+        for value in Int32(0)..<100 {
+            var request = root.prepareTransaction()
+            request.writeInt32(value)
+            _ = try root.transact(code: 1, data: request, flags: .oneWay)
+        }
+        recorder.done.wait()
+        #expect(recorder.values.withLock { $0 } == Array(0..<100))
+    }
+
+    /// A peer that breaks the protocol loses its connection; the server goes on serving others.
+    @Test func badPeersAreCutOffAndTheServerGoesOn() throws {
+        let served = try Served("unix")
+        let path = String(served.address.dropFirst("unix:".count))
+        for garbage in [
+            [UInt8](repeating: 0xFF, count: 64),  // a nonsense header
+            RpcConnectionHeader(version: 1).encoded + [0x78, 0x78, 0x78, 0, 0, 0, 0, 0],  // not "cci"
+            RpcConnectionHeader(version: 1).encoded + RpcConnectionInit.encoded
+                + RpcWireHeader(command: .transact, bodySize: 0x7FFF_FFFF).encoded,  // a body too large to allocate
+            RpcConnectionHeader(version: 1).encoded + RpcConnectionInit.encoded
+                + RpcWireHeader(command: .transact, bodySize: 40).encoded + [1, 2, 3],  // stops mid-body
+        ] {
+            let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_un()
+            address.sun_family = sa_family_t(AF_UNIX)
+            withUnsafeMutableBytes(of: &address.sun_path) { raw in for (index, byte) in path.utf8.enumerated() { raw[index] = byte } }
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
+            #expect(connected == 0)
+            _ = garbage.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            shutdown(fd, Int32(SHUT_WR))
+            // The server closes its end: reading reaches EOF (after any session response).
+            var buffer = [UInt8](repeating: 0, count: 64)
+            var total = 0
+            while true {
+                let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+                if count <= 0 { break }
+                total += count
+            }
+            #expect(total <= RpcNewSessionResponse.size)
+            close(fd)
+        }
+        let session = try RpcSession.connect(to: served.address)
+        defer { session.shutdown() }
+        #expect(try Tests.ITestService.Proxy(try #require(try session.rootObject())).RepeatInt(token: 5) == 5)
+    }
+
+    @Test func aCallAfterTheServerIsGoneFailsWithATypedError() throws {
+        let served = try Served("unix")
+        let session = try RpcSession.connect(to: served.address)
+        let service = Tests.ITestService.Proxy(try #require(try session.rootObject()))
+        #expect(try service.RepeatInt(token: 1) == 1)
+        served.server.shutdown()
+        let error = #expect(throws: RemoteError.self) { _ = try service.RepeatInt(token: 2) }
+        guard case .transport(.rpc)? = error else {
+            Issue.record("expected an RPC transport error, got \(String(describing: error))")
+            return
+        }
+        #expect(!service.binder.isAlive)
+    }
+}
+
+/// A one-shot signal a test waits for (no sleeping).
+final class ConditionVariableBox: @unchecked Sendable {
+    private var mutex = pthread_mutex_t()
+    private var condition = pthread_cond_t()
+    private var signalled = false
+
+    init() {
+        pthread_mutex_init(&mutex, nil)
+        pthread_cond_init(&condition, nil)
+    }
+
+    func signal() {
+        pthread_mutex_lock(&mutex)
+        signalled = true
+        pthread_cond_broadcast(&condition)
+        pthread_mutex_unlock(&mutex)
+    }
+
+    func wait() {
+        pthread_mutex_lock(&mutex)
+        while !signalled { pthread_cond_wait(&condition, &mutex) }
+        pthread_mutex_unlock(&mutex)
+    }
+}
