@@ -90,6 +90,7 @@ let package = Package(
             name: "swiftbinder-fuzz",
             dependencies: [
                 "SwiftBinder", "ScriptedBinderDriver", "AIDLCompiler", .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ],
             path: "Fuzz", exclude: ["seeds"]),
         // A binder driver tests script, for the engine's host tests and its fuzz target.

@@ -3,6 +3,7 @@ import Logging
 import Synchronization
 import ScriptedBinderDriver
 import SwiftBinder
+import SystemPackage
 
 #if canImport(Glibc)
 import Glibc
@@ -19,6 +20,8 @@ enum FuzzTarget: String, CaseIterable {
     case aidl
     /// servicemanager's request handling: any code and parcel, from callers of several uids.
     case servicemanager
+    /// An RPC binder server reading a connection whose bytes are the input.
+    case rpc
 
     var summary: String {
         switch self {
@@ -26,6 +29,7 @@ enum FuzzTarget: String, CaseIterable {
         case .engine: return "the transaction engine (BC/BR state machine) on arbitrary driver returns"
         case .aidl: return "the AIDL lexer and parser"
         case .servicemanager: return "servicemanager's dispatch (both code tables, policy on the caller's uid)"
+        case .rpc: return "an RPC binder server's handshake and frame reader on a hostile connection"
         }
     }
 
@@ -35,6 +39,7 @@ enum FuzzTarget: String, CaseIterable {
         case .engine: fuzzEngine(input)
         case .aidl: fuzzAIDL(input)
         case .servicemanager: fuzzServiceManager(input)
+        case .rpc: fuzzRPC(input)
         }
     }
 }
@@ -332,4 +337,39 @@ func fuzzServiceManager(_ input: UnsafeRawBufferPointer) {
         // Any outcome but a crash will do: a Status in the reply, or a thrown error.
         try? registry.binder.onTransact(code: code, data: &request, reply: &reply, flags: [])
     }
+}
+
+// MARK: - RPC binder
+
+/// The root object of the fuzzed RPC server: reads what a call might carry (a binder address, a
+/// string, a number) and answers with them.
+final class FuzzRPCRoot: BinderObject, @unchecked Sendable {
+    override func onTransact(code: UInt32, data: inout Parcel, reply: inout Parcel, flags: TransactionFlags) throws {
+        switch code % 3 {
+        case 0: reply.writeStrongBinder(try data.readNullableStrongBinder())
+        case 1: reply.writeString16(try data.readNullableString16())
+        default: reply.writeInt32(try data.readInt32())
+        }
+    }
+}
+
+private let rpcServer: RpcServer = {
+    // Never started: only its connection handling runs, on the fuzzing thread.
+    let path = "/tmp/swiftbinder-fuzz-rpc-\(getpid()).sock"
+    defer { unlink(path) }
+    var quiet = Logger(label: "fuzz.rpc")
+    quiet.logLevel = .critical  // every broken connection would be logged
+    return try! RpcServer(root: FuzzRPCRoot(), address: "unix:\(path)", logger: quiet)
+}()
+
+/// One connection's bytes: written into one end of a socket pair, which is then closed, and
+/// served from the other until the server closes it. Every outcome is a closed connection:
+/// the server must not crash, hang or allocate without bound.
+func fuzzRPC(_ input: UnsafeRawBufferPointer) {
+    guard input.count <= 64 * 1024 else { return }
+    var ends: [Int32] = [0, 0]
+    guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &ends) == 0 else { return }
+    if input.count > 0 { _ = send(ends[0], input.baseAddress, input.count, Int32(MSG_NOSIGNAL)) }
+    close(ends[0])
+    rpcServer.serve(connected: FileDescriptor(rawValue: ends[1]))
 }

@@ -108,20 +108,50 @@ struct Call: ParsableCommand {
             reports (as Android's `service call` does). Arguments:
               i32:N  i64:N  f:X  d:X  b:true|false  s16:TEXT  null (a null binder)  fd:PATH
             The reply is read as an AIDL reply: its status, then the rest as 32-bit words.
+            With --rpc ADDRESS (unix:PATH, inet:HOST:PORT, vsock:CID:PORT) there is no name: the
+            call goes to the root object of the RPC binder server there.
             """)
     @OptionGroup var options: ServiceOptions
-    @Argument(help: "The service name.") var name: String
-    @Argument(help: "The transaction code.") var code: UInt32
-    @Argument(help: "Typed arguments.") var arguments: [String] = []
+    @Option(help: "Call the root object of an RPC binder server instead: unix:PATH, inet:HOST:PORT or vsock:CID:PORT.")
+    var rpc: String?
+    @Argument(help: "The service name (not with --rpc), the transaction code, then typed arguments.")
+    var target: [String] = []
     @Flag(help: "Send it oneway (no reply).") var oneway = false
 
+    /// The service name (nil with --rpc), the code and the arguments, from the positionals.
+    private var parsed: (name: String?, code: UInt32, arguments: [String])? {
+        let rest = rpc == nil ? target.dropFirst() : target[...]
+        guard rpc != nil || !target.isEmpty, let codeText = rest.first, let code = UInt32(codeText) else { return nil }
+        return (rpc == nil ? target[0] : nil, code, Array(rest.dropFirst()))
+    }
+
     func validate() throws {
-        for argument in arguments { _ = try TypedArgument(argument) }
+        guard let parsed else {
+            throw ValidationError(rpc == nil ? "expected NAME CODE [ARGUMENTS...]" : "expected CODE [ARGUMENTS...] after --rpc")
+        }
+        for argument in parsed.arguments { _ = try TypedArgument(argument) }
     }
 
     func run() throws {
-        let manager = try options.connect()
-        let service = try options.service(name, in: manager)
+        guard let (name, code, arguments) = parsed else { throw ExitCode.failure }
+        let service: any IBinder
+        var session: RpcSession?
+        defer { session?.shutdown() }
+        if let rpc {
+            do {
+                session = try RpcSession.connect(to: rpc)
+                guard let root = try session?.rootObject() else {
+                    reportError("\(rpc) serves no root object")
+                    throw ExitCode.failure
+                }
+                service = root
+            } catch let error as RpcError {
+                reportError("\(error)")
+                throw ExitCode.failure
+            }
+        } else {
+            service = try options.service(name!, in: try options.connect())
+        }
         var request = service.prepareTransaction()
         request.writeInterfaceToken(descriptor(of: service))
         var opened: [FileDescriptor] = []

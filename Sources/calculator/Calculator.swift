@@ -11,15 +11,15 @@ import Glibc
 /// The calculator service: the generated `org.swiftbinder.demo.ICalculator.Service` (from aidl/.../ICalculator.aidl,
 /// compiled at build time by the SwiftAIDL plugin).
 final class Calculator: org.swiftbinder.demo.ICalculator.Service, @unchecked Sendable {
-    let process: BinderProcess
+    /// The kernel binder process serving it, or nil when it is served over RPC binder.
+    let process: BinderProcess?
 
-    init(process: BinderProcess) {
+    init(process: BinderProcess?) {
         self.process = process
     }
 
     func add(a: Int32, b: Int32) throws -> Int32 {
-        let caller = process.callingIdentity ?? .ownProcess
-        print("calculator: add(\(a), \(b)) called by pid \(caller.pid), uid \(caller.euid)")
+        print("calculator: add(\(a), \(b)) called by \(try describeCaller())")
         fflush(nil)
         let (sum, overflow) = a.addingReportingOverflow(b)
         guard !overflow else { throw Status(exception: .illegalArgument, message: "\(a) + \(b) overflows an int") }
@@ -27,6 +27,8 @@ final class Calculator: org.swiftbinder.demo.ICalculator.Service, @unchecked Sen
     }
 
     func describeCaller() throws -> String {
+        // RPC binder carries no caller identity: only the kernel stamps one.
+        guard let process else { return "an RPC client (RPC binder carries no caller identity)" }
         let caller = process.callingIdentity ?? .ownProcess
         return "pid \(caller.pid), uid \(caller.euid)"
     }
@@ -47,6 +49,8 @@ struct CalculatorCommand: AsyncParsableCommand {
     struct Options: ParsableArguments {
         @Option(help: "The binder device.") var device: String = "/dev/binderfs/binder"
         @Option(help: "The service name.") var name: String = "calculator"
+        @Option(help: "Over RPC binder instead of the kernel: unix:PATH, inet:HOST:PORT or vsock:CID:PORT.")
+        var rpc: String?
         @Option(
             name: .customLong("protocol"),
             help: "The Android release the device speaks (or its API level); default: the configuration.")
@@ -62,6 +66,10 @@ struct CalculatorCommand: AsyncParsableCommand {
         @OptionGroup var options: Options
 
         func run() async throws {
+            if let rpc = options.rpc {
+                try await serveOverRPC(at: rpc)
+                return
+            }
             do {
                 let process = try options.open()
                 let manager = try ServiceManager(process: process)
@@ -84,6 +92,19 @@ struct CalculatorCommand: AsyncParsableCommand {
     }
 
     struct Add: ParsableCommand {
+        /// Calls the calculator an RPC server serves as its root object.
+        private func addOverRPC(at address: String) throws {
+            let session = try RpcSession.connect(to: address)
+            defer { session.shutdown() }
+            guard let root = try session.rootObject() else {
+                print("client: \(address) serves no root object")
+                throw ExitCode.failure
+            }
+            let calculator = org.swiftbinder.demo.ICalculator.Proxy(root)
+            print("client: add(\(a), \(b)) = \(try calculator.add(a: a, b: b)) over RPC binder (\(address), protocol \(session.protocolVersion))")
+            print("client: the service saw me as \(try calculator.describeCaller())")
+        }
+
         static let configuration = CommandConfiguration(abstract: "Look the calculator up and add two numbers.")
         @OptionGroup var options: Options
         @Argument var a: Int32
@@ -91,6 +112,10 @@ struct CalculatorCommand: AsyncParsableCommand {
 
         func run() throws {
             do {
+                if let rpc = options.rpc {
+                    try addOverRPC(at: rpc)
+                    return
+                }
                 let process = try options.open()
                 let manager = try ServiceManager(process: process)
                 guard let binder = try manager.waitForService(options.name, timeout: .seconds(5)) else {
@@ -107,6 +132,25 @@ struct CalculatorCommand: AsyncParsableCommand {
                 print("client: \(error)")
                 throw ExitCode.failure
             }
+        }
+    }
+}
+
+extension CalculatorCommand.Serve {
+    /// Serves the calculator as the root object of an RPC binder server until SIGTERM or SIGINT.
+    func serveOverRPC(at address: String) async throws {
+        do {
+            let server = try RpcServer(root: org.swiftbinder.demo.ICalculator.Stub(Calculator(process: nil)), address: address)
+            let service = RpcServerService(server: server) {
+                print("calculator: serving over RPC binder at \(address)")
+                fflush(nil)
+            }
+            let group = ServiceGroup(
+                services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: Logger(label: "calculator"))
+            try await group.run()
+        } catch {
+            print("calculator: \(error)")
+            throw ExitCode.failure
         }
     }
 }

@@ -1,5 +1,6 @@
 import Logging
 import Synchronization
+import SystemPackage
 
 #if canImport(Glibc)
 import Glibc
@@ -119,6 +120,13 @@ public final class RpcServer: @unchecked Sendable {
                 ended()
             }
         }
+    }
+
+    /// Serves a socket that is already connected (one end of a `socketpair`, a connection
+    /// accepted elsewhere) on the calling thread, until it closes or breaks the protocol; the
+    /// server owns and closes the descriptor.
+    public func serve(connected fd: FileDescriptor) {
+        serve(RpcSocket(fd: fd.rawValue))
     }
 
     /// One connection: its handshake, then its commands until it closes or misbehaves.

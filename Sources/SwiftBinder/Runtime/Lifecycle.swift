@@ -47,3 +47,34 @@ public struct BinderThreadPoolService: Service {
         if stuck > 0 { throw BinderError.unsupported("\(stuck) binder looper thread(s) still serving after \(timeout)") }
     }
 }
+
+/// An ``RpcServer`` as a swift-service-lifecycle service: it serves from `run()` until the
+/// group shuts down gracefully, then closes its connections and joins their threads.
+public struct RpcServerService: Service {
+    public let server: RpcServer
+    /// Called once the server accepts connections.
+    public var onReady: @Sendable () -> Void
+
+    public init(server: RpcServer, onReady: @escaping @Sendable () -> Void = {}) {
+        self.server = server
+        self.onReady = onReady
+    }
+
+    public func run() async throws {
+        server.start()
+        onReady()
+        try? await gracefulShutdown()
+        let server = self.server
+        // Joining the connection threads blocks: on a thread of its own.
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let failed = startDetachedThread(named: "rpc-stop") {
+                server.shutdown()
+                continuation.resume()
+            }
+            if failed != nil {
+                server.shutdown()
+                continuation.resume()
+            }
+        }
+    }
+}
