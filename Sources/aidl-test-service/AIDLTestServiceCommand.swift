@@ -21,8 +21,16 @@ struct AIDLTestServiceCommand: AsyncParsableCommand {
     /// The device; the release it speaks comes from the configuration (`SWIFTBINDER_ANDROID_RELEASE`,
     /// `/etc/gbinder.conf`), as for every SwiftBinder process.
     @Option(help: "The binder device.") var device: String = "/dev/binderfs/binder"
+    /// Serves ITestService as the root object of an RPC binder server instead (`inet:HOST:0`
+    /// picks a port; the ready line names the address).
+    @Option(help: "Serve ITestService over RPC binder at unix:PATH, inet:HOST:PORT or vsock:CID:PORT instead.")
+    var rpc: String?
 
     func run() async throws {
+        if let rpc {
+            try await serveOverRPC(at: rpc)
+            return
+        }
         do {
             // As the C++ service: no extra loopers, and no background-scheduling bits in its objects.
             let process = try BinderProcess(
@@ -45,6 +53,26 @@ struct AIDLTestServiceCommand: AsyncParsableCommand {
             }
             let group = ServiceGroup(
                 services: [loopers], gracefulShutdownSignals: [.sigterm, .sigint], logger: Logger(label: "aidl-test-service"))
+            try await group.run()
+        } catch {
+            print("aidl-test-service: \(error)")
+            throw ExitCode.failure
+        }
+    }
+}
+
+extension AIDLTestServiceCommand {
+    func serveOverRPC(at address: String) async throws {
+        do {
+            let server = try RpcServer(root: android.aidl.tests.ITestService.Stub(TestService()), address: address, maxThreads: 4)
+            var announced = address
+            if case .inet(let host, _) = server.address, let port = server.port { announced = "inet:\(host):\(port)" }
+            let service = RpcServerService(server: server) { [announced] in
+                print("aidl-test-service: serving \(android.aidl.tests.ITestService.descriptor) over RPC binder at \(announced)")
+                fflush(nil)
+            }
+            let group = ServiceGroup(
+                services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: Logger(label: "aidl-test-service"))
             try await group.run()
         } catch {
             print("aidl-test-service: \(error)")

@@ -249,10 +249,15 @@ import Glibc
             return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
         }
         for _ in 0..<2000 { _ = try served.call(.echo) { $0.writeString16("warm") } }
-        let before = residentKiB()
-        for _ in 0..<(10_000 * Self.scale) { _ = try served.call(.echo) { $0.writeString16("steady") } }
-        let after = residentKiB()
-        #expect(after - before < 2048, "grew from \(before) KiB to \(after) KiB")
+        // The resident size is the whole process's, and other tests run beside this one: a
+        // leak grows every window of calls, another test's memory only the windows it overlaps.
+        var growths: [Int] = []
+        for _ in 0..<3 {
+            let before = residentKiB()
+            for _ in 0..<(5_000 * Self.scale) { _ = try served.call(.echo) { $0.writeString16("steady") } }
+            growths.append(residentKiB() - before)
+        }
+        #expect(growths.min()! < 1024, "grew by \(growths) KiB in three windows of \(5_000 * Self.scale) calls")
     }
 }
 
