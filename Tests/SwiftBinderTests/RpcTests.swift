@@ -65,6 +65,32 @@ import Glibc
         #expect(binders.dataBytes == hex("00000000 00000000"))
     }
 
+    /// A descriptor in an RPC parcel: `i32 2` and its index, its position in the object table
+    /// (Parcel.cpp writeFileDescriptor for RPC, android-14.0.0_r20); a ParcelFileDescriptor
+    /// adds the non-null and no-comm-channel words first.
+    @Test func descriptorsAreIndexedObjects() throws {
+        let pipe = try FileDescriptor.pipe()
+        defer { try? pipe.readEnd.close(); try? pipe.writeEnd.close() }
+        var parcel = Parcel(wireFormat: .rpc)
+        parcel.writeParcelFileDescriptor(ParcelFileDescriptor(try pipe.readEnd.duplicate()))
+        #expect(parcel.dataBytes == hex("01000000 00000000 02000000 00000000"))
+        let body = RpcWireTransaction(address: RpcAddress(rawValue: 3), code: 1, data: parcel.dataBytes, objectTable: [8])
+            .encoded(version: 1)
+        #expect(RpcWireHeader(command: .transact, bodySize: UInt32(body.count)).encoded.prefix(8) == hex("00000000 3c000000")[...])
+        #expect(Array(body.suffix(4)) == hex("08000000"))
+        // Read back: the descriptor is the one written (a duplicate the parcel owns).
+        var copy = Parcel(wireFormat: .rpc)
+        copy.writeFileDescriptor(pipe.writeEnd)
+        try copy.moveReaderIndex(to: 0)
+        let fd = try copy.takeFileDescriptor()
+        defer { try? fd.close() }
+        #expect(fd.rawValue != pipe.writeEnd.rawValue)
+        _ = try fd.writeAll("x".utf8)
+        var byte: [UInt8] = [0]
+        _ = try byte.withUnsafeMutableBytes { try pipe.readEnd.read(into: $0) }
+        #expect(byte == [UInt8(ascii: "x")])
+    }
+
     @Test func malformedBodiesAreTypedErrors() throws {
         // Shorter than a transaction, a parcel size past the body, a ragged object table.
         #expect(throws: RpcError.self) { try RpcWireTransaction.decode(hex("00000000"), version: 1) }
@@ -168,6 +194,46 @@ import Glibc
         #expect(try !service.VerifyName(service: Local(), name: "other"))
         // The same object twice is the same proxy.
         #expect(try service.GetOtherTestService(name: "Larry").asBinder() === callback.asBinder())
+    }
+
+    /// Descriptors travel over a unix socket session (SCM_RIGHTS with the command's header), both
+    /// ways; over TCP they are refused before anything is sent.
+    @Test func descriptorsTravelOverUnixSockets() throws {
+        let served = try Served("unix")
+        let session = try RpcSession.connect(to: served.address)
+        defer { session.shutdown() }
+        #expect(session.carriesDescriptors)
+        let service = Tests.ITestService.Proxy(try #require(try session.rootObject()))
+        let pipe = try FileDescriptor.pipe()
+        defer { try? pipe.readEnd.close() }
+        let returned = try service.RepeatParcelFileDescriptor(read: SharedFileDescriptor(pipe.writeEnd))
+        _ = try returned.fileDescriptor.writeAll("over rpc".utf8)
+        var bytes = [UInt8](repeating: 0, count: 8)
+        _ = try bytes.withUnsafeMutableBytes { try pipe.readEnd.read(into: $0) }
+        #expect(bytes == Array("over rpc".utf8))
+        let pipes = try (0..<3).map { _ in try FileDescriptor.pipe() }
+        defer { for pipe in pipes { try? pipe.readEnd.close(); try? pipe.writeEnd.close() } }
+        var repeated: [SharedFileDescriptor] = []
+        let reversed = try service.ReverseParcelFileDescriptorArray(
+            input: try pipes.map { SharedFileDescriptor(try $0.writeEnd.duplicate()) }, repeated: &repeated)
+        #expect(repeated.count == 3 && reversed.count == 3)
+        _ = try reversed[0].fileDescriptor.writeAll("3".utf8)
+        var byte: [UInt8] = [0]
+        _ = try byte.withUnsafeMutableBytes { try pipes[2].readEnd.read(into: $0) }
+        #expect(byte == [UInt8(ascii: "3")])
+    }
+
+    @Test(.enabled(if: RpcSessionTests.hasIPv4, "this kernel has no IPv4 sockets (the binderfs VM's)"))
+    func descriptorsAreRefusedOverTCP() throws {
+        let served = try Served("inet")
+        let session = try RpcSession.connect(to: served.address)
+        defer { session.shutdown() }
+        #expect(!session.carriesDescriptors)
+        let service = Tests.ITestService.Proxy(try #require(try session.rootObject()))
+        let pipe = try FileDescriptor.pipe()
+        defer { try? pipe.readEnd.close() }
+        #expect(throws: RemoteError.self) { _ = try service.RepeatParcelFileDescriptor(read: SharedFileDescriptor(pipe.writeEnd)) }
+        #expect(try service.RepeatInt(token: 4) == 4)  // the session goes on
     }
 
     @Test func onewayCallsArriveInOrder() throws {

@@ -220,6 +220,10 @@ extension Parcel {
     /// - Parameter takeOwnership: the parcel closes `fd` when it is cleared or destroyed
     ///   (cookie 1, as libbinder marks it).
     public mutating func writeFileDescriptor(_ fd: FileDescriptor, takeOwnership: Bool = false) {
+        if wireFormat.isRPC {
+            writeRPCFileDescriptor(fd, takeOwnership: takeOwnership)
+            return
+        }
         writeObject(
             FlatBinderObject(
                 type: .fileDescriptor, binderOrHandle: UInt64(UInt32(bitPattern: fd.rawValue)),
@@ -231,6 +235,7 @@ extension Parcel {
     /// parcel closes it when released): use it while the parcel lives, or
     /// ``takeFileDescriptor()`` to keep it.
     public mutating func readFileDescriptor() throws(ParcelError) -> FileDescriptor {
+        if wireFormat.isRPC { return try readRPCFileDescriptor().fd }
         let offset = readerIndex
         let object = try readObject()
         guard object.type == .fileDescriptor else {
@@ -243,6 +248,14 @@ extension Parcel {
     /// Reads a file descriptor object and takes the descriptor: the parcel will not close it.
     public mutating func takeFileDescriptor() throws(ParcelError) -> FileDescriptor {
         let offset = readerIndex
+        if wireFormat.isRPC {
+            let (fd, index) = try readRPCFileDescriptor()
+            do throws(ParcelError) { try markRPCDescriptorTaken(index, at: offset) } catch {
+                readerIndex = offset
+                throw error
+            }
+            return fd
+        }
         let fd = try readFileDescriptor()
         do throws(ParcelError) {
             try markDescriptorTaken(at: offset)

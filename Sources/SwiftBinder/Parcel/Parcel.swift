@@ -111,6 +111,10 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
         @exclusivity(unchecked) var unsendable: String?
         /// For an RPC parcel: the session it goes to, which gives its binder objects addresses.
         @exclusivity(unchecked) var rpcSession: AnyObject?
+        /// An RPC parcel's file descriptors, in the order its fd objects index them (RPC sends
+        /// them beside the data), each the parcel's until a reader takes it; and those taken.
+        @exclusivity(unchecked) var rpcDescriptors = RawList<Int32>()
+        @exclusivity(unchecked) var rpcTaken = RawList<Int>()
 
         /// Keeps `object` alive until ``reset()``.
         func retain(_ object: AnyObject) {
@@ -127,6 +131,7 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
             if problem != nil { problem = nil }
             if unsendable != nil { unsendable = nil }
             if rpcSession != nil { rpcSession = nil }
+            if !rpcDescriptors.isEmpty { closeRPCDescriptors() }
         }
 
         /// Closes the descriptors of the owned parcel at `base` written with `takeOwnership`
@@ -143,6 +148,15 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
             }
         }
 
+        /// Closes the RPC descriptors no reader took.
+        private func closeRPCDescriptors() {
+            for index in 0..<rpcDescriptors.count where !rpcTaken.contains(where: { $0 == index }) {
+                _ = close(rpcDescriptors[index])
+            }
+            rpcDescriptors.removeAll()
+            rpcTaken.removeAll()
+        }
+
         private func releaseRetained() {
             for index in 0..<retained.count { retained[index].release() }
             retained.removeAll()
@@ -153,6 +167,8 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
             owned.deallocate()
             takenDescriptors.deallocate()
             retained.deallocate()
+            rpcDescriptors.deallocate()
+            rpcTaken.deallocate()
         }
     }
 
@@ -215,6 +231,93 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
     var rpcSession: AnyObject? {
         get { withObjects { $0?.rpcSession } }
         set { withObjectState { $0.rpcSession = newValue } }
+    }
+
+    // MARK: File descriptors over RPC
+
+    /// An fd object of an RPC parcel: `i32 2` (TYPE_NATIVE_FILE_DESCRIPTOR) and the index of the
+    /// descriptor among those sent beside the data; its position joins the object table
+    /// (libbinder's `writeFileDescriptor` for RPC parcels, Android 14+). The parcel owns the
+    /// descriptor (a duplicate unless `takeOwnership`).
+    mutating func writeRPCFileDescriptor(_ fd: FileDescriptor, takeOwnership: Bool) {
+        let owned = takeOwnership ? fd.rawValue : fcntl(fd.rawValue, F_DUPFD_CLOEXEC, 0)
+        guard owned >= 0 else {
+            markUnsendable("duplicating descriptor \(fd.rawValue) failed (errno \(errno))")
+            return
+        }
+        let position = dataSize
+        let index = withObjectState { state -> Int in
+            state.rpcDescriptors.append(owned)
+            state.owned.append(UInt64(position))
+            return state.rpcDescriptors.count - 1
+        }
+        writeInt32(2)
+        writeInt32(Int32(index))
+    }
+
+    /// Reads an RPC fd object: the descriptor (the parcel's until taken) and its index.
+    mutating func readRPCFileDescriptor() throws(ParcelError) -> (fd: FileDescriptor, index: Int) {
+        let position = readerIndex
+        if let objectsProblem { throw .malformedObjects(reason: objectsProblem) }
+        let type = try readInt32()
+        let index: Int32
+        do throws(ParcelError) { index = try readInt32() } catch {
+            readerIndex = position
+            throw error
+        }
+        guard type == 2 else {
+            readerIndex = position
+            throw .unexpectedObjectType(UInt32(bitPattern: type), offset: position)
+        }
+        let fd = withObjects { state -> Int32? in
+            guard let state, state.owned.contains(where: { $0 == UInt64(position) }),
+                index >= 0, Int(index) < state.rpcDescriptors.count
+            else { return nil }
+            return state.rpcDescriptors[Int(index)]
+        }
+        guard let fd else {
+            readerIndex = position
+            throw .objectNotListed(offset: position)
+        }
+        return (FileDescriptor(rawValue: fd), Int(index))
+    }
+
+    /// Marks the RPC descriptor at `index` taken: the parcel will not close it.
+    mutating func markRPCDescriptorTaken(_ index: Int, at position: Int) throws(ParcelError) {
+        let state = objectState()
+        guard !state.rpcTaken.contains(where: { $0 == index }) else { throw .fileDescriptorAlreadyTaken(offset: position) }
+        state.rpcTaken.append(index)
+    }
+
+    /// What an RPC parcel sends beside its data: the object table and the descriptors.
+    var rpcObjects: (positions: [UInt32], descriptors: [Int32]) {
+        withObjects { state in
+            guard let state, !state.rpcDescriptors.isEmpty else { return ([], []) }
+            return (
+                (0..<state.owned.count).map { UInt32(state.owned[$0]) },
+                (0..<state.rpcDescriptors.count).map { state.rpcDescriptors[$0] }
+            )
+        }
+    }
+
+    /// Gives a received RPC parcel the object table and descriptors that came with it, checked
+    /// as libbinder's `rpcSetDataReference` checks them (one descriptor per entry, each entry an
+    /// 8-byte object inside the data, ascending); descriptors of a table that fails are closed.
+    mutating func adoptRPCObjects(positions: [UInt32], descriptors: [Int32]) {
+        guard !positions.isEmpty || !descriptors.isEmpty else { return }
+        let size = dataSize
+        let valid = positions.count == descriptors.count
+            && positions.allSatisfy { $0 % 4 == 0 && Int($0) + 8 <= size }
+            && zip(positions, positions.dropFirst()).allSatisfy { $0 < $1 }
+        withObjectState { state in
+            guard valid else {
+                for fd in descriptors { _ = close(fd) }
+                state.problem = "an RPC object table of \(positions.count) entries for \(descriptors.count) descriptors"
+                return
+            }
+            for position in positions { state.owned.append(UInt64(position)) }
+            for fd in descriptors { state.rpcDescriptors.append(fd) }
+        }
     }
 
     mutating func markUnsendable(_ reason: String) {

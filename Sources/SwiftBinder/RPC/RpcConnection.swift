@@ -15,29 +15,47 @@ final class RpcConnection: @unchecked Sendable {
 
     let socket: RpcSocket
     let version: UInt32
+    /// Whether descriptors travel on this connection (the session's transport mode is unix:
+    /// SCM_RIGHTS with each command's header).
+    let carriesDescriptors: Bool
 
-    init(socket: RpcSocket, version: UInt32) {
+    init(socket: RpcSocket, version: UInt32, carriesDescriptors: Bool = false) {
         self.socket = socket
         self.version = version
+        self.carriesDescriptors = carriesDescriptors && version >= RpcProtocolVersion.v1
     }
 
-    /// The next command: its header and its body.
-    func readCommand() throws(RpcError) -> (header: RpcWireHeader, body: [UInt8]) {
-        let header = RpcWireHeader.decode(try socket.read(RpcWireHeader.size, during: "a command header"))
-        guard header.bodySize <= Self.maximumReceivedBody else {
-            throw .tooLarge(Int(header.bodySize), limit: Self.maximumReceivedBody)
+    /// The next command: its header, its body, and the descriptors that came with its header.
+    func readCommand() throws(RpcError) -> (header: RpcWireHeader, body: [UInt8], descriptors: [Int32]) {
+        let (headerBytes, descriptors) =
+            carriesDescriptors
+            ? try socket.read(RpcWireHeader.size, collectingDescriptorsDuring: "a command header")
+            : (try socket.read(RpcWireHeader.size, during: "a command header"), [])
+        let header = RpcWireHeader.decode(headerBytes)
+        do throws(RpcError) {
+            guard header.bodySize <= Self.maximumReceivedBody else {
+                throw .tooLarge(Int(header.bodySize), limit: Self.maximumReceivedBody)
+            }
+            return (header, try socket.read(Int(header.bodySize), during: "a command body"), descriptors)
+        } catch {
+            for descriptor in descriptors { _ = close(descriptor) }
+            throw error
         }
-        return (header, try socket.read(Int(header.bodySize), during: "a command body"))
     }
 
-    /// Writes a command with its body in one write.
-    func send(_ command: RpcCommand, _ body: [UInt8]) throws(RpcError) {
+    /// Writes a command with its body (and the descriptors its parcel indexes) in one write.
+    func send(_ command: RpcCommand, _ body: [UInt8], descriptors: [Int32] = []) throws(RpcError) {
         guard body.count <= Self.maximumSentBody else { throw .tooLarge(body.count, limit: Self.maximumSentBody) }
-        try socket.write(RpcWireHeader(command: command, bodySize: UInt32(body.count)).encoded + body)
+        guard descriptors.isEmpty || carriesDescriptors else {
+            throw .malformed("descriptors on a connection whose session does not carry them (a unix socket session does)")
+        }
+        try socket.write(RpcWireHeader(command: command, bodySize: UInt32(body.count)).encoded + body, descriptors: descriptors)
     }
 
-    func sendReply(status: Int32, data: [UInt8] = []) throws(RpcError) {
-        try send(.reply, RpcWireReply(status: status, data: data).encoded(version: version))
+    func sendReply(status: Int32, data: [UInt8] = [], objects: (positions: [UInt32], descriptors: [Int32]) = ([], [])) throws(RpcError) {
+        try send(
+            .reply, RpcWireReply(status: status, data: data, objectTable: objects.positions).encoded(version: version),
+            descriptors: objects.descriptors)
     }
 
     func sendDecStrong(_ address: RpcAddress, amount: UInt32) throws(RpcError) {
@@ -59,13 +77,16 @@ final class RpcReceivedData: ReceivedBufferOwner, @unchecked Sendable {
         super.init()
     }
 
-    /// A parcel reading the bytes, in RPC's wire format.
-    static func parcel(_ bytes: [UInt8], state: RpcSessionState) -> Parcel {
+    /// A parcel reading the bytes, in RPC's wire format, with the object table and the
+    /// descriptors that came with them (the parcel's from now).
+    static func parcel(_ bytes: [UInt8], state: RpcSessionState, objectTable: [UInt32] = [], descriptors: [Int32] = []) -> Parcel {
         let owner = RpcReceivedData(bytes, state: state)
-        return Parcel(
+        var parcel = Parcel(
             received: UnsafeRawBufferPointer(rebasing: owner.storage[..<bytes.count]),
             objectOffsets: UnsafeRawBufferPointer(start: nil, count: 0),
             bufferAddress: UInt64(UInt(bitPattern: owner.storage.baseAddress)), owner: owner, wireFormat: .rpc)
+        parcel.adoptRPCObjects(positions: objectTable, descriptors: descriptors)
+        return parcel
     }
 
     override func releaseReceivedBuffer(at address: UInt64) {}
@@ -196,7 +217,10 @@ final class RpcSessionState: @unchecked Sendable {
     /// one of this side's objects; a two-way call is answered on the same connection, after a
     /// DEC_STRONG returning the reference the call itself carried (libbinder's
     /// `flushExcessBinderRefs`). Oneway calls run in their numbered order.
-    func serve(_ transaction: RpcWireTransaction, on connection: RpcConnection) throws(RpcError) {
+    func serve(_ transaction: RpcWireTransaction, descriptors: [Int32] = [], on connection: RpcConnection) throws(RpcError) {
+        var descriptors = descriptors
+        // Descriptors no parcel took are closed here.
+        defer { for descriptor in descriptors { _ = close(descriptor) } }
         if transaction.address == .special {
             try serveSpecial(transaction, on: connection)
             return
@@ -206,13 +230,21 @@ final class RpcSessionState: @unchecked Sendable {
             if !transaction.isOneway { try connection.sendReply(status: StatusCode.badValue.rawValue) }
             return
         }
+        let received = descriptors
+        descriptors = []
         guard transaction.isOneway else {
-            let (status, reply) = dispatch(transaction, to: object, on: connection)
+            var reply = Parcel(wireFormat: .rpc)
+            let status = dispatch(transaction, descriptors: received, to: object, on: connection, reply: &reply)
             try connection.sendDecStrong(transaction.address, amount: 1)
-            try connection.sendReply(status: status.rawValue, data: status == .ok ? reply : [])
+            guard status == .ok else { return try connection.sendReply(status: status.rawValue) }
+            // Sent while the reply, which owns its descriptors, is still here.
+            try connection.sendReply(status: 0, data: reply.dataBytes, objects: reply.rpcObjects)
             return
         }
         // Oneway calls may arrive out of order over several connections: run each in turn.
+        // (Their descriptors are not kept while they wait: a oneway call with descriptors is
+        // run with them only when it comes in order.)
+        for descriptor in received { _ = close(descriptor) }
         var next: RpcWireTransaction? = transaction
         while let call = next {
             let inOrder = nodes.withLock { nodes -> Bool in
@@ -225,7 +257,8 @@ final class RpcSessionState: @unchecked Sendable {
                 return true
             }
             guard inOrder else { return }
-            _ = dispatch(call, to: object, on: connection)
+            var ignored = Parcel(wireFormat: .rpc)
+            _ = dispatch(call, descriptors: [], to: object, on: connection, reply: &ignored)
             next = nodes.withLock { nodes -> RpcWireTransaction? in
                 guard var node = nodes.local[call.address.rawValue] else { return nil }
                 node.nextAsyncNumber &+= 1
@@ -237,9 +270,12 @@ final class RpcSessionState: @unchecked Sendable {
     }
 
     /// Runs a call on its object, with `connection` as this thread's way back to the caller.
-    private func dispatch(_ transaction: RpcWireTransaction, to object: BinderObject, on connection: RpcConnection) -> (StatusCode, [UInt8]) {
-        var request = RpcReceivedData.parcel(transaction.data, state: self)
-        var reply = Parcel(wireFormat: .rpc)
+    private func dispatch(
+        _ transaction: RpcWireTransaction, descriptors: [Int32], to object: BinderObject, on connection: RpcConnection,
+        reply: inout Parcel
+    ) -> StatusCode {
+        var request = RpcReceivedData.parcel(
+            transaction.data, state: self, objectTable: transaction.objectTable, descriptors: descriptors)
         reply.rpcSession = self
         let thread = pthread_self()
         let outer = serving.withLock { $0.updateValue(connection, forKey: thread) }
@@ -247,8 +283,8 @@ final class RpcSessionState: @unchecked Sendable {
         let status = object.dispatch(
             code: transaction.code, data: &request, reply: &reply, flags: TransactionFlags(rawValue: transaction.flags))
         // What the reply could not carry fails the call rather than arriving as null.
-        if status == .ok, reply.unsendableReason != nil { return (.failedTransaction, []) }
-        return (status, reply.dataBytes)
+        if status == .ok, reply.unsendableReason != nil { return .failedTransaction }
+        return status
     }
 
     /// The connections this session's threads are serving calls on, by thread.

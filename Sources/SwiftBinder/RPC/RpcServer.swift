@@ -144,16 +144,24 @@ public final class RpcServer: @unchecked Sendable {
             let (session, connection) = try handshake(socket)
             joined = session
             while true {
-                let (header, body) = try connection.readCommand()
+                let (header, body, descriptors) = try connection.readCommand()
                 switch RpcCommand(rawValue: header.command) {
                 case .transact:
-                    try session.serve(try RpcWireTransaction.decode(body, version: connection.version), on: connection)
+                    let transaction: RpcWireTransaction
+                    do throws(RpcError) { transaction = try RpcWireTransaction.decode(body, version: connection.version) } catch {
+                        for descriptor in descriptors { _ = close(descriptor) }
+                        throw error
+                    }
+                    try session.serve(transaction, descriptors: descriptors, on: connection)
                 case .decStrong:
+                    for descriptor in descriptors { _ = close(descriptor) }
                     session.decStrong(try RpcDecStrong.decode(body))
                 case .reply:
                     // Nothing was asked on this connection: the protocol cannot resynchronise.
+                    for descriptor in descriptors { _ = close(descriptor) }
                     throw RpcError.malformed("a reply no call waits for")
                 case nil:
+                    for descriptor in descriptors { _ = close(descriptor) }
                     throw RpcError.malformed("unknown command \(header.command)")
                 }
             }
@@ -170,8 +178,14 @@ public final class RpcServer: @unchecked Sendable {
     private func handshake(_ socket: RpcSocket) throws(RpcError) -> (RpcSessionState, RpcConnection) {
         let (header, idSize) = RpcConnectionHeader.decodeFixed(try socket.read(RpcConnectionHeader.size, during: "the connection header"))
         guard idSize == 0 || idSize == 32 else { throw .malformed("a session id of \(idSize) bytes") }
-        guard header.fileDescriptorTransportMode == 0 else {
-            throw .malformed("file descriptor transport mode \(header.fileDescriptorTransportMode) is not supported")
+        // Descriptors travel only over unix sockets (SCM_RIGHTS); a server elsewhere refuses the
+        // mode, as libbinder refuses a mode it was not told to support.
+        var unixSocket = false
+        if case .unix = address { unixSocket = true }
+        guard header.fileDescriptorTransportMode == 0
+            || (header.fileDescriptorTransportMode == RpcConnectionHeader.unixDescriptorMode && unixSocket)
+        else {
+            throw .malformed("file descriptor transport mode \(header.fileDescriptorTransportMode) is not supported here")
         }
         let id = idSize == 0 ? nil : try socket.read(32, during: "the session id")
         guard header.options & RpcConnectionHeader.incomingOption == 0 else {
@@ -203,6 +217,11 @@ public final class RpcServer: @unchecked Sendable {
                 sessionID: newID)
             state.withLock { $0.sessions[newID] = (session, 1) }
         }
-        return (session, RpcConnection(socket: socket, version: session.version))
+        return (
+            session,
+            RpcConnection(
+                socket: socket, version: session.version,
+                carriesDescriptors: header.fileDescriptorTransportMode == RpcConnectionHeader.unixDescriptorMode)
+        )
     }
 }

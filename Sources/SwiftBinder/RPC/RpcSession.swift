@@ -29,11 +29,14 @@ public final class RpcSession: @unchecked Sendable {
 
     let state: RpcSessionState
     private let connections: ConnectionPool
+    /// Whether descriptors travel in this session (a unix socket's, the server allowing it).
+    public let carriesDescriptors: Bool
 
     private init(address: RpcSocketAddress, state: RpcSessionState, connections: [RpcConnection]) {
         self.address = address
         self.state = state
         self.connections = ConnectionPool(connections)
+        carriesDescriptors = connections.first?.carriesDescriptors ?? false
         state.session = self
     }
 
@@ -53,11 +56,14 @@ public final class RpcSession: @unchecked Sendable {
         // The first connection makes the session: header, then "cci" at once, then the
         // server's answer with the version both speak.
         let socket = try RpcSocket.connect(to: address)
-        try socket.write(RpcConnectionHeader(version: version).encoded + RpcConnectionInit.encoded)
+        // Over a unix socket, descriptors may travel (SCM_RIGHTS), if the server allows it.
+        var mode: UInt8 = 0
+        if case .unix = address { mode = RpcConnectionHeader.unixDescriptorMode }
+        try socket.write(RpcConnectionHeader(version: version, fileDescriptorTransportMode: mode).encoded + RpcConnectionInit.encoded)
         let agreed = RpcNewSessionResponse.decode(try socket.read(RpcNewSessionResponse.size, during: "the session response")).version
         // A server may only agree to what was offered (libbinder refuses an "upgrade").
         guard agreed <= version, agreed <= RpcProtocolVersion.current else { throw .unsupportedVersion(agreed) }
-        let first = RpcConnection(socket: socket, version: agreed)
+        let first = RpcConnection(socket: socket, version: agreed, carriesDescriptors: mode != 0)
         let bootstrap = RpcSessionState(isServer: false, version: agreed, root: nil, maxIncomingThreads: 0, sessionID: [])
         // As libbinder's setupClient: the server's thread count, then the session's id.
         var threads = try special(RpcSpecialTransaction.getMaxThreads, on: first, state: bootstrap)
@@ -77,8 +83,9 @@ public final class RpcSession: @unchecked Sendable {
         for _ in 1..<max(1, min(Int(maxThreads), maxOutgoingConnections)) {
             // Joining: the header with the id, then "cci"; the server answers nothing.
             let joining = try RpcSocket.connect(to: address)
-            try joining.write(RpcConnectionHeader(version: agreed, sessionID: id).encoded + RpcConnectionInit.encoded)
-            connections.append(RpcConnection(socket: joining, version: agreed))
+            try joining.write(
+                RpcConnectionHeader(version: agreed, fileDescriptorTransportMode: mode, sessionID: id).encoded + RpcConnectionInit.encoded)
+            connections.append(RpcConnection(socket: joining, version: agreed, carriesDescriptors: mode != 0))
         }
         return RpcSession(address: address, state: state, connections: connections)
     }
@@ -86,7 +93,8 @@ public final class RpcSession: @unchecked Sendable {
     /// One special transaction on a connection of a session being set up.
     private static func special(_ code: UInt32, on connection: RpcConnection, state: RpcSessionState) throws(RpcError) -> Parcel {
         try connection.send(.transact, RpcWireTransaction(address: .special, code: code).encoded(version: connection.version))
-        let reply = try waitForReply(on: connection, state: state)
+        let (reply, descriptors) = try waitForReply(on: connection, state: state)
+        for descriptor in descriptors { _ = close(descriptor) }
         guard reply.status == 0 else { throw .malformed("special transaction \(code) failed with status \(reply.status)") }
         return RpcReceivedData.parcel(reply.data, state: state)
     }
@@ -115,32 +123,37 @@ public final class RpcSession: @unchecked Sendable {
 
     /// Sends a transaction and waits for its reply on one connection, serving what the server
     /// sends meanwhile (its DEC_STRONGs, nested calls back into this process).
-    func transact(address: RpcAddress, code: UInt32, data: [UInt8], flags: TransactionFlags) throws(RpcError) -> Parcel {
+    func transact(
+        address: RpcAddress, code: UInt32, data: [UInt8], objects: (positions: [UInt32], descriptors: [Int32]) = ([], []),
+        flags: TransactionFlags
+    ) throws(RpcError) -> Parcel {
         let asyncNumber = flags.contains(.oneWay) && address != .special ? state.nextAsyncNumber(to: address) : 0
-        let transaction = RpcWireTransaction(address: address, code: code, flags: flags.rawValue, asyncNumber: asyncNumber, data: data)
+        let transaction = RpcWireTransaction(
+            address: address, code: code, flags: flags.rawValue, asyncNumber: asyncNumber, data: data, objectTable: objects.positions)
         return try connections.withConnection { (connection) throws(RpcError) -> Parcel in
-            try Self.transact(connection, transaction, state: state)
+            try Self.transact(connection, transaction, descriptors: objects.descriptors, state: state)
         }
     }
 
     /// A call on a given connection (a server calling back the client whose call it serves).
     static func transact(
         on connection: RpcConnection, state: RpcSessionState, address: RpcAddress, code: UInt32, data: [UInt8],
-        flags: TransactionFlags
+        objects: (positions: [UInt32], descriptors: [Int32]), flags: TransactionFlags
     ) throws(RpcError) -> Parcel {
         let asyncNumber = flags.contains(.oneWay) ? state.nextAsyncNumber(to: address) : 0
-        let transaction = RpcWireTransaction(address: address, code: code, flags: flags.rawValue, asyncNumber: asyncNumber, data: data)
-        return try transact(connection, transaction, state: state)
+        let transaction = RpcWireTransaction(
+            address: address, code: code, flags: flags.rawValue, asyncNumber: asyncNumber, data: data, objectTable: objects.positions)
+        return try transact(connection, transaction, descriptors: objects.descriptors, state: state)
     }
 
     private static func transact(
-        _ connection: RpcConnection, _ transaction: RpcWireTransaction, state: RpcSessionState
+        _ connection: RpcConnection, _ transaction: RpcWireTransaction, descriptors: [Int32] = [], state: RpcSessionState
     ) throws(RpcError) -> Parcel {
-        try connection.send(.transact, transaction.encoded(version: connection.version))
+        try connection.send(.transact, transaction.encoded(version: connection.version), descriptors: descriptors)
         guard !transaction.isOneway else { return Parcel(wireFormat: .rpc) }
-        let reply = try waitForReply(on: connection, state: state)
+        let (reply, received) = try waitForReply(on: connection, state: state)
         guard reply.status == 0 else { throw .callFailed(status: reply.status) }
-        return RpcReceivedData.parcel(reply.data, state: state)
+        return RpcReceivedData.parcel(reply.data, state: state, objectTable: reply.objectTable, descriptors: received)
     }
 
     func sendDecStrong(_ address: RpcAddress, amount: UInt32) throws(RpcError) {
@@ -149,17 +162,33 @@ public final class RpcSession: @unchecked Sendable {
 
     /// Reads commands until the reply: DEC_STRONGs are applied, nested TRANSACTs served on this
     /// connection (the peer is waiting for them), anything else ends the session.
-    static func waitForReply(on connection: RpcConnection, state: RpcSessionState) throws(RpcError) -> RpcWireReply {
+    static func waitForReply(
+        on connection: RpcConnection, state: RpcSessionState
+    ) throws(RpcError) -> (reply: RpcWireReply, descriptors: [Int32]) {
         while true {
-            let (header, body) = try connection.readCommand()
+            let (header, body, descriptors) = try connection.readCommand()
             switch RpcCommand(rawValue: header.command) {
             case .reply:
-                return try RpcWireReply.decode(body, version: connection.version)
+                do throws(RpcError) {
+                    let reply = try RpcWireReply.decode(body, version: connection.version)
+                    if reply.status != 0 { for descriptor in descriptors { _ = close(descriptor) } }
+                    return (reply, reply.status == 0 ? descriptors : [])
+                } catch {
+                    for descriptor in descriptors { _ = close(descriptor) }
+                    throw error
+                }
             case .decStrong:
+                for descriptor in descriptors { _ = close(descriptor) }
                 state.decStrong(try RpcDecStrong.decode(body))
             case .transact:
-                try state.serve(try RpcWireTransaction.decode(body, version: connection.version), on: connection)
+                let transaction: RpcWireTransaction
+                do throws(RpcError) { transaction = try RpcWireTransaction.decode(body, version: connection.version) } catch {
+                    for descriptor in descriptors { _ = close(descriptor) }
+                    throw error
+                }
+                try state.serve(transaction, descriptors: descriptors, on: connection)
             case nil:
+                for descriptor in descriptors { _ = close(descriptor) }
                 throw .malformed("unknown command \(header.command)")
             }
         }
@@ -260,16 +289,23 @@ public final class RpcProxy: IBinder, @unchecked Sendable {
             throw .wireFormatMismatch(request: data.wireFormat, target: .rpc, targetRelease: "RPC binder")
         }
         if let reason = data.unsendableReason { throw .unsupported(reason) }
+        let objects = data.rpcObjects
+        if !objects.descriptors.isEmpty,
+            !(state.session?.carriesDescriptors ?? state.servingConnection()?.carriesDescriptors ?? false)
+        {
+            throw .unsupported("file descriptors over an RPC session that does not carry them (unix socket sessions do)")
+        }
         do throws(RpcError) {
             if let session = state.session {
-                return try session.transact(address: address, code: code, data: data.dataBytes, flags: flags)
+                return try session.transact(address: address, code: code, data: data.dataBytes, objects: objects, flags: flags)
             }
             // A server's proxy for a client object: called back on the connection the call
             // being served came in on, where the client waits for its reply (libbinder's
             // allowNested); outside a call there is no way to the client.
             guard let connection = state.servingConnection() else { throw .sessionEnded }
             return try RpcSession.transact(
-                on: connection, state: state, address: address, code: code, data: data.dataBytes, flags: flags)
+                on: connection, state: state, address: address, code: code, data: data.dataBytes, objects: objects,
+                flags: flags)
         } catch .callFailed(let status) {
             throw .remoteStatus(StatusCode(rawValue: status))
         } catch {

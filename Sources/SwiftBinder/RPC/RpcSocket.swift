@@ -86,6 +86,108 @@ final class RpcSocket: @unchecked Sendable {
         }
     }
 
+    /// The most descriptors one message carries (libbinder's `kMaxFdsPerMsg`).
+    static let maximumDescriptors = 253
+
+    /// Writes `bytes` with `descriptors` (SCM_RIGHTS) on the first part, as libbinder sends a
+    /// command's descriptors with its header; the rest, if the first write was short, follows.
+    func write(_ bytes: [UInt8], descriptors: [Int32]) throws(RpcError) {
+        guard !descriptors.isEmpty else { return try write(bytes) }
+        guard descriptors.count <= Self.maximumDescriptors else {
+            throw .tooLarge(descriptors.count, limit: Self.maximumDescriptors)
+        }
+        // struct cmsghdr: cmsg_len (size_t), cmsg_level (int), cmsg_type (int), then the fds.
+        let headerSize = MemoryLayout<Int>.size + 8
+        let length = headerSize + descriptors.count * 4
+        var control = [UInt8](repeating: 0, count: (length + 7) & ~7)
+        control.withUnsafeMutableBytes { raw in
+            raw.storeBytes(of: length, toByteOffset: 0, as: Int.self)
+            raw.storeBytes(of: SOL_SOCKET, toByteOffset: MemoryLayout<Int>.size, as: Int32.self)
+            raw.storeBytes(of: Int32(SCM_RIGHTS), toByteOffset: MemoryLayout<Int>.size + 4, as: Int32.self)
+            for (index, fd) in descriptors.enumerated() { raw.storeBytes(of: fd, toByteOffset: headerSize + index * 4, as: Int32.self) }
+        }
+        var sent = -1
+        while sent < 0 {
+            sent = bytes.withUnsafeBytes { data in
+                control.withUnsafeMutableBytes { controlBytes in
+                    var vector = iovec(iov_base: UnsafeMutableRawPointer(mutating: data.baseAddress), iov_len: data.count)
+                    return withUnsafeMutablePointer(to: &vector) { vectorPointer in
+                        var message = msghdr()
+                        message.msg_iov = vectorPointer
+                        message.msg_iovlen = 1
+                        message.msg_control = controlBytes.baseAddress
+                        message.msg_controllen = controlBytes.count
+                        return sendmsg(fd, &message, Int32(MSG_NOSIGNAL))
+                    }
+                }
+            }
+            if sent < 0 && errno != EINTR {
+                if errno == EPIPE || errno == ECONNRESET { throw .connectionClosed(during: "a write") }
+                throw .system("sendmsg", errno: errno)
+            }
+        }
+        if sent < bytes.count { try write(Array(bytes[sent...])) }
+    }
+
+    /// Reads exactly `count` bytes, collecting the descriptors (SCM_RIGHTS) that come with them;
+    /// more than ``maximumDescriptors`` (a truncated control message) is an error.
+    func read(_ count: Int, collectingDescriptorsDuring what: String) throws(RpcError) -> (bytes: [UInt8], descriptors: [Int32]) {
+        var bytes = [UInt8](repeating: 0, count: count)
+        var descriptors: [Int32] = []
+        var filled = 0
+        let headerSize = MemoryLayout<Int>.size + 8
+        var control = [UInt8](repeating: 0, count: (headerSize + Self.maximumDescriptors * 4 + 7) & ~7)
+        while filled < count {
+            var flags: Int32 = 0
+            var controlLength = 0
+            let result = bytes.withUnsafeMutableBytes { data in
+                control.withUnsafeMutableBytes { controlBytes in
+                    var vector = iovec(iov_base: data.baseAddress! + filled, iov_len: count - filled)
+                    return withUnsafeMutablePointer(to: &vector) { vectorPointer in
+                        var message = msghdr()
+                        message.msg_iov = vectorPointer
+                        message.msg_iovlen = 1
+                        message.msg_control = controlBytes.baseAddress
+                        message.msg_controllen = controlBytes.count
+                        let received = recvmsg(fd, &message, Int32(MSG_CMSG_CLOEXEC))
+                        flags = message.msg_flags
+                        controlLength = message.msg_controllen
+                        return received
+                    }
+                }
+            }
+            if result < 0 {
+                if errno == EINTR { continue }
+                if errno == ECONNRESET { throw .connectionClosed(during: what) }
+                throw .system("recvmsg", errno: errno)
+            }
+            // Every control message that arrived: SCM_RIGHTS adds descriptors (ours to close).
+            var offset = 0
+            while offset + headerSize <= controlLength {
+                let length = control.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset, as: Int.self) }
+                let level = control.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset + MemoryLayout<Int>.size, as: Int32.self) }
+                let type = control.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset + MemoryLayout<Int>.size + 4, as: Int32.self) }
+                guard length >= headerSize, offset + length <= controlLength else { break }
+                if level == SOL_SOCKET && type == Int32(SCM_RIGHTS) {
+                    for index in 0..<(length - headerSize) / 4 {
+                        descriptors.append(control.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: offset + headerSize + index * 4, as: Int32.self) })
+                    }
+                }
+                offset += (length + 7) & ~7
+            }
+            if flags & Int32(MSG_CTRUNC) != 0 {
+                for descriptor in descriptors { _ = close(descriptor) }
+                throw .malformed("more descriptors than a message may carry")
+            }
+            if result == 0 {
+                for descriptor in descriptors { _ = close(descriptor) }
+                throw .connectionClosed(during: what)
+            }
+            filled += result
+        }
+        return (bytes, descriptors)
+    }
+
     /// Ends both directions: a thread blocked reading this socket returns (the peer sees EOF).
     func shutdownBoth() { _ = Glibc.shutdown(fd, Int32(SHUT_RDWR)) }
 

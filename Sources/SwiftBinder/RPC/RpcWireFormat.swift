@@ -80,6 +80,8 @@ public struct RpcConnectionHeader: Hashable, Sendable {
     public static let size = 16
     /// `RPC_CONNECTION_OPTION_INCOMING`: the connection carries commands from the server.
     public static let incomingOption: UInt8 = 0x1
+    /// `FileDescriptorTransportMode::UNIX`: descriptors travel as SCM_RIGHTS.
+    public static let unixDescriptorMode: UInt8 = 1
 
     public var version: UInt32
     public var options: UInt8
