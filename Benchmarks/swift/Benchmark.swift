@@ -166,6 +166,7 @@ func runClient(device: String, iterations: Int) throws {
     let shared = SharedFileDescriptor(pipe.readEnd)
     report("fd", try measure(iterations / 2) { _ = try service.echoFd(fd: shared) })
     try pipe.writeEnd.close()
+    try runRPCClient(device: device, iterations: iterations)
     process.shutdown()
 }
 
@@ -258,9 +259,35 @@ func runServer(device: String, register name: String?) throws {
         try process.becomeContextManager(object)
     }
     process.startThreadPool()
+    // The same object over RPC binder, on a unix socket beside the device (the client compares).
+    let rpc = try RpcServer(root: object, address: "unix:\(rpcSocketPath(device))", maxThreads: 4)
+    rpc.start()
     print("ready")
     fflush(nil)
     process.joinThreadPool()
+    rpc.shutdown()
+}
+
+/// Where the benchmark server serves over RPC binder.
+func rpcSocketPath(_ device: String) -> String {
+    "/tmp/swiftbinder-bench-rpc-\(device.split(separator: "/").last ?? "device").sock"
+}
+
+/// The 64-byte round trip and add() over RPC binder (a unix socket), in the same boot as the
+/// kernel cases: RPC's cost beside the driver's one copy.
+func runRPCClient(device: String, iterations: Int) throws {
+    let session = try RpcSession.connect(to: "unix:\(rpcSocketPath(device))")
+    defer { session.shutdown() }
+    guard let root = try session.rootObject() else { throw BinderError.unsupported("no RPC root object") }
+    let service = org.swiftbinder.bench.IBenchmark.Proxy(root)
+    let payload = [UInt8](repeating: 0xA5, count: 64)
+    for _ in 0..<100 { _ = try service.add(a: 1, b: 2) }
+    report("rpc-rtt-64", try measure(iterations) {
+        var request = root.prepareTransaction()
+        request.writeBytes(payload)
+        _ = try root.transact(code: rawCode, data: request, flags: [])
+    })
+    report("rpc-add", try measure(iterations) { _ = try service.add(a: 2, b: 3) })
 }
 
 func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {

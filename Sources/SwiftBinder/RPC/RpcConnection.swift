@@ -52,6 +52,16 @@ final class RpcConnection: @unchecked Sendable {
         try socket.write(RpcWireHeader(command: command, bodySize: UInt32(body.count)).encoded + body, descriptors: descriptors)
     }
 
+    /// Writes several commands without descriptors in one write.
+    func send(_ commands: [(RpcCommand, [UInt8])]) throws(RpcError) {
+        var bytes: [UInt8] = []
+        for (command, body) in commands {
+            guard body.count <= Self.maximumSentBody else { throw .tooLarge(body.count, limit: Self.maximumSentBody) }
+            bytes += RpcWireHeader(command: command, bodySize: UInt32(body.count)).encoded + body
+        }
+        try socket.write(bytes)
+    }
+
     func sendReply(status: Int32, data: [UInt8] = [], objects: (positions: [UInt32], descriptors: [Int32]) = ([], [])) throws(RpcError) {
         try send(
             .reply, RpcWireReply(status: status, data: data, objectTable: objects.positions).encoded(version: version),
@@ -235,10 +245,19 @@ final class RpcSessionState: @unchecked Sendable {
         guard transaction.isOneway else {
             var reply = Parcel(wireFormat: .rpc)
             let status = dispatch(transaction, descriptors: received, to: object, on: connection, reply: &reply)
-            try connection.sendDecStrong(transaction.address, amount: 1)
-            guard status == .ok else { return try connection.sendReply(status: status.rawValue) }
-            // Sent while the reply, which owns its descriptors, is still here.
-            try connection.sendReply(status: 0, data: reply.dataBytes, objects: reply.rpcObjects)
+            // The DEC_STRONG for the call's own reference, then the reply (sent while the reply,
+            // which owns its descriptors, is still here). Without descriptors both go in one
+            // write: the same bytes on the stream, one system call fewer per call.
+            let decStrong = RpcDecStrong(address: transaction.address, amount: 1)
+            let objects: (positions: [UInt32], descriptors: [Int32]) = status == .ok ? reply.rpcObjects : ([], [])
+            let body = RpcWireReply(status: status == .ok ? 0 : status.rawValue, data: status == .ok ? reply.dataBytes : [], objectTable: objects.positions)
+                .encoded(version: connection.version)
+            if objects.descriptors.isEmpty {
+                try connection.send([(.decStrong, decStrong.encoded), (.reply, body)])
+            } else {
+                try connection.sendDecStrong(transaction.address, amount: 1)
+                try connection.send(.reply, body, descriptors: objects.descriptors)
+            }
             return
         }
         // Oneway calls may arrive out of order over several connections: run each in turn.
