@@ -236,6 +236,58 @@ import Glibc
         #expect(try service.RepeatInt(token: 4) == 4)  // the session goes on
     }
 
+    /// With an incoming connection, the server calls an object of this process on a thread of
+    /// its own, outside any call (libbinder's setMaxIncomingThreads).
+    @Test func theServerCallsBackOutsideACall() throws {
+        final class Later: BinderObject, @unchecked Sendable {
+            // Code 1 keeps the binder it is sent; code 2 calls it later, from another thread.
+            let kept = Mutex<(any IBinder)?>(nil)
+            override func onTransact(code: UInt32, data: inout Parcel, reply: inout Parcel, flags: TransactionFlags) throws {
+                if code == 1 { kept.withLock { $0 = try? data.readNullableStrongBinder() } }
+                guard code == 2, let target = kept.withLock({ $0 }) else { return }
+                _ = startDetachedThreadForTest {
+                    var request = target.prepareTransaction()
+                    request.writeInt32(42)
+                    _ = try? target.transact(code: 7, data: request, flags: [])
+                }
+            }
+        }
+        final class Called: BinderObject, @unchecked Sendable {
+            let value = Mutex<Int32?>(nil)
+            let done = ConditionVariableBox()
+            override func onTransact(code: UInt32, data: inout Parcel, reply: inout Parcel, flags: TransactionFlags) throws {
+                value.withLock { $0 = try? data.readInt32() }
+                done.signal()
+            }
+        }
+        let served = try Served("unix", root: Later())
+        let session = try RpcSession.connect(to: served.address, maxIncomingThreads: 1)
+        defer { session.shutdown() }
+        let root = try #require(try session.rootObject())
+        let called = Called()
+        var keep = root.prepareTransaction()
+        keep.writeStrongBinder(called)
+        _ = try root.transact(code: 1, data: keep, flags: [])
+        _ = try root.transact(code: 2, data: root.prepareTransaction(), flags: [])
+        called.done.wait()
+        #expect(called.value.withLock { $0 } == 42)
+    }
+
+    /// A session that ends (the server shut down) is the death of every proxy of it: the
+    /// handlers run, without any message (libbinder's sendObituaries).
+    @Test func aSessionsEndIsItsProxiesDeath() throws {
+        let served = try Served("unix")
+        let session = try RpcSession.connect(to: served.address, maxIncomingThreads: 1)
+        let root = try #require(try session.rootObject())
+        let died = ConditionVariableBox()
+        _ = try root.linkToDeath { died.signal() }
+        #expect(root.isAlive)
+        served.server.shutdown()
+        died.wait()
+        #expect(!root.isAlive)
+        #expect(throws: BinderError.self) { _ = try root.linkToDeath {} }
+    }
+
     @Test func onewayCallsArriveInOrder() throws {
         final class Recorder: BinderObject, @unchecked Sendable {
             let values = Mutex<[Int32]>([])
@@ -398,4 +450,18 @@ final class ConditionVariableBox: @unchecked Sendable {
         _ = try peer.process.waitForExit()
         #expect(throws: RemoteError.self) { _ = try service.RepeatInt(token: 4) }
     }
+}
+
+/// Runs `body` on a new detached thread (the tests' stand-in for a server's own thread).
+@discardableResult
+func startDetachedThreadForTest(_ body: @escaping @Sendable () -> Void) -> Bool {
+    final class Box {
+        let body: @Sendable () -> Void
+        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+    }
+    var thread = pthread_t()
+    let box = Unmanaged.passRetained(Box(body))
+    let result = pthread_create(&thread, nil, { Unmanaged<Box>.fromOpaque($0!).takeRetainedValue().body(); return nil }, box.toOpaque())
+    if result == 0 { pthread_detach(thread) } else { box.release() }
+    return result == 0
 }

@@ -144,6 +144,46 @@ final class RpcSessionState: @unchecked Sendable {
     /// Sends DEC_STRONG and outgoing calls (a client's session; nil on a server, which answers
     /// only on the connection a call came in on).
     weak var session: RpcSession?
+    /// A server's connections to the client that the client serves (its incoming connections,
+    /// libbinder's `setMaxIncomingThreads`): the server's calls outside a call go there.
+    let serverOutgoing = ConnectionPool([])
+
+    private struct Deaths {
+        var ended = false
+        var nextID: UInt64 = 0
+        var handlers: [UInt64: @Sendable () -> Void] = [:]
+    }
+    private let deaths = Mutex(Deaths())
+
+    /// Registers `handler` to run once when the session ends; nil if it has ended.
+    func linkToDeath(_ handler: @escaping @Sendable () -> Void) -> UInt64? {
+        deaths.withLock { deaths in
+            guard !deaths.ended else { return nil }
+            deaths.nextID += 1
+            deaths.handlers[deaths.nextID] = handler
+            return deaths.nextID
+        }
+    }
+
+    func unlinkToDeath(_ id: UInt64) {
+        _ = deaths.withLock { $0.handlers.removeValue(forKey: id) }
+    }
+
+    var hasEnded: Bool { deaths.withLock { $0.ended } }
+
+    /// The session is over (its connections broke or were closed): every proxy of it is dead,
+    /// and the death handlers run, in the order they were linked (libbinder's `sendObituaries`:
+    /// death over RPC is known locally, there is no message for it).
+    func ended() {
+        let handlers = deaths.withLock { deaths -> [@Sendable () -> Void] in
+            guard !deaths.ended else { return [] }
+            deaths.ended = true
+            defer { deaths.handlers.removeAll() }
+            return deaths.handlers.sorted { $0.key < $1.key }.map(\.value)
+        }
+        serverOutgoing.close()
+        for handler in handlers { handler() }
+    }
 
     init(isServer: Bool, version: UInt32, root: BinderObject?, maxIncomingThreads: Int32, sessionID: [UInt8]) {
         self.isServer = isServer
@@ -193,13 +233,18 @@ final class RpcSessionState: @unchecked Sendable {
         }
     }
 
-    /// A proxy's deinit: the references it held go back to the peer.
+    /// A proxy's deinit: the references it held go back to the peer (over a client's
+    /// connections, or a server's connections to the client if it has any).
     func proxyReleased(_ address: RpcAddress) {
         let amount = nodes.withLock { nodes -> UInt32 in
             nodes.remote.removeValue(forKey: address.rawValue)?.timesReceived ?? 0
         }
-        guard amount > 0 else { return }
-        try? session?.sendDecStrong(address, amount: amount)
+        guard amount > 0, !hasEnded else { return }
+        if let session {
+            try? session.sendDecStrong(address, amount: amount)
+        } else if serverOutgoing.hasConnections {
+            try? serverOutgoing.withConnection { (connection) throws(RpcError) in try connection.sendDecStrong(address, amount: amount) }
+        }
     }
 
     /// The number of the next oneway call to `address`.

@@ -134,14 +134,18 @@ public final class RpcServer: @unchecked Sendable {
         var joined: RpcSessionState?
         defer {
             if let joined {
-                state.withLock { state in
-                    guard let entry = state.sessions[joined.sessionID] else { return }
+                let last = state.withLock { state -> Bool in
+                    guard let entry = state.sessions[joined.sessionID] else { return false }
                     state.sessions[joined.sessionID] = entry.connections > 1 ? (entry.session, entry.connections - 1) : nil
+                    return entry.connections == 1
                 }
+                // The session's last connection is gone: the client is, and its proxies die.
+                if last { joined.ended() }
             }
         }
         do {
-            let (session, connection) = try handshake(socket)
+            // nil: a connection the client serves, which now carries the session's calls.
+            guard let (session, connection) = try handshake(socket) else { return }
             joined = session
             while true {
                 let (header, body, descriptors) = try connection.readCommand()
@@ -175,7 +179,7 @@ public final class RpcServer: @unchecked Sendable {
 
     /// Reads the connection header (and the session id of a joining connection), answers a new
     /// session with the agreed version, and reads "cci" (libbinder's `establishConnection`).
-    private func handshake(_ socket: RpcSocket) throws(RpcError) -> (RpcSessionState, RpcConnection) {
+    private func handshake(_ socket: RpcSocket) throws(RpcError) -> (RpcSessionState, RpcConnection)? {
         let (header, idSize) = RpcConnectionHeader.decodeFixed(try socket.read(RpcConnectionHeader.size, during: "the connection header"))
         guard idSize == 0 || idSize == 32 else { throw .malformed("a session id of \(idSize) bytes") }
         // Descriptors travel only over unix sockets (SCM_RIGHTS); a server elsewhere refuses the
@@ -188,8 +192,16 @@ public final class RpcServer: @unchecked Sendable {
             throw .malformed("file descriptor transport mode \(header.fileDescriptorTransportMode) is not supported here")
         }
         let id = idSize == 0 ? nil : try socket.read(32, during: "the session id")
-        guard header.options & RpcConnectionHeader.incomingOption == 0 else {
-            throw .malformed("incoming connections (server-to-client calls) are not supported yet")
+        if header.options & RpcConnectionHeader.incomingOption != 0 {
+            // A connection the client serves: this server sends "cci" and its calls go there.
+            guard let id else { throw .malformed("a new session's first connection asks to be incoming") }
+            guard let session = state.withLock({ $0.sessions[id]?.session }) else { throw .malformed("an unknown session id") }
+            try socket.write(RpcConnectionInit.encoded)
+            session.serverOutgoing.add(
+                RpcConnection(
+                    socket: socket, version: session.version,
+                    carriesDescriptors: header.fileDescriptorTransportMode == RpcConnectionHeader.unixDescriptorMode))
+            return nil
         }
         if id == nil {
             try socket.write(RpcNewSessionResponse(version: min(header.version, protocolVersion)).encoded)

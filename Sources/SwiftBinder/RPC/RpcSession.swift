@@ -38,20 +38,28 @@ public final class RpcSession: @unchecked Sendable {
         self.connections = ConnectionPool(connections)
         carriesDescriptors = connections.first?.carriesDescriptors ?? false
         state.session = self
+        // The session ends with its last connection: its proxies' death handlers run.
+        self.connections.onEmpty = { [state] in state.ended() }
     }
 
     /// Connects to the server at `address` (`unix:PATH`, `inet:HOST:PORT`, `vsock:CID:PORT`),
     /// offering protocol `version`.
+    /// - Parameters:
+    ///   - maxIncomingThreads: connections (each with a thread of this process) on which the
+    ///     server may call this process's objects outside a call of this process (libbinder's
+    ///     `setMaxIncomingThreads`); 0, the default, allows only callbacks within a call.
     public static func connect(
         to address: String, version: UInt32 = RpcProtocolVersion.current,
-        maxOutgoingConnections: Int = defaultMaxOutgoingConnections
+        maxOutgoingConnections: Int = defaultMaxOutgoingConnections, maxIncomingThreads: Int = 0
     ) throws(RpcError) -> RpcSession {
-        try connect(to: RpcSocketAddress(parsing: address), version: version, maxOutgoingConnections: maxOutgoingConnections)
+        try connect(
+            to: RpcSocketAddress(parsing: address), version: version, maxOutgoingConnections: maxOutgoingConnections,
+            maxIncomingThreads: maxIncomingThreads)
     }
 
     public static func connect(
         to address: RpcSocketAddress, version: UInt32 = RpcProtocolVersion.current,
-        maxOutgoingConnections: Int = defaultMaxOutgoingConnections
+        maxOutgoingConnections: Int = defaultMaxOutgoingConnections, maxIncomingThreads: Int = 0
     ) throws(RpcError) -> RpcSession {
         // The first connection makes the session: header, then "cci" at once, then the
         // server's answer with the version both speak.
@@ -87,7 +95,57 @@ public final class RpcSession: @unchecked Sendable {
                 RpcConnectionHeader(version: agreed, fileDescriptorTransportMode: mode, sessionID: id).encoded + RpcConnectionInit.encoded)
             connections.append(RpcConnection(socket: joining, version: agreed, carriesDescriptors: mode != 0))
         }
-        return RpcSession(address: address, state: state, connections: connections)
+        let session = RpcSession(address: address, state: state, connections: connections)
+        for _ in 0..<max(0, maxIncomingThreads) {
+            // Incoming: the header says so, then the server sends "cci" (it will send commands).
+            let incoming = try RpcSocket.connect(to: address)
+            try incoming.write(
+                RpcConnectionHeader(
+                    version: agreed, options: RpcConnectionHeader.incomingOption, fileDescriptorTransportMode: mode, sessionID: id
+                ).encoded)
+            guard RpcConnectionInit.isValid(try incoming.read(RpcConnectionInit.size, during: "the server's connection init")) else {
+                throw .malformed("the server's connection init is not \"cci\"")
+            }
+            let connection = RpcConnection(socket: incoming, version: agreed, carriesDescriptors: mode != 0)
+            session.incoming.append(connection)
+            let failed = startDetachedThread(named: "rpc-incoming") { [state] in
+                Self.serveIncoming(connection, state: state)
+            }
+            if let failed { throw .system("starting an incoming connection's thread", errno: failed.rawValue) }
+        }
+        return session
+    }
+
+    /// Connections the server calls this process on (closed with the session).
+    private var incoming: [RpcConnection] = []
+
+    /// Serves the server's calls on an incoming connection until it closes; the session ends
+    /// with it (the server is gone).
+    private static func serveIncoming(_ connection: RpcConnection, state: RpcSessionState) {
+        do {
+            while true {
+                let (header, body, descriptors) = try connection.readCommand()
+                switch RpcCommand(rawValue: header.command) {
+                case .transact:
+                    let transaction: RpcWireTransaction
+                    do throws(RpcError) { transaction = try RpcWireTransaction.decode(body, version: connection.version) } catch {
+                        for descriptor in descriptors { _ = close(descriptor) }
+                        throw error
+                    }
+                    try state.serve(transaction, descriptors: descriptors, on: connection)
+                case .decStrong:
+                    for descriptor in descriptors { _ = close(descriptor) }
+                    state.decStrong(try RpcDecStrong.decode(body))
+                case .reply, nil:
+                    for descriptor in descriptors { _ = close(descriptor) }
+                    throw RpcError.malformed("command \(header.command) on an incoming connection")
+                }
+            }
+        } catch {
+            connection.socket.shutdownBoth()
+            state.session?.shutdown()
+            state.ended()
+        }
     }
 
     /// One special transaction on a connection of a session being set up.
@@ -115,9 +173,10 @@ public final class RpcSession: @unchecked Sendable {
     /// Closes every connection; calls in flight and later ones fail.
     public func shutdown() {
         connections.close()
+        for connection in incoming { connection.socket.shutdownBoth() }
     }
 
-    deinit { connections.close() }
+    deinit { shutdown() }
 
     // MARK: - Calls
 
@@ -202,17 +261,40 @@ final class ConnectionPool: @unchecked Sendable {
     private var all: [RpcConnection]
     private var closed = false
 
+    /// Called once when the last connection is gone (broken or closed).
+    var onEmpty: (@Sendable () -> Void)?
+
     init(_ connections: [RpcConnection]) {
         idle = connections
         all = connections
+    }
+
+    var hasConnections: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return !all.isEmpty && !closed
+    }
+
+    /// Adds a connection for later calls.
+    func add(_ connection: RpcConnection) {
+        lock.lock()
+        guard !closed else {
+            lock.unlock()
+            connection.socket.shutdownBoth()
+            return
+        }
+        all.append(connection)
+        idle.append(connection)
+        lock.broadcast()
+        lock.unlock()
     }
 
     /// Runs `body` with a connection of its own, waiting for one if all are busy. A connection
     /// that failed (other than by the peer answering a failed status) is closed, not reused.
     func withConnection<R: ~Copyable>(_ body: (RpcConnection) throws(RpcError) -> R) throws(RpcError) -> R {
         lock.lock()
-        while !closed && idle.isEmpty { lock.wait() }
-        guard !closed else {
+        while !closed && idle.isEmpty && !all.isEmpty { lock.wait() }
+        guard !closed, !idle.isEmpty else {
             lock.unlock()
             throw .sessionEnded
         }
@@ -231,23 +313,30 @@ final class ConnectionPool: @unchecked Sendable {
     private func giveBack(_ connection: RpcConnection, broken: Bool) {
         if broken { connection.socket.shutdownBoth() }
         lock.lock()
+        var emptied = false
         if broken {
             all.removeAll { $0 === connection }
-            if all.isEmpty { closed = true }
+            if all.isEmpty && !closed {
+                closed = true
+                emptied = true
+            }
         } else {
             idle.append(connection)
         }
         lock.broadcast()
         lock.unlock()
+        if emptied { onEmpty?() }
     }
 
     func close() {
         lock.lock()
+        let wasOpen = !closed
         closed = true
         let connections = all
         lock.broadcast()
         lock.unlock()
         for connection in connections { connection.socket.shutdownBoth() }
+        if wasOpen { onEmpty?() }
     }
 }
 
@@ -282,7 +371,18 @@ public final class RpcProxy: IBinder, @unchecked Sendable {
         return parcel
     }
 
-    public var isAlive: Bool { !dead.load(ordering: .relaxed) && state.session != nil }
+    public var isAlive: Bool { !dead.load(ordering: .relaxed) && !state.hasEnded }
+
+    /// Calls `onDeath` once when the session ends (its connections broke or closed: the peer
+    /// died or went away). Death over RPC is known locally; there is no message for it.
+    public func linkToDeath(_ onDeath: @escaping @Sendable () -> Void) throws(BinderError) -> BinderProxy.DeathLink {
+        guard let id = state.linkToDeath(onDeath) else { throw .transactionFailed(.deadTarget) }
+        return BinderProxy.DeathLink(id: id)
+    }
+
+    public func unlinkToDeath(_ link: BinderProxy.DeathLink) throws(BinderError) {
+        state.unlinkToDeath(link.id)
+    }
 
     public func transact(code: UInt32, data: borrowing Parcel, flags: TransactionFlags) throws(BinderError) -> Parcel {
         guard data.dataSize == 0 || data.wireFormat.isRPC else {
@@ -302,10 +402,17 @@ public final class RpcProxy: IBinder, @unchecked Sendable {
             // A server's proxy for a client object: called back on the connection the call
             // being served came in on, where the client waits for its reply (libbinder's
             // allowNested); outside a call there is no way to the client.
-            guard let connection = state.servingConnection() else { throw .sessionEnded }
-            return try RpcSession.transact(
-                on: connection, state: state, address: address, code: code, data: data.dataBytes, objects: objects,
-                flags: flags)
+            if let connection = state.servingConnection() {
+                return try RpcSession.transact(
+                    on: connection, state: state, address: address, code: code, data: data.dataBytes, objects: objects,
+                    flags: flags)
+            }
+            // Outside a call: over a connection the client serves, if it opened any.
+            return try state.serverOutgoing.withConnection { (connection) throws(RpcError) -> Parcel in
+                try RpcSession.transact(
+                    on: connection, state: state, address: address, code: code, data: data.dataBytes, objects: objects,
+                    flags: flags)
+            }
         } catch .callFailed(let status) {
             throw .remoteStatus(StatusCode(rawValue: status))
         } catch {
