@@ -236,6 +236,19 @@ import Glibc
         #expect(try service.RepeatInt(token: 4) == 4)  // the session goes on
     }
 
+    /// Async code calls over RPC through the generated AsyncProxy, on the session's threads.
+    @Test func asyncProxiesWorkOverRPC() async throws {
+        let served = try Served("unix")
+        let session = try await RpcSession.connect(to: served.address)
+        defer { session.shutdown() }
+        let root = try #require(try await session.rootObject())
+        let service = Tests.ITestService.AsyncProxy(root)
+        #expect(try await service.RepeatInt(token: 12) == 12)
+        async let first = service.RepeatString(token: "a")
+        async let second = service.RepeatString(token: "b")
+        #expect(try await [first, second] == ["a", "b"])
+    }
+
     /// With an incoming connection, the server calls an object of this process on a thread of
     /// its own, outside any call (libbinder's setMaxIncomingThreads).
     @Test func theServerCallsBackOutsideACall() throws {

@@ -29,6 +29,9 @@ public final class RpcSession: @unchecked Sendable {
 
     let state: RpcSessionState
     private let connections: ConnectionPool
+    /// The threads async calls (`AsyncProxy` methods, `try await binder.call(...)`) make their
+    /// blocking calls on: as many as the session has outgoing connections.
+    let callThreads: CallThreads
     /// Whether descriptors travel in this session (a unix socket's, the server allowing it).
     public let carriesDescriptors: Bool
 
@@ -37,6 +40,7 @@ public final class RpcSession: @unchecked Sendable {
         self.state = state
         self.connections = ConnectionPool(connections)
         carriesDescriptors = connections.first?.carriesDescriptors ?? false
+        callThreads = CallThreads(name: "rpc-call", limit: max(1, connections.count))
         state.session = self
         // The session ends with its last connection: its proxies' death handlers run.
         self.connections.onEmpty = { [state] in state.ended() }
@@ -148,6 +152,30 @@ public final class RpcSession: @unchecked Sendable {
         }
     }
 
+    /// ``connect(to:version:maxOutgoingConnections:maxIncomingThreads:)`` from async code: the
+    /// blocking connect runs on a thread of its own; a cancelled task gets `CancellationError`
+    /// (a session that was made meanwhile is shut down).
+    public static func connect(
+        to address: String, version: UInt32 = RpcProtocolVersion.current,
+        maxOutgoingConnections: Int = defaultMaxOutgoingConnections, maxIncomingThreads: Int = 0
+    ) async throws -> RpcSession {
+        let session = try await CallThreads.forLocalObjects.run {
+            try connect(
+                to: address, version: version, maxOutgoingConnections: maxOutgoingConnections,
+                maxIncomingThreads: maxIncomingThreads)
+        }
+        if Task.isCancelled {
+            session.shutdown()
+            throw CancellationError()
+        }
+        return session
+    }
+
+    /// ``rootObject()`` from async code.
+    public func rootObject() async throws -> (any IBinder)? {
+        try await callThreads.run { [self] in try rootObject() }
+    }
+
     /// One special transaction on a connection of a session being set up.
     private static func special(_ code: UInt32, on connection: RpcConnection, state: RpcSessionState) throws(RpcError) -> Parcel {
         try connection.send(.transact, RpcWireTransaction(address: .special, code: code).encoded(version: connection.version))
@@ -174,6 +202,9 @@ public final class RpcSession: @unchecked Sendable {
     public func shutdown() {
         connections.close()
         for connection in incoming { connection.socket.shutdownBoth() }
+        // Stopped from a thread of its own: shutdown may run on one of the call threads.
+        let threads = callThreads
+        _ = startDetachedThread(named: "rpc-stop") { _ = threads.stop(timeout: .seconds(5)) }
     }
 
     deinit { shutdown() }

@@ -50,6 +50,7 @@ extension IBinder {
     /// method whose looper waits for its task).
     private func runBlocking<Value: Sendable>(_ body: @escaping @Sendable () throws -> Value) async throws -> Value {
         if let proxy = self as? BinderProxy { return try await proxy.process.runBlockingCall(body) }
+        if let proxy = self as? RpcProxy, let session = proxy.state.session { return try await session.callThreads.run(body) }
         return try await CallThreads.forLocalObjects.run(body)
     }
 }
