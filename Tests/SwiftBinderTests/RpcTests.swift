@@ -152,7 +152,7 @@ import Glibc
         let served = try Served(transport)
         let session = try RpcSession.connect(to: served.address)
         defer { session.shutdown() }
-        #expect(session.protocolVersion == 1)
+        #expect(session.protocolVersion == RpcProtocolVersion.current)
         let root = try #require(try session.rootObject())
         #expect(try root.interfaceDescriptor() == Tests.ITestService.descriptor)
         try root.ping()
@@ -234,6 +234,42 @@ import Glibc
         defer { try? pipe.readEnd.close() }
         #expect(throws: RemoteError.self) { _ = try service.RepeatParcelFileDescriptor(read: SharedFileDescriptor(pipe.writeEnd)) }
         #expect(try service.RepeatInt(token: 4) == 4)  // the session goes on
+    }
+
+    /// Each protocol version a client may offer is spoken: 0 (Android 13: no object table),
+    /// 1 (Android 14 to 16.0.0_r3), 2 (16.0.0_r4: binders listed in the object table).
+    @Test(arguments: [UInt32(0), 1, 2])
+    func everyProtocolVersionCarriesCallsAndObjects(_ version: UInt32) throws {
+        let served = try Served("unix")
+        let session = try RpcSession.connect(to: served.address, version: version)
+        defer { session.shutdown() }
+        #expect(session.protocolVersion == version)
+        let service = Tests.ITestService.Proxy(try #require(try session.rootObject()))
+        #expect(try service.RepeatInt(token: 77) == 77)
+        #expect(try service.GetOtherTestService(name: "Curly").GetName() == "Curly")
+        final class Local: Tests.INamedCallback.Service {
+            func GetName() throws -> String { "v" }
+        }
+        #expect(try service.VerifyName(service: Local(), name: "v"))
+        // Descriptors need version 1 (version 0 has no object table).
+        let pipe = try FileDescriptor.pipe()
+        defer { try? pipe.readEnd.close() }
+        if version >= 1 {
+            _ = try service.RepeatParcelFileDescriptor(read: SharedFileDescriptor(pipe.writeEnd))
+        } else {
+            #expect(throws: RemoteError.self) { _ = try service.RepeatParcelFileDescriptor(read: SharedFileDescriptor(pipe.writeEnd)) }
+        }
+    }
+
+    /// Version 2 lists every non-null binder in the object table; a reply binder it does not
+    /// list is refused, and at version 1 a listed binder is (android-16.0.0_r4).
+    @Test func version2ListsBindersInTheObjectTable() throws {
+        var parcel = Parcel(wireFormat: .rpc)
+        parcel.writeRPCBinder(address: RpcAddress(counter: 0, madeByServer: true), stability: .system)
+        let body = RpcWireTransaction(address: RpcAddress(rawValue: 3), code: 1, data: parcel.dataBytes, objectTable: [0])
+            .encoded(version: 2)
+        #expect(Array(body.suffix(4)) == [0, 0, 0, 0])  // the table: position 0
+        #expect(RpcProtocolVersion.current == 2)
     }
 
     /// Async code calls over RPC through the generated AsyncProxy, on the session's threads.

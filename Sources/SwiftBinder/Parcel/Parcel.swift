@@ -223,6 +223,17 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
 
     private var objectsProblem: String? { withObjects { $0?.problem } }
 
+    /// Whether the RPC object table lists an object at `position` (version 2 requires it of
+    /// every non-null binder).
+    func isRPCObjectListed(at position: Int) -> Bool {
+        withObjects { $0?.owned.contains(where: { $0 == UInt64(position) }) ?? false }
+    }
+
+    /// Lists the object just written at `position` in the RPC object table.
+    mutating func listRPCObject(at position: Int) {
+        withObjectState { $0.owned.append(UInt64(position)) }
+    }
+
     /// Why this parcel cannot be sent, if something written into it has no encoding in its
     /// wire format.
     var unsendableReason: String? { withObjects { $0?.unsendable } }
@@ -292,7 +303,7 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
     /// What an RPC parcel sends beside its data: the object table and the descriptors.
     var rpcObjects: (positions: [UInt32], descriptors: [Int32]) {
         withObjects { state in
-            guard let state, !state.rpcDescriptors.isEmpty else { return ([], []) }
+            guard let state, state.owned.count > 0 else { return ([], []) }
             return (
                 (0..<state.owned.count).map { UInt32(state.owned[$0]) },
                 (0..<state.rpcDescriptors.count).map { state.rpcDescriptors[$0] }
@@ -303,12 +314,22 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
     /// Gives a received RPC parcel the object table and descriptors that came with it, checked
     /// as libbinder's `rpcSetDataReference` checks them (one descriptor per entry, each entry an
     /// 8-byte object inside the data, ascending); descriptors of a table that fails are closed.
-    mutating func adoptRPCObjects(positions: [UInt32], descriptors: [Int32]) {
+    ///
+    /// From version 2 the table also lists the binder objects (`i32 1`): the descriptors match
+    /// its fd entries (`i32 2`); before, every entry is a descriptor's, and a binder's is refused
+    /// (android-16.0.0_r4 `rpcSetDataReference`).
+    mutating func adoptRPCObjects(positions: [UInt32], descriptors: [Int32], version: UInt32) {
         guard !positions.isEmpty || !descriptors.isEmpty else { return }
         let size = dataSize
-        let valid = positions.count == descriptors.count
-            && positions.allSatisfy { $0 % 4 == 0 && Int($0) + 8 <= size }
+        var valid = positions.allSatisfy { $0 % 4 == 0 && Int($0) + 8 <= size }
             && zip(positions, positions.dropFirst()).allSatisfy { $0 < $1 }
+        if valid, let base = unsafeDataBytes.baseAddress {
+            let types = positions.map { base.loadUnaligned(fromByteOffset: Int($0), as: Int32.self) }
+            let descriptorEntries = types.filter { $0 == 2 }.count
+            let binderEntries = types.filter { $0 == 1 }.count
+            valid = descriptorEntries == descriptors.count && descriptorEntries + binderEntries == types.count
+                && (version >= 2 || binderEntries == 0)
+        }
         withObjectState { state in
             guard valid else {
                 for fd in descriptors { _ = close(fd) }

@@ -95,7 +95,7 @@ final class RpcReceivedData: ReceivedBufferOwner, @unchecked Sendable {
             received: UnsafeRawBufferPointer(rebasing: owner.storage[..<bytes.count]),
             objectOffsets: UnsafeRawBufferPointer(start: nil, count: 0),
             bufferAddress: UInt64(UInt(bitPattern: owner.storage.baseAddress)), owner: owner, wireFormat: .rpc)
-        parcel.adoptRPCObjects(positions: objectTable, descriptors: descriptors)
+        parcel.adoptRPCObjects(positions: objectTable, descriptors: descriptors, version: state.version)
         return parcel
     }
 
@@ -365,12 +365,8 @@ final class RpcSessionState: @unchecked Sendable {
         reply.rpcSession = self
         switch transaction.code {
         case RpcSpecialTransaction.getRoot where isServer:
-            if let root {
-                let address = try address(sending: root)
-                reply.writeRPCBinder(address: address, stability: root.stability ?? .system)
-            } else {
-                reply.writeRPCBinder(address: nil, stability: .undeclared)
-            }
+            // As any binder in a reply (listed in the object table from version 2).
+            reply.writeStrongBinder(root)
         case RpcSpecialTransaction.getMaxThreads:
             reply.writeInt32(maxIncomingThreads)
         case RpcSpecialTransaction.getSessionID:
@@ -379,7 +375,7 @@ final class RpcSessionState: @unchecked Sendable {
             if !transaction.isOneway { try connection.sendReply(status: StatusCode.unknownTransaction.rawValue) }
             return
         }
-        if !transaction.isOneway { try connection.sendReply(status: 0, data: reply.dataBytes) }
+        if !transaction.isOneway { try connection.sendReply(status: 0, data: reply.dataBytes, objects: reply.rpcObjects) }
     }
 }
 

@@ -188,14 +188,13 @@ public final class RpcSession: @unchecked Sendable {
     /// The server's root object (GET_ROOT), or nil if it serves none.
     public func rootObject() throws(RpcError) -> (any IBinder)? {
         var reply = try transact(address: .special, code: RpcSpecialTransaction.getRoot, data: [], flags: [])
-        let address: RpcAddress?
-        do throws(ParcelError) {
-            (address, _) = try reply.readRPCBinder()
+        do throws(BinderError) {
+            return try reply.readNullableStrongBinder()
+        } catch .rpc(let error) {
+            throw error
         } catch {
             throw .malformed("the root object: \(error)")
         }
-        guard let address else { return nil }
-        return try state.binder(receiving: address)
     }
 
     /// Closes every connection; calls in flight and later ones fail.

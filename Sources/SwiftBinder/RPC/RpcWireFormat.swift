@@ -4,16 +4,20 @@ import SystemPackage
 // android-14.0.0_r20 through android-16.0.0_r3; docs/rpc-protocol-notes.md): fixed-size
 // little-endian structs without padding, sent as a byte stream over a socket.
 
-/// The RPC wire protocol versions SwiftBinder speaks: 0 (Android 13) and 1 (Android 14 through
-/// 16.0.0_r3). A peer offering more is clamped to 1, as libbinder clamps with `min`.
+/// The RPC wire protocol versions SwiftBinder speaks: 0 (Android 13), 1 (Android 14 through
+/// 16.0.0_r3) and 2 (android-16.0.0_r4). A peer offering more is clamped to 2, as libbinder
+/// clamps with `min`; an older peer is spoken to in its version.
 public enum RpcProtocolVersion {
     /// Android 13: a 4-byte reply header, no parcel size, no object table, no descriptors.
     public static let v0: UInt32 = 0
     /// Android 14 to 16.0.0_r3 (`RPC_WIRE_PROTOCOL_VERSION`): the parcel's size in the
     /// transaction, a 20-byte reply header, an object table after the data.
     public static let v1: UInt32 = 1
+    /// android-16.0.0_r4 ("RPC Binder: add protocol V2 - binder objects"): the object table
+    /// also lists every non-null binder object, and a receiver refuses one it does not list.
+    public static let v2: UInt32 = 2
     /// The newest this side speaks (`RPC_WIRE_PROTOCOL_VERSION`).
-    public static let current: UInt32 = v1
+    public static let current: UInt32 = v2
     /// What libbinder calls `RPC_WIRE_PROTOCOL_VERSION_EXPERIMENTAL`: refused off Android.
     public static let experimental: UInt32 = 0xF000_0000
 }

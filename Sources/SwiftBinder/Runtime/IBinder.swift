@@ -216,12 +216,17 @@ extension Parcel {
             writeRPCBinder(address: nil, stability: .undeclared)
         case let proxy as RpcProxy where state == nil || proxy.state === state:
             keepAlive(proxy)
+            let position = dataSize
             writeRPCBinder(address: proxy.address, stability: proxy.stability)
+            if proxy.state.version >= RpcProtocolVersion.v2 { listRPCObject(at: position) }
         case let object as BinderObject:
             do throws(RpcError) {
                 guard let state else { throw .malformed("a local object in an RPC parcel made for no session") }
                 // The peer owes a reference from now (libbinder takes it at write time too).
+                let position = dataSize
                 writeRPCBinder(address: try state.address(sending: object), stability: object.stability ?? .system)
+                // From version 2 every non-null binder is in the object table.
+                if state.version >= RpcProtocolVersion.v2 { listRPCObject(at: position) }
             } catch {
                 markUnsendable("\(error)")
                 writeRPCBinder(address: nil, stability: .undeclared)
@@ -247,6 +252,11 @@ extension Parcel {
         guard let state = withReceivedBufferOwner({ ($0 as? RpcReceivedData)?.state }) else {
             readerIndex = start
             throw .unsupported("an RPC binder in a parcel no session received")
+        }
+        // From version 2 a binder the object table does not list is refused (android-16.0.0_r4).
+        if state.version >= RpcProtocolVersion.v2, !isRPCObjectListed(at: start) {
+            readerIndex = start
+            throw .malformedParcel(.objectNotListed(offset: start))
         }
         do throws(RpcError) {
             let binder = try state.binder(receiving: address)
