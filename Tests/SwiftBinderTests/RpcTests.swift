@@ -8,13 +8,15 @@ import Testing
 import Glibc
 #endif
 
+/// Bytes from hex digits (spaces ignored).
+private func hex(_ text: String) -> [UInt8] {
+    let digits = Array(text.filter { !$0.isWhitespace })
+    return stride(from: 0, to: digits.count, by: 2).map { UInt8(String(digits[$0...$0 + 1]), radix: 16)! }
+}
+
 /// RPC binder's bytes, pinned to AOSP's structs (libs/binder/RpcWireFormat.h and Parcel.cpp at
 /// android-14.0.0_r20; derivations in docs/rpc-protocol-notes.md §8).
 @Suite struct RpcWireFormatTests {
-    func hex(_ text: String) -> [UInt8] {
-        let digits = Array(text.filter { !$0.isWhitespace })
-        return stride(from: 0, to: digits.count, by: 2).map { UInt8(String(digits[$0...$0 + 1]), radix: 16)! }
-    }
 
     @Test func aNewSessionStartsWithTheHeaderAndCci() {
         #expect(RpcConnectionHeader(version: 1).encoded == hex("01000000 00000000 00000000 00000000"))
@@ -30,16 +32,17 @@ import Glibc
         let request = RpcWireHeader(command: .transact, bodySize: 40).encoded
             + RpcWireTransaction(address: .special, code: RpcSpecialTransaction.getRoot).encoded(version: 1)
         #expect(request.count == 56 && request[4] == 0x28 && request.enumerated().allSatisfy { $0.offset == 4 || $0.element == 0 })
-        var parcel = Parcel(wireFormat: .rpc)
-        parcel.writeRPCBinder(address: RpcAddress(counter: 0, madeByServer: true), stability: .system)
-        let reply = RpcWireReply(status: 0, data: parcel.dataBytes).encoded(version: 1)
+        // The root: TYPE_BINDER, the server's first address (options 3, counter 0), SYSTEM.
+        let root = hex("01000000") + withUnsafeBytes(of: RpcAddress(counter: 0, madeByServer: true).rawValue.littleEndian) { Array($0) }
+            + hex("0c000000")
+        let reply = RpcWireReply(status: 0, data: root).encoded(version: 1)
         #expect(
             RpcWireHeader(command: .reply, bodySize: UInt32(reply.count)).encoded + reply
                 == hex(
                     "01000000 24000000 00000000 00000000 00000000 10000000 00000000 00000000 00000000"
                         + "01000000 03000000 00000000 0c000000"))
         // Version 0: a 4-byte reply header.
-        #expect(RpcWireReply(status: 0, data: parcel.dataBytes).encoded(version: 0).count == 4 + 16)
+        #expect(RpcWireReply(status: 0, data: root).encoded(version: 0).count == 4 + 16)
     }
 
     @Test func aTransactionAndTheDecStrongBeforeItsReply() {
@@ -200,7 +203,7 @@ import Glibc
     /// ways; over TCP they are refused before anything is sent.
     @Test func descriptorsTravelOverUnixSockets() throws {
         let served = try Served("unix")
-        let session = try RpcSession.connect(to: served.address)
+        let session = try RpcSession.connect(to: served.address, fileDescriptors: true)
         defer { session.shutdown() }
         #expect(session.carriesDescriptors)
         let service = Tests.ITestService.Proxy(try #require(try session.rootObject()))
@@ -241,7 +244,7 @@ import Glibc
     @Test(arguments: [UInt32(0), 1, 2])
     func everyProtocolVersionCarriesCallsAndObjects(_ version: UInt32) throws {
         let served = try Served("unix")
-        let session = try RpcSession.connect(to: served.address, version: version)
+        let session = try RpcSession.connect(to: served.address, version: version, fileDescriptors: true)
         defer { session.shutdown() }
         #expect(session.protocolVersion == version)
         let service = Tests.ITestService.Proxy(try #require(try session.rootObject()))
@@ -264,9 +267,8 @@ import Glibc
     /// Version 2 lists every non-null binder in the object table; a reply binder it does not
     /// list is refused, and at version 1 a listed binder is (android-16.0.0_r4).
     @Test func version2ListsBindersInTheObjectTable() throws {
-        var parcel = Parcel(wireFormat: .rpc)
-        parcel.writeRPCBinder(address: RpcAddress(counter: 0, madeByServer: true), stability: .system)
-        let body = RpcWireTransaction(address: RpcAddress(rawValue: 3), code: 1, data: parcel.dataBytes, objectTable: [0])
+        let binder = hex("01000000 03000000 00000000 0c000000")
+        let body = RpcWireTransaction(address: RpcAddress(rawValue: 3), code: 1, data: binder, objectTable: [0])
             .encoded(version: 2)
         #expect(Array(body.suffix(4)) == [0, 0, 0, 0])  // the table: position 0
         #expect(RpcProtocolVersion.current == 2)

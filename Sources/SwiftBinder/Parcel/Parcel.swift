@@ -226,7 +226,19 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
     /// Whether the RPC object table lists an object at `position` (version 2 requires it of
     /// every non-null binder).
     func isRPCObjectListed(at position: Int) -> Bool {
-        withObjects { $0?.owned.contains(where: { $0 == UInt64(position) }) ?? false }
+        // The table is ascending (checked on receipt, written in order): a binary search.
+        withObjects { state in
+            guard let state else { return false }
+            var low = 0
+            var high = state.owned.count
+            while low < high {
+                let middle = (low + high) / 2
+                let value = state.owned[middle]
+                if value == UInt64(position) { return true }
+                if value < UInt64(position) { low = middle + 1 } else { high = middle }
+            }
+            return false
+        }
     }
 
     /// Lists the object just written at `position` in the RPC object table.
@@ -280,10 +292,12 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
             readerIndex = position
             throw .unexpectedObjectType(UInt32(bitPattern: type), offset: position)
         }
+        guard isRPCObjectListed(at: position) else {
+            readerIndex = position
+            throw .objectNotListed(offset: position)
+        }
         let fd = withObjects { state -> Int32? in
-            guard let state, state.owned.contains(where: { $0 == UInt64(position) }),
-                index >= 0, Int(index) < state.rpcDescriptors.count
-            else { return nil }
+            guard let state, index >= 0, Int(index) < state.rpcDescriptors.count else { return nil }
             return state.rpcDescriptors[Int(index)]
         }
         guard let fd else {

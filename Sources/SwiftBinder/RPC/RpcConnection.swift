@@ -115,11 +115,19 @@ final class RpcSessionState: @unchecked Sendable {
         var timesSent: UInt32
         /// The next oneway call's number, and oneway calls that came early.
         var nextAsyncNumber: UInt64 = 0
-        var early: [UInt64: RpcWireTransaction] = [:]
+        var early: [UInt64: (call: RpcWireTransaction, descriptors: [Int32])] = [:]
+        var earlyBytes = 0
     }
+
+    /// The most oneway calls held for their turn per object, and their bytes (libbinder ends
+    /// the session at 10,000 held calls).
+    static let earlyLimit = 10_000
+    static let earlyByteLimit = 16 << 20
 
     struct RemoteNode {
         let proxy: UnretainedReference<RpcProxy>
+        /// Which proxy this entry is for: a proxy in its deinit must not remove its successor's.
+        let generation: UInt64
         /// References this side holds over the wire (returned with DEC_STRONG).
         var timesReceived: UInt32
         /// The next oneway call's number to this address.
@@ -130,6 +138,7 @@ final class RpcSessionState: @unchecked Sendable {
         var local: [UInt64: LocalNode] = [:]
         var remote: [UInt64: RemoteNode] = [:]
         var counter: UInt32 = 0
+        var proxyGeneration: UInt64 = 0
         /// The most local nodes a session keeps (libbinder refuses the 100,001st with NO_MEMORY).
         static let limit = 100_000
     }
@@ -182,6 +191,12 @@ final class RpcSessionState: @unchecked Sendable {
             return deaths.handlers.sorted { $0.key < $1.key }.map(\.value)
         }
         serverOutgoing.close()
+        // As libbinder's RpcState::clear(): the session's objects and proxies are let go.
+        let dropped = nodes.withLock { nodes -> [LocalNode] in
+            defer { nodes.remote.removeAll() }
+            return Array(nodes.local.values)
+        }
+        _ = consume dropped
         for handler in handlers { handler() }
     }
 
@@ -199,7 +214,8 @@ final class RpcSessionState: @unchecked Sendable {
     /// per send (libbinder's `onBinderLeaving`).
     func address(sending object: BinderObject) throws(RpcError) -> RpcAddress {
         try nodes.withLock { (nodes) throws(RpcError) -> RpcAddress in
-            if let (raw, _) = nodes.local.first(where: { $0.value.object === object }) {
+            if let (raw, node) = nodes.local.first(where: { $0.value.object === object }) {
+                guard node.timesSent < UInt32.max else { throw .malformed("object \(RpcAddress(rawValue: raw)) sent too often") }
                 nodes.local[raw]!.timesSent += 1
                 return RpcAddress(rawValue: raw)
             }
@@ -222,25 +238,41 @@ final class RpcSessionState: @unchecked Sendable {
             if let local = nodes.local[address.rawValue] { return local.object }
             // The peer cannot name a new object as if this side had made it.
             guard address.madeByServer != isServer else { throw .malformed("address \(address) was never sent") }
-            if var remote = nodes.remote[address.rawValue], let proxy = remote.proxy.load() {
+            let previous = nodes.remote[address.rawValue]
+            if var remote = previous, let proxy = remote.proxy.load() {
+                guard remote.timesReceived < UInt32.max else { throw .malformed("address \(address) received too often") }
                 remote.timesReceived += 1
                 nodes.remote[address.rawValue] = remote
                 return proxy
             }
-            let proxy = RpcProxy(address: address, state: self)
-            nodes.remote[address.rawValue] = RemoteNode(proxy: UnretainedReference(proxy), timesReceived: 1)
+            // A new proxy (the previous one, if any, is in its deinit: its references and its
+            // oneway numbering carry over, and its deinit leaves this entry alone).
+            nodes.proxyGeneration += 1
+            let proxy = RpcProxy(address: address, state: self, generation: nodes.proxyGeneration)
+            var node = RemoteNode(
+                proxy: UnretainedReference(proxy), generation: nodes.proxyGeneration,
+                timesReceived: min(UInt32.max - 1, previous?.timesReceived ?? 0) + 1)
+            node.nextAsyncNumber = previous?.nextAsyncNumber ?? 0
+            nodes.remote[address.rawValue] = node
             return proxy
         }
     }
 
     /// A proxy's deinit: the references it held go back to the peer (over a client's
     /// connections, or a server's connections to the client if it has any).
-    func proxyReleased(_ address: RpcAddress) {
+    func proxyReleased(_ address: RpcAddress, generation: UInt64) {
         let amount = nodes.withLock { nodes -> UInt32 in
-            nodes.remote.removeValue(forKey: address.rawValue)?.timesReceived ?? 0
+            // A newer proxy for the address holds the references now.
+            guard let node = nodes.remote[address.rawValue], node.generation == generation else { return 0 }
+            nodes.remote[address.rawValue] = nil
+            return node.timesReceived
         }
         guard amount > 0, !hasEnded else { return }
-        if let session {
+        // On the connection this thread serves a call on (it holds it; waiting for another could
+        // deadlock), else the session's, else a server's connections to the client.
+        if let connection = servingConnection() {
+            try? connection.sendDecStrong(address, amount: amount)
+        } else if let session {
             try? session.sendDecStrong(address, amount: amount)
         } else if serverOutgoing.hasConnections {
             try? serverOutgoing.withConnection { (connection) throws(RpcError) in try connection.sendDecStrong(address, amount: amount) }
@@ -259,11 +291,20 @@ final class RpcSessionState: @unchecked Sendable {
     /// DEC_STRONG from the peer: it returns references to one of our objects; the object goes
     /// once it holds none.
     func decStrong(_ command: RpcDecStrong) {
-        nodes.withLock { nodes in
-            guard var node = nodes.local[command.address.rawValue] else { return }
-            node.timesSent = node.timesSent > command.amount ? node.timesSent - command.amount : 0
-            nodes.local[command.address.rawValue] = node.timesSent == 0 && node.object !== root ? nil : node
+        // The object (if this was its last reference) goes after the lock: its deinit may drop
+        // proxies of this session, which take the lock.
+        let released = nodes.withLock { nodes -> LocalNode? in
+            guard var node = nodes.local[command.address.rawValue] else { return nil }
+            // More than the peer holds: libbinder (14 to 16.0.0_r3) ignores it.
+            guard command.amount <= node.timesSent else { return nil }
+            node.timesSent -= command.amount
+            guard node.timesSent == 0, node.object !== root else {
+                nodes.local[command.address.rawValue] = node
+                return nil
+            }
+            return nodes.local.removeValue(forKey: command.address.rawValue)
         }
+        _ = consume released
     }
 
     // MARK: Serving
@@ -281,9 +322,8 @@ final class RpcSessionState: @unchecked Sendable {
             return
         }
         guard transaction.address.hasValidOptions, let object = nodes.withLock({ $0.local[transaction.address.rawValue]?.object }) else {
-            // An address this side never gave out: the call fails, the connection stays.
-            if !transaction.isOneway { try connection.sendReply(status: StatusCode.badValue.rawValue) }
-            return
+            // An address this side never gave out: libbinder ends the session.
+            throw .malformed("a transaction to \(transaction.address), which this side never sent")
         }
         let received = descriptors
         descriptors = []
@@ -297,7 +337,14 @@ final class RpcSessionState: @unchecked Sendable {
             let objects: (positions: [UInt32], descriptors: [Int32]) = status == .ok ? reply.rpcObjects : ([], [])
             let body = RpcWireReply(status: status == .ok ? 0 : status.rawValue, data: status == .ok ? reply.dataBytes : [], objectTable: objects.positions)
                 .encoded(version: connection.version)
-            if objects.descriptors.isEmpty {
+            if body.count > RpcConnection.maximumSentBody {
+                // A reply larger than a peer may take: the call fails, the connection stays
+                // (android-16.0.0_r4 answers FAILED_TRANSACTION).
+                try connection.send([
+                    (.decStrong, decStrong.encoded),
+                    (.reply, RpcWireReply(status: StatusCode.failedTransaction.rawValue).encoded(version: connection.version)),
+                ])
+            } else if objects.descriptors.isEmpty {
                 try connection.send([(.decStrong, decStrong.encoded), (.reply, body)])
             } else {
                 try connection.sendDecStrong(transaction.address, amount: 1)
@@ -305,28 +352,34 @@ final class RpcSessionState: @unchecked Sendable {
             }
             return
         }
-        // Oneway calls may arrive out of order over several connections: run each in turn.
-        // (Their descriptors are not kept while they wait: a oneway call with descriptors is
-        // run with them only when it comes in order.)
-        for descriptor in received { _ = close(descriptor) }
-        var next: RpcWireTransaction? = transaction
-        while let call = next {
-            let inOrder = nodes.withLock { nodes -> Bool in
-                guard var node = nodes.local[call.address.rawValue] else { return false }
-                guard call.asyncNumber == node.nextAsyncNumber else {
-                    if node.early.count < 10_000 { node.early[call.asyncNumber] = call }
-                    nodes.local[call.address.rawValue] = node
-                    return false
-                }
-                return true
+        // Oneway calls may arrive out of order over several connections: each runs in turn, an
+        // early one held (with its descriptors) until then. One numbered before the next
+        // expected, or more held than the limits, breaks the protocol: the session ends.
+        var next: (call: RpcWireTransaction, descriptors: [Int32])? = (transaction, received)
+        while let (call, callDescriptors) = next {
+            let verdict = nodes.withLock { nodes -> Int in  // 0 run, 1 held, 2 refused
+                guard var node = nodes.local[call.address.rawValue] else { return 2 }
+                if call.asyncNumber == node.nextAsyncNumber { return 0 }
+                guard call.asyncNumber > node.nextAsyncNumber, node.early[call.asyncNumber] == nil,
+                    node.early.count < Self.earlyLimit, node.earlyBytes + call.data.count <= Self.earlyByteLimit
+                else { return 2 }
+                node.early[call.asyncNumber] = (call, callDescriptors)
+                node.earlyBytes += call.data.count
+                nodes.local[call.address.rawValue] = node
+                return 1
             }
-            guard inOrder else { return }
+            if verdict == 1 { return }
+            if verdict == 2 {
+                for descriptor in callDescriptors { _ = close(descriptor) }
+                throw .malformed("oneway call \(call.asyncNumber) to \(call.address) out of order beyond what is held")
+            }
             var ignored = Parcel(wireFormat: .rpc)
-            _ = dispatch(call, descriptors: [], to: object, on: connection, reply: &ignored)
-            next = nodes.withLock { nodes -> RpcWireTransaction? in
+            _ = dispatch(call, descriptors: callDescriptors, to: object, on: connection, reply: &ignored)
+            next = nodes.withLock { nodes -> (call: RpcWireTransaction, descriptors: [Int32])? in
                 guard var node = nodes.local[call.address.rawValue] else { return nil }
                 node.nextAsyncNumber &+= 1
                 let queued = node.early.removeValue(forKey: node.nextAsyncNumber)
+                if let queued { node.earlyBytes -= queued.call.data.count }
                 nodes.local[call.address.rawValue] = node
                 return queued
             }
@@ -341,8 +394,14 @@ final class RpcSessionState: @unchecked Sendable {
         var request = RpcReceivedData.parcel(
             transaction.data, state: self, objectTable: transaction.objectTable, descriptors: descriptors)
         reply.rpcSession = self
+        // Only a two-way call's caller waits on the connection: a oneway call allows no nested
+        // calls back (libbinder's allowNested).
         let thread = pthread_self()
-        let outer = serving.withLock { $0.updateValue(connection, forKey: thread) }
+        let outer = serving.withLock { serving -> RpcConnection? in
+            let outer = serving[thread]
+            serving[thread] = transaction.isOneway ? nil : connection
+            return outer
+        }
         defer { serving.withLock { $0[thread] = outer } }
         let status = object.dispatch(
             code: transaction.code, data: &request, reply: &reply, flags: TransactionFlags(rawValue: transaction.flags))
@@ -372,7 +431,11 @@ final class RpcSessionState: @unchecked Sendable {
         case RpcSpecialTransaction.getSessionID:
             reply.writeByteArray(sessionID)
         default:
-            if !transaction.isOneway { try connection.sendReply(status: StatusCode.unknownTransaction.rawValue) }
+            // A server does not know the code; a client answers anything else with an empty
+            // success, as libbinder's does ("no server object attached").
+            if !transaction.isOneway {
+                if isServer { try connection.sendReply(status: StatusCode.unknownTransaction.rawValue) } else { try connection.sendReply(status: 0) }
+            }
             return
         }
         if !transaction.isOneway { try connection.sendReply(status: 0, data: reply.dataBytes, objects: reply.rpcObjects) }
@@ -382,7 +445,7 @@ final class RpcSessionState: @unchecked Sendable {
 extension Parcel {
     /// A binder object in RPC's encoding: `i32 1`, the u64 address, `i32` stability; null is
     /// `i32 0`, `i32 0` (libbinder's `flattenBinder` for RPC parcels).
-    public mutating func writeRPCBinder(address: RpcAddress?, stability: StabilityLevel) {
+    mutating func writeRPCBinder(address: RpcAddress?, stability: StabilityLevel) {
         guard let address else {
             writeInt32(0)
             writeInt32(0)

@@ -77,12 +77,14 @@ public final class RpcServer: @unchecked Sendable {
 
     /// Stops accepting, closes every connection and waits for their threads to end.
     public func shutdown() {
-        let sockets = state.withLock { state -> [RpcSocket] in
+        let (sockets, sessions) = state.withLock { state -> ([RpcSocket], [RpcSessionState]) in
             state.stopped = true
-            return Array(state.connections.values)
+            return (Array(state.connections.values), state.sessions.values.map(\.session))
         }
         listener.shutdownBoth()
         for socket in sockets { socket.shutdownBoth() }
+        // Their connections to the clients too (a thread calling a client returns).
+        for session in sessions { session.ended() }
         finished.lock()
         while state.withLock({ $0.threads }) > 0 { finished.wait() }
         finished.unlock()
@@ -95,7 +97,10 @@ public final class RpcServer: @unchecked Sendable {
             do {
                 socket = try listener.accept()
             } catch {
+                // Out of descriptors, most likely: back off rather than spin.
                 logger.error("accepting an RPC connection failed", metadata: ["error": "\(error)"])
+                var pause = timespec(tv_sec: 0, tv_nsec: 50_000_000)
+                nanosleep(&pause, nil)
                 continue
             }
             guard let socket else { break }
@@ -179,7 +184,15 @@ public final class RpcServer: @unchecked Sendable {
 
     /// Reads the connection header (and the session id of a joining connection), answers a new
     /// session with the agreed version, and reads "cci" (libbinder's `establishConnection`).
+    /// The most connections a client may open for the server's calls to it.
+    static let maxIncomingPerSession = 16
+
+    /// How long a new connection may take to say who it is.
+    static let handshakeTimeout: Duration = .seconds(10)
+
     private func handshake(_ socket: RpcSocket) throws(RpcError) -> (RpcSessionState, RpcConnection)? {
+        socket.setReceiveTimeout(Self.handshakeTimeout)
+        defer { socket.setReceiveTimeout(nil) }
         let (header, idSize) = RpcConnectionHeader.decodeFixed(try socket.read(RpcConnectionHeader.size, during: "the connection header"))
         guard idSize == 0 || idSize == 32 else { throw .malformed("a session id of \(idSize) bytes") }
         // Descriptors travel only over unix sockets (SCM_RIGHTS); a server elsewhere refuses the
@@ -196,6 +209,9 @@ public final class RpcServer: @unchecked Sendable {
             // A connection the client serves: this server sends "cci" and its calls go there.
             guard let id else { throw .malformed("a new session's first connection asks to be incoming") }
             guard let session = state.withLock({ $0.sessions[id]?.session }) else { throw .malformed("an unknown session id") }
+            guard session.serverOutgoing.count < Self.maxIncomingPerSession else {
+                throw .malformed("more than \(Self.maxIncomingPerSession) incoming connections for one session")
+            }
             try socket.write(RpcConnectionInit.encoded)
             session.serverOutgoing.add(
                 RpcConnection(

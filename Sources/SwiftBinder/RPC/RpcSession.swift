@@ -15,8 +15,9 @@ import Glibc
 /// ```
 ///
 /// The session opens as many outgoing connections as the server serves threads (at most
-/// ``maxOutgoingConnections``); each call holds one until its reply. It has no incoming
-/// connections yet: the server cannot call back objects of this process outside a call.
+/// `maxOutgoingConnections`); each call holds one until its reply. The server calls objects of
+/// this process back within a call on that call's connection, and outside one on the incoming
+/// connections `maxIncomingThreads` opens.
 public final class RpcSession: @unchecked Sendable {
     /// libbinder's default (`kDefaultMaxOutgoingConnections`).
     public static let defaultMaxOutgoingConnections = 10
@@ -35,9 +36,10 @@ public final class RpcSession: @unchecked Sendable {
     /// Whether descriptors travel in this session (a unix socket's, the server allowing it).
     public let carriesDescriptors: Bool
 
-    private init(address: RpcSocketAddress, state: RpcSessionState, connections: [RpcConnection]) {
+    private init(address: RpcSocketAddress, state: RpcSessionState, connections: [RpcConnection], incoming: [RpcConnection]) {
         self.address = address
         self.state = state
+        self.incoming = incoming
         self.connections = ConnectionPool(connections)
         carriesDescriptors = connections.first?.carriesDescriptors ?? false
         callThreads = CallThreads(name: "rpc-call", limit: max(1, connections.count))
@@ -52,25 +54,33 @@ public final class RpcSession: @unchecked Sendable {
     ///   - maxIncomingThreads: connections (each with a thread of this process) on which the
     ///     server may call this process's objects outside a call of this process (libbinder's
     ///     `setMaxIncomingThreads`); 0, the default, allows only callbacks within a call.
+    ///   - fileDescriptors: ask for descriptors to travel (unix sockets only: libbinder's UNIX
+    ///     transport mode). Off by default, as in libbinder, whose servers refuse the mode unless
+    ///     told to support it.
     public static func connect(
         to address: String, version: UInt32 = RpcProtocolVersion.current,
-        maxOutgoingConnections: Int = defaultMaxOutgoingConnections, maxIncomingThreads: Int = 0
+        maxOutgoingConnections: Int = defaultMaxOutgoingConnections, maxIncomingThreads: Int = 0,
+        fileDescriptors: Bool = false
     ) throws(RpcError) -> RpcSession {
         try connect(
             to: RpcSocketAddress(parsing: address), version: version, maxOutgoingConnections: maxOutgoingConnections,
-            maxIncomingThreads: maxIncomingThreads)
+            maxIncomingThreads: maxIncomingThreads, fileDescriptors: fileDescriptors)
     }
 
     public static func connect(
         to address: RpcSocketAddress, version: UInt32 = RpcProtocolVersion.current,
-        maxOutgoingConnections: Int = defaultMaxOutgoingConnections, maxIncomingThreads: Int = 0
+        maxOutgoingConnections: Int = defaultMaxOutgoingConnections, maxIncomingThreads: Int = 0,
+        fileDescriptors: Bool = false
     ) throws(RpcError) -> RpcSession {
         // The first connection makes the session: header, then "cci" at once, then the
         // server's answer with the version both speak.
         let socket = try RpcSocket.connect(to: address)
         // Over a unix socket, descriptors may travel (SCM_RIGHTS), if the server allows it.
         var mode: UInt8 = 0
-        if case .unix = address { mode = RpcConnectionHeader.unixDescriptorMode }
+        if fileDescriptors {
+            guard case .unix = address else { throw .badAddress("\(address) (descriptors travel over unix sockets only)") }
+            mode = RpcConnectionHeader.unixDescriptorMode
+        }
         try socket.write(RpcConnectionHeader(version: version, fileDescriptorTransportMode: mode).encoded + RpcConnectionInit.encoded)
         let agreed = RpcNewSessionResponse.decode(try socket.read(RpcNewSessionResponse.size, during: "the session response")).version
         // A server may only agree to what was offered (libbinder refuses an "upgrade").
@@ -90,7 +100,9 @@ public final class RpcSession: @unchecked Sendable {
         }
         guard maxThreads > 0 else { throw .malformed("the server serves \(maxThreads) threads") }
         guard id.count == 32 else { throw .malformed("a session id of \(id.count) bytes, not 32") }
-        let state = RpcSessionState(isServer: false, version: agreed, root: nil, maxIncomingThreads: 0, sessionID: id)
+        let state = RpcSessionState(
+            isServer: false, version: agreed, root: nil, maxIncomingThreads: Int32(clamping: max(0, maxIncomingThreads)),
+            sessionID: id)
         var connections = [first]
         for _ in 1..<max(1, min(Int(maxThreads), maxOutgoingConnections)) {
             // Joining: the header with the id, then "cci"; the server answers nothing.
@@ -99,29 +111,35 @@ public final class RpcSession: @unchecked Sendable {
                 RpcConnectionHeader(version: agreed, fileDescriptorTransportMode: mode, sessionID: id).encoded + RpcConnectionInit.encoded)
             connections.append(RpcConnection(socket: joining, version: agreed, carriesDescriptors: mode != 0))
         }
-        let session = RpcSession(address: address, state: state, connections: connections)
+        // The incoming connections, all made before any of their threads starts.
+        var incoming: [RpcConnection] = []
         for _ in 0..<max(0, maxIncomingThreads) {
             // Incoming: the header says so, then the server sends "cci" (it will send commands).
-            let incoming = try RpcSocket.connect(to: address)
-            try incoming.write(
+            let incomingSocket = try RpcSocket.connect(to: address)
+            try incomingSocket.write(
                 RpcConnectionHeader(
                     version: agreed, options: RpcConnectionHeader.incomingOption, fileDescriptorTransportMode: mode, sessionID: id
                 ).encoded)
-            guard RpcConnectionInit.isValid(try incoming.read(RpcConnectionInit.size, during: "the server's connection init")) else {
+            guard RpcConnectionInit.isValid(try incomingSocket.read(RpcConnectionInit.size, during: "the server's connection init")) else {
                 throw .malformed("the server's connection init is not \"cci\"")
             }
-            let connection = RpcConnection(socket: incoming, version: agreed, carriesDescriptors: mode != 0)
-            session.incoming.append(connection)
+            incoming.append(RpcConnection(socket: incomingSocket, version: agreed, carriesDescriptors: mode != 0))
+        }
+        let session = RpcSession(address: address, state: state, connections: connections, incoming: incoming)
+        for connection in incoming {
             let failed = startDetachedThread(named: "rpc-incoming") { [state] in
                 Self.serveIncoming(connection, state: state)
             }
-            if let failed { throw .system("starting an incoming connection's thread", errno: failed.rawValue) }
+            if let failed {
+                session.shutdown()
+                throw .system("starting an incoming connection's thread", errno: failed.rawValue)
+            }
         }
         return session
     }
 
     /// Connections the server calls this process on (closed with the session).
-    private var incoming: [RpcConnection] = []
+    private let incoming: [RpcConnection]
 
     /// Serves the server's calls on an incoming connection until it closes; the session ends
     /// with it (the server is gone).
@@ -157,12 +175,13 @@ public final class RpcSession: @unchecked Sendable {
     /// (a session that was made meanwhile is shut down).
     public static func connect(
         to address: String, version: UInt32 = RpcProtocolVersion.current,
-        maxOutgoingConnections: Int = defaultMaxOutgoingConnections, maxIncomingThreads: Int = 0
+        maxOutgoingConnections: Int = defaultMaxOutgoingConnections, maxIncomingThreads: Int = 0,
+        fileDescriptors: Bool = false
     ) async throws -> RpcSession {
         let session = try await CallThreads.forLocalObjects.run {
             try connect(
                 to: address, version: version, maxOutgoingConnections: maxOutgoingConnections,
-                maxIncomingThreads: maxIncomingThreads)
+                maxIncomingThreads: maxIncomingThreads, fileDescriptors: fileDescriptors)
         }
         if Task.isCancelled {
             session.shutdown()
@@ -299,6 +318,13 @@ final class ConnectionPool: @unchecked Sendable {
         all = connections
     }
 
+    /// How many connections the pool has.
+    var count: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return all.count
+    }
+
     var hasConnections: Bool {
         lock.lock()
         defer { lock.unlock() }
@@ -335,7 +361,12 @@ final class ConnectionPool: @unchecked Sendable {
             giveBack(connection, broken: false)
             return result
         } catch {
-            if case .callFailed = error { giveBack(connection, broken: false) } else { giveBack(connection, broken: true) }
+            // A failed status, or a refusal before anything was written, leaves the connection
+            // as it was; anything else broke it.
+            switch error {
+            case .callFailed, .tooLarge: giveBack(connection, broken: false)
+            default: giveBack(connection, broken: true)
+            }
             throw error
         }
     }
@@ -363,6 +394,8 @@ final class ConnectionPool: @unchecked Sendable {
         let wasOpen = !closed
         closed = true
         let connections = all
+        all.removeAll()
+        idle.removeAll()
         lock.broadcast()
         lock.unlock()
         for connection in connections { connection.socket.shutdownBoth() }
@@ -375,6 +408,10 @@ final class ConnectionPool: @unchecked Sendable {
 public final class RpcProxy: IBinder, @unchecked Sendable {
     public let address: RpcAddress
     let state: RpcSessionState
+    let generation: UInt64
+    /// A client's proxy keeps its session (libbinder's BpBinder holds its RpcSession): the
+    /// session ends when its user shuts it down or its last proxy goes.
+    private let session: RpcSession?
     private let dead = Atomic<Bool>(false)
     private let recordedStability = Atomic<Int16>(StabilityLevel.undeclared.rawValue)
 
@@ -388,12 +425,14 @@ public final class RpcProxy: IBinder, @unchecked Sendable {
         _ = recordedStability.compareExchange(expected: StabilityLevel.undeclared.rawValue, desired: level.rawValue, ordering: .relaxed)
     }
 
-    init(address: RpcAddress, state: RpcSessionState) {
+    init(address: RpcAddress, state: RpcSessionState, generation: UInt64) {
         self.address = address
         self.state = state
+        self.generation = generation
+        session = state.session
     }
 
-    deinit { state.proxyReleased(address) }
+    deinit { state.proxyReleased(address, generation: generation) }
 
     public func prepareTransaction() -> Parcel {
         var parcel = Parcel(wireFormat: .rpc)
@@ -425,19 +464,27 @@ public final class RpcProxy: IBinder, @unchecked Sendable {
         {
             throw .unsupported("file descriptors over an RPC session that does not carry them (unix socket sessions do)")
         }
+        if data.dataSize > RpcConnection.maximumSentBody {
+            throw .rpc(.tooLarge(data.dataSize, limit: RpcConnection.maximumSentBody))
+        }
+        if let rpcSession = data.rpcSession, rpcSession !== state {
+            // Its binders are another session's addresses (libbinder: "Parcel's session doesn't match").
+            throw .unsupported("a parcel made for another RPC session")
+        }
         do throws(RpcError) {
-            if let session = state.session {
-                return try session.transact(address: address, code: code, data: data.dataBytes, objects: objects, flags: flags)
-            }
-            // A server's proxy for a client object: called back on the connection the call
-            // being served came in on, where the client waits for its reply (libbinder's
-            // allowNested); outside a call there is no way to the client.
-            if let connection = state.servingConnection() {
+            // First the connection this thread serves a call on: its caller waits on it and
+            // serves what comes (libbinder's nested calls); waiting for another could deadlock.
+            if !flags.contains(.oneWay), let connection = state.servingConnection() {
                 return try RpcSession.transact(
                     on: connection, state: state, address: address, code: code, data: data.dataBytes, objects: objects,
                     flags: flags)
             }
-            // Outside a call: over a connection the client serves, if it opened any.
+            if let session = state.session {
+                return try session.transact(address: address, code: code, data: data.dataBytes, objects: objects, flags: flags)
+            }
+            // A server outside a call: over a connection the client serves, if it opened any;
+            // else it cannot reach the client now (libbinder's WOULD_BLOCK).
+            guard state.serverOutgoing.hasConnections else { throw .callFailed(status: StatusCode.wouldBlock.rawValue) }
             return try state.serverOutgoing.withConnection { (connection) throws(RpcError) -> Parcel in
                 try RpcSession.transact(
                     on: connection, state: state, address: address, code: code, data: data.dataBytes, objects: objects,
@@ -446,7 +493,7 @@ public final class RpcProxy: IBinder, @unchecked Sendable {
         } catch .callFailed(let status) {
             throw .remoteStatus(StatusCode(rawValue: status))
         } catch {
-            dead.store(true, ordering: .relaxed)
+            if state.hasEnded { dead.store(true, ordering: .relaxed) }
             throw .rpc(error)
         }
     }

@@ -64,6 +64,7 @@ final class RpcSocket: @unchecked Sendable {
                 throw .connectionClosed(during: what)
             } else if errno != EINTR {
                 if errno == ECONNRESET || errno == EBADF || errno == ENOTCONN { throw .connectionClosed(during: what) }
+                if errno == EAGAIN || errno == EWOULDBLOCK { throw .malformed("no \(what) in time") }
                 throw .system("recv", errno: errno)
             }
         }
@@ -158,8 +159,10 @@ final class RpcSocket: @unchecked Sendable {
             }
             if result < 0 {
                 if errno == EINTR { continue }
-                if errno == ECONNRESET { throw .connectionClosed(during: what) }
-                throw .system("recvmsg", errno: errno)
+                let error = errno
+                for descriptor in descriptors { _ = close(descriptor) }
+                if error == ECONNRESET { throw .connectionClosed(during: what) }
+                throw .system("recvmsg", errno: error)
             }
             // Every control message that arrived: SCM_RIGHTS adds descriptors (ours to close).
             var offset = 0
@@ -175,7 +178,8 @@ final class RpcSocket: @unchecked Sendable {
                 }
                 offset += (length + 7) & ~7
             }
-            if flags & Int32(MSG_CTRUNC) != 0 {
+            // At most one message's worth per command, however the header's bytes were split.
+            if flags & Int32(MSG_CTRUNC) != 0 || descriptors.count > Self.maximumDescriptors {
                 for descriptor in descriptors { _ = close(descriptor) }
                 throw .malformed("more descriptors than a message may carry")
             }
@@ -186,6 +190,13 @@ final class RpcSocket: @unchecked Sendable {
             filled += result
         }
         return (bytes, descriptors)
+    }
+
+    /// Bounds how long a read may wait (nil: for ever), e.g. for a handshake.
+    func setReceiveTimeout(_ timeout: Duration?) {
+        let (seconds, attoseconds) = (timeout ?? .zero).components
+        var value = timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
     }
 
     /// Ends both directions: a thread blocked reading this socket returns (the peer sees EOF).

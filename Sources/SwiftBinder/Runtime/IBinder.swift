@@ -206,9 +206,10 @@ extension Parcel {
 }
 
 extension Parcel {
-    /// A binder in an RPC parcel: null, or a proxy of the session the parcel goes to, with the
-    /// stability it arrived with. Local objects cannot be sent over RPC yet: the parcel is
-    /// marked, and sending it fails (``BinderError/unsupported(_:)``).
+    /// A binder in an RPC parcel: null, a proxy of the session the parcel goes to (with the
+    /// stability it arrived with), or a local object, which gets the session's address for it.
+    /// What RPC cannot carry (a kernel binder, another session's proxy) marks the parcel, and
+    /// sending it fails (``BinderError/unsupported(_:)``).
     mutating func writeRPCStrongBinder(_ binder: (any IBinder)?) {
         let state = rpcSession as? RpcSessionState
         switch binder {
