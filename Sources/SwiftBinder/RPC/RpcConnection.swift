@@ -267,9 +267,14 @@ final class RpcSessionState: @unchecked Sendable {
             nodes.remote[address.rawValue] = nil
             return node.timesReceived
         }
+        returnReferences(to: address, amount: amount)
+    }
+
+    /// Sends DEC_STRONG: on the connection this thread serves a call on (it holds it; waiting
+    /// for another could deadlock), else the session's, else a server's connections to the
+    /// client. With none of those, nothing can reach the peer now, and the references stay.
+    func returnReferences(to address: RpcAddress, amount: UInt32) {
         guard amount > 0, !hasEnded else { return }
-        // On the connection this thread serves a call on (it holds it; waiting for another could
-        // deadlock), else the session's, else a server's connections to the client.
         if let connection = servingConnection() {
             try? connection.sendDecStrong(address, amount: amount)
         } else if let session {
@@ -375,6 +380,9 @@ final class RpcSessionState: @unchecked Sendable {
             }
             var ignored = Parcel(wireFormat: .rpc)
             _ = dispatch(call, descriptors: callDescriptors, to: object, on: connection, reply: &ignored)
+            // The reference the call carried goes back, as after a two-way call (libbinder
+            // flushes it once the oneway call has run).
+            try connection.sendDecStrong(call.address, amount: 1)
             next = nodes.withLock { nodes -> (call: RpcWireTransaction, descriptors: [Int32])? in
                 guard var node = nodes.local[call.address.rawValue] else { return nil }
                 node.nextAsyncNumber &+= 1

@@ -261,7 +261,13 @@ extension Parcel {
         }
         do throws(RpcError) {
             let binder = try state.binder(receiving: address)
-            (binder as? RpcProxy)?.recordStability(stability)
+            if let proxy = binder as? RpcProxy {
+                proxy.recordStability(stability)
+            } else {
+                // One of ours, sent back: the reference the peer counted for sending it returns
+                // at once (libbinder's flushExcessBinderRefs).
+                state.returnReferences(to: address, amount: 1)
+            }
             return binder
         } catch {
             readerIndex = start
