@@ -139,7 +139,9 @@ struct Call: ParsableCommand {
         defer { session?.shutdown() }
         if let rpc {
             do {
-                session = try RpcSession.connect(to: rpc)
+                // Descriptors travel only if asked for (unix sockets): ask when an argument is one.
+                let passesFiles = try arguments.contains { if case .file = try TypedArgument($0) { true } else { false } }
+                session = try RpcSession.connect(to: rpc, fileDescriptors: passesFiles)
                 guard let root = try session?.rootObject() else {
                     reportError("\(rpc) serves no root object")
                     throw ExitCode.failure
