@@ -287,6 +287,28 @@ private func hex(_ text: String) -> [UInt8] {
         #expect(try await [first, second] == ["a", "b"])
     }
 
+    /// Reference counting end to end: an object of this process lives while the server holds
+    /// a proxy for it, and goes when the server drops it (its DEC_STRONG).
+    @Test func aCallbackGoesWhenTheServerDropsIt() throws {
+        final class Local: Tests.INamedCallback.Service {
+            func GetName() throws -> String { "local" }
+        }
+        let served = try Served("unix")
+        let session = try RpcSession.connect(to: served.address)
+        defer { session.shutdown() }
+        let service = Tests.ITestService.Proxy(try #require(try session.rootObject()))
+        weak var first: Local?
+        do {
+            let callback = Local()
+            first = callback
+            #expect(try !service.SetOtherTestService(name: "kept", service: callback))
+        }
+        #expect(first != nil)  // the server's proxy keeps it
+        // Replaced: the server drops its proxy for the first one, which returns the reference.
+        #expect(try !service.SetOtherTestService(name: "kept", service: Local()))
+        #expect(first == nil)
+    }
+
     /// With an incoming connection, the server calls an object of this process on a thread of
     /// its own, outside any call (libbinder's setMaxIncomingThreads).
     @Test func theServerCallsBackOutsideACall() throws {
