@@ -314,6 +314,31 @@ final class RpcSessionState: @unchecked Sendable {
 
     // MARK: Serving
 
+    /// Serves the commands the peer sends on a connection this side serves (a server's
+    /// connection, a client's incoming one) until it closes or breaks the protocol: calls are
+    /// served and answered there, DEC_STRONGs applied; a REPLY no call waits for, or an unknown
+    /// command, cannot be resynchronised from.
+    func serveCommands(on connection: RpcConnection) throws(RpcError) {
+        while true {
+            let (header, body, descriptors) = try connection.readCommand()
+            switch RpcCommand(rawValue: header.command) {
+            case .transact:
+                let transaction: RpcWireTransaction
+                do throws(RpcError) { transaction = try RpcWireTransaction.decode(body, version: connection.version) } catch {
+                    for descriptor in descriptors { _ = close(descriptor) }
+                    throw error
+                }
+                try serve(transaction, descriptors: descriptors, on: connection)
+            case .decStrong:
+                for descriptor in descriptors { _ = close(descriptor) }
+                decStrong(try RpcDecStrong.decode(body))
+            case .reply, nil:
+                for descriptor in descriptors { _ = close(descriptor) }
+                throw .malformed("command \(header.command) where only calls and DEC_STRONGs may come")
+            }
+        }
+    }
+
     /// Serves one TRANSACT that came in on `connection`: a special transaction, or a call to
     /// one of this side's objects; a two-way call is answered on the same connection, after a
     /// DEC_STRONG returning the reference the call itself carried (libbinder's

@@ -152,28 +152,7 @@ public final class RpcServer: @unchecked Sendable {
             // nil: a connection the client serves, which now carries the session's calls.
             guard let (session, connection) = try handshake(socket) else { return }
             joined = session
-            while true {
-                let (header, body, descriptors) = try connection.readCommand()
-                switch RpcCommand(rawValue: header.command) {
-                case .transact:
-                    let transaction: RpcWireTransaction
-                    do throws(RpcError) { transaction = try RpcWireTransaction.decode(body, version: connection.version) } catch {
-                        for descriptor in descriptors { _ = close(descriptor) }
-                        throw error
-                    }
-                    try session.serve(transaction, descriptors: descriptors, on: connection)
-                case .decStrong:
-                    for descriptor in descriptors { _ = close(descriptor) }
-                    session.decStrong(try RpcDecStrong.decode(body))
-                case .reply:
-                    // Nothing was asked on this connection: the protocol cannot resynchronise.
-                    for descriptor in descriptors { _ = close(descriptor) }
-                    throw RpcError.malformed("a reply no call waits for")
-                case nil:
-                    for descriptor in descriptors { _ = close(descriptor) }
-                    throw RpcError.malformed("unknown command \(header.command)")
-                }
-            }
+            try session.serveCommands(on: connection)
         } catch RpcError.connectionClosed {
             // The client went away.
         } catch {

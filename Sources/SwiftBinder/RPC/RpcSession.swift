@@ -145,24 +145,7 @@ public final class RpcSession: @unchecked Sendable {
     /// with it (the server is gone).
     private static func serveIncoming(_ connection: RpcConnection, state: RpcSessionState) {
         do {
-            while true {
-                let (header, body, descriptors) = try connection.readCommand()
-                switch RpcCommand(rawValue: header.command) {
-                case .transact:
-                    let transaction: RpcWireTransaction
-                    do throws(RpcError) { transaction = try RpcWireTransaction.decode(body, version: connection.version) } catch {
-                        for descriptor in descriptors { _ = close(descriptor) }
-                        throw error
-                    }
-                    try state.serve(transaction, descriptors: descriptors, on: connection)
-                case .decStrong:
-                    for descriptor in descriptors { _ = close(descriptor) }
-                    state.decStrong(try RpcDecStrong.decode(body))
-                case .reply, nil:
-                    for descriptor in descriptors { _ = close(descriptor) }
-                    throw RpcError.malformed("command \(header.command) on an incoming connection")
-                }
-            }
+            try state.serveCommands(on: connection)
         } catch {
             connection.socket.shutdownBoth()
             state.session?.shutdown()
