@@ -480,17 +480,4 @@ public final class RpcProxy: IBinder, @unchecked Sendable {
             throw .rpc(error)
         }
     }
-
-    public func ping() throws(BinderError) {
-        _ = try transact(code: ReservedTransactionCode.ping, data: prepareTransaction(), flags: [])
-    }
-
-    public func interfaceDescriptorOrNil() throws(BinderError) -> String? {
-        var reply = try transact(code: ReservedTransactionCode.interface, data: prepareTransaction(), flags: [])
-        do {
-            return try reply.readNullableString16()
-        } catch {
-            throw .malformedParcel(error)
-        }
-    }
 }

@@ -220,19 +220,6 @@ public final class BinderProxy: IBinder, @unchecked Sendable {
     /// False once a call failed with a dead target or the kernel reported the object's death.
     public var isAlive: Bool { !deadReplySeen.load(ordering: .relaxed) && !state.withLock { $0.obituarySent } }
 
-    public func ping() throws(BinderError) {
-        _ = try transact(code: ReservedTransactionCode.ping, data: prepareTransaction(), flags: [])
-    }
-
-    public func interfaceDescriptorOrNil() throws(BinderError) -> String? {
-        var reply = try transact(code: ReservedTransactionCode.interface, data: prepareTransaction(), flags: [])
-        do {
-            return try reply.readNullableString16()
-        } catch {
-            throw .malformedParcel(error)
-        }
-    }
-
     /// The process id of the object's process (DEBUG_PID_TRANSACTION).
     public func debugPID() throws(BinderError) -> Int32 {
         var reply = try transact(code: ReservedTransactionCode.debugPID, data: prepareTransaction(), flags: [])

@@ -56,6 +56,22 @@ public protocol IBinder: AnyObject, Sendable {
 }
 
 extension IBinder {
+    /// Sends PING_TRANSACTION: what a remote object (a kernel handle, an RPC address) answers.
+    public func ping() throws(BinderError) {
+        _ = try transact(code: ReservedTransactionCode.ping, data: prepareTransaction(), flags: [])
+    }
+
+    /// Asks the object for its interface descriptor (INTERFACE_TRANSACTION), as a remote object
+    /// is asked.
+    public func interfaceDescriptorOrNil() throws(BinderError) -> String? {
+        var reply = try transact(code: ReservedTransactionCode.interface, data: prepareTransaction(), flags: [])
+        do {
+            return try reply.readNullableString16()
+        } catch {
+            throw .malformedParcel(error)
+        }
+    }
+
     /// The object's interface descriptor ("" when it declares none).
     public func interfaceDescriptor() throws(BinderError) -> String {
         try interfaceDescriptorOrNil() ?? ""
