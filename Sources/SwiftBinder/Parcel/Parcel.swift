@@ -226,19 +226,9 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
     /// Whether the RPC object table lists an object at `position` (version 2 requires it of
     /// every non-null binder).
     func isRPCObjectListed(at position: Int) -> Bool {
-        // The table is ascending (checked on receipt, written in order): a binary search.
-        withObjects { state in
-            guard let state else { return false }
-            var low = 0
-            var high = state.owned.count
-            while low < high {
-                let middle = (low + high) / 2
-                let value = state.owned[middle]
-                if value == UInt64(position) { return true }
-                if value < UInt64(position) { low = middle + 1 } else { high = middle }
-            }
-            return false
-        }
+        // An RPC parcel's table is its own list (kept for received ones too), ascending: the
+        // objects array's binary search serves it. A table that failed its checks lists nothing.
+        (try? isObjectListed(at: position)) == true
     }
 
     /// Lists the object just written at `position` in the RPC object table.
@@ -344,6 +334,9 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
             valid = descriptorEntries == descriptors.count && descriptorEntries + binderEntries == types.count
                 && (version >= 2 || binderEntries == 0)
         }
+        // The table goes into the object state, where the objects array's look-ups find it as
+        // an owned parcel's (an RPC parcel has no kernel objects array).
+        receivedObjects = nil
         withObjectState { state in
             guard valid else {
                 for fd in descriptors { _ = close(fd) }

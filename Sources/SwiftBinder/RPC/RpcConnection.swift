@@ -38,7 +38,42 @@ final class RpcConnection: @unchecked Sendable {
             }
             return (header, try socket.read(Int(header.bodySize), during: "a command body"), descriptors)
         } catch {
-            for descriptor in descriptors { _ = close(descriptor) }
+            closeAll(descriptors)
+            throw error
+        }
+    }
+
+    /// A command decoded, with the descriptors that came with it (the receiver's to close).
+    enum Incoming {
+        case transact(RpcWireTransaction, descriptors: [Int32])
+        case reply(RpcWireReply, descriptors: [Int32])
+        case decStrong(RpcDecStrong)
+    }
+
+    /// The next command, decoded. Descriptors that came with a DEC_STRONG, a failed reply or
+    /// something that does not decode are closed here; an unknown command cannot be
+    /// resynchronised from.
+    func readIncoming() throws(RpcError) -> Incoming {
+        let (header, body, descriptors) = try readCommand()
+        do throws(RpcError) {
+            switch RpcCommand(rawValue: header.command) {
+            case .transact:
+                return .transact(try RpcWireTransaction.decode(body, version: version), descriptors: descriptors)
+            case .reply:
+                let reply = try RpcWireReply.decode(body, version: version)
+                guard reply.status == 0 else {
+                    closeAll(descriptors)
+                    return .reply(reply, descriptors: [])
+                }
+                return .reply(reply, descriptors: descriptors)
+            case .decStrong:
+                closeAll(descriptors)
+                return .decStrong(try RpcDecStrong.decode(body))
+            case nil:
+                throw .malformed("unknown command \(header.command)")
+            }
+        } catch {
+            closeAll(descriptors)
             throw error
         }
     }
@@ -320,23 +355,41 @@ final class RpcSessionState: @unchecked Sendable {
     /// command, cannot be resynchronised from.
     func serveCommands(on connection: RpcConnection) throws(RpcError) {
         while true {
-            let (header, body, descriptors) = try connection.readCommand()
-            switch RpcCommand(rawValue: header.command) {
-            case .transact:
-                let transaction: RpcWireTransaction
-                do throws(RpcError) { transaction = try RpcWireTransaction.decode(body, version: connection.version) } catch {
-                    for descriptor in descriptors { _ = close(descriptor) }
-                    throw error
-                }
+            switch try connection.readIncoming() {
+            case .transact(let transaction, let descriptors):
                 try serve(transaction, descriptors: descriptors, on: connection)
-            case .decStrong:
-                for descriptor in descriptors { _ = close(descriptor) }
-                decStrong(try RpcDecStrong.decode(body))
-            case .reply, nil:
-                for descriptor in descriptors { _ = close(descriptor) }
-                throw .malformed("command \(header.command) where only calls and DEC_STRONGs may come")
+            case .decStrong(let command):
+                decStrong(command)
+            case .reply(_, let descriptors):
+                closeAll(descriptors)
+                throw .malformed("a reply no call waits for")
             }
         }
+    }
+
+    /// Waits on `connection` for the reply to the call just sent on it: DEC_STRONGs are
+    /// applied, nested calls served there (the peer waits for them).
+    func waitForReply(on connection: RpcConnection) throws(RpcError) -> (reply: RpcWireReply, descriptors: [Int32]) {
+        while true {
+            switch try connection.readIncoming() {
+            case .reply(let reply, let descriptors):
+                return (reply, descriptors)
+            case .decStrong(let command):
+                decStrong(command)
+            case .transact(let transaction, let descriptors):
+                try serve(transaction, descriptors: descriptors, on: connection)
+            }
+        }
+    }
+
+    /// The transaction a call sends: a oneway call to an object takes the next number of its
+    /// order (special transactions have none).
+    func transaction(
+        to address: RpcAddress, code: UInt32, data: [UInt8], objectTable: [UInt32], flags: TransactionFlags
+    ) -> RpcWireTransaction {
+        let asyncNumber = flags.contains(.oneWay) && address != .special ? nextAsyncNumber(to: address) : 0
+        return RpcWireTransaction(
+            address: address, code: code, flags: flags.rawValue, asyncNumber: asyncNumber, data: data, objectTable: objectTable)
     }
 
     /// Serves one TRANSACT that came in on `connection`: a special transaction, or a call to
@@ -346,7 +399,7 @@ final class RpcSessionState: @unchecked Sendable {
     func serve(_ transaction: RpcWireTransaction, descriptors: [Int32] = [], on connection: RpcConnection) throws(RpcError) {
         var descriptors = descriptors
         // Descriptors no parcel took are closed here.
-        defer { for descriptor in descriptors { _ = close(descriptor) } }
+        defer { closeAll(descriptors) }
         if transaction.address == .special {
             try serveSpecial(transaction, on: connection)
             return
@@ -400,7 +453,7 @@ final class RpcSessionState: @unchecked Sendable {
             }
             if verdict == 1 { return }
             if verdict == 2 {
-                for descriptor in callDescriptors { _ = close(descriptor) }
+                closeAll(callDescriptors)
                 throw .malformed("oneway call \(call.asyncNumber) to \(call.address) out of order beyond what is held")
             }
             var ignored = Parcel(wireFormat: .rpc)
@@ -510,4 +563,9 @@ extension Parcel {
             throw error
         }
     }
+}
+
+/// Closes descriptors no one took.
+func closeAll(_ descriptors: [Int32]) {
+    for descriptor in descriptors { _ = close(descriptor) }
 }

@@ -181,8 +181,8 @@ public final class RpcSession: @unchecked Sendable {
     /// One special transaction on a connection of a session being set up.
     private static func special(_ code: UInt32, on connection: RpcConnection, state: RpcSessionState) throws(RpcError) -> Parcel {
         try connection.send(.transact, RpcWireTransaction(address: .special, code: code).encoded(version: connection.version))
-        let (reply, descriptors) = try waitForReply(on: connection, state: state)
-        for descriptor in descriptors { _ = close(descriptor) }
+        let (reply, descriptors) = try state.waitForReply(on: connection)
+        closeAll(descriptors)
         guard reply.status == 0 else { throw .malformed("special transaction \(code) failed with status \(reply.status)") }
         return RpcReceivedData.parcel(reply.data, state: state)
     }
@@ -218,9 +218,7 @@ public final class RpcSession: @unchecked Sendable {
         address: RpcAddress, code: UInt32, data: [UInt8], objects: (positions: [UInt32], descriptors: [Int32]) = ([], []),
         flags: TransactionFlags
     ) throws(RpcError) -> Parcel {
-        let asyncNumber = flags.contains(.oneWay) && address != .special ? state.nextAsyncNumber(to: address) : 0
-        let transaction = RpcWireTransaction(
-            address: address, code: code, flags: flags.rawValue, asyncNumber: asyncNumber, data: data, objectTable: objects.positions)
+        let transaction = state.transaction(to: address, code: code, data: data, objectTable: objects.positions, flags: flags)
         return try connections.withConnection { (connection) throws(RpcError) -> Parcel in
             try Self.transact(connection, transaction, descriptors: objects.descriptors, state: state)
         }
@@ -231,9 +229,7 @@ public final class RpcSession: @unchecked Sendable {
         on connection: RpcConnection, state: RpcSessionState, address: RpcAddress, code: UInt32, data: [UInt8],
         objects: (positions: [UInt32], descriptors: [Int32]), flags: TransactionFlags
     ) throws(RpcError) -> Parcel {
-        let asyncNumber = flags.contains(.oneWay) ? state.nextAsyncNumber(to: address) : 0
-        let transaction = RpcWireTransaction(
-            address: address, code: code, flags: flags.rawValue, asyncNumber: asyncNumber, data: data, objectTable: objects.positions)
+        let transaction = state.transaction(to: address, code: code, data: data, objectTable: objects.positions, flags: flags)
         return try transact(connection, transaction, descriptors: objects.descriptors, state: state)
     }
 
@@ -242,47 +238,13 @@ public final class RpcSession: @unchecked Sendable {
     ) throws(RpcError) -> Parcel {
         try connection.send(.transact, transaction.encoded(version: connection.version), descriptors: descriptors)
         guard !transaction.isOneway else { return Parcel(wireFormat: .rpc) }
-        let (reply, received) = try waitForReply(on: connection, state: state)
+        let (reply, received) = try state.waitForReply(on: connection)
         guard reply.status == 0 else { throw .callFailed(status: reply.status) }
         return RpcReceivedData.parcel(reply.data, state: state, objectTable: reply.objectTable, descriptors: received)
     }
 
     func sendDecStrong(_ address: RpcAddress, amount: UInt32) throws(RpcError) {
         try connections.withConnection { (connection) throws(RpcError) in try connection.sendDecStrong(address, amount: amount) }
-    }
-
-    /// Reads commands until the reply: DEC_STRONGs are applied, nested TRANSACTs served on this
-    /// connection (the peer is waiting for them), anything else ends the session.
-    static func waitForReply(
-        on connection: RpcConnection, state: RpcSessionState
-    ) throws(RpcError) -> (reply: RpcWireReply, descriptors: [Int32]) {
-        while true {
-            let (header, body, descriptors) = try connection.readCommand()
-            switch RpcCommand(rawValue: header.command) {
-            case .reply:
-                do throws(RpcError) {
-                    let reply = try RpcWireReply.decode(body, version: connection.version)
-                    if reply.status != 0 { for descriptor in descriptors { _ = close(descriptor) } }
-                    return (reply, reply.status == 0 ? descriptors : [])
-                } catch {
-                    for descriptor in descriptors { _ = close(descriptor) }
-                    throw error
-                }
-            case .decStrong:
-                for descriptor in descriptors { _ = close(descriptor) }
-                state.decStrong(try RpcDecStrong.decode(body))
-            case .transact:
-                let transaction: RpcWireTransaction
-                do throws(RpcError) { transaction = try RpcWireTransaction.decode(body, version: connection.version) } catch {
-                    for descriptor in descriptors { _ = close(descriptor) }
-                    throw error
-                }
-                try state.serve(transaction, descriptors: descriptors, on: connection)
-            case nil:
-                for descriptor in descriptors { _ = close(descriptor) }
-                throw .malformed("unknown command \(header.command)")
-            }
-        }
     }
 }
 

@@ -160,7 +160,7 @@ final class RpcSocket: @unchecked Sendable {
             if result < 0 {
                 if errno == EINTR { continue }
                 let error = errno
-                for descriptor in descriptors { _ = close(descriptor) }
+                closeAll(descriptors)
                 if error == ECONNRESET { throw .connectionClosed(during: what) }
                 throw .system("recvmsg", errno: error)
             }
@@ -180,11 +180,11 @@ final class RpcSocket: @unchecked Sendable {
             }
             // At most one message's worth per command, however the header's bytes were split.
             if flags & Int32(MSG_CTRUNC) != 0 || descriptors.count > Self.maximumDescriptors {
-                for descriptor in descriptors { _ = close(descriptor) }
+                closeAll(descriptors)
                 throw .malformed("more descriptors than a message may carry")
             }
             if result == 0 {
-                for descriptor in descriptors { _ = close(descriptor) }
+                closeAll(descriptors)
                 throw .connectionClosed(during: what)
             }
             filled += result
