@@ -16,31 +16,16 @@ import Glibc
     typealias Tests = android.aidl.tests
 
     final class Setup {
-        let device: TestDevice
-        let daemon: ChildProcess
+        /// servicemanager on a device of its own, and this process (with a looper: the service
+        /// calls callbacks back), as the servicemanager tests set them up.
+        let registry: ServiceManagerTests.Setup
         let server: ChildProcess
-        let process: BinderProcess
-        let manager: ServiceManager
+        var manager: ServiceManager { registry.manager }
 
         init(_ label: String) throws {
-            device = try TestDevice(label)
-            try device.binderfs.setAccess(ofDevice: device.name, mode: FilePermissions(rawValue: 0o666))
-            daemon = try ChildProcess(
-                ChildProcess.builtProduct("servicemanager"),
-                ["--device", device.path.string, "--protocol", "android16", "--log-level", "warning"])
-            process = try BinderProcess(path: device.path, release: .android16)
-            // Callbacks the service calls back need a looper here.
-            process.startThreadPool()
-            var manager: ServiceManager?
-            let process = self.process
-            _ = eventually(within: 30) {
-                manager = try? ServiceManager(process: process)
-                return manager != nil
-            }
-            guard let manager else { throw BinderError.unsupported("servicemanager did not come up") }
-            self.manager = manager
+            registry = try ServiceManagerTests.Setup(label, release: .android16)
             server = try ChildProcess(
-                ChildProcess.builtProduct("aidl-test-service"), ["--device", device.path.string],
+                ChildProcess.builtProduct("aidl-test-service"), ["--device", registry.device.path.string],
                 environment: ["SWIFTBINDER_ANDROID_RELEASE": "android16"])
             let ready = try server.readLine() ?? ""
             guard ready.hasPrefix("aidl-test-service: serving") else {
@@ -60,7 +45,6 @@ import Glibc
         deinit {
             kill(server.pid, SIGTERM)
             _ = try? server.waitForExit()
-            process.shutdown()
         }
     }
 
@@ -312,7 +296,7 @@ import Glibc
         defer { for pipe in pipes { try? pipe.readEnd.close(); try? pipe.writeEnd.close() } }
         var repeated: [SharedFileDescriptor] = []
         let reversed = try service.ReverseParcelFileDescriptorArray(
-            input: pipes.map { SharedFileDescriptor(try! FileDescriptor(rawValue: dup($0.writeEnd.rawValue))) },
+            input: try pipes.map { SharedFileDescriptor(try $0.writeEnd.duplicate()) },
             repeated: &repeated)
         #expect(repeated.count == 2 && reversed.count == 2)
         // reversed[0] writes into the second pipe.

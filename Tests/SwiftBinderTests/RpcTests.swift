@@ -318,7 +318,7 @@ private func hex(_ text: String) -> [UInt8] {
             override func onTransact(code: UInt32, data: inout Parcel, reply: inout Parcel, flags: TransactionFlags) throws {
                 if code == 1 { kept.withLock { $0 = try? data.readNullableStrongBinder() } }
                 guard code == 2, let target = kept.withLock({ $0 }) else { return }
-                _ = startDetachedThreadForTest {
+                onDetachedThread {
                     var request = target.prepareTransaction()
                     request.writeInt32(42)
                     _ = try? target.transact(code: 7, data: request, flags: [])
@@ -438,31 +438,6 @@ private func hex(_ text: String) -> [UInt8] {
     }
 }
 
-/// A one-shot signal a test waits for (no sleeping).
-final class ConditionVariableBox: @unchecked Sendable {
-    private var mutex = pthread_mutex_t()
-    private var condition = pthread_cond_t()
-    private var signalled = false
-
-    init() {
-        pthread_mutex_init(&mutex, nil)
-        pthread_cond_init(&condition, nil)
-    }
-
-    func signal() {
-        pthread_mutex_lock(&mutex)
-        signalled = true
-        pthread_cond_broadcast(&condition)
-        pthread_mutex_unlock(&mutex)
-    }
-
-    func wait() {
-        pthread_mutex_lock(&mutex)
-        while !signalled { pthread_cond_wait(&condition, &mutex) }
-        pthread_mutex_unlock(&mutex)
-    }
-}
-
 /// RPC binder between two processes: `aidl-test-service --rpc` serves AOSP's test service as its
 /// root object, this process calls it through generated proxies (with callbacks into this
 /// process), over a unix socket and, where the kernel has IPv4, loopback TCP. No driver needed.
@@ -523,18 +498,4 @@ final class ConditionVariableBox: @unchecked Sendable {
         _ = try peer.process.waitForExit()
         #expect(throws: RemoteError.self) { _ = try service.RepeatInt(token: 4) }
     }
-}
-
-/// Runs `body` on a new detached thread (the tests' stand-in for a server's own thread).
-@discardableResult
-func startDetachedThreadForTest(_ body: @escaping @Sendable () -> Void) -> Bool {
-    final class Box {
-        let body: @Sendable () -> Void
-        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
-    }
-    var thread = pthread_t()
-    let box = Unmanaged.passRetained(Box(body))
-    let result = pthread_create(&thread, nil, { Unmanaged<Box>.fromOpaque($0!).takeRetainedValue().body(); return nil }, box.toOpaque())
-    if result == 0 { pthread_detach(thread) } else { box.release() }
-    return result == 0
 }
