@@ -354,7 +354,8 @@ final class ThreadState {
         arguments: (inout Parcel) throws(ParcelError) -> Void, _ send: (borrowing Parcel) throws(BinderError) -> Outcome
     ) throws(RemoteError) -> Outcome {
         var request = requestStorage.lend(wireFormat: wireFormat)
-        request.writeInterfaceToken(interface)
+        // A kernel proxy's request is a kernel parcel: its token needs no RPC check.
+        request.writeKernelInterfaceToken(interface)
         do throws(ParcelError) {
             try arguments(&request)
         } catch {
