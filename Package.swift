@@ -94,10 +94,11 @@ let package = Package(
             ],
             path: "Fuzz", exclude: ["seeds"]),
         // A binder driver tests script, for the engine's host tests and its fuzz target.
+        .systemLibrary(name: "CMallocInfo", path: "Tests/CMallocInfo"),
         .target(name: "ScriptedBinderDriver", dependencies: ["SwiftBinder", "CBinder"], path: "Tests/ScriptedBinderDriver"),
         // Shared by the tests and the test peer: sample parcelables and the every-type value.
         .target(
-            name: "BinderTestSupport", dependencies: ["SwiftBinder"], path: "Tests/BinderTestSupport",
+            name: "BinderTestSupport", dependencies: ["SwiftBinder", "CMallocInfo"], path: "Tests/BinderTestSupport",
             plugins: ["SwiftAIDLPlugin"]),
         // The valid AIDL corpus, compiled to Swift by the plugin.
         .target(

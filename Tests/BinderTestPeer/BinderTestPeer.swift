@@ -36,6 +36,7 @@ struct BinderTestPeer {
         case (4, "sm-call-and-die"): serviceManagerCallAndDie(device: arguments[2], delay: UInt32(arguments[3]) ?? 0)
         case (4, "sm-keep"): serviceManagerKeep(device: arguments[2], name: arguments[3])
         case (4, "fd-passes"): fileDescriptorPasses(device: arguments[2], count: Int(arguments[3]) ?? 1000)
+        case (4, "echo-calls"): echoCalls(device: arguments[2], count: Int(arguments[3]) ?? 1000)
         case (4, "become-context-manager"): becomeContextManager(device: arguments[2], uid: uid_t(arguments[3]) ?? 65534)
         default:
             fail(
@@ -135,6 +136,26 @@ struct BinderTestPeer {
             let before = countOpenFileDescriptors()
             for _ in 0..<count { try pass() }
             print("\(before) \(countOpenFileDescriptors())")
+        } catch {
+            fail("fail: \(error)")
+        }
+    }
+
+    /// Makes `count` echo calls after a warm-up; prints its heap bytes in use before and after.
+    static func echoCalls(device: String, count: Int) {
+        do {
+            let process = try BinderProcess(path: FilePath(device))
+            let service = try process.contextObject
+            func call() throws {
+                var request = Parcel()
+                request.writeString16("steady")
+                var reply = try service.transact(code: TestServiceCode.echo.rawValue, data: request)
+                _ = try reply.readString16()
+            }
+            for _ in 0..<2000 { try call() }
+            let before = heapBytesInUse()
+            for _ in 0..<count { try call() }
+            print("\(before) \(heapBytesInUse())")
         } catch {
             fail("fail: \(error)")
         }

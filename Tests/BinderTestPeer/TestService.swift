@@ -70,6 +70,8 @@ final class TestService: BinderObject, @unchecked Sendable {
             throw StatusCode.unknownTransaction  // served by AsyncTestService
         case .openFileDescriptors:
             reply.writeInt32(Int32(countOpenFileDescriptors()))
+        case .heapBytesInUse:
+            reply.writeInt64(Int64(heapBytesInUse()))
         case .slowOneway:
             usleep(useconds_t(try data.readInt32()))
         case .block:

@@ -1,4 +1,5 @@
 #if canImport(Glibc)
+import CMallocInfo
 import Glibc
 #endif
 
@@ -10,4 +11,14 @@ public func countOpenFileDescriptors() -> Int {
     var count = 0
     while readdir(directory) != nil { count += 1 }
     return count - 3  // ".", "..", and the directory's own descriptor
+}
+
+/// The bytes this process has allocated from malloc and not freed, over all of glibc's arenas:
+/// exact for one process, where resident size also counts pages the allocator keeps.
+public func heapBytesInUse() -> Int {
+    #if canImport(Glibc)
+    Int(mallinfo2().uordblks)
+    #else
+    -1
+    #endif
 }

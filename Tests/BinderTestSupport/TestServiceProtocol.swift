@@ -32,6 +32,8 @@ public enum TestServiceCode: UInt32, Sendable {
     /// Prints "in call" on the server's standard output, then never replies: a call a test
     /// knows the server has.
     case block
+    /// Replies with the bytes the service process has allocated from malloc, as an int64.
+    case heapBytesInUse
 }
 
 public let testServiceDescriptor = "org.swiftbinder.test.ITestService"

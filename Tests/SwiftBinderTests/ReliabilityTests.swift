@@ -243,21 +243,25 @@ import Glibc
 
     @Test func memoryStaysFlatOverManyCalls() throws {
         let served = try Served("memory")
-        func residentKiB() -> Int {
-            // VmRSS of this process, from /proc/self/status
-            let line = readText("/proc/self/status").split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
-            return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+        func serverHeap() throws -> Int64 {
+            var reply = try served.call(.heapBytesInUse)
+            return try reply.readInt64()
         }
-        for _ in 0..<2000 { _ = try served.call(.echo) { $0.writeString16("warm") } }
-        // The resident size is the whole process's, and other tests run beside this one: a
-        // leak grows every window of calls, another test's memory only the windows it overlaps.
-        var growths: [Int] = []
-        for _ in 0..<3 {
-            let before = residentKiB()
-            for _ in 0..<(5_000 * Self.scale) { _ = try served.call(.echo) { $0.writeString16("steady") } }
-            growths.append(residentKiB() - before)
-        }
-        #expect(growths.min()! < 1024, "grew by \(growths) KiB in three windows of \(5_000 * Self.scale) calls")
+        // Both sides are processes of their own, so their heaps hold only this test's calls
+        // (this test process allocates for every test running beside it). A leak of one small
+        // allocation per call (malloc gives at least 16 bytes) grows a side by 16 × calls or more;
+        // the bound allows one byte per call.
+        let calls = 5_000 * Self.scale
+        _ = try ChildProcess(ChildProcess.builtProduct("binder-test-peer"), ["echo-calls", served.device.path.string, "2000"]).readAll()
+        let serverBefore = try serverHeap()
+        let client = try ChildProcess(
+            ChildProcess.builtProduct("binder-test-peer"), ["echo-calls", served.device.path.string, String(calls)])
+        let heap = try client.readAll().split(separator: " ").compactMap { Int($0) }
+        #expect(try client.waitForExit() == 0)
+        try #require(heap.count == 2 && heap[0] > 0, "client heap before and after: \(heap)")
+        #expect(heap[1] - heap[0] < calls, "the client's heap grew by \(heap[1] - heap[0]) bytes over \(calls) calls")
+        let serverGrowth = try serverHeap() - serverBefore
+        #expect(serverGrowth < Int64(calls), "the service's heap grew by \(serverGrowth) bytes over \(calls) calls")
     }
 }
 
