@@ -262,32 +262,62 @@ func runServer(device: String, register name: String?) throws {
     // The same object over RPC binder, on a unix socket beside the device (the client compares).
     let rpc = try RpcServer(root: object, address: "unix:\(rpcSocketPath(device))", maxThreads: 4)
     rpc.start()
+    // And over loopback TCP where the kernel has IPv4, on a port the system picks.
+    let tcp = try? RpcServer(root: object, address: "inet:127.0.0.1:0", maxThreads: 4)
+    if let tcp, let port = tcp.port {
+        tcp.start()
+        let file = try FileDescriptor.open(
+            FilePath(rpcPortPath(device)), .writeOnly, options: [.create, .truncate], permissions: .ownerReadWrite)
+        _ = try file.closeAfter { try file.writeAll(Array("\(port)".utf8)) }
+    }
     print("ready")
     fflush(nil)
     process.joinThreadPool()
     rpc.shutdown()
+    tcp?.shutdown()
 }
 
-/// Where the benchmark server serves over RPC binder.
+/// Where the benchmark server serves over RPC binder: a unix socket, and the file that names
+/// its loopback TCP port.
 func rpcSocketPath(_ device: String) -> String {
     "/tmp/swiftbinder-bench-rpc-\(device.split(separator: "/").last ?? "device").sock"
+}
+
+func rpcPortPath(_ device: String) -> String {
+    "/tmp/swiftbinder-bench-rpc-\(device.split(separator: "/").last ?? "device").port"
 }
 
 /// The 64-byte round trip and add() over RPC binder (a unix socket), in the same boot as the
 /// kernel cases: RPC's cost beside the driver's one copy.
 func runRPCClient(device: String, iterations: Int) throws {
-    let session = try RpcSession.connect(to: "unix:\(rpcSocketPath(device))")
+    try runRPCClient(address: "unix:\(rpcSocketPath(device))", names: ("rpc-rtt-64", "rpc-add"), iterations: iterations)
+    if let port = readPort(rpcPortPath(device)) {
+        try runRPCClient(address: "inet:127.0.0.1:\(port)", names: ("rpc-tcp-rtt-64", "rpc-tcp-add"), iterations: iterations)
+    }
+}
+
+func runRPCClient(address: String, names: (roundTrip: String, add: String), iterations: Int) throws {
+    let session = try RpcSession.connect(to: address)
     defer { session.shutdown() }
     guard let root = try session.rootObject() else { throw BinderError.unsupported("no RPC root object") }
     let service = org.swiftbinder.bench.IBenchmark.Proxy(root)
     let payload = [UInt8](repeating: 0xA5, count: 64)
     for _ in 0..<100 { _ = try service.add(a: 1, b: 2) }
-    report("rpc-rtt-64", try measure(iterations) {
+    report(names.roundTrip, try measure(iterations) {
         var request = root.prepareTransaction()
         request.writeBytes(payload)
         _ = try root.transact(code: rawCode, data: request, flags: [])
     })
-    report("rpc-add", try measure(iterations) { _ = try service.add(a: 2, b: 3) })
+    report(names.add, try measure(iterations) { _ = try service.add(a: 2, b: 3) })
+}
+
+/// The loopback TCP port the server wrote, or nil when it serves none.
+func readPort(_ path: String) -> UInt16? {
+    guard let fd = try? FileDescriptor.open(FilePath(path), .readOnly) else { return nil }
+    defer { try? fd.close() }
+    var buffer = [UInt8](repeating: 0, count: 16)
+    let count = (try? buffer.withUnsafeMutableBytes { try fd.read(into: $0) }) ?? 0
+    return UInt16(String(decoding: buffer[..<count], as: UTF8.self))
 }
 
 func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {

@@ -119,14 +119,16 @@ func markdownReport(_ table: String, files: [String]) throws -> String {
                 + "| \(notes) |")
     }
     // RPC binder on a unix socket, against the kernel: the same object, the same calls.
-    let rpc64 = median("rpc-rtt-64", "median_ns")
-    lines.append(
-        "| RPC binder round trip, 64 B, unix socket | \(microseconds(rpc64)) | \(microseconds(median("rpc-rtt-64", "p99_ns"))) "
-            + "| \(microseconds(c64)) | \(ratio(rpc64, c64)) | \(ratio(rpc64, own64)) of SwiftBinder's kernel 64 B call |")
-    let rpcAdd = median("rpc-add", "median_ns")
-    lines.append(
-        "| RPC binder add(int, int), unix socket | \(microseconds(rpcAdd)) | \(microseconds(median("rpc-add", "p99_ns"))) "
-            + "| \(microseconds(c64)) (64 B) | \(ratio(rpcAdd, c64)) | \(ratio(rpcAdd, median("add", "median_ns"))) of kernel add() |")
+    for (transport, prefix) in [("unix socket", "rpc"), ("loopback TCP", "rpc-tcp")] where median("\(prefix)-rtt-64", "median_ns") != nil {
+        let rpc64 = median("\(prefix)-rtt-64", "median_ns")
+        lines.append(
+            "| RPC binder round trip, 64 B, \(transport) | \(microseconds(rpc64)) | \(microseconds(median("\(prefix)-rtt-64", "p99_ns"))) "
+                + "| \(microseconds(c64)) | \(ratio(rpc64, c64)) | \(ratio(rpc64, own64)) of SwiftBinder's kernel 64 B call |")
+        let rpcAdd = median("\(prefix)-add", "median_ns")
+        lines.append(
+            "| RPC binder add(int, int), \(transport) | \(microseconds(rpcAdd)) | \(microseconds(median("\(prefix)-add", "p99_ns"))) "
+                + "| \(microseconds(c64)) (64 B) | \(ratio(rpcAdd, c64)) | \(ratio(rpcAdd, median("add", "median_ns"))) of kernel add() |")
+    }
     let check = median("servicemanager-check", "median_ns")
     lines.append("| servicemanager checkService | \(microseconds(check)) | \(microseconds(median("servicemanager-check", "p99_ns"))) | \(microseconds(c64)) (64 B) | \(ratio(check, c64)) | \(ratio(check, own64)) of SwiftBinder's 64 B call |")
     let oneway = median("oneway", "median_ns")

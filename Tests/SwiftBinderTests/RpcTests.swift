@@ -199,6 +199,39 @@ private func hex(_ text: String) -> [UInt8] {
         #expect(try service.GetOtherTestService(name: "Larry").asBinder() === callback.asBinder())
     }
 
+    /// An object that arrives again with another stability level is refused, as libbinder's
+    /// `Stability::setRepr` refuses to change a binder's level (BAD_TYPE; libs/binder/Stability.cpp
+    /// at android-14.0.0_r21): the proxy keeps the level it first came with.
+    @Test func anObjectCannotComeBackWithAnotherStability() throws {
+        final class Shifting: BinderObject, @unchecked Sendable {
+            let level = Mutex(StabilityLevel.system)
+            override var stability: StabilityLevel? { level.withLock { $0 } }
+        }
+        final class Root: BinderObject, @unchecked Sendable {
+            let child = Shifting()
+            // Code 1 replies with the child at `system`, code 2 at `vendor`.
+            override func onTransact(code: UInt32, data: inout Parcel, reply: inout Parcel, flags: TransactionFlags) throws {
+                child.level.withLock { $0 = code == 1 ? .system : .vendor }
+                reply.writeStrongBinder(child)
+            }
+        }
+        let served = try Served("unix", root: Root())
+        let session = try RpcSession.connect(to: served.address)
+        defer { session.shutdown() }
+        let root = try #require(try session.rootObject())
+        var first = try root.transact(code: 1, data: root.prepareTransaction(), flags: [])
+        let child = try #require(try first.readNullableStrongBinder() as? RpcProxy)
+        #expect(child.stability == .system)
+        var second = try root.transact(code: 2, data: root.prepareTransaction(), flags: [])
+        #expect(throws: BinderError.malformedParcel(.invalidStability(Int32(StabilityLevel.vendor.rawValue), offset: 12))) {
+            try second.readNullableStrongBinder()
+        }
+        #expect(child.stability == .system)
+        // The same level again is the same proxy.
+        var third = try root.transact(code: 1, data: root.prepareTransaction(), flags: [])
+        #expect(try third.readNullableStrongBinder() === child)
+    }
+
     /// Descriptors travel over a unix socket session (SCM_RIGHTS with the command's header), both
     /// ways; over TCP they are refused before anything is sent.
     @Test func descriptorsTravelOverUnixSockets() throws {

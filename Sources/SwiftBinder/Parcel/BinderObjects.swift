@@ -247,15 +247,8 @@ extension Parcel {
 
     /// Reads a file descriptor object and takes the descriptor: the parcel will not close it.
     public mutating func takeFileDescriptor() throws(ParcelError) -> FileDescriptor {
+        if wireFormat.isRPC { return try takeRPCFileDescriptor() }
         let offset = readerIndex
-        if wireFormat.isRPC {
-            let (fd, index) = try readRPCFileDescriptor()
-            do throws(ParcelError) { try markRPCDescriptorTaken(index, at: offset) } catch {
-                readerIndex = offset
-                throw error
-            }
-            return fd
-        }
         let fd = try readFileDescriptor()
         do throws(ParcelError) {
             try markDescriptorTaken(at: offset)

@@ -252,6 +252,7 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
     /// descriptor among those sent beside the data; its position joins the object table
     /// (libbinder's `writeFileDescriptor` for RPC parcels, Android 14+). The parcel owns the
     /// descriptor (a duplicate unless `takeOwnership`).
+    @inline(never)  // kept out of writeFileDescriptor's kernel path
     mutating func writeRPCFileDescriptor(_ fd: FileDescriptor, takeOwnership: Bool) {
         let owned = takeOwnership ? fd.rawValue : fcntl(fd.rawValue, F_DUPFD_CLOEXEC, 0)
         guard owned >= 0 else {
@@ -269,6 +270,7 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
     }
 
     /// Reads an RPC fd object: the descriptor (the parcel's until taken) and its index.
+    @inline(never)  // kept out of readFileDescriptor's kernel path
     mutating func readRPCFileDescriptor() throws(ParcelError) -> (fd: FileDescriptor, index: Int) {
         let position = readerIndex
         if let objectsProblem { throw .malformedObjects(reason: objectsProblem) }
@@ -297,11 +299,18 @@ public struct Parcel: ~Copyable, @unchecked Sendable {
         return (FileDescriptor(rawValue: fd), Int(index))
     }
 
-    /// Marks the RPC descriptor at `index` taken: the parcel will not close it.
-    mutating func markRPCDescriptorTaken(_ index: Int, at position: Int) throws(ParcelError) {
+    /// Reads an RPC fd object and takes its descriptor: the parcel will not close it.
+    @inline(never)  // kept out of takeFileDescriptor's kernel path
+    mutating func takeRPCFileDescriptor() throws(ParcelError) -> FileDescriptor {
+        let position = readerIndex
+        let (fd, index) = try readRPCFileDescriptor()
         let state = objectState()
-        guard !state.rpcTaken.contains(where: { $0 == index }) else { throw .fileDescriptorAlreadyTaken(offset: position) }
+        guard !state.rpcTaken.contains(where: { $0 == index }) else {
+            readerIndex = position
+            throw .fileDescriptorAlreadyTaken(offset: position)
+        }
         state.rpcTaken.append(index)
+        return fd
     }
 
     /// What an RPC parcel sends beside its data: the object table and the descriptors.

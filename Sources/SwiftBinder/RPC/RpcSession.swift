@@ -366,8 +366,12 @@ public final class RpcProxy: IBinder, @unchecked Sendable {
         return recorded == .undeclared ? .system : recorded
     }
 
-    func recordStability(_ level: StabilityLevel) {
-        _ = recordedStability.compareExchange(expected: StabilityLevel.undeclared.rawValue, desired: level.rawValue, ordering: .relaxed)
+    /// Records the level a received object declared. A proxy keeps the first level it is given;
+    /// false for another one later, which libbinder refuses (`Stability::setRepr`: BAD_TYPE).
+    func recordStability(_ level: StabilityLevel) -> Bool {
+        let (exchanged, previous) = recordedStability.compareExchange(
+            expected: StabilityLevel.undeclared.rawValue, desired: level.rawValue, ordering: .relaxed)
+        return exchanged || previous == level.rawValue
     }
 
     init(address: RpcAddress, state: RpcSessionState, generation: UInt64) {

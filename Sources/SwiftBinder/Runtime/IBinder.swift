@@ -226,6 +226,7 @@ extension Parcel {
     /// stability it arrived with), or a local object, which gets the session's address for it.
     /// What RPC cannot carry (a kernel binder, another session's proxy) marks the parcel, and
     /// sending it fails (``BinderError/unsupported(_:)``).
+    @inline(never)  // kept out of writeStrongBinder's kernel path
     mutating func writeRPCStrongBinder(_ binder: (any IBinder)?) {
         let state = rpcSession as? RpcSessionState
         switch binder {
@@ -257,6 +258,7 @@ extension Parcel {
 
     /// A binder read from an RPC parcel received by a session: null, an object of this side,
     /// or a proxy of the peer's (libbinder's `unflattenBinder` for RPC).
+    @inline(never)  // kept out of readNullableStrongBinder's kernel path
     mutating func readRPCStrongBinder() throws(BinderError) -> (any IBinder)? {
         let start = readerIndex
         let (address, stability): (RpcAddress?, StabilityLevel)
@@ -275,19 +277,22 @@ extension Parcel {
             readerIndex = start
             throw .malformedParcel(.objectNotListed(offset: start))
         }
-        do throws(RpcError) {
-            let binder = try state.binder(receiving: address)
-            if let proxy = binder as? RpcProxy {
-                proxy.recordStability(stability)
-            } else {
-                // One of ours, sent back: the reference the peer counted for sending it returns
-                // at once (libbinder's flushExcessBinderRefs).
-                state.returnReferences(to: address, amount: 1)
-            }
-            return binder
-        } catch {
+        let binder: any IBinder
+        do throws(RpcError) { binder = try state.binder(receiving: address) } catch {
             readerIndex = start
             throw .rpc(error)
         }
+        if let proxy = binder as? RpcProxy {
+            guard proxy.recordStability(stability) else {
+                readerIndex = start
+                // i32 1 and the u64 address come before the stability.
+                throw .malformedParcel(.invalidStability(Int32(stability.rawValue), offset: start + 12))
+            }
+        } else {
+            // One of ours, sent back: the reference the peer counted for sending it returns at
+            // once (libbinder's flushExcessBinderRefs).
+            state.returnReferences(to: address, amount: 1)
+        }
+        return binder
     }
 }
