@@ -508,6 +508,9 @@ private func hex(_ text: String) -> [UInt8] {
         #expect(try service.VerifyName(service: Local(), name: "from the client"))
         let error = #expect(throws: RemoteError.self) { try service.ThrowServiceException(code: -1) }
         #expect(error == .exception(.serviceSpecific(-1)))
+        // A oneway call, then a call that finds the connection in order after it.
+        try service.TestOneway()
+        #expect(try service.RepeatInt(token: 9) == 9)
     }
 
     @Test func overAUnixSocket() throws {
@@ -521,14 +524,36 @@ private func hex(_ text: String) -> [UInt8] {
         try exercise(peer)
     }
 
-    /// The server's process dies mid-session: calls fail with a typed error, nothing hangs.
-    @Test func aDeadServerIsATypedError() throws {
+    /// A descriptor goes to the other process and comes back (SCM_RIGHTS): what is written to
+    /// the pipe's write end, through the descriptor the server returned, arrives at the read end.
+    @Test func descriptorsCrossToTheOtherProcess() throws {
+        let peer = try Peer("unix:/tmp/swiftbinder-rpc-fds-\(getpid()).sock")
+        let session = try RpcSession.connect(to: peer.address, fileDescriptors: true)
+        defer { session.shutdown() }
+        let service = Tests.ITestService.Proxy(try #require(try session.rootObject()))
+        let pipe = try FileDescriptor.pipe()
+        defer { try? pipe.readEnd.close() }
+        let returned = try service.RepeatParcelFileDescriptor(read: SharedFileDescriptor(pipe.writeEnd))
+        #expect(returned.fileDescriptor != pipe.writeEnd)
+        _ = try returned.fileDescriptor.writeAll(Array("across".utf8))
+        var bytes = [UInt8](repeating: 0, count: 6)
+        #expect(try bytes.withUnsafeMutableBytes { try pipe.readEnd.read(into: $0) } == 6)
+        #expect(bytes == Array("across".utf8))
+    }
+
+    /// The server's process dies mid-session: the death notification comes, calls fail with a
+    /// typed error, nothing hangs.
+    @Test func aDeadServerIsADeathAndATypedError() throws {
         let peer = try Peer("unix:/tmp/swiftbinder-rpc-dead-\(getpid()).sock")
         let session = try RpcSession.connect(to: peer.address)
         let service = Tests.ITestService.Proxy(try #require(try session.rootObject()))
         #expect(try service.RepeatInt(token: 3) == 3)
+        let died = ConditionVariableBox()
+        _ = try service.binder.linkToDeath { died.signal() }
         kill(peer.process.pid, SIGKILL)
         _ = try peer.process.waitForExit()
         #expect(throws: RemoteError.self) { _ = try service.RepeatInt(token: 4) }
+        #expect(died.wait(seconds: 30))
+        #expect(!service.binder.isAlive)
     }
 }

@@ -44,8 +44,12 @@ public final class RpcSession: @unchecked Sendable {
         carriesDescriptors = connections.first?.carriesDescriptors ?? false
         callThreads = CallThreads(name: "rpc-call", limit: max(1, connections.count))
         state.session = self
-        // The session ends with its last connection: its proxies' death handlers run.
-        self.connections.onEmpty = { [state] in state.ended() }
+        // A broken connection ends the session, as in libbinder (a failed send or receive
+        // shuts the session down): its other connections close, its proxies' death handlers run.
+        self.connections.onEmpty = { [state, incoming] in
+            for connection in incoming { connection.socket.shutdownBoth() }
+            state.ended()
+        }
     }
 
     /// Connects to the server at `address` (`unix:PATH`, `inet:HOST:PORT`, `vsock:CID:PORT`),
@@ -255,7 +259,7 @@ final class ConnectionPool: @unchecked Sendable {
     private var all: [RpcConnection]
     private var closed = false
 
-    /// Called once when the last connection is gone (broken or closed).
+    /// Called once when the pool closes: it was closed, or one of its connections broke.
     var onEmpty: (@Sendable () -> Void)?
 
     init(_ connections: [RpcConnection]) {
@@ -316,22 +320,18 @@ final class ConnectionPool: @unchecked Sendable {
         }
     }
 
+    /// A connection back from a call. A broken one closes the pool: the peer is gone or out
+    /// of step, and libbinder ends the whole session then (`shutdownAndWait` after a failed
+    /// send or receive) rather than trying the other connections.
     private func giveBack(_ connection: RpcConnection, broken: Bool) {
-        if broken { connection.socket.shutdownBoth() }
-        lock.lock()
-        var emptied = false
-        if broken {
-            all.removeAll { $0 === connection }
-            if all.isEmpty && !closed {
-                closed = true
-                emptied = true
-            }
-        } else {
-            idle.append(connection)
+        guard !broken else {
+            close()
+            return
         }
+        lock.lock()
+        idle.append(connection)
         lock.broadcast()
         lock.unlock()
-        if emptied { onEmpty?() }
     }
 
     func close() {

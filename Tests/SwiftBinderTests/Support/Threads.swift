@@ -80,4 +80,18 @@ final class ConditionVariableBox: @unchecked Sendable {
         while !signalled { pthread_cond_wait(condition, mutex) }
         pthread_mutex_unlock(mutex)
     }
+
+    /// Waits for the signal at most `seconds`; false if it did not come (a test fails rather
+    /// than hangs).
+    func wait(seconds: Int) -> Bool {
+        var deadline = timespec()
+        clock_gettime(CLOCK_REALTIME, &deadline)
+        deadline.tv_sec += seconds
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        while !signalled {
+            if pthread_cond_timedwait(condition, mutex, &deadline) == ETIMEDOUT { return signalled }
+        }
+        return true
+    }
 }
