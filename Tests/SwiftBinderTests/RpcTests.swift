@@ -431,13 +431,7 @@ private func hex(_ text: String) -> [UInt8] {
                 + RpcWireHeader(command: .transact, bodySize: 40).encoded + [1, 2, 3],  // stops mid-body
         ] {
             let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-            var address = sockaddr_un()
-            address.sun_family = sa_family_t(AF_UNIX)
-            withUnsafeMutableBytes(of: &address.sun_path) { raw in for (index, byte) in path.utf8.enumerated() { raw[index] = byte } }
-            let connected = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-            }
-            #expect(connected == 0)
+            #expect(withUnixAddress(path) { connect(fd, $0, $1) } == 0)
             _ = garbage.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             shutdown(fd, Int32(SHUT_WR))
             // The server closes its end: reading reaches EOF (after any session response).
@@ -468,6 +462,48 @@ private func hex(_ text: String) -> [UInt8] {
             return
         }
         #expect(!service.binder.isAlive)
+    }
+
+    /// A listener that never answers (its backlog completes the connect): setting the session
+    /// up runs out of its timeout with a typed error; an async connect without one ends when its
+    /// task is cancelled, closing its socket (the listener's end sees EOF, not its own timeout).
+    @Test func aSilentServerTimesOutAndCancellingTheConnectClosesIt() async throws {
+        let path = "/tmp/swiftbinder-rpc-silent-\(getpid()).sock"
+        unlink(path)
+        let listener = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        defer {
+            close(listener)
+            unlink(path)
+        }
+        try #require(withUnixAddress(path) { bind(listener, $0, $1) } == 0 && listen(listener, 8) == 0)
+        #expect(throws: RpcError.timedOut(during: "the session response")) {
+            _ = try RpcSession.connect(to: "unix:\(path)", timeout: .milliseconds(200))
+        }
+        let stale = accept(listener, nil, nil)  // the timed-out attempt's connection
+        close(stale)
+
+        let task = Task { try await RpcSession.connect(to: "unix:\(path)", timeout: nil) }
+        let accepted = accept(listener, nil, nil)
+        defer { close(accepted) }
+        var limit = timeval(tv_sec: 20, tv_usec: 0)
+        setsockopt(accepted, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        // The client's header and "cci" arrive; then it waits for the answer, until cancelled.
+        var header = [UInt8](repeating: 0, count: RpcConnectionHeader(version: 1).encoded.count + RpcConnectionInit.encoded.count)
+        #expect(header.withUnsafeMutableBytes { recv(accepted, $0.baseAddress, $0.count, Int32(MSG_WAITALL)) } == header.count)
+        task.cancel()
+        await #expect(throws: CancellationError.self) { _ = try await task.value }
+        var byte: UInt8 = 0
+        #expect(recv(accepted, &byte, 1, 0) == 0, "the cancelled connect's socket is closed (errno \(errno))")
+    }
+}
+
+/// Calls `body` with `path` as a unix socket address.
+private func withUnixAddress(_ path: String, _ body: (UnsafePointer<sockaddr>, socklen_t) -> Int32) -> Int32 {
+    var address = sockaddr_un()
+    address.sun_family = sa_family_t(AF_UNIX)
+    withUnsafeMutableBytes(of: &address.sun_path) { raw in for (index, byte) in path.utf8.enumerated() { raw[index] = byte } }
+    return withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
     }
 }
 

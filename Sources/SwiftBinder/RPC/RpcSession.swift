@@ -21,6 +21,9 @@ import Glibc
 public final class RpcSession: @unchecked Sendable {
     /// libbinder's default (`kDefaultMaxOutgoingConnections`).
     public static let defaultMaxOutgoingConnections = 10
+    /// How long setting a session up may take by default: connecting, the server's answer, each
+    /// further connection. Calls on the session are not bounded (binder calls block).
+    public static let defaultSetupTimeout: Duration = .seconds(10)
 
     public let address: RpcSocketAddress
     /// The protocol version the server agreed to.
@@ -61,24 +64,40 @@ public final class RpcSession: @unchecked Sendable {
     ///   - fileDescriptors: ask for descriptors to travel (unix sockets only: libbinder's UNIX
     ///     transport mode). Off by default, as in libbinder, whose servers refuse the mode unless
     ///     told to support it.
+    ///   - timeout: the most each step of the setup may wait (a connect, the server's answer);
+    ///     nil waits for ever. A step that runs out throws ``RpcError/timedOut(during:)``.
     public static func connect(
         to address: String, version: UInt32 = RpcProtocolVersion.current,
         maxOutgoingConnections: Int = defaultMaxOutgoingConnections, maxIncomingThreads: Int = 0,
-        fileDescriptors: Bool = false
+        fileDescriptors: Bool = false, timeout: Duration? = defaultSetupTimeout
     ) throws(RpcError) -> RpcSession {
         try connect(
             to: RpcSocketAddress(parsing: address), version: version, maxOutgoingConnections: maxOutgoingConnections,
-            maxIncomingThreads: maxIncomingThreads, fileDescriptors: fileDescriptors)
+            maxIncomingThreads: maxIncomingThreads, fileDescriptors: fileDescriptors, timeout: timeout)
     }
 
     public static func connect(
         to address: RpcSocketAddress, version: UInt32 = RpcProtocolVersion.current,
         maxOutgoingConnections: Int = defaultMaxOutgoingConnections, maxIncomingThreads: Int = 0,
-        fileDescriptors: Bool = false
+        fileDescriptors: Bool = false, timeout: Duration? = defaultSetupTimeout
     ) throws(RpcError) -> RpcSession {
+        try connect(
+            to: address, version: version, maxOutgoingConnections: maxOutgoingConnections,
+            maxIncomingThreads: maxIncomingThreads, fileDescriptors: fileDescriptors, timeout: timeout, attempt: nil)
+    }
+
+    private static func connect(
+        to address: RpcSocketAddress, version: UInt32, maxOutgoingConnections: Int, maxIncomingThreads: Int,
+        fileDescriptors: Bool, timeout: Duration?, attempt: ConnectAttempt?
+    ) throws(RpcError) -> RpcSession {
+        func open() throws(RpcError) -> RpcSocket {
+            let socket = try RpcSocket.connect(to: address, timeout: timeout)
+            try attempt?.track(socket)
+            return socket
+        }
         // The first connection makes the session: header, then "cci" at once, then the
         // server's answer with the version both speak.
-        let socket = try RpcSocket.connect(to: address)
+        let socket = try open()
         // Over a unix socket, descriptors may travel (SCM_RIGHTS), if the server allows it.
         var mode: UInt8 = 0
         if fileDescriptors {
@@ -110,7 +129,7 @@ public final class RpcSession: @unchecked Sendable {
         var connections = [first]
         for _ in 1..<max(1, min(Int(maxThreads), maxOutgoingConnections)) {
             // Joining: the header with the id, then "cci"; the server answers nothing.
-            let joining = try RpcSocket.connect(to: address)
+            let joining = try open()
             try joining.write(
                 RpcConnectionHeader(version: agreed, fileDescriptorTransportMode: mode, sessionID: id).encoded + RpcConnectionInit.encoded)
             connections.append(RpcConnection(socket: joining, version: agreed, carriesDescriptors: mode != 0))
@@ -119,7 +138,7 @@ public final class RpcSession: @unchecked Sendable {
         var incoming: [RpcConnection] = []
         for _ in 0..<max(0, maxIncomingThreads) {
             // Incoming: the header says so, then the server sends "cci" (it will send commands).
-            let incomingSocket = try RpcSocket.connect(to: address)
+            let incomingSocket = try open()
             try incomingSocket.write(
                 RpcConnectionHeader(
                     version: agreed, options: RpcConnectionHeader.incomingOption, fileDescriptorTransportMode: mode, sessionID: id
@@ -129,6 +148,8 @@ public final class RpcSession: @unchecked Sendable {
             }
             incoming.append(RpcConnection(socket: incomingSocket, version: agreed, carriesDescriptors: mode != 0))
         }
+        // Set up: from now on a read waits as long as the call it belongs to.
+        for connection in connections + incoming { connection.socket.setTimeouts(nil) }
         let session = RpcSession(address: address, state: state, connections: connections, incoming: incoming)
         for connection in incoming {
             let failed = startDetachedThread(named: "rpc-incoming") { [state] in
@@ -157,18 +178,31 @@ public final class RpcSession: @unchecked Sendable {
         }
     }
 
-    /// ``connect(to:version:maxOutgoingConnections:maxIncomingThreads:)`` from async code: the
-    /// blocking connect runs on a thread of its own; a cancelled task gets `CancellationError`
-    /// (a session that was made meanwhile is shut down).
+    /// ``connect(to:version:maxOutgoingConnections:maxIncomingThreads:fileDescriptors:timeout:)``
+    /// from async code: the blocking connect runs on a thread of its own; cancelling the task
+    /// closes the sockets being set up, and it gets `CancellationError` at once.
     public static func connect(
         to address: String, version: UInt32 = RpcProtocolVersion.current,
         maxOutgoingConnections: Int = defaultMaxOutgoingConnections, maxIncomingThreads: Int = 0,
-        fileDescriptors: Bool = false
+        fileDescriptors: Bool = false, timeout: Duration? = defaultSetupTimeout
     ) async throws -> RpcSession {
-        let session = try await CallThreads.forLocalObjects.run {
-            try connect(
-                to: address, version: version, maxOutgoingConnections: maxOutgoingConnections,
-                maxIncomingThreads: maxIncomingThreads, fileDescriptors: fileDescriptors)
+        let parsed = try RpcSocketAddress(parsing: address)
+        let attempt = ConnectAttempt()
+        let session: RpcSession
+        do {
+            session = try await withTaskCancellationHandler {
+                try await CallThreads.forLocalObjects.run {
+                    try connect(
+                        to: parsed, version: version, maxOutgoingConnections: maxOutgoingConnections,
+                        maxIncomingThreads: maxIncomingThreads, fileDescriptors: fileDescriptors, timeout: timeout,
+                        attempt: attempt)
+                }
+            } onCancel: {
+                attempt.cancel()
+            }
+        } catch {
+            if Task.isCancelled { throw CancellationError() }
+            throw error
         }
         if Task.isCancelled {
             session.shutdown()
@@ -445,5 +479,31 @@ public final class RpcProxy: IBinder, @unchecked Sendable {
             if state.hasEnded { dead.store(true, ordering: .relaxed) }
             throw .rpc(error)
         }
+    }
+}
+
+/// The sockets of a session being set up, so that cancelling the task waiting for it closes
+/// them: a blocked read or connect returns at once.
+final class ConnectAttempt: Sendable {
+    private let state = Mutex<(sockets: [RpcSocket], cancelled: Bool)>(([], false))
+
+    /// Follows `socket`; closes it at once if the attempt was already cancelled.
+    func track(_ socket: RpcSocket) throws(RpcError) {
+        let cancelled = state.withLock { state in
+            state.sockets.append(socket)
+            return state.cancelled
+        }
+        if cancelled {
+            socket.shutdownBoth()
+            throw .sessionEnded
+        }
+    }
+
+    func cancel() {
+        let sockets = state.withLock { state in
+            state.cancelled = true
+            return state.sockets
+        }
+        for socket in sockets { socket.shutdownBoth() }
     }
 }

@@ -64,7 +64,7 @@ final class RpcSocket: @unchecked Sendable {
                 throw .connectionClosed(during: what)
             } else if errno != EINTR {
                 if errno == ECONNRESET || errno == EBADF || errno == ENOTCONN { throw .connectionClosed(during: what) }
-                if errno == EAGAIN || errno == EWOULDBLOCK { throw .malformed("no \(what) in time") }
+                if errno == EAGAIN || errno == EWOULDBLOCK { throw .timedOut(during: what) }
                 throw .system("recv", errno: errno)
             }
         }
@@ -82,6 +82,7 @@ final class RpcSocket: @unchecked Sendable {
                 written += result
             } else if errno != EINTR {
                 if errno == EPIPE || errno == ECONNRESET || errno == EBADF { throw .connectionClosed(during: "a write") }
+                if errno == EAGAIN || errno == EWOULDBLOCK { throw .timedOut(during: "a write") }
                 throw .system("send", errno: errno)
             }
         }
@@ -194,9 +195,20 @@ final class RpcSocket: @unchecked Sendable {
 
     /// Bounds how long a read may wait (nil: for ever), e.g. for a handshake.
     func setReceiveTimeout(_ timeout: Duration?) {
-        let (seconds, attoseconds) = (timeout ?? .zero).components
+        setTimeout(SO_RCVTIMEO, timeout)
+    }
+
+    /// Bounds how long a read, a write or a connect may wait (nil: for ever).
+    func setTimeouts(_ timeout: Duration?) {
+        setTimeout(SO_RCVTIMEO, timeout)
+        setTimeout(SO_SNDTIMEO, timeout)
+    }
+
+    private func setTimeout(_ option: Int32, _ timeout: Duration?) {
+        // At least a microsecond: zero means for ever.
+        let (seconds, attoseconds) = (timeout.map { max($0, .microseconds(1)) } ?? .zero).components
         var value = timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &value, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, option, &value, socklen_t(MemoryLayout<timeval>.size))
     }
 
     /// Ends both directions: a thread blocked reading this socket returns (the peer sees EOF).
@@ -204,10 +216,17 @@ final class RpcSocket: @unchecked Sendable {
 
     // MARK: - Connecting and listening
 
-    static func connect(to address: RpcSocketAddress) throws(RpcError) -> RpcSocket {
+    /// A socket connected to `address`, its reads and writes bounded by `timeout` (which also
+    /// bounds the connect itself) until ``setTimeouts(_:)`` changes them.
+    static func connect(to address: RpcSocketAddress, timeout: Duration? = nil) throws(RpcError) -> RpcSocket {
         let socket = try make(address)
+        socket.setTimeouts(timeout)
         let result = try withSocketAddress(address) { pointer, length in Glibc.connect(socket.fd, pointer, length) }
-        guard result == 0 else { throw .system("connect to \(address)", errno: errno) }
+        guard result == 0 else {
+            // A blocking connect that ran out of SO_SNDTIMEO: EINPROGRESS (inet), EAGAIN (unix).
+            if errno == EINPROGRESS || errno == EAGAIN { throw .timedOut(during: "connect to \(address)") }
+            throw .system("connect to \(address)", errno: errno)
+        }
         if case .inet = address { socket.setNoDelay() }
         return socket
     }

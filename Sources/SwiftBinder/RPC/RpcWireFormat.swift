@@ -34,6 +34,8 @@ public enum RpcError: Error, Hashable, Sendable, CustomStringConvertible {
     case unsupportedVersion(UInt32)
     /// A system call failed.
     case system(String, errno: Int32)
+    /// The peer did not answer in time (while connecting: the session's setup timeout).
+    case timedOut(during: String)
     /// An address that is not `unix:PATH`, `inet:HOST:PORT` or `vsock:CID:PORT`.
     case badAddress(String)
     /// The session has ended.
@@ -49,6 +51,7 @@ public enum RpcError: Error, Hashable, Sendable, CustomStringConvertible {
         case .tooLarge(let size, let limit): "an RPC body of \(size) bytes is larger than \(limit)"
         case .unsupportedVersion(let version): "unsupported RPC protocol version \(version)"
         case .system(let call, let errno): "\(call) failed: \(Errno(rawValue: errno))"
+        case .timedOut(let what): "no answer in time during \(what)"
         case .badAddress(let address): "'\(address)' is not unix:PATH, inet:HOST:PORT or vsock:CID:PORT"
         case .sessionEnded: "the RPC session has ended"
         case .callFailed(let status): "the peer answered \(StatusCode(rawValue: status))"
