@@ -262,37 +262,44 @@ func runServer(device: String, register name: String?) throws {
     // The same object over RPC binder, on a unix socket beside the device (the client compares).
     let rpc = try RpcServer(root: object, address: "unix:\(rpcSocketPath(device))", maxThreads: 4)
     rpc.start()
-    // And over loopback TCP where the kernel has IPv4, on a port the system picks.
-    let tcp = try? RpcServer(root: object, address: "inet:127.0.0.1:0", maxThreads: 4)
-    if let tcp, let port = tcp.port {
-        tcp.start()
-        let file = try FileDescriptor.open(
-            FilePath(rpcPortPath(device)), .writeOnly, options: [.create, .truncate], permissions: .ownerReadWrite)
-        _ = try file.closeAfter { try file.writeAll(Array("\(port)".utf8)) }
+    // And over loopback TCP where the kernel has IPv4 (a port the system picks), and vsock's
+    // loopback transport where the kernel has it (CID 1); the addresses go in a file.
+    var others: [(server: RpcServer, address: String)] = []
+    if let tcp = try? RpcServer(root: object, address: "inet:127.0.0.1:0", maxThreads: 4), let port = tcp.port {
+        others.append((tcp, "inet:127.0.0.1:\(port)"))
     }
+    let vsockAddress = "vsock:1:\(0x10000 + UInt32(getpid()))"
+    if let vsock = try? RpcServer(root: object, address: vsockAddress, maxThreads: 4) {
+        others.append((vsock, vsockAddress))
+    }
+    for other in others { other.server.start() }
+    let file = try FileDescriptor.open(
+        FilePath(rpcAddressesPath(device)), .writeOnly, options: [.create, .truncate], permissions: .ownerReadWrite)
+    _ = try file.closeAfter { try file.writeAll(Array(others.map { "\($0.address)\n" }.joined().utf8)) }
     print("ready")
     fflush(nil)
     process.joinThreadPool()
     rpc.shutdown()
-    tcp?.shutdown()
+    for other in others { other.server.shutdown() }
 }
 
-/// Where the benchmark server serves over RPC binder: a unix socket, and the file that names
-/// its loopback TCP port.
+/// Where the benchmark server serves over RPC binder: a unix socket, and the file that lists
+/// its other addresses (loopback TCP, vsock).
 func rpcSocketPath(_ device: String) -> String {
     "/tmp/swiftbinder-bench-rpc-\(device.split(separator: "/").last ?? "device").sock"
 }
 
-func rpcPortPath(_ device: String) -> String {
-    "/tmp/swiftbinder-bench-rpc-\(device.split(separator: "/").last ?? "device").port"
+func rpcAddressesPath(_ device: String) -> String {
+    "/tmp/swiftbinder-bench-rpc-\(device.split(separator: "/").last ?? "device").addresses"
 }
 
 /// The 64-byte round trip and add() over RPC binder (a unix socket), in the same boot as the
 /// kernel cases: RPC's cost beside the driver's one copy.
 func runRPCClient(device: String, iterations: Int) throws {
     try runRPCClient(address: "unix:\(rpcSocketPath(device))", names: ("rpc-rtt-64", "rpc-add"), iterations: iterations)
-    if let port = readPort(rpcPortPath(device)) {
-        try runRPCClient(address: "inet:127.0.0.1:\(port)", names: ("rpc-tcp-rtt-64", "rpc-tcp-add"), iterations: iterations)
+    for address in readAddresses(rpcAddressesPath(device)) {
+        let prefix = address.hasPrefix("inet:") ? "rpc-tcp" : "rpc-vsock"
+        try runRPCClient(address: address, names: ("\(prefix)-rtt-64", "\(prefix)-add"), iterations: iterations)
     }
 }
 
@@ -311,13 +318,13 @@ func runRPCClient(address: String, names: (roundTrip: String, add: String), iter
     report(names.add, try measure(iterations) { _ = try service.add(a: 2, b: 3) })
 }
 
-/// The loopback TCP port the server wrote, or nil when it serves none.
-func readPort(_ path: String) -> UInt16? {
-    guard let fd = try? FileDescriptor.open(FilePath(path), .readOnly) else { return nil }
+/// The other RPC addresses the server wrote, one per line.
+func readAddresses(_ path: String) -> [String] {
+    guard let fd = try? FileDescriptor.open(FilePath(path), .readOnly) else { return [] }
     defer { try? fd.close() }
-    var buffer = [UInt8](repeating: 0, count: 16)
+    var buffer = [UInt8](repeating: 0, count: 512)
     let count = (try? buffer.withUnsafeMutableBytes { try fd.read(into: $0) }) ?? 0
-    return UInt16(String(decoding: buffer[..<count], as: UTF8.self))
+    return String(decoding: buffer[..<count], as: UTF8.self).split(separator: "\n").map(String.init)
 }
 
 func onThreads(_ count: Int, _ body: @escaping @Sendable (Int) -> Void) {

@@ -119,7 +119,7 @@ func markdownReport(_ table: String, files: [String]) throws -> String {
                 + "| \(notes) |")
     }
     // RPC binder on a unix socket, against the kernel: the same object, the same calls.
-    for (transport, prefix) in [("unix socket", "rpc"), ("loopback TCP", "rpc-tcp")] where median("\(prefix)-rtt-64", "median_ns") != nil {
+    for (transport, prefix) in [("unix socket", "rpc"), ("loopback TCP", "rpc-tcp"), ("vsock loopback", "rpc-vsock")] where median("\(prefix)-rtt-64", "median_ns") != nil {
         let rpc64 = median("\(prefix)-rtt-64", "median_ns")
         lines.append(
             "| RPC binder round trip, 64 B, \(transport) | \(microseconds(rpc64)) | \(microseconds(median("\(prefix)-rtt-64", "p99_ns"))) "

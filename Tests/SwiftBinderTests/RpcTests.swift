@@ -123,6 +123,11 @@ private func hex(_ text: String) -> [UInt8] {
                 let path = "/tmp/swiftbinder-rpc-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).sock"
                 server = try RpcServer(root: root, address: "unix:\(path)", maxThreads: maxThreads)
                 address = "unix:\(path)"
+            } else if transport == "vsock" {
+                // CID 1 is this machine over vsock's loopback transport; a port above the
+                // privileged ones, unique to this process.
+                address = "vsock:1:\(0x10000 + UInt32(getpid()))"
+                server = try RpcServer(root: root, address: address, maxThreads: maxThreads)
             } else {
                 server = try RpcServer(root: root, address: "inet:127.0.0.1:0", maxThreads: maxThreads)
                 address = "inet:127.0.0.1:\(server.port!)"
@@ -133,13 +138,25 @@ private func hex(_ text: String) -> [UInt8] {
         deinit { server.shutdown() }
     }
 
-    /// Whether this kernel has IPv4 sockets (the test VM's kernel has none: the inet cases are
-    /// host tests).
+    /// Whether this kernel has IPv4 sockets.
     static let hasIPv4: Bool = {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return false }
         close(fd)
         return true
+    }()
+
+    /// Whether this kernel has vsock's loopback transport (CID 1, VMADDR_CID_LOCAL): the
+    /// binderfs VM's kernel has it; a host without it skips the vsock case.
+    static let hasVsockLoopback: Bool = {
+        let fd = socket(40, Int32(SOCK_STREAM.rawValue), 0)  // AF_VSOCK
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        // struct sockaddr_vm: family, reserved, port (any), cid 1.
+        var address: [UInt8] = [40, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF, 1, 0, 0, 0, 0, 0, 0, 0]
+        return address.withUnsafeMutableBytes { raw in
+            raw.withMemoryRebound(to: sockaddr.self) { bind(fd, $0.baseAddress, 16) } == 0
+        }
     }()
 
     @Test func generatedProxiesCallTheRootObjectOverAUnixSocket() throws {
@@ -149,6 +166,11 @@ private func hex(_ text: String) -> [UInt8] {
     @Test(.enabled(if: RpcSessionTests.hasIPv4, "this kernel has no IPv4 sockets (the binderfs VM's)"))
     func generatedProxiesCallTheRootObjectOverLoopbackTCP() throws {
         try generatedProxiesCallTheRootObject("inet")
+    }
+
+    @Test(.enabled(if: RpcSessionTests.hasVsockLoopback, "this kernel has no vsock loopback transport (the binderfs VM's has)"))
+    func generatedProxiesCallTheRootObjectOverVsock() throws {
+        try generatedProxiesCallTheRootObject("vsock")
     }
 
     func generatedProxiesCallTheRootObject(_ transport: String) throws {
@@ -557,6 +579,12 @@ private func withUnixAddress(_ path: String, _ body: (UnsafePointer<sockaddr>, s
     @Test(.enabled(if: RpcSessionTests.hasIPv4, "this kernel has no IPv4 sockets (the binderfs VM's)"))
     func overLoopbackTCP() throws {
         let peer = try Peer("inet:127.0.0.1:0")
+        try exercise(peer)
+    }
+
+    @Test(.enabled(if: RpcSessionTests.hasVsockLoopback, "this kernel has no vsock loopback transport (the binderfs VM's has)"))
+    func overVsock() throws {
+        let peer = try Peer("vsock:1:\(0x20000 + UInt32(getpid()))")
         try exercise(peer)
     }
 

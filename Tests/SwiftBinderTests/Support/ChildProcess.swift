@@ -38,8 +38,22 @@ final class ChildProcess {
         let envp = (inherited + environment.map { "\($0.key)=\($0.value)" }).map { strdup($0) }
         defer { envp.forEach { free($0) } }
         var cEnvironment = envp + [nil]
+        // The child starts with no signal blocked and default handlers: the thread spawning it
+        // may block some (libdispatch's worker threads do), and a child would inherit that mask,
+        // never to see a SIGTERM.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for signal in [SIGTERM, SIGINT, SIGPIPE, SIGHUP] { sigaddset(&defaults, signal) }
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         var child = pid_t()
-        let result = posix_spawn(&child, executable, &actions, nil, &cArguments, &cEnvironment)
+        let result = posix_spawn(&child, executable, &actions, &attributes, &cArguments, &cEnvironment)
         try pipe.writeEnd.close()
         guard result == 0 else {
             try? pipe.readEnd.close()
