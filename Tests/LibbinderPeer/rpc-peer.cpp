@@ -1,6 +1,7 @@
 // rpc-peer: a tiny host program built on AOSP libbinder's RPC binder, for interop tests.
 //
-//   rpc-peer serve unix:/path.sock   -- RpcServer; root object handles codes 1..4
+//   rpc-peer serve unix:/path.sock   -- RpcServer; root object handles codes 1..4; prints
+//                                       "ready VERSION" (libbinder's RPC_WIRE_PROTOCOL_VERSION)
 //   rpc-peer call  unix:/path.sock   -- RpcSession client; calls codes 1 and 2
 //   rpc-peer call-all unix:/path.sock -- like call, plus code 3 (callback) and 4 (fd)
 #include <binder/Binder.h>
@@ -97,7 +98,7 @@ int serve(const char* path) {
                 statusToString(s).c_str());
         return 1;
     }
-    printf("ready\n");
+    printf("ready %u\n", RPC_WIRE_PROTOCOL_VERSION);  // the version libbinder speaks by default
     fflush(stdout);
     server->join();
     fprintf(stderr, "server join returned\n");
@@ -185,7 +186,7 @@ int call(const char* path, bool all) {
     }
     uint32_t version = 0;
     if (session->getProtocolVersion().has_value()) version = *session->getProtocolVersion();
-    fprintf(stderr, "[call] negotiated protocol version %u\n", version);
+    printf("version: %u of %u\n", version, RPC_WIRE_PROTOCOL_VERSION);  // negotiated, libbinder's own
     printf("ok\n");
     fflush(stdout);
     // Tear down cleanly so the server side sees an orderly shutdown.

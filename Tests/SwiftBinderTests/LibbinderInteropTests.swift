@@ -11,13 +11,14 @@ private let libbinderPeer: String? = getenv("SWIFTBINDER_LIBBINDER_PEER").map { 
     .flatMap { access($0, X_OK) == 0 ? $0 : nil }
 
 /// RPC binder against AOSP's own libbinder, both ways: `rpc-peer` (Tests/LibbinderPeer) is
-/// libbinder's RPC part at android-14.0.0_r15, unmodified, with a root object and a client of
-/// ours. Its root object answers code 1 with the int32 sent plus one, echoes the String16 of
+/// libbinder's RPC part, unmodified, at android-14.0.0_r15 (protocol version 1) or
+/// android-16.0.0_r4 (version 2, binders listed in the object table), with a root object and a
+/// client of ours. Its root object answers code 1 with the int32 sent plus one, echoes the String16 of
 /// code 2, calls the binder of code 3 with code 1 and 41 and replies with its answer, and writes
 /// "hello" to the descriptor of code 4, replying 5. scripts/build-libbinder-peer builds it (it
 /// needs AOSP's sources, so CI, without network, skips these tests).
 @Suite(.enabled(
-    if: libbinderPeer != nil, "SWIFTBINDER_LIBBINDER_PEER does not name a built rpc-peer (scripts/build-libbinder-peer builds one)"))
+    if: libbinderPeer != nil, "SWIFTBINDER_LIBBINDER_PEER does not name a built rpc-peer (scripts/build-libbinder-peer 14|16 builds one)"))
 struct LibbinderInteropTests {
     /// Code 1's callee: the int32 sent plus one.
     final class Increment: BinderObject, @unchecked Sendable {
@@ -57,12 +58,13 @@ struct LibbinderInteropTests {
             kill(server.pid, SIGTERM)
             _ = try? server.waitForExit()
         }
-        try #require(try server.readLine() == "ready")
+        // "ready N": N is the peer's RPC_WIRE_PROTOCOL_VERSION (libs/binder/include/binder/RpcSession.h).
+        let ready = try #require(try server.readLine()?.split(separator: " "))
+        let peerVersion = try #require(ready.count == 2 && ready[0] == "ready" ? UInt32(ready[1]) : nil)
         let session = try RpcSession.connect(to: "unix:\(path)", fileDescriptors: true)
         defer { session.shutdown() }
-        // Offered 2, libbinder 14 answers with its own version, 1 (RPC_WIRE_PROTOCOL_VERSION,
-        // libs/binder/include/binder/RpcSession.h at android-14.0.0_r15).
-        #expect(session.protocolVersion == 1)
+        // Offered ours, libbinder answers with the lower of the two.
+        #expect(session.protocolVersion == min(peerVersion, RpcProtocolVersion.current))
         let root = try #require(try session.rootObject())
 
         var increment = root.prepareTransaction()
@@ -101,6 +103,11 @@ struct LibbinderInteropTests {
         let client = try ChildProcess(libbinderPeer!, ["call-all", "unix:\(path)"])
         let output = try client.readAll()
         #expect(try client.waitForExit() == 0)
-        #expect(output.split(separator: "\n") == ["code1: 8", "code2: hi", "code3: 42", "code4: 5 pipe=\"hello\"", "ok"])
+        let lines = output.split(separator: "\n")
+        #expect(lines.filter { !$0.hasPrefix("version: ") } == ["code1: 8", "code2: hi", "code3: 42", "code4: 5 pipe=\"hello\"", "ok"])
+        // "version: N of M": negotiated N, libbinder's own M; ours answers the lower.
+        let version = try #require(lines.first { $0.hasPrefix("version: ") }?.split(separator: " "))
+        let (negotiated, own) = (UInt32(version[1]), UInt32(version[3]))
+        #expect(negotiated != nil && own != nil && negotiated == min(own!, RpcProtocolVersion.current), "\(version)")
     }
 }

@@ -27,6 +27,9 @@ public final class RpcServer: @unchecked Sendable {
     let logger: Logger
 
     private let listener: RpcSocket
+    /// Written once by ``shutdown()``: wakes the accept thread (a vsock listener's shutdown
+    /// does not).
+    private let wakeUp: (readEnd: FileDescriptor, writeEnd: FileDescriptor)
     private struct State {
         /// Sessions by id, with how many connections each has; a session goes with its last.
         var sessions: [[UInt8]: (session: RpcSessionState, connections: Int)] = [:]
@@ -50,6 +53,16 @@ public final class RpcServer: @unchecked Sendable {
         self.maxConnections = maxConnections
         self.logger = logger
         listener = try RpcSocket.listen(at: self.address)
+        do {
+            wakeUp = try FileDescriptor.pipe()
+        } catch {
+            throw .system("pipe", errno: (error as? Errno)?.rawValue ?? EIO)
+        }
+    }
+
+    deinit {
+        try? wakeUp.readEnd.close()
+        try? wakeUp.writeEnd.close()
     }
 
     /// The port an `inet:` server listens on (the one the system chose for port 0).
@@ -82,6 +95,7 @@ public final class RpcServer: @unchecked Sendable {
             return (Array(state.connections.values), state.sessions.values.map(\.session))
         }
         listener.shutdownBoth()
+        _ = try? wakeUp.writeEnd.writeAll([1])
         for socket in sockets { socket.shutdownBoth() }
         // Their connections to the clients too (a thread calling a client returns).
         for session in sessions { session.ended() }
@@ -95,7 +109,7 @@ public final class RpcServer: @unchecked Sendable {
         while true {
             let socket: RpcSocket?
             do {
-                socket = try listener.accept()
+                socket = try listener.accept(unlessWoken: wakeUp.readEnd)
             } catch {
                 // Out of descriptors, most likely: back off rather than spin.
                 logger.error("accepting an RPC connection failed", metadata: ["error": "\(error)"])

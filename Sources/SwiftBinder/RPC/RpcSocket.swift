@@ -1,3 +1,5 @@
+import SystemPackage
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -243,9 +245,19 @@ final class RpcSocket: @unchecked Sendable {
         return socket
     }
 
-    /// The next connection, or nil once the listening socket was shut down.
-    func accept() throws(RpcError) -> RpcSocket? {
+    /// The next connection, or nil once the listening socket was shut down or `wakeUp` became
+    /// readable. Shutting a listening socket down wakes a blocked accept for unix and inet
+    /// sockets but not for vsock (vsock_shutdown refuses an unconnected socket), so the wait is a
+    /// poll on both, as libbinder's accept waits on its FdTrigger.
+    func accept(unlessWoken wakeUp: FileDescriptor) throws(RpcError) -> RpcSocket? {
         while true {
+            var waits = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: wakeUp.rawValue, events: Int16(POLLIN), revents: 0)]
+            let ready = poll(&waits, 2, -1)
+            if ready < 0 {
+                if errno == EINTR { continue }
+                throw .system("poll", errno: errno)
+            }
+            if waits[1].revents != 0 { return nil }
             let client = Glibc.accept(fd, nil, nil)
             if client >= 0 {
                 _ = fcntl(client, F_SETFD, FD_CLOEXEC)
