@@ -120,42 +120,40 @@ struct BinderTestPeer {
     /// to the service's reversePipe COUNT times, getting a new one back each time, and prints its
     /// open descriptors before and after.
     static func fileDescriptorPasses(device: String, count: Int) {
-        do {
-            let process = try BinderProcess(path: FilePath(device))
-            let service = try process.contextObject
-            func pass() throws {
-                let pipe = try FileDescriptor.pipe()
-                _ = try pipe.writeEnd.writeAll([1, 2, 3])
-                try pipe.writeEnd.close()
-                var request = Parcel()
-                request.writeParcelFileDescriptor(transferring: ParcelFileDescriptor(pipe.readEnd))
-                var reply = try service.transact(code: TestServiceCode.reversePipe.rawValue, data: request)
-                _ = try reply.readParcelFileDescriptor()  // closed when it goes
-            }
-            for _ in 0..<20 { try pass() }
-            let before = countOpenFileDescriptors()
-            for _ in 0..<count { try pass() }
-            print("\(before) \(countOpenFileDescriptors())")
-        } catch {
-            fail("fail: \(error)")
+        measureRepeatedCalls(device: device, count: count, warmUp: 20, measure: countOpenFileDescriptors) { service in
+            let pipe = try FileDescriptor.pipe()
+            _ = try pipe.writeEnd.writeAll([1, 2, 3])
+            try pipe.writeEnd.close()
+            var request = Parcel()
+            request.writeParcelFileDescriptor(transferring: ParcelFileDescriptor(pipe.readEnd))
+            var reply = try service.transact(code: TestServiceCode.reversePipe.rawValue, data: request)
+            _ = try reply.readParcelFileDescriptor()  // closed when it goes
         }
     }
 
     /// Makes `count` echo calls after a warm-up; prints its heap bytes in use before and after.
     static func echoCalls(device: String, count: Int) {
+        measureRepeatedCalls(device: device, count: count, warmUp: 2000, measure: heapBytesInUse) { service in
+            var request = Parcel()
+            request.writeString16("steady")
+            var reply = try service.transact(code: TestServiceCode.echo.rawValue, data: request)
+            _ = try reply.readString16()
+        }
+    }
+
+    /// Makes `call` on the device's context object `warmUp` times, then `count` times, and
+    /// prints `measure()` before and after the counted calls: a leak check in a process that
+    /// does nothing else.
+    static func measureRepeatedCalls(
+        device: String, count: Int, warmUp: Int, measure: () -> Int, call: (BinderProxy) throws -> Void
+    ) {
         do {
             let process = try BinderProcess(path: FilePath(device))
             let service = try process.contextObject
-            func call() throws {
-                var request = Parcel()
-                request.writeString16("steady")
-                var reply = try service.transact(code: TestServiceCode.echo.rawValue, data: request)
-                _ = try reply.readString16()
-            }
-            for _ in 0..<2000 { try call() }
-            let before = heapBytesInUse()
-            for _ in 0..<count { try call() }
-            print("\(before) \(heapBytesInUse())")
+            for _ in 0..<warmUp { try call(service) }
+            let before = measure()
+            for _ in 0..<count { try call(service) }
+            print("\(before) \(measure())")
         } catch {
             fail("fail: \(error)")
         }

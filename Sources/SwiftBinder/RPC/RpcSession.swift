@@ -483,7 +483,8 @@ public final class RpcProxy: IBinder, @unchecked Sendable {
 }
 
 /// The sockets of a session being set up, so that cancelling the task waiting for it closes
-/// them: a blocked read or connect returns at once.
+/// them: a blocked read or write returns at once. (A connect in progress is not tracked yet; the
+/// setup timeout bounds it.)
 final class ConnectAttempt: Sendable {
     private let state = Mutex<(sockets: [RpcSocket], cancelled: Bool)>(([], false))
 
